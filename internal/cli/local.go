@@ -1,0 +1,322 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+)
+
+// defaultLocalStateDir is relative to the working directory.
+const defaultLocalStateDir = ".ragdeploy/local"
+
+// localOptions are shared by the local subcommands.
+type localOptions struct {
+	streams  Streams
+	StateDir string
+}
+
+func (o *localOptions) bindFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.StateDir, "state-dir", defaultLocalStateDir, "directory holding the cluster's certificates, data, logs and kubeconfig")
+}
+
+func (o *localOptions) complete() error {
+	if o.StateDir == "" {
+		return errors.New("--state-dir: must not be empty")
+	}
+	abs, err := filepath.Abs(o.StateDir)
+	if err != nil {
+		return fmt.Errorf("--state-dir: %w", err)
+	}
+	o.StateDir = abs
+	return nil
+}
+
+// running returns the state of the cluster supervised from StateDir, or
+// ok=false when none is running there.
+func (o *localOptions) running() (localcluster.State, bool) {
+	s, err := localcluster.ReadState(o.StateDir)
+	if err != nil {
+		return s, false
+	}
+	return s, localcluster.ProcessAlive(s.PID, "local")
+}
+
+func newLocalCommand(streams Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run a real local Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok nodes)",
+		Long: "The local cluster runs the real Kubernetes control plane on loopback with kwok\n" +
+			"simulating nodes and pods, for development, the demo and tests.\n" +
+			"Its binaries are built once by `make cluster-bin`.",
+	}
+	cmd.AddCommand(newLocalUpCommand(streams), newLocalDownCommand(streams),
+		newLocalStatusCommand(streams), newLocalKubeconfigCommand(streams), newLocalServeCommand(streams))
+	return cmd
+}
+
+// localUpOptions start a background cluster.
+type localUpOptions struct {
+	localOptions
+	Nodes   int
+	Timeout time.Duration
+}
+
+func newLocalUpCommand(streams Streams) *cobra.Command {
+	o := &localUpOptions{localOptions: localOptions{streams: streams}}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the local cluster in the background (no-op when it already runs)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(); err != nil {
+				return err
+			}
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	o.bindFlags(cmd)
+	cmd.Flags().IntVar(&o.Nodes, "nodes", localcluster.DefaultOptions().Nodes, "number of kwok nodes")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
+	return cmd
+}
+
+func (o *localUpOptions) validate() error {
+	if o.Nodes < 1 || o.Nodes > 100 {
+		return fmt.Errorf("--nodes: %d is out of range; use 1..100", o.Nodes)
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout: must be positive, got %v", o.Timeout)
+	}
+	if _, ok := o.running(); ok {
+		return nil // already running: nothing to check
+	}
+	_, err := localcluster.DefaultOptions().Resolve()
+	return err
+}
+
+func (o *localUpOptions) run(ctx context.Context) error {
+	if s, ok := o.running(); ok {
+		fmt.Fprintf(o.streams.Out, "Local cluster already running (pid %d, %s).\n", s.PID, s.Server)
+		printUsage(o.streams, s)
+		return nil
+	}
+	// Whatever a stopped or crashed cluster left is stale: start clean.
+	if err := os.RemoveAll(o.StateDir); err != nil {
+		return fmt.Errorf("clear stale state in %s: %w", o.StateDir, err)
+	}
+	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(o.StateDir, "supervisor.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logFile.Close() }()
+	supervisor := exec.Command(exe, "local", "serve", "--state-dir", o.StateDir,
+		"--nodes", strconv.Itoa(o.Nodes), "--timeout", o.Timeout.String())
+	supervisor.Stdout, supervisor.Stderr = logFile, logFile
+	// A session of its own: the cluster outlives this command and its terminal.
+	supervisor.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	fmt.Fprintf(o.streams.ErrOut, "Starting local cluster (%d nodes) in %s ...\n", o.Nodes, o.StateDir)
+	if err := supervisor.Start(); err != nil {
+		return fmt.Errorf("start supervisor: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- supervisor.Wait() }()
+
+	deadline := time.After(o.Timeout + 10*time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("local cluster failed to start (%v); %s:\n%s", err, logPath, tail(logPath))
+		case <-deadline:
+			_ = syscall.Kill(supervisor.Process.Pid, syscall.SIGTERM)
+			return fmt.Errorf("local cluster not ready after %v; see %s", o.Timeout, logPath)
+		case <-ctx.Done():
+			_ = syscall.Kill(supervisor.Process.Pid, syscall.SIGTERM)
+			return ctx.Err()
+		case <-tick.C:
+			if s, err := localcluster.ReadState(o.StateDir); err == nil {
+				fmt.Fprintf(o.streams.Out, "Local cluster ready in %.1fs: %d nodes, API server %s.\n", s.ReadySeconds, len(s.Nodes), s.Server)
+				printUsage(o.streams, s)
+				return nil
+			}
+		}
+	}
+}
+
+func printUsage(streams Streams, s localcluster.State) {
+	fmt.Fprintf(streams.Out, "\nUse it with:\n  export KUBECONFIG=%s\n  kubectl get nodes\n\nStop it with: ragdeploy local down\n", s.Kubeconfig)
+}
+
+func tail(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if len(data) > 4000 {
+		data = data[len(data)-4000:]
+	}
+	return string(data)
+}
+
+// newLocalServeCommand is the supervisor `local up` starts in the background:
+// it runs the cluster, publishes its state, and stops it on SIGTERM/SIGINT.
+func newLocalServeCommand(streams Streams) *cobra.Command {
+	o := &localUpOptions{localOptions: localOptions{streams: streams}}
+	cmd := &cobra.Command{
+		Use:    "serve",
+		Short:  "Run the local cluster in the foreground until interrupted",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(); err != nil {
+				return err
+			}
+			return o.serve(cmd.Context())
+		},
+	}
+	o.bindFlags(cmd)
+	cmd.Flags().IntVar(&o.Nodes, "nodes", localcluster.DefaultOptions().Nodes, "number of kwok nodes")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
+	return cmd
+}
+
+func (o *localUpOptions) serve(ctx context.Context) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	started := time.Now()
+	c, err := localcluster.Start(ctx, localcluster.Options{StateDir: o.StateDir, Nodes: o.Nodes, ReadyTimeout: o.Timeout, KeepStateDir: true})
+	if err != nil {
+		return err
+	}
+	defer c.Stop()
+	if err := localcluster.WriteState(o.StateDir, c.StateOf(os.Getpid(), started, time.Since(started))); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.streams.Out, "ready: %s\n", c.Server)
+	<-ctx.Done()
+	fmt.Fprintln(o.streams.Out, "stopping")
+	_ = os.Remove(filepath.Join(o.StateDir, localcluster.StateFile))
+	return nil
+}
+
+// localDownOptions stop the background cluster and remove its state.
+type localDownOptions struct {
+	localOptions
+	Timeout time.Duration
+}
+
+func newLocalDownCommand(streams Streams) *cobra.Command {
+	o := &localDownOptions{localOptions: localOptions{streams: streams}}
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the local cluster and remove its state (no-op when none runs)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(); err != nil {
+				return err
+			}
+			return o.run()
+		},
+	}
+	o.bindFlags(cmd)
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 30*time.Second, "how long to wait for the cluster to stop before killing it")
+	return cmd
+}
+
+func (o *localDownOptions) run() error {
+	s, err := localcluster.ReadState(o.StateDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, statErr := os.Stat(o.StateDir); errors.Is(statErr, fs.ErrNotExist) {
+			fmt.Fprintf(o.streams.Out, "No local cluster in %s: nothing to stop.\n", o.StateDir)
+			return nil
+		}
+	}
+	if err == nil && localcluster.ProcessAlive(s.PID, "local") {
+		_ = syscall.Kill(s.PID, syscall.SIGTERM)
+		deadline := time.Now().Add(o.Timeout)
+		for localcluster.ProcessAlive(s.PID, "local") && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if localcluster.ProcessAlive(s.PID, "local") {
+			_ = syscall.Kill(s.PID, syscall.SIGKILL)
+		}
+	}
+	// Components die with their supervisor (parent-death signal); make sure.
+	for name, pid := range s.Components {
+		if localcluster.ProcessAlive(pid, name) {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	}
+	if err := os.RemoveAll(o.StateDir); err != nil {
+		return fmt.Errorf("remove %s: %w", o.StateDir, err)
+	}
+	fmt.Fprintf(o.streams.Out, "Local cluster stopped; removed %s.\n", o.StateDir)
+	return nil
+}
+
+func newLocalStatusCommand(streams Streams) *cobra.Command {
+	o := &localOptions{streams: streams}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show whether the local cluster runs, its components and nodes (exit 3 when not running)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(); err != nil {
+				return err
+			}
+			return localStatus(cmd.Context(), o)
+		},
+	}
+	o.bindFlags(cmd)
+	return cmd
+}
+
+func newLocalKubeconfigCommand(streams Streams) *cobra.Command {
+	o := &localOptions{streams: streams}
+	cmd := &cobra.Command{
+		Use:   "kubeconfig",
+		Short: "Print the path of the local cluster's admin kubeconfig",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if err := o.complete(); err != nil {
+				return err
+			}
+			s, ok := o.running()
+			if !ok {
+				return errNotRunning(o.StateDir)
+			}
+			fmt.Fprintln(o.streams.Out, s.Kubeconfig)
+			return nil
+		},
+	}
+	o.bindFlags(cmd)
+	return cmd
+}
+
+func errNotRunning(dir string) error {
+	return &ExitError{Code: 3, Err: fmt.Errorf("no local cluster running in %s; start one with `ragdeploy local up`", dir)}
+}

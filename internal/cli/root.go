@@ -1,0 +1,71 @@
+// Package cli holds the ragdeploy commands. Each command binds its flags to an
+// options struct and runs Complete -> Validate -> Run; output goes to the
+// injected Streams so commands are tested in-process.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Version and Commit are set at build time with -ldflags -X.
+var (
+	Version = "dev"
+	Commit  = "unknown"
+)
+
+// Streams are the standard streams a command reads and writes.
+type Streams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// ExitError carries a specific exit code out of a command.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// NewRootCommand builds the ragdeploy command tree.
+func NewRootCommand(streams Streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ragdeploy",
+		Short: "Deploy the Agentic RAG platform to Kubernetes",
+		Long: "ragdeploy deploys the Agentic RAG platform per environment, switches versions\n" +
+			"blue-green with zero downtime, rolls back automatically and reports drift.",
+		Version:       fmt.Sprintf("%s (commit %s)", Version, Commit),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	root.SetVersionTemplate("ragdeploy {{.Version}}\n")
+	root.AddCommand(newLocalCommand(streams))
+	return root
+}
+
+// Execute runs the command line args and returns the process exit code:
+// 0 on success, the code of an ExitError, else 1.
+func Execute(ctx context.Context, streams Streams, args []string) int {
+	root := NewRootCommand(streams)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
+	var exit *ExitError
+	if errors.As(err, &exit) {
+		return exit.Code
+	}
+	return 1
+}

@@ -1,0 +1,238 @@
+package localcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Cluster is a running local control plane. Use Kubeconfig or RESTConfig to
+// talk to it and Stop to end it.
+type Cluster struct {
+	// StateDir holds pki/, logs/, etcd/ and the admin kubeconfig.
+	StateDir string
+	// Kubeconfig is the path of the admin (system:masters) kubeconfig.
+	Kubeconfig string
+	// Server is the API server URL.
+	Server string
+	// RESTConfig authenticates as the admin.
+	RESTConfig *rest.Config
+	// Nodes are the names of the kwok nodes.
+	Nodes []string
+
+	opts       Options
+	removeDir  bool
+	components []*component
+	stopOnce   sync.Once
+}
+
+// ports the components listen on, all on 127.0.0.1.
+type ports struct {
+	etcdClient, etcdPeer, apiserver, controllerManager, scheduler, kwok int
+}
+
+// Start brings up etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler and kwok on loopback and returns once the cluster is usable:
+// /readyz is ok, every node is Ready without the not-ready taint and the
+// default ServiceAccount exists. On any failure everything started is stopped
+// and the error carries the failing component's log tail.
+func Start(ctx context.Context, o Options) (*Cluster, error) {
+	o, err := o.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{opts: o}
+	if err := c.prepareStateDir(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
+	defer cancel()
+	if err := c.start(ctx); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) prepareStateDir() error {
+	dir := c.opts.StateDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "ragdeploy-local-")
+		if err != nil {
+			return fmt.Errorf("create state directory: %w", err)
+		}
+		dir = tmp
+		c.removeDir = !c.opts.KeepStateDir
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	c.StateDir = abs
+	for _, sub := range []string{"pki", "logs", "etcd"} {
+		if err := os.MkdirAll(filepath.Join(abs, sub), 0o700); err != nil {
+			return fmt.Errorf("create state directory: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) start(ctx context.Context) error {
+	p, err := freePorts(6)
+	if err != nil {
+		return err
+	}
+	pt := ports{etcdClient: p[0], etcdPeer: p[1], apiserver: p[2], controllerManager: p[3], scheduler: p[4], kwok: p[5]}
+	c.Server = "https://127.0.0.1:" + strconv.Itoa(pt.apiserver)
+
+	keys, err := generatePKI(filepath.Join(c.StateDir, "pki"), c.Server)
+	if err != nil {
+		return err
+	}
+	c.Kubeconfig = filepath.Join(c.StateDir, "kubeconfig")
+	if err := copyFile(keys.kubeconfig("admin"), c.Kubeconfig); err != nil {
+		return err
+	}
+	c.RESTConfig, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("load admin kubeconfig: %w", err)
+	}
+	c.RESTConfig.QPS, c.RESTConfig.Burst = 200, 400
+	client, err := kubernetes.NewForConfig(c.RESTConfig)
+	if err != nil {
+		return err
+	}
+	stages, err := stageConfig()
+	if err != nil {
+		return err
+	}
+	stagesPath := filepath.Join(c.StateDir, "kwok-stages.yaml")
+	if err := os.WriteFile(stagesPath, stages, 0o600); err != nil {
+		return err
+	}
+
+	etcd, err := c.run("etcd", etcdArgs(c.StateDir, pt))
+	if err != nil {
+		return err
+	}
+	if err := c.waitFor(ctx, "etcd healthy", func(ctx context.Context) (bool, error) {
+		return etcdHealthy(ctx, pt.etcdClient), nil
+	}, etcd); err != nil {
+		return err
+	}
+	apiserver, err := c.run("kube-apiserver", apiserverArgs(keys, pt))
+	if err != nil {
+		return err
+	}
+	if err := c.waitFor(ctx, "kube-apiserver /readyz", func(ctx context.Context) (bool, error) {
+		return apiserverReady(ctx, client), nil
+	}, apiserver); err != nil {
+		return err
+	}
+	if err := bootstrap(ctx, client, c.opts.Nodes); err != nil {
+		return err
+	}
+	c.Nodes = nodeNames(c.opts.Nodes)
+
+	var rest []*component
+	for _, s := range []struct {
+		name string
+		args []string
+	}{
+		{"kube-controller-manager", controllerManagerArgs(keys, pt)},
+		{"kube-scheduler", schedulerArgs(keys, pt)},
+		{"kwok", kwokArgs(keys, pt, stagesPath)},
+	} {
+		comp, err := c.run(s.name, s.args)
+		if err != nil {
+			return err
+		}
+		rest = append(rest, comp)
+	}
+	return c.waitFor(ctx, "nodes Ready and default ServiceAccount", func(ctx context.Context) (bool, error) {
+		return clusterUsable(ctx, client, c.Nodes)
+	}, rest...)
+}
+
+// run starts a component from the binary directory and records it for Stop.
+func (c *Cluster) run(name string, args []string) (*component, error) {
+	comp, err := startComponent(name, filepath.Join(c.opts.BinDir, name), args, filepath.Join(c.StateDir, "logs"))
+	if err != nil {
+		return nil, err
+	}
+	c.components = append(c.components, comp)
+	return comp, nil
+}
+
+// waitFor polls cond until it holds. It fails early when one of watched
+// exits, and on timeout names what it waited for and shows the logs of the
+// watched components.
+func (c *Cluster) waitFor(ctx context.Context, what string, cond func(context.Context) (bool, error), watched ...*component) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, comp := range c.components {
+			if !comp.running() {
+				return comp.exitError()
+			}
+		}
+		ok, err := cond(ctx)
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			msg := fmt.Sprintf("waiting for %s: %v", what, ctx.Err())
+			for _, comp := range watched {
+				msg += fmt.Sprintf("\nlast lines of %s:\n%s", comp.logPath, logTail(comp.logPath, 15))
+			}
+			return errors.New(msg)
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop ends the components in reverse start order (SIGTERM, then SIGKILL
+// after StopTimeout) and removes a state directory Start created. It is safe
+// to call more than once.
+func (c *Cluster) Stop() {
+	c.stopOnce.Do(func() {
+		for i := len(c.components) - 1; i >= 0; i-- {
+			c.components[i].stop(c.opts.StopTimeout)
+		}
+		if c.removeDir {
+			_ = os.RemoveAll(c.StateDir)
+		}
+	})
+}
+
+// PIDs returns the process IDs of the components still running, in start order.
+func (c *Cluster) PIDs() map[string]int {
+	pids := make(map[string]int, len(c.components))
+	for _, comp := range c.components {
+		if comp.running() {
+			pids[comp.name] = comp.cmd.Process.Pid
+		}
+	}
+	return pids
+}
+
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o600)
+}
