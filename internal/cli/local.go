@@ -137,7 +137,7 @@ func (o *localUpOptions) run(ctx context.Context) error {
 	supervisor.Stdout, supervisor.Stderr = logFile, logFile
 	// A session of its own: the cluster outlives this command and its terminal.
 	supervisor.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	fmt.Fprintf(o.streams.ErrOut, "Starting local cluster (%d nodes) in %s ...\n", o.Nodes, o.StateDir)
+	fmt.Fprintf(o.streams.ErrOut, "Starting local cluster (%s) in %s ...\n", plural(o.Nodes, "node"), o.StateDir)
 	if err := supervisor.Start(); err != nil {
 		return fmt.Errorf("start supervisor: %w", err)
 	}
@@ -159,7 +159,7 @@ func (o *localUpOptions) run(ctx context.Context) error {
 			return ctx.Err()
 		case <-tick.C:
 			if s, err := localcluster.ReadState(o.StateDir); err == nil {
-				fmt.Fprintf(o.streams.Out, "Local cluster ready in %.1fs: %d nodes, API server %s.\n", s.ReadySeconds, len(s.Nodes), s.Server)
+				fmt.Fprintf(o.streams.Out, "Local cluster ready in %.1fs: %s, API server %s.\n", s.ReadySeconds, plural(len(s.Nodes), "node"), s.Server)
 				printUsage(o.streams, s)
 				return nil
 			}
@@ -319,4 +319,12 @@ func newLocalKubeconfigCommand(streams Streams) *cobra.Command {
 
 func errNotRunning(dir string) error {
 	return &ExitError{Code: 3, Err: fmt.Errorf("no local cluster running in %s; start one with `ragdeploy local up`", dir)}
+}
+
+// plural returns "1 node", "3 nodes".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

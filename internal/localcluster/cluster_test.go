@@ -2,8 +2,11 @@ package localcluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -364,4 +367,29 @@ func TestStatefulSetClaimsAreBound(t *testing.T) {
 			t.Fatalf("volume %s: phase %s, claimRef %+v; want Bound to claim %s", pv.Name, pv.Status.Phase, pv.Spec.ClaimRef, pvc.UID)
 		}
 	}
+}
+
+func TestStopLeavesNoProcess(t *testing.T) {
+	c, err := localcluster.Start(t.Context(), localcluster.Options{Nodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := c.PIDs()
+	if len(pids) != 5 {
+		t.Fatalf("running components %v; want all 5", pids)
+	}
+	c.Stop()
+	for name, pid := range pids {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("%s (pid %d) still exists after Stop (kill -0: %v)", name, pid, err)
+		}
+		// Nothing is left in its process group either.
+		if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("process group of %s (%d) still has members after Stop", name, pid)
+		}
+	}
+	if _, err := os.Stat(c.StateDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary state directory %s left behind (%v)", c.StateDir, err)
+	}
+	c.Stop() // a second Stop is harmless
 }

@@ -1,0 +1,79 @@
+// Package e2e runs whole user flows through the ragdeploy binary, built once
+// per test run, against real local clusters it starts itself.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+)
+
+// binary is the ragdeploy executable under test.
+var binary string
+
+// binDir holds the control-plane binaries the ragdeploy binary is told about.
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	binDir = localcluster.FindBinDir()
+	if binDir == "" {
+		fmt.Fprintln(os.Stderr, "e2e: control-plane binaries not found; run `make cluster-bin`")
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "ragdeploy-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	binary = filepath.Join(tmp, "ragdeploy")
+	build := exec.Command("go", "build", "-o", binary, "../../cmd/ragdeploy")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: build ragdeploy: %v\n", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// result is what one ragdeploy invocation did.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// ragdeploy runs the binary in dir with args and the given extra environment.
+func ragdeploy(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	// Not t.Context(): cleanups run commands after it is cancelled.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), localcluster.EnvBinDir+"="+binDir), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := result{stdout: stdout.String(), stderr: stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		res.code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("ragdeploy %v: %v", args, err)
+	}
+	t.Logf("ragdeploy %v -> exit %d\nstdout:\n%s\nstderr:\n%s", args, res.code, res.stdout, res.stderr)
+	return res
+}
