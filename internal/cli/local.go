@@ -150,7 +150,7 @@ func (o *localUpOptions) run(ctx context.Context) error {
 	for {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("local cluster failed to start (%v); %s:\n%s", err, logPath, tail(logPath))
+			return fmt.Errorf("local cluster failed to start (%w); %s:\n%s", err, logPath, tail(logPath))
 		case <-deadline:
 			_ = syscall.Kill(supervisor.Process.Pid, syscall.SIGTERM)
 			return fmt.Errorf("local cluster not ready after %v; see %s", o.Timeout, logPath)

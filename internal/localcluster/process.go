@@ -75,7 +75,11 @@ func (c *component) running() bool {
 
 // exitError describes an unexpected exit with the tail of the component's log.
 func (c *component) exitError() error {
-	return fmt.Errorf("%s exited (%v); last lines of %s:\n%s", c.name, c.err, c.logPath, logTail(c.logPath, 20))
+	status := "exit status 0"
+	if c.err != nil {
+		status = c.err.Error()
+	}
+	return fmt.Errorf("%s exited (%s); last lines of %s:\n%s", c.name, status, c.logPath, logTail(c.logPath, 20))
 }
 
 // stop sends SIGTERM to the component's process group, and SIGKILL if it has

@@ -1,0 +1,89 @@
+// Command localcluster measures the local control plane: cold start to ready
+// (Start returning: /readyz ok, nodes Ready, default ServiceAccount) and the
+// resident memory of all its components once settled. Every run starts from
+// an empty state directory. Figures only; nothing here asserts a time.
+//
+//	go run ./bench/localcluster [-runs 5] [-nodes 3] [-settle 5s]
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+)
+
+func main() {
+	runs := flag.Int("runs", 5, "cold starts to measure")
+	nodes := flag.Int("nodes", 3, "kwok nodes per cluster")
+	settle := flag.Duration("settle", 5*time.Second, "wait after ready before reading memory")
+	flag.Parse()
+	if err := run(*runs, *nodes, *settle); err != nil {
+		fmt.Fprintf(os.Stderr, "bench/localcluster: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(runs, nodes int, settle time.Duration) error {
+	var ready, rss []float64
+	fmt.Printf("bench/localcluster: %d cold starts, %d nodes, memory read %v after ready\n", runs, nodes, settle)
+	fmt.Printf("%-4s %10s %10s  %s\n", "run", "ready_s", "rss_mib", "per component (MiB)")
+	for i := 1; i <= runs; i++ {
+		start := time.Now()
+		c, err := localcluster.Start(context.Background(), localcluster.Options{Nodes: nodes})
+		if err != nil {
+			return err
+		}
+		took := time.Since(start).Seconds()
+		time.Sleep(settle)
+		total, parts := 0.0, []string{}
+		for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+			mib, err := rssMiB(c.PIDs()[name])
+			if err != nil {
+				c.Stop()
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			total += mib
+			parts = append(parts, fmt.Sprintf("%s=%.0f", name, mib))
+		}
+		c.Stop()
+		ready, rss = append(ready, took), append(rss, total)
+		fmt.Printf("%-4d %10.2f %10.0f  %s\n", i, took, total, strings.Join(parts, " "))
+	}
+	fmt.Printf("ready_s: median %.2f min %.2f max %.2f (goal <= 15)\n", median(ready), slices.Min(ready), slices.Max(ready))
+	fmt.Printf("rss_mib: median %.0f min %.0f max %.0f (goal <= 1536)\n", median(rss), slices.Min(rss), slices.Max(rss))
+	return nil
+}
+
+// rssMiB reads VmRSS of pid from /proc.
+func rssMiB(pid int) (float64, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = f.Close() }()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
