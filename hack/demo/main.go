@@ -128,15 +128,29 @@ func run(ctx context.Context, kubeconfig, ns string) error {
 	for _, p := range pods.Items {
 		fmt.Printf("  %-28s %-8s node=%-12s ip=%s\n", p.Name, p.Status.Phase, p.Spec.NodeName, p.Status.PodIP)
 	}
-	time.Sleep(500 * time.Millisecond) // let the EndpointSlice controller catch up
-	slices, err := client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
-	if err != nil {
-		return err
-	}
 	fmt.Printf("\n== Service %s endpoints\n", name)
-	for _, s := range slices.Items {
-		for _, ep := range s.Endpoints {
-			fmt.Printf("  %-15s ready=%t\n", ep.Addresses[0], ep.Conditions.Ready != nil && *ep.Conditions.Ready)
+	available := time.Now()
+	for {
+		slices, err := client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
+		if err != nil {
+			return err
+		}
+		var ready []string
+		for _, s := range slices.Items {
+			for _, ep := range s.Endpoints {
+				if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+					ready = append(ready, ep.Addresses[0])
+				}
+			}
+		}
+		if len(ready) == int(replicas) {
+			fmt.Printf("  %d ready endpoints %v, %.1fs after the Deployment was available\n", len(ready), ready, time.Since(available).Seconds())
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("service %s/%s: %d ready endpoints: %w", ns, name, len(ready), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	return nil
