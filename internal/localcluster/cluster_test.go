@@ -393,3 +393,36 @@ func TestStopLeavesNoProcess(t *testing.T) {
 	}
 	c.Stop() // a second Stop is harmless
 }
+
+// Without renewed node leases, node-lifecycle marks every kwok node NotReady
+// once the node-monitor grace period (40-50s) has passed since it was created.
+func TestNodesStayReadyPastMonitorGracePeriod(t *testing.T) {
+	env := clustertest.New(t)
+	nodes, err := env.Client.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const age = 60 * time.Second
+	oldest := nodes.Items[0].CreationTimestamp.Time
+	if wait := age - time.Since(oldest); wait > 0 {
+		time.Sleep(wait)
+	}
+	nodes, err = env.Client.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		if !localcluster.NodeReady(n) {
+			t.Errorf("node %s not Ready %v after creation: taints %v", n.Name, time.Since(n.CreationTimestamp.Time).Round(time.Second), n.Spec.Taints)
+		}
+	}
+	// Pods still schedule and become ready on them.
+	if _, err := env.Client.CoreV1().Pods(env.Namespace).Create(t.Context(), pod("late", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, 20*time.Second, "pod ready on an aged node", func(ctx context.Context) (bool, error) {
+		p, err := env.Client.CoreV1().Pods(env.Namespace).Get(ctx, "late", metav1.GetOptions{})
+		return err == nil && podReady(p), err
+	})
+}
