@@ -1,0 +1,459 @@
+package v1alpha1
+
+import (
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Color names one of the two Deployments of a BlueGreenDeployment.
+// +kubebuilder:validation:Enum=blue;green
+type Color string
+
+// The two colours.
+const (
+	Blue  Color = "blue"
+	Green Color = "green"
+)
+
+// Other returns the other colour.
+func (c Color) Other() Color {
+	if c == Blue {
+		return Green
+	}
+	return Blue
+}
+
+// BlueGreenDeploymentSpec is the desired state: a pod template served by one
+// colour at a time.
+type BlueGreenDeploymentSpec struct {
+	// Replicas of the active colour.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Selector matches the pods of both colours; it must match the template's labels.
+	Selector *metav1.LabelSelector `json:"selector"`
+
+	// Template of the pods. A change starts a rollout to the idle colour.
+	Template corev1.PodTemplateSpec `json:"template"`
+
+	// ActiveService is the Service that carries production traffic; the
+	// controller points its selector at the active colour.
+	// +kubebuilder:validation:MinLength=1
+	ActiveService string `json:"activeService"`
+
+	// PreviewService, when set, points at the colour being rolled out so it
+	// can be tested before promotion.
+	// +optional
+	PreviewService string `json:"previewService,omitempty"`
+
+	// PreviewReplicaCount runs the new colour with fewer replicas until
+	// promotion; it is scaled to Replicas before traffic switches.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	PreviewReplicaCount *int32 `json:"previewReplicaCount,omitempty"`
+
+	// AutoPromotion switches traffic without a manual `promote`.
+	// +optional
+	AutoPromotion *AutoPromotion `json:"autoPromotion,omitempty"`
+
+	// ScaleDownDelaySeconds keeps the previous colour running (warm) after a
+	// switch so a rollback is a selector flip.
+	// +kubebuilder:default=30
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
+
+	// ProgressDeadlineSeconds bounds how long the new colour may take to
+	// become ready (and pass pre-promotion analysis); past it the rollout aborts.
+	// +kubebuilder:default=600
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+
+	// PrePromotionAnalysis runs against the new colour before traffic switches.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	PrePromotionAnalysis []AnalysisCheck `json:"prePromotionAnalysis,omitempty"`
+
+	// PostPromotionAnalysis runs after the switch; a failure rolls back.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	PostPromotionAnalysis []AnalysisCheck `json:"postPromotionAnalysis,omitempty"`
+
+	// PreDeployJob (e.g. schema migrations) runs before the idle colour scales up.
+	// +optional
+	PreDeployJob *PreDeployJob `json:"preDeployJob,omitempty"`
+
+	// RevisionHistoryLimit is how many old revisions are kept for undo.
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
+
+	// Notifications are sent on promotion, abort and rollback.
+	// +optional
+	Notifications *Notifications `json:"notifications,omitempty"`
+}
+
+// AutoPromotion promotes a ready, analysed colour automatically.
+type AutoPromotion struct {
+	// Enabled turns automatic promotion on.
+	Enabled bool `json:"enabled"`
+	// AfterSeconds waits this long after the new colour is ready.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	AfterSeconds int32 `json:"afterSeconds,omitempty"`
+}
+
+// AnalysisCheck is one check, run Count times every Interval.
+type AnalysisCheck struct {
+	// Name identifies the check in status and events.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+	// IntervalSeconds between measurements.
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	IntervalSeconds int32 `json:"intervalSeconds,omitempty"`
+	// Count of measurements; the check succeeds after Count measurements
+	// with at most FailureLimit failures.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	Count int32 `json:"count,omitempty"`
+	// FailureLimit is how many failed measurements are tolerated.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	FailureLimit int32 `json:"failureLimit,omitempty"`
+	// HTTP checks an endpoint.
+	// +optional
+	HTTP *HTTPCheck `json:"http,omitempty"`
+	// Prometheus evaluates a PromQL query.
+	// +optional
+	Prometheus *PrometheusCheck `json:"prometheus,omitempty"`
+	// Job runs a Kubernetes Job; success is completion.
+	// +optional
+	Job *JobCheck `json:"job,omitempty"`
+}
+
+// HTTPCheck requests a URL and checks the status code and, optionally, a JSON field.
+type HTTPCheck struct {
+	// URL may use {{.PreviewService}}, {{.ActiveService}}, {{.Namespace}}.
+	// +kubebuilder:validation:MinLength=1
+	URL string `json:"url"`
+	// ExpectedStatus of the response.
+	// +kubebuilder:default=200
+	// +optional
+	ExpectedStatus int32 `json:"expectedStatus,omitempty"`
+	// JSONField is a dot path into the JSON response body (e.g. "status").
+	// +optional
+	JSONField string `json:"jsonField,omitempty"`
+	// JSONValue is the value JSONField must have, compared as a string.
+	// +optional
+	JSONValue string `json:"jsonValue,omitempty"`
+	// TimeoutSeconds of one request.
+	// +kubebuilder:default=5
+	// +optional
+	TimeoutSeconds int32 `json:"timeoutSeconds,omitempty"`
+}
+
+// PrometheusCheck runs an instant query whose result must satisfy a condition.
+type PrometheusCheck struct {
+	// Address of the Prometheus server, e.g. http://prometheus:9090.
+	// +kubebuilder:validation:MinLength=1
+	Address string `json:"address"`
+	// Query in PromQL; it may use the same template variables as HTTPCheck.URL.
+	// +kubebuilder:validation:MinLength=1
+	Query string `json:"query"`
+	// SuccessCondition compares the scalar result, e.g. "result < 0.05".
+	// +kubebuilder:validation:Pattern=`^result\s*(<|<=|>|>=|==|!=)\s*-?[0-9.eE+-]+$`
+	SuccessCondition string `json:"successCondition"`
+}
+
+// JobCheck runs a Job from a template.
+type JobCheck struct {
+	// Spec of the Job.
+	// The API server validates it when the Job is created; the CRD keeps it
+	// schemaless so the CRD stays small.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Spec batchv1.JobSpec `json:"spec"`
+}
+
+// PreDeployJob runs before the new colour scales up.
+type PreDeployJob struct {
+	// Spec of the Job.
+	// The API server validates it when the Job is created; the CRD keeps it
+	// schemaless so the CRD stays small.
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Spec batchv1.JobSpec `json:"spec"`
+}
+
+// Notifications lists where rollout events are posted.
+type Notifications struct {
+	// Webhooks receive Slack-compatible JSON.
+	// +optional
+	Webhooks []string `json:"webhooks,omitempty"`
+}
+
+// Phase summarises a BlueGreenDeployment.
+// +kubebuilder:validation:Enum=Progressing;Paused;Healthy;Degraded;Aborted
+type Phase string
+
+// Phases.
+const (
+	// PhaseProgressing: a new revision is being brought up, analysed or switched to.
+	PhaseProgressing Phase = "Progressing"
+	// PhasePaused: the new colour is ready and waits for `promote`.
+	PhasePaused Phase = "Paused"
+	// PhaseHealthy: the active colour serves the current revision with every replica ready.
+	PhaseHealthy Phase = "Healthy"
+	// PhaseDegraded: the active colour has fewer ready replicas than desired.
+	PhaseDegraded Phase = "Degraded"
+	// PhaseAborted: the current revision was aborted; the stable colour serves.
+	PhaseAborted Phase = "Aborted"
+)
+
+// Condition types.
+const (
+	// ConditionAvailable: the active Service has as many ready endpoints as desired.
+	ConditionAvailable = "Available"
+	// ConditionProgressing: a rollout is in flight.
+	ConditionProgressing = "Progressing"
+	// ConditionPromoted: the current revision serves production traffic.
+	ConditionPromoted = "Promoted"
+	// ConditionAborted: the current revision was aborted.
+	ConditionAborted = "Aborted"
+	// ConditionDegraded: the active colour is not fully ready.
+	ConditionDegraded = "Degraded"
+)
+
+// Reasons on conditions, events and aborts.
+const (
+	ReasonNewRevision             = "NewRevision"
+	ReasonPreDeployJobRunning     = "PreDeployJobRunning"
+	ReasonPreDeployJobFailed      = "PreDeployJobFailed"
+	ReasonScalingUp               = "ScalingUp"
+	ReasonWaitingForEndpoints     = "WaitingForEndpoints"
+	ReasonAnalysisRunning         = "AnalysisRunning"
+	ReasonAwaitingPromotion       = "AwaitingPromotion"
+	ReasonPromoted                = "Promoted"
+	ReasonRolloutComplete         = "RolloutComplete"
+	ReasonProgressDeadline        = "ProgressDeadlineExceeded"
+	ReasonPrePromotionFailed      = "PrePromotionAnalysisFailed"
+	ReasonPostPromotionFailed     = "PostPromotionAnalysisFailed"
+	ReasonUserAbort               = "AbortedByUser"
+	ReasonRolledBack              = "RolledBack"
+	ReasonReady                   = "Ready"
+	ReasonNotReady                = "NotReady"
+	ReasonSuperseded              = "Superseded"
+	ReasonInvalidSpec             = "InvalidSpec"
+	ReasonServiceMissing          = "ServiceMissing"
+	ReasonFastRollback            = "FastRollback"
+	ReasonScaledDown              = "ScaledDown"
+	ReasonStableColorNotReady     = "StableColorNotReady"
+	ReasonWaitingForFullScale     = "WaitingForFullScale"
+	ReasonPostPromotionAnalysis   = "PostPromotionAnalysisRunning"
+	ReasonPreDeployJobSucceeded   = "PreDeployJobSucceeded"
+	ReasonAnalysisSucceeded       = "AnalysisSucceeded"
+	ReasonAnalysisFailed          = "AnalysisFailed"
+	ReasonAnalysisInconclusive    = "AnalysisError"
+	ReasonActiveServiceSwitched   = "ActiveServiceSwitched"
+	ReasonPreviewServiceSwitched  = "PreviewServiceSwitched"
+	ReasonScaleDownScheduled      = "ScaleDownScheduled"
+	ReasonRetry                   = "Retry"
+	ReasonInitialDeploy           = "InitialDeploy"
+	ReasonWaitingForStableToScale = "WaitingForStable"
+)
+
+// ColorStatus is what one colour's Deployment runs.
+type ColorStatus struct {
+	// Revision of the pod template it runs ("" when it does not exist).
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// Replicas desired.
+	Replicas int32 `json:"replicas"`
+	// ReadyReplicas of the current revision.
+	ReadyReplicas int32 `json:"readyReplicas"`
+}
+
+// AnalysisStage says when a check runs.
+// +kubebuilder:validation:Enum=PrePromotion;PostPromotion
+type AnalysisStage string
+
+// Stages.
+const (
+	PrePromotion  AnalysisStage = "PrePromotion"
+	PostPromotion AnalysisStage = "PostPromotion"
+)
+
+// AnalysisResult of a check.
+// +kubebuilder:validation:Enum=Running;Successful;Failed
+type AnalysisResult string
+
+// Results.
+const (
+	AnalysisRunning    AnalysisResult = "Running"
+	AnalysisSuccessful AnalysisResult = "Successful"
+	AnalysisFailed     AnalysisResult = "Failed"
+)
+
+// AnalysisStatus records the measurements of one check for one revision.
+type AnalysisStatus struct {
+	// Name of the check.
+	Name string `json:"name"`
+	// Stage the check ran in.
+	Stage AnalysisStage `json:"stage"`
+	// Revision the check measured.
+	Revision string `json:"revision"`
+	// Result so far.
+	Result AnalysisResult `json:"result"`
+	// Successes counted.
+	Successes int32 `json:"successes"`
+	// Failures counted (errors count as failures).
+	Failures int32 `json:"failures"`
+	// Message of the last measurement.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// LastMeasuredAt is when the last measurement was taken.
+	// +optional
+	LastMeasuredAt *metav1.Time `json:"lastMeasuredAt,omitempty"`
+}
+
+// RevisionRecord is one entry of the rollout history.
+type RevisionRecord struct {
+	// Revision is the pod template hash.
+	Revision string `json:"revision"`
+	// Images of the template's containers.
+	// +optional
+	Images []string `json:"images,omitempty"`
+	// PromotedAt is when this revision became stable.
+	// +optional
+	PromotedAt *metav1.Time `json:"promotedAt,omitempty"`
+	// Outcome: Promoted, Aborted or RolledBack.
+	// +optional
+	Outcome string `json:"outcome,omitempty"`
+}
+
+// BlueGreenDeploymentStatus is the observed state. The fields Abort*,
+// PromoteRevision are also written by `ragdeploy rollout` commands.
+type BlueGreenDeploymentStatus struct {
+	// ObservedGeneration is the generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// Phase summarises the state.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+	// Message explains the phase.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// ActiveColor is the colour the active Service selects.
+	// +optional
+	ActiveColor Color `json:"activeColor,omitempty"`
+	// PreviewColor is the colour the preview Service selects.
+	// +optional
+	PreviewColor Color `json:"previewColor,omitempty"`
+	// StableColor runs StableRevision: the last revision fully promoted.
+	// +optional
+	StableColor Color `json:"stableColor,omitempty"`
+	// StableRevision is the last revision that completed its rollout.
+	// +optional
+	StableRevision string `json:"stableRevision,omitempty"`
+	// CurrentRevision is the hash of spec.template.
+	// +optional
+	CurrentRevision string `json:"currentRevision,omitempty"`
+	// Replicas of the active colour (scale subresource).
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// ReadyReplicas of the active colour.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	// Selector for the scale subresource (HPA).
+	// +optional
+	Selector string `json:"selector,omitempty"`
+	// Blue is the blue Deployment.
+	// +optional
+	Blue ColorStatus `json:"blue,omitempty"`
+	// Green is the green Deployment.
+	// +optional
+	Green ColorStatus `json:"green,omitempty"`
+	// RolloutStartedAt is when CurrentRevision started rolling out.
+	// +optional
+	RolloutStartedAt *metav1.Time `json:"rolloutStartedAt,omitempty"`
+	// PreviewReadyAt is when the new colour became fully ready.
+	// +optional
+	PreviewReadyAt *metav1.Time `json:"previewReadyAt,omitempty"`
+	// PromotedAt is when traffic switched to CurrentRevision.
+	// +optional
+	PromotedAt *metav1.Time `json:"promotedAt,omitempty"`
+	// PromoteRevision is set by `ragdeploy rollout promote` to the revision to promote.
+	// +optional
+	PromoteRevision string `json:"promoteRevision,omitempty"`
+	// AbortedRevision is the revision that was aborted (by a failed check,
+	// the progress deadline or `ragdeploy rollout abort`); `retry` clears it.
+	// +optional
+	AbortedRevision string `json:"abortedRevision,omitempty"`
+	// AbortReason is a Reason* constant.
+	// +optional
+	AbortReason string `json:"abortReason,omitempty"`
+	// AbortMessage explains the abort.
+	// +optional
+	AbortMessage string `json:"abortMessage,omitempty"`
+	// Analysis holds the checks of CurrentRevision.
+	// +optional
+	// +listType=atomic
+	Analysis []AnalysisStatus `json:"analysis,omitempty"`
+	// History of revisions, newest first.
+	// +optional
+	// +listType=atomic
+	History []RevisionRecord `json:"history,omitempty"`
+	// Conditions: Available, Progressing, Promoted, Aborted, Degraded.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// BlueGreenDeployment runs a pod template as two Deployments (blue and green)
+// and moves production traffic between them with zero downtime.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
+// +kubebuilder:resource:shortName=bgd,categories=ragdeploy
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Active",type=string,JSONPath=`.status.activeColor`
+// +kubebuilder:printcolumn:name="Preview",type=string,JSONPath=`.status.previewColor`
+// +kubebuilder:printcolumn:name="Desired",type=integer,JSONPath=`.spec.replicas`
+// +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="Stable",type=string,JSONPath=`.status.stableRevision`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type BlueGreenDeployment struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   BlueGreenDeploymentSpec   `json:"spec,omitempty"`
+	Status BlueGreenDeploymentStatus `json:"status,omitempty"`
+}
+
+// BlueGreenDeploymentList is a list of BlueGreenDeployments.
+//
+// +kubebuilder:object:root=true
+type BlueGreenDeploymentList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []BlueGreenDeployment `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&BlueGreenDeployment{}, &BlueGreenDeploymentList{})
+}

@@ -1,0 +1,86 @@
+package bluegreen
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+)
+
+// Evaluate is the result of a check given its measurements so far: Failed
+// once failures exceed the limit, Successful after Count measurements within
+// it, Running before that.
+func Evaluate(c *v1alpha1.AnalysisCheck, s *v1alpha1.AnalysisStatus) v1alpha1.AnalysisResult {
+	count := max(c.Count, 1)
+	switch {
+	case s.Failures > c.FailureLimit:
+		return v1alpha1.AnalysisFailed
+	case s.Successes+s.Failures >= count:
+		return v1alpha1.AnalysisSuccessful
+	default:
+		return v1alpha1.AnalysisRunning
+	}
+}
+
+// AnalysisEntry returns the status entry of a check for a stage and
+// revision, or nil.
+func AnalysisEntry(st *v1alpha1.BlueGreenDeploymentStatus, stage v1alpha1.AnalysisStage, name, rev string) *v1alpha1.AnalysisStatus {
+	for i := range st.Analysis {
+		a := &st.Analysis[i]
+		if a.Stage == stage && a.Name == name && a.Revision == rev {
+			return a
+		}
+	}
+	return nil
+}
+
+// analysis evaluates a stage's checks for the current revision, creating
+// their status entries, and asks for the measurements that are due.
+func (d *decider) analysis(stage v1alpha1.AnalysisStage, checks []v1alpha1.AnalysisCheck) v1alpha1.AnalysisResult {
+	overall := v1alpha1.AnalysisSuccessful
+	for i := range checks {
+		c := &checks[i]
+		entry := AnalysisEntry(d.st, stage, c.Name, d.o.Revision)
+		if entry == nil {
+			d.st.Analysis = append(d.st.Analysis, v1alpha1.AnalysisStatus{Name: c.Name, Stage: stage, Revision: d.o.Revision})
+			entry = &d.st.Analysis[len(d.st.Analysis)-1]
+		}
+		previous := entry.Result
+		entry.Result = Evaluate(c, entry)
+		switch entry.Result {
+		case v1alpha1.AnalysisFailed:
+			if previous != v1alpha1.AnalysisFailed {
+				d.event(true, v1alpha1.ReasonAnalysisFailed, fmt.Sprintf("%s check %s failed: %s", stage, c.Name, entry.Message), false)
+			}
+			return v1alpha1.AnalysisFailed
+		case v1alpha1.AnalysisSuccessful:
+			if previous != v1alpha1.AnalysisSuccessful {
+				d.event(false, v1alpha1.ReasonAnalysisSucceeded, fmt.Sprintf("%s check %s passed (%d/%d)", stage, c.Name, entry.Successes, max(c.Count, 1)), false)
+			}
+		case v1alpha1.AnalysisRunning:
+			overall = v1alpha1.AnalysisRunning
+			due := d.now()
+			if entry.LastMeasuredAt != nil {
+				due = entry.LastMeasuredAt.Add(time.Duration(max(c.IntervalSeconds, 1)) * time.Second)
+			}
+			if d.now().Before(due) {
+				d.wake(due)
+			} else {
+				d.p.Measure = append(d.p.Measure, Measurement{Stage: stage, Index: i})
+			}
+		}
+	}
+	return overall
+}
+
+// failedChecks describes the failed checks of a stage.
+func (d *decider) failedChecks(stage v1alpha1.AnalysisStage) string {
+	var parts []string
+	for _, a := range d.st.Analysis {
+		if a.Stage == stage && a.Revision == d.o.Revision && a.Result == v1alpha1.AnalysisFailed {
+			parts = append(parts, fmt.Sprintf("check %s failed %d time(s): %s", a.Name, a.Failures, a.Message))
+		}
+	}
+	return strings.Join(parts, "; ")
+}

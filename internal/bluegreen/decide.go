@@ -1,0 +1,502 @@
+package bluegreen
+
+import (
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+)
+
+// Decide computes the next step of a BlueGreenDeployment from observed state
+// alone. It is pure: the same Observed always gives the same Plan.
+//
+// The states, in order of precedence:
+//   - initial: nothing was ever promoted; bring up blue and point both
+//     Services at it once every replica is ready.
+//   - steady: the current revision is the stable one; keep the stable colour
+//     at the desired size, both Services on it, and scale the idle colour down
+//     once its scale-down time has come (it stays warm until then).
+//   - aborted: the current revision was aborted; the active Service returns
+//     to the stable colour and the failed colour is scaled down after the delay.
+//   - rollout: the current revision goes to the idle colour: pre-deploy Job,
+//     scale-up, ready endpoints on the preview Service, pre-promotion
+//     analysis, promotion (automatic or manual), full scale, switch,
+//     post-promotion analysis, then it becomes stable.
+func Decide(o Observed) Plan {
+	d := &decider{o: o, s: settingsOf(&o.Spec)}
+	d.p = Plan{Colors: map[v1alpha1.Color]ColorPlan{}, Status: *o.Status.DeepCopy()}
+	d.st = &d.p.Status
+	d.begin()
+	switch {
+	case d.st.StableColor == "":
+		d.initial()
+	case o.Revision == d.st.StableRevision:
+		d.steady()
+	case d.st.AbortedRevision == o.Revision:
+		d.aborted()
+	default:
+		d.rollout()
+	}
+	d.finish()
+	return d.p
+}
+
+type decider struct {
+	o     Observed
+	s     settings
+	p     Plan
+	st    *v1alpha1.BlueGreenDeploymentStatus
+	phase v1alpha1.Phase
+	// reason and message explain the phase in the Progressing condition.
+	reason, message string
+	wakeAt          *time.Time
+}
+
+func (d *decider) now() time.Time { return d.o.Now }
+
+func (d *decider) begin() {
+	st, o := d.st, d.o
+	st.ObservedGeneration = o.Generation
+	if st.CurrentRevision != o.Revision {
+		st.CurrentRevision = o.Revision
+		st.Analysis = nil
+		st.PreviewReadyAt = nil
+		st.PromotedAt = nil
+		st.RolloutStartedAt = nil
+		if o.Revision != st.StableRevision {
+			st.RolloutStartedAt = d.timestamp()
+			if st.StableColor != "" {
+				d.event(false, v1alpha1.ReasonNewRevision, fmt.Sprintf("rolling out revision %s (%s)", o.Revision, images(&o.Spec)), false)
+			}
+		}
+	}
+	if sel, err := metav1.LabelSelectorAsSelector(o.Spec.Selector); err == nil {
+		st.Selector = sel.String()
+	}
+	for _, c := range []v1alpha1.Color{v1alpha1.Blue, v1alpha1.Green} {
+		cs := o.Colors[c]
+		*colorStatus(st, c) = v1alpha1.ColorStatus{Revision: cs.Revision, Replicas: cs.Replicas, ReadyReplicas: cs.Ready}
+	}
+}
+
+func colorStatus(st *v1alpha1.BlueGreenDeploymentStatus, c v1alpha1.Color) *v1alpha1.ColorStatus {
+	if c == v1alpha1.Blue {
+		return &st.Blue
+	}
+	return &st.Green
+}
+
+// readyAt is how many ready pods colour c has of revision rev.
+func (d *decider) readyAt(c v1alpha1.Color, rev string) int32 {
+	cs := d.o.Colors[c]
+	if cs.Revision != rev {
+		return 0
+	}
+	return cs.Ready
+}
+
+// initial brings up the first revision on blue.
+func (d *decider) initial() {
+	c, rev := v1alpha1.Blue, d.o.Revision
+	d.p.Colors[c] = ColorPlan{Revision: rev, Replicas: d.s.replicas}
+	if d.o.Spec.PreviewService != "" {
+		d.p.PreviewColor = c
+	}
+	ready := d.readyAt(c, rev)
+	if ready < d.s.replicas {
+		d.progressing(v1alpha1.ReasonInitialDeploy, fmt.Sprintf("first revision %s: %d/%d ready", rev, ready, d.s.replicas))
+		d.checkInitialDeadline()
+		return
+	}
+	d.p.ActiveColor = c
+	if d.o.Active.Color != c {
+		d.event(false, v1alpha1.ReasonActiveServiceSwitched, fmt.Sprintf("active Service %s now selects %s (revision %s)", d.o.Spec.ActiveService, c, rev), false)
+		d.progressing(v1alpha1.ReasonInitialDeploy, "switching the active Service to "+string(c))
+		return
+	}
+	d.promoteStable(c, rev)
+	d.steady()
+}
+
+// checkInitialDeadline reports a first revision that does not become ready in
+// time; with no stable colour to return to there is nothing to abort to.
+func (d *decider) checkInitialDeadline() {
+	start := d.st.RolloutStartedAt
+	if start == nil {
+		return
+	}
+	deadline := start.Add(d.s.progressDeadline)
+	if d.now().Before(deadline) {
+		d.wake(deadline)
+		return
+	}
+	d.phase = v1alpha1.PhaseDegraded
+	d.reason = v1alpha1.ReasonProgressDeadline
+	d.message = fmt.Sprintf("first revision %s not ready after %v", d.o.Revision, d.s.progressDeadline)
+}
+
+// promoteStable records colour c running rev as the stable colour.
+func (d *decider) promoteStable(c v1alpha1.Color, rev string) {
+	st := d.st
+	st.StableColor, st.StableRevision = c, rev
+	st.RolloutStartedAt, st.PreviewReadyAt = nil, nil
+	d.record(rev, "Promoted", true)
+	d.event(false, v1alpha1.ReasonRolloutComplete, fmt.Sprintf("revision %s is stable on %s (%s)", rev, c, images(&d.o.Spec)), true)
+}
+
+// steady keeps the stable colour serving at the desired size.
+func (d *decider) steady() {
+	stable, rev := d.st.StableColor, d.st.StableRevision
+	d.p.Colors[stable] = ColorPlan{Revision: rev, Replicas: d.s.replicas}
+	if d.o.Spec.PreviewService != "" {
+		d.p.PreviewColor = stable
+	}
+	if d.o.Active.Color != stable && !d.switchActive(stable, rev, "back to the stable revision") {
+		return
+	}
+	d.p.ActiveColor = stable
+	d.scaleDownIdle(stable.Other())
+	ready := d.readyAt(stable, rev)
+	if ready < d.s.replicas {
+		d.phase = v1alpha1.PhaseDegraded
+		d.reason, d.message = v1alpha1.ReasonNotReady, fmt.Sprintf("%d/%d replicas of %s ready", ready, d.s.replicas, stable)
+		return
+	}
+	d.phase = v1alpha1.PhaseHealthy
+	d.reason, d.message = v1alpha1.ReasonRolloutComplete, fmt.Sprintf("revision %s serves on %s", rev, stable)
+}
+
+// switchActive points the active Service at colour c running rev when every
+// desired replica of it is ready; otherwise the Service stays where it is.
+func (d *decider) switchActive(c v1alpha1.Color, rev, why string) bool {
+	ready := d.readyAt(c, rev)
+	if ready < d.s.replicas {
+		d.progressing(v1alpha1.ReasonStableColorNotReady, fmt.Sprintf("active Service stays on %s: %s has %d/%d ready", d.o.Active.Color, c, ready, d.s.replicas))
+		return false
+	}
+	d.p.ActiveColor = c
+	d.event(false, v1alpha1.ReasonActiveServiceSwitched, fmt.Sprintf("active Service %s now selects %s (revision %s): %s", d.o.Spec.ActiveService, c, rev, why), false)
+	return true
+}
+
+// scaleDownIdle schedules the idle colour's scale-down, and performs it when due.
+func (d *decider) scaleDownIdle(c v1alpha1.Color) {
+	cs := d.o.Colors[c]
+	if !cs.Exists || cs.Replicas == 0 {
+		return
+	}
+	switch {
+	case cs.ScaleDownAt == nil:
+		at := d.now().Add(d.s.scaleDownDelay)
+		d.p.Colors[c] = ColorPlan{Revision: cs.Revision, Replicas: cs.Replicas, ScaleDownAt: &at}
+		d.wake(at)
+	case !d.now().Before(*cs.ScaleDownAt):
+		d.p.Colors[c] = ColorPlan{Revision: cs.Revision, Replicas: 0}
+		d.event(false, v1alpha1.ReasonScaledDown, fmt.Sprintf("scaled %s (revision %s) to zero", c, cs.Revision), false)
+	default:
+		d.wake(*cs.ScaleDownAt)
+	}
+}
+
+// aborted returns traffic to the stable colour and retires the failed one.
+func (d *decider) aborted() {
+	stable := d.st.StableColor
+	sc := d.o.Colors[stable]
+	d.p.Colors[stable] = ColorPlan{Revision: d.st.StableRevision, Replicas: max(d.s.replicas, sc.Replicas)}
+	if d.o.Spec.PreviewService != "" {
+		d.p.PreviewColor = stable
+	}
+	d.phase = v1alpha1.PhaseAborted
+	d.reason, d.message = d.st.AbortReason, d.st.AbortMessage
+	if d.o.Active.Color != stable && !d.switchActive(stable, d.st.StableRevision, "rollback after abort") {
+		d.phase = v1alpha1.PhaseDegraded
+		return
+	}
+	d.p.ActiveColor = stable
+	d.scaleDownIdle(stable.Other())
+}
+
+// abort marks the current revision aborted and rolls back.
+func (d *decider) abort(reason, message string) {
+	st := d.st
+	st.AbortedRevision, st.AbortReason, st.AbortMessage = d.o.Revision, reason, message
+	outcome := "Aborted"
+	if reason == v1alpha1.ReasonPostPromotionFailed {
+		outcome = "RolledBack"
+	}
+	d.record(d.o.Revision, outcome, false)
+	d.event(true, reason, fmt.Sprintf("revision %s aborted: %s", d.o.Revision, message), true)
+	d.aborted()
+}
+
+// rollout takes the current revision through the stages to promotion.
+func (d *decider) rollout() {
+	st, o, rev := d.st, d.o, d.o.Revision
+	stable := st.StableColor
+	next := stable.Other()
+	sc, nc := o.Colors[stable], o.Colors[next]
+	// The live colour never shrinks while a rollout is in flight.
+	d.p.Colors[stable] = ColorPlan{Revision: st.StableRevision, Replicas: max(d.s.replicas, sc.Replicas)}
+
+	if o.Active.Color == next {
+		if nc.Revision == rev && st.PromotedAt != nil {
+			d.postPromotion(next)
+			return
+		}
+		// Traffic is on a revision that has since been replaced: return it
+		// to the stable colour before touching the idle one.
+		if d.switchActive(stable, st.StableRevision, "revision superseded") {
+			d.progressing(v1alpha1.ReasonSuperseded, "returning traffic to the stable colour before rolling out "+rev)
+		}
+		return
+	}
+	if o.Active.Color == stable {
+		d.p.ActiveColor = stable
+	} else {
+		// Someone pointed the Service elsewhere: restore it, when safe.
+		d.switchActive(stable, st.StableRevision, "restoring the stable selector")
+	}
+
+	if st.PreviewReadyAt == nil && st.RolloutStartedAt != nil {
+		deadline := st.RolloutStartedAt.Add(d.s.progressDeadline)
+		if !d.now().Before(deadline) {
+			d.abort(v1alpha1.ReasonProgressDeadline, fmt.Sprintf("not ready within %v (%d/%d ready)", d.s.progressDeadline, d.readyAt(next, rev), d.s.previewReplicas))
+			return
+		}
+		d.wake(deadline)
+	}
+
+	// A known-good revision still warm on the idle colour: instant rollback.
+	if nc.Revision == rev && d.readyAt(next, rev) >= d.s.replicas && d.knownGood(rev) {
+		d.p.Colors[next] = ColorPlan{Revision: rev, Replicas: max(d.s.replicas, nc.Replicas)}
+		if o.Spec.PreviewService != "" {
+			d.p.PreviewColor = next
+		}
+		d.p.ActiveColor = next
+		st.PromotedAt = d.timestamp()
+		d.event(false, v1alpha1.ReasonFastRollback, fmt.Sprintf("revision %s was still warm on %s: active Service switched at once", rev, next), true)
+		d.progressing(v1alpha1.ReasonFastRollback, "switched to the warm colour "+string(next))
+		return
+	}
+
+	if o.Spec.PreDeployJob != nil && nc.Revision != rev {
+		switch o.PreDeployJob {
+		case JobFailed:
+			d.abort(v1alpha1.ReasonPreDeployJobFailed, "pre-deploy Job failed; the new colour was not scaled up")
+			return
+		case JobAbsent, JobRunning:
+			d.p.StartPreDeployJob = o.PreDeployJob == JobAbsent
+			d.progressing(v1alpha1.ReasonPreDeployJobRunning, "waiting for the pre-deploy Job of revision "+rev)
+			return
+		}
+	}
+
+	target := d.s.previewReplicas
+	if d.promotionGateOpen() {
+		target = d.s.replicas
+	}
+	d.p.Colors[next] = ColorPlan{Revision: rev, Replicas: max(target, d.s.previewReplicas)}
+	if o.Spec.PreviewService != "" {
+		d.p.PreviewColor = next
+	}
+	if !d.newColorReady(next, d.s.previewReplicas) {
+		return
+	}
+	if st.PreviewReadyAt == nil {
+		st.PreviewReadyAt = d.timestamp()
+		d.event(false, v1alpha1.ReasonReady, fmt.Sprintf("revision %s ready on %s", rev, next), false)
+	}
+
+	switch d.analysis(v1alpha1.PrePromotion, o.Spec.PrePromotionAnalysis) {
+	case v1alpha1.AnalysisFailed:
+		d.abort(v1alpha1.ReasonPrePromotionFailed, d.failedChecks(v1alpha1.PrePromotion))
+		return
+	case v1alpha1.AnalysisRunning:
+		d.progressing(v1alpha1.ReasonAnalysisRunning, "pre-promotion analysis running")
+		return
+	}
+
+	if !d.promotionGateOpen() {
+		if d.s.autoPromote {
+			at := st.PreviewReadyAt.Add(d.s.autoPromoteAfter)
+			d.wake(at)
+			d.progressing(v1alpha1.ReasonAwaitingPromotion, fmt.Sprintf("auto-promotion at %s", at.UTC().Format(time.RFC3339)))
+			return
+		}
+		d.phase = v1alpha1.PhasePaused
+		d.reason, d.message = v1alpha1.ReasonAwaitingPromotion, fmt.Sprintf("revision %s ready on %s; run `ragdeploy rollout promote`", rev, next)
+		return
+	}
+	if d.s.previewReplicas < d.s.replicas {
+		d.p.Colors[next] = ColorPlan{Revision: rev, Replicas: d.s.replicas}
+		if !d.newColorReady(next, d.s.replicas) {
+			return
+		}
+	}
+	d.p.ActiveColor = next
+	st.PromotedAt = d.timestamp()
+	d.event(false, v1alpha1.ReasonPromoted, fmt.Sprintf("active Service %s now selects %s (revision %s)", o.Spec.ActiveService, next, rev), false)
+	d.progressing(v1alpha1.ReasonPromoted, "switched to "+string(next))
+}
+
+// newColorReady reports whether the new colour has want ready pods of the
+// current revision and, when there is a preview Service, as many ready
+// endpoints behind it.
+func (d *decider) newColorReady(c v1alpha1.Color, want int32) bool {
+	ready := d.readyAt(c, d.o.Revision)
+	if ready < want {
+		d.progressing(v1alpha1.ReasonScalingUp, fmt.Sprintf("%s: %d/%d ready", c, ready, want))
+		return false
+	}
+	if d.o.Spec.PreviewService != "" && (d.o.Preview.Color != c || d.o.Preview.ReadyEndpoints < want) {
+		d.progressing(v1alpha1.ReasonWaitingForEndpoints, fmt.Sprintf("preview Service %s: %d/%d ready endpoints", d.o.Spec.PreviewService, d.o.Preview.ReadyEndpoints, want))
+		return false
+	}
+	return true
+}
+
+// promotionGateOpen: automatic promotion is due, or `promote` named this revision.
+func (d *decider) promotionGateOpen() bool {
+	st := d.st
+	if st.PromoteRevision == d.o.Revision {
+		return true
+	}
+	return d.s.autoPromote && st.PreviewReadyAt != nil && !d.now().Before(st.PreviewReadyAt.Add(d.s.autoPromoteAfter))
+}
+
+// postPromotion watches the new colour after the switch.
+func (d *decider) postPromotion(next v1alpha1.Color) {
+	rev := d.o.Revision
+	d.p.ActiveColor = next
+	d.p.Colors[next] = ColorPlan{Revision: rev, Replicas: d.s.replicas}
+	if d.o.Spec.PreviewService != "" {
+		d.p.PreviewColor = next
+	}
+	if !d.knownGood(rev) {
+		switch d.analysis(v1alpha1.PostPromotion, d.o.Spec.PostPromotionAnalysis) {
+		case v1alpha1.AnalysisFailed:
+			d.abort(v1alpha1.ReasonPostPromotionFailed, d.failedChecks(v1alpha1.PostPromotion))
+			return
+		case v1alpha1.AnalysisRunning:
+			d.progressing(v1alpha1.ReasonPostPromotionAnalysis, "post-promotion analysis running; the previous colour stays warm")
+			return
+		}
+	}
+	d.promoteStable(next, rev)
+	d.steady()
+}
+
+// knownGood reports whether rev was promoted before.
+func (d *decider) knownGood(rev string) bool {
+	for _, h := range d.st.History {
+		if h.Revision == rev && h.PromotedAt != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// record puts rev at the head of the history with outcome.
+func (d *decider) record(rev, outcome string, promoted bool) {
+	st := d.st
+	entry := v1alpha1.RevisionRecord{Revision: rev, Images: imageList(&d.o.Spec), Outcome: outcome}
+	for i, h := range st.History {
+		if h.Revision == rev {
+			entry.PromotedAt = h.PromotedAt
+			st.History = append(st.History[:i], st.History[i+1:]...)
+			break
+		}
+	}
+	if promoted {
+		entry.PromotedAt = d.timestamp()
+	}
+	st.History = append([]v1alpha1.RevisionRecord{entry}, st.History...)
+	if limit := d.s.historyLimit + 1; len(st.History) > limit {
+		st.History = st.History[:limit]
+	}
+}
+
+func (d *decider) progressing(reason, message string) {
+	d.phase = v1alpha1.PhaseProgressing
+	d.reason, d.message = reason, message
+}
+
+func (d *decider) event(warning bool, reason, message string, notify bool) {
+	d.p.Events = append(d.p.Events, Event{Warning: warning, Reason: reason, Message: message, Notify: notify})
+}
+
+// wake asks for another look at t at the latest.
+func (d *decider) wake(t time.Time) {
+	if d.wakeAt == nil || t.Before(*d.wakeAt) {
+		d.wakeAt = &t
+	}
+}
+
+func (d *decider) timestamp() *metav1.Time {
+	t := metav1.NewTime(d.now())
+	return &t
+}
+
+// finish fills the summary fields and conditions.
+func (d *decider) finish() {
+	st, o, p := d.st, d.o, &d.p
+	st.ActiveColor = o.Active.Color
+	if p.ActiveColor != "" {
+		st.ActiveColor = p.ActiveColor
+	}
+	st.PreviewColor = o.Preview.Color
+	if p.PreviewColor != "" {
+		st.PreviewColor = p.PreviewColor
+	}
+	if st.ActiveColor != "" {
+		cs := o.Colors[st.ActiveColor]
+		st.Replicas, st.ReadyReplicas = cs.Replicas, cs.Ready
+	}
+	st.Phase, st.Message = d.phase, d.message
+	d.conditions()
+	if d.wakeAt != nil {
+		p.RequeueAfter = max(d.wakeAt.Sub(d.now()), time.Millisecond)
+	}
+}
+
+func (d *decider) conditions() {
+	st, gen := d.st, d.o.Generation
+	set := func(t string, ok bool, reason, message string) {
+		status := metav1.ConditionFalse
+		if ok {
+			status = metav1.ConditionTrue
+		}
+		if reason == "" {
+			reason = "None"
+		}
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: t, Status: status, Reason: reason, Message: message,
+			ObservedGeneration: gen, LastTransitionTime: metav1.NewTime(d.now()),
+		})
+	}
+	inFlight := d.phase == v1alpha1.PhaseProgressing || d.phase == v1alpha1.PhasePaused
+	set(v1alpha1.ConditionProgressing, inFlight, d.reason, d.message)
+	promoted := st.StableRevision != "" && st.StableRevision == d.o.Revision
+	set(v1alpha1.ConditionPromoted, promoted, map[bool]string{true: v1alpha1.ReasonRolloutComplete, false: d.reason}[promoted], "")
+	aborted := st.AbortedRevision != "" && st.AbortedRevision == d.o.Revision
+	set(v1alpha1.ConditionAborted, aborted, map[bool]string{true: st.AbortReason, false: "NotAborted"}[aborted], map[bool]string{true: st.AbortMessage}[aborted])
+	set(v1alpha1.ConditionDegraded, d.phase == v1alpha1.PhaseDegraded, d.reason, map[bool]string{true: d.message}[d.phase == v1alpha1.PhaseDegraded])
+	available := d.o.Active.Exists && d.o.Active.Color != "" && d.o.Active.ReadyEndpoints >= d.s.replicas
+	set(v1alpha1.ConditionAvailable, available, map[bool]string{true: v1alpha1.ReasonReady, false: v1alpha1.ReasonNotReady}[available],
+		fmt.Sprintf("active Service has %d/%d ready endpoints", d.o.Active.ReadyEndpoints, d.s.replicas))
+}
+
+func imageList(spec *v1alpha1.BlueGreenDeploymentSpec) []string {
+	var out []string
+	for _, c := range spec.Template.Spec.Containers {
+		out = append(out, c.Image)
+	}
+	return out
+}
+
+func images(spec *v1alpha1.BlueGreenDeploymentSpec) string {
+	return fmt.Sprint(imageList(spec))
+}

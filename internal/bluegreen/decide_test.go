@@ -1,0 +1,433 @@
+package bluegreen
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+const (
+	blue  = v1alpha1.Blue
+	green = v1alpha1.Green
+)
+
+func mtime(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
+
+// world builds an Observed for a BlueGreenDeployment with 3 replicas and
+// active/preview Services, running image v1 as stable on blue.
+type world struct{ o Observed }
+
+func newWorld() *world {
+	replicas := int32(3)
+	spec := v1alpha1.BlueGreenDeploymentSpec{
+		Replicas:       &replicas,
+		Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+		ActiveService:  "api",
+		PreviewService: "api-preview",
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "api:v1"}}},
+		},
+	}
+	w := &world{o: Observed{Now: t0, Generation: 1, Spec: spec, Colors: map[v1alpha1.Color]ColorState{}}}
+	w.o.Revision = TemplateRevision(&w.o.Spec.Template)
+	return w
+}
+
+// image changes the template and returns the new revision.
+func (w *world) image(img string) string {
+	w.o.Spec.Template.Spec.Containers[0].Image = img
+	w.o.Revision = TemplateRevision(&w.o.Spec.Template)
+	w.o.Generation++
+	return w.o.Revision
+}
+
+// stable makes rev stable on c, serving with every replica ready.
+func (w *world) stable(c v1alpha1.Color, rev string) *world {
+	st := &w.o.Status
+	st.StableColor, st.StableRevision, st.CurrentRevision = c, rev, rev
+	st.History = append(st.History, v1alpha1.RevisionRecord{Revision: rev, PromotedAt: mtime(t0.Add(-time.Hour)), Outcome: "Promoted"})
+	w.color(c, rev, 3, 3)
+	w.o.Active = ServiceState{Exists: true, Color: c, ReadyEndpoints: 3}
+	w.o.Preview = ServiceState{Exists: true, Color: c, ReadyEndpoints: 3}
+	return w
+}
+
+func (w *world) color(c v1alpha1.Color, rev string, replicas, ready int32) *world {
+	w.o.Colors[c] = ColorState{Exists: true, Revision: rev, Replicas: replicas, Ready: ready}
+	return w
+}
+
+// decide runs Decide and feeds the written status back, as the API server would.
+func (w *world) decide() Plan {
+	p := Decide(w.o)
+	w.o.Status = p.Status
+	return p
+}
+
+func hasEvent(p Plan, reason string) bool {
+	for _, e := range p.Events {
+		if e.Reason == reason {
+			return true
+		}
+	}
+	return false
+}
+
+func TestInitialDeploy(t *testing.T) {
+	w := newWorld()
+	rev := w.o.Revision
+	p := w.decide()
+	if got := p.Colors[blue]; got.Revision != rev || got.Replicas != 3 {
+		t.Fatalf("blue plan %+v; want revision %s with 3 replicas", got, rev)
+	}
+	if p.ActiveColor != "" || p.Status.Phase != v1alpha1.PhaseProgressing {
+		t.Fatalf("active %q phase %s before any pod is ready; want no switch, Progressing", p.ActiveColor, p.Status.Phase)
+	}
+	w.color(blue, rev, 3, 2)
+	if p = w.decide(); p.ActiveColor != "" {
+		t.Fatalf("switched the active Service with 2/3 ready")
+	}
+	w.color(blue, rev, 3, 3)
+	if p = w.decide(); p.ActiveColor != blue {
+		t.Fatalf("active %q with 3/3 ready; want blue", p.ActiveColor)
+	}
+	w.o.Active = ServiceState{Exists: true, Color: blue, ReadyEndpoints: 3}
+	p = w.decide()
+	if p.Status.StableColor != blue || p.Status.StableRevision != rev || p.Status.Phase != v1alpha1.PhaseHealthy {
+		t.Fatalf("status %+v; want blue stable at %s, Healthy", p.Status, rev)
+	}
+}
+
+func TestRolloutWithAutoPromotion(t *testing.T) {
+	w := newWorld()
+	v1 := w.o.Revision
+	w.stable(blue, v1)
+	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	v2 := w.image("api:v2")
+
+	p := w.decide()
+	if got := p.Colors[green]; got.Revision != v2 || got.Replicas != 3 {
+		t.Fatalf("green plan %+v; want v2 with 3 replicas", got)
+	}
+	if p.PreviewColor != green || p.ActiveColor != blue {
+		t.Fatalf("preview %q active %q; want preview on green, active kept on blue", p.PreviewColor, p.ActiveColor)
+	}
+	if !hasEvent(p, v1alpha1.ReasonNewRevision) || p.Status.RolloutStartedAt == nil {
+		t.Fatal("a new revision is neither announced nor timed")
+	}
+
+	// Pods ready but the preview Service does not list them yet: no switch.
+	w.color(green, v2, 3, 3)
+	w.o.Preview = ServiceState{Exists: true, Color: green, ReadyEndpoints: 1}
+	if p = w.decide(); p.ActiveColor != blue {
+		t.Fatalf("switched before the preview Service had ready endpoints")
+	}
+	w.o.Preview.ReadyEndpoints = 3
+	p = w.decide()
+	if p.ActiveColor != green || p.Status.PromotedAt == nil {
+		t.Fatalf("active %q; want the switch to green once ready with endpoints", p.ActiveColor)
+	}
+	w.o.Active = ServiceState{Exists: true, Color: green, ReadyEndpoints: 3}
+	p = w.decide()
+	if p.Status.StableColor != green || p.Status.StableRevision != v2 || p.Status.Phase != v1alpha1.PhaseHealthy {
+		t.Fatalf("status %s/%s %s; want green stable at v2, Healthy", p.Status.StableColor, p.Status.StableRevision, p.Status.Phase)
+	}
+	// The old colour stays warm until the scale-down delay has passed.
+	bp := p.Colors[blue]
+	if bp.Replicas != 3 || bp.ScaleDownAt == nil || !bp.ScaleDownAt.Equal(t0.Add(DefaultScaleDownDelay)) {
+		t.Fatalf("blue plan %+v; want 3 replicas kept, scale-down at +30s", bp)
+	}
+	w.o.Colors[blue] = ColorState{Exists: true, Revision: v1, Replicas: 3, Ready: 3, ScaleDownAt: bp.ScaleDownAt}
+	w.o.Now = t0.Add(29 * time.Second)
+	if p = w.decide(); p.RequeueAfter != time.Second {
+		t.Fatalf("requeue %v at +29s; want a look in 1s", p.RequeueAfter)
+	}
+	if bp, touched := p.Colors[blue]; touched {
+		t.Fatalf("blue changed to %+v at +29s; want it left warm", bp)
+	}
+	w.o.Now = t0.Add(30 * time.Second)
+	if p = w.decide(); p.Colors[blue].Replicas != 0 {
+		t.Fatalf("blue not scaled down once the delay passed: %+v", p.Colors[blue])
+	}
+}
+
+func TestManualPromotion(t *testing.T) {
+	w := newWorld()
+	w.stable(blue, w.o.Revision)
+	v2 := w.image("api:v2")
+	w.decide()
+	w.color(green, v2, 3, 3)
+	w.o.Preview = ServiceState{Exists: true, Color: green, ReadyEndpoints: 3}
+	p := w.decide()
+	if p.Status.Phase != v1alpha1.PhasePaused || p.ActiveColor != blue {
+		t.Fatalf("phase %s active %q; want Paused on blue until promote", p.Status.Phase, p.ActiveColor)
+	}
+	w.o.Status.PromoteRevision = "some-older-revision"
+	if p = w.decide(); p.ActiveColor != blue {
+		t.Fatal("a promote of another revision switched traffic")
+	}
+	w.o.Status.PromoteRevision = v2
+	if p = w.decide(); p.ActiveColor != green {
+		t.Fatalf("promote of %s did not switch: active %q", v2, p.ActiveColor)
+	}
+}
+
+func TestPreviewReplicaCountScalesUpBeforeSwitch(t *testing.T) {
+	w := newWorld()
+	w.stable(blue, w.o.Revision)
+	w.o.Spec.PreviewReplicaCount = new(int32(1))
+	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	v2 := w.image("api:v2")
+	if p := w.decide(); p.Colors[green].Replicas != 1 {
+		t.Fatalf("preview scale %d; want 1", p.Colors[green].Replicas)
+	}
+	w.color(green, v2, 1, 1)
+	w.o.Preview = ServiceState{Exists: true, Color: green, ReadyEndpoints: 1}
+	p := w.decide()
+	if p.Colors[green].Replicas != 3 || p.ActiveColor != blue {
+		t.Fatalf("green %d replicas, active %q; want scale to 3 before switching", p.Colors[green].Replicas, p.ActiveColor)
+	}
+	w.color(green, v2, 3, 3)
+	w.o.Preview.ReadyEndpoints = 3
+	if p = w.decide(); p.ActiveColor != green {
+		t.Fatalf("active %q with green fully ready; want green", p.ActiveColor)
+	}
+}
+
+func TestProgressDeadlineAborts(t *testing.T) {
+	w := newWorld()
+	v1 := w.o.Revision
+	w.stable(blue, v1)
+	w.o.Spec.ProgressDeadlineSeconds = new(int32(60))
+	v2 := w.image("api:v2")
+	w.decide()
+	w.color(green, v2, 3, 1)
+	w.o.Now = t0.Add(59 * time.Second)
+	if p := w.decide(); p.Status.AbortedRevision != "" || p.RequeueAfter != time.Second {
+		t.Fatalf("aborted %q, requeue %v before the deadline", p.Status.AbortedRevision, p.RequeueAfter)
+	}
+	w.o.Now = t0.Add(60 * time.Second)
+	p := w.decide()
+	if p.Status.AbortedRevision != v2 || p.Status.AbortReason != v1alpha1.ReasonProgressDeadline || p.Status.Phase != v1alpha1.PhaseAborted {
+		t.Fatalf("status %+v; want v2 aborted for the progress deadline", p.Status)
+	}
+	if p.ActiveColor != blue || p.PreviewColor != blue {
+		t.Fatalf("active %q preview %q after abort; want both on blue", p.ActiveColor, p.PreviewColor)
+	}
+	if !p.Colors[green].ScaleDownAt.Equal(t0.Add(90 * time.Second)) {
+		t.Fatalf("failed colour plan %+v; want scale-down scheduled after the delay", p.Colors[green])
+	}
+	// Aborted stays aborted: no new attempt until retry or a new revision.
+	w.o.Now = t0.Add(70 * time.Second)
+	if p = w.decide(); p.Colors[green].Revision != v2 || p.Status.Phase != v1alpha1.PhaseAborted {
+		t.Fatalf("after abort: green %+v phase %s", p.Colors[green], p.Status.Phase)
+	}
+}
+
+func TestPrePromotionAnalysis(t *testing.T) {
+	w := newWorld()
+	w.stable(blue, w.o.Revision)
+	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	w.o.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "smoke", Count: 2, FailureLimit: 0, IntervalSeconds: 5}}
+	v2 := w.image("api:v2")
+	w.decide()
+	w.color(green, v2, 3, 3)
+	w.o.Preview = ServiceState{Exists: true, Color: green, ReadyEndpoints: 3}
+	p := w.decide()
+	if len(p.Measure) != 1 || p.Measure[0].Stage != v1alpha1.PrePromotion || p.ActiveColor != blue {
+		t.Fatalf("measure %v active %q; want one pre-promotion measurement, no switch", p.Measure, p.ActiveColor)
+	}
+	// One success recorded: the next is due 5s later.
+	e := AnalysisEntry(&w.o.Status, v1alpha1.PrePromotion, "smoke", v2)
+	e.Successes, e.LastMeasuredAt = 1, mtime(t0)
+	w.o.Now = t0.Add(2 * time.Second)
+	if p = w.decide(); len(p.Measure) != 0 || p.RequeueAfter != 3*time.Second {
+		t.Fatalf("measure %v requeue %v; want none until the interval passes", p.Measure, p.RequeueAfter)
+	}
+	e = AnalysisEntry(&w.o.Status, v1alpha1.PrePromotion, "smoke", v2)
+	e.Failures, e.Message = 1, "status 500"
+	p = w.decide()
+	if p.Status.AbortReason != v1alpha1.ReasonPrePromotionFailed || p.ActiveColor != blue {
+		t.Fatalf("abort reason %q active %q; want pre-promotion failure, traffic on blue", p.Status.AbortReason, p.ActiveColor)
+	}
+}
+
+func TestPostPromotionFailureRollsBack(t *testing.T) {
+	w := newWorld()
+	v1 := w.o.Revision
+	w.stable(blue, v1)
+	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	w.o.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "errors", Count: 3}}
+	v2 := w.image("api:v2")
+	w.decide()
+	w.color(green, v2, 3, 3)
+	w.o.Preview = ServiceState{Exists: true, Color: green, ReadyEndpoints: 3}
+	if p := w.decide(); p.ActiveColor != green {
+		t.Fatal("not promoted")
+	}
+	w.o.Active = ServiceState{Exists: true, Color: green, ReadyEndpoints: 3}
+	p := w.decide()
+	if p.Status.StableRevision != v1 || p.Colors[blue].Replicas != 3 || p.Colors[blue].ScaleDownAt != nil {
+		t.Fatalf("stable %s, blue %+v during post-promotion; want v1 kept warm on blue", p.Status.StableRevision, p.Colors[blue])
+	}
+	e := AnalysisEntry(&w.o.Status, v1alpha1.PostPromotion, "errors", v2)
+	e.Failures, e.LastMeasuredAt, e.Message = 1, mtime(t0), "error rate 0.2"
+	p = w.decide()
+	if p.ActiveColor != blue || p.Status.AbortReason != v1alpha1.ReasonPostPromotionFailed {
+		t.Fatalf("active %q reason %q; want automatic rollback to blue", p.ActiveColor, p.Status.AbortReason)
+	}
+	if !hasEvent(p, v1alpha1.ReasonPostPromotionFailed) || p.Status.History[0].Outcome != "RolledBack" {
+		t.Fatalf("rollback not recorded: events %+v history %+v", p.Events, p.Status.History)
+	}
+}
+
+func TestLiveColorNeverShrinksDuringRollout(t *testing.T) {
+	w := newWorld()
+	w.stable(blue, w.o.Revision)
+	w.image("api:v2")
+	w.o.Spec.Replicas = new(int32(1))
+	p := w.decide()
+	if p.Colors[blue].Replicas != 3 {
+		t.Fatalf("live colour planned at %d replicas mid-rollout; want 3 kept", p.Colors[blue].Replicas)
+	}
+	if p.Colors[green].Replicas != 1 {
+		t.Fatalf("new colour planned at %d; want the new desired 1", p.Colors[green].Replicas)
+	}
+	w.o.Spec.Replicas = new(int32(5))
+	if p = w.decide(); p.Colors[blue].Replicas != 5 || p.Colors[green].Replicas != 5 {
+		t.Fatalf("scale-up mid-rollout: blue %d green %d; want both 5", p.Colors[blue].Replicas, p.Colors[green].Replicas)
+	}
+}
+
+func TestPreDeployJob(t *testing.T) {
+	w := newWorld()
+	w.stable(blue, w.o.Revision)
+	w.o.Spec.PreDeployJob = &v1alpha1.PreDeployJob{}
+	v2 := w.image("api:v2")
+	p := w.decide()
+	if !p.StartPreDeployJob {
+		t.Fatal("pre-deploy Job not started")
+	}
+	if _, touched := p.Colors[green]; touched {
+		t.Fatal("idle colour scaled before the pre-deploy Job finished")
+	}
+	w.o.PreDeployJob = JobRunning
+	if p = w.decide(); p.StartPreDeployJob {
+		t.Fatal("pre-deploy Job started twice")
+	}
+	w.o.PreDeployJob = JobFailed
+	p = w.decide()
+	if p.Status.AbortReason != v1alpha1.ReasonPreDeployJobFailed || p.ActiveColor != blue {
+		t.Fatalf("abort %q active %q; want PreDeployJobFailed on blue", p.Status.AbortReason, p.ActiveColor)
+	}
+	if gp, touched := p.Colors[green]; touched && gp.Revision == v2 {
+		t.Fatalf("failed pre-deploy Job still scaled up %s", v2)
+	}
+}
+
+func TestUndoToWarmColorIsInstant(t *testing.T) {
+	w := newWorld()
+	v1 := w.o.Revision
+	v2 := w.image("api:v2")
+	w.stable(green, v2)
+	w.o.Status.History = append(w.o.Status.History, v1alpha1.RevisionRecord{Revision: v1, PromotedAt: mtime(t0.Add(-2 * time.Hour)), Outcome: "Promoted"})
+	w.color(blue, v1, 3, 3) // still warm
+	w.image("api:v1")       // undo
+	p := w.decide()
+	if p.ActiveColor != blue || !hasEvent(p, v1alpha1.ReasonFastRollback) {
+		t.Fatalf("active %q events %+v; want an instant switch back to blue", p.ActiveColor, p.Events)
+	}
+	w.o.Active = ServiceState{Exists: true, Color: blue, ReadyEndpoints: 3}
+	if p = w.decide(); p.Status.StableColor != blue || p.Status.StableRevision != v1 {
+		t.Fatalf("stable %s/%s after undo; want blue/v1", p.Status.StableColor, p.Status.StableRevision)
+	}
+}
+
+func TestSupersededDuringPostPromotionReturnsToStableFirst(t *testing.T) {
+	w := newWorld()
+	v1 := w.o.Revision
+	w.stable(blue, v1)
+	w.o.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "errors", Count: 10}}
+	v2 := w.image("api:v2")
+	w.o.Status.CurrentRevision, w.o.Status.PromotedAt = v2, mtime(t0)
+	w.color(green, v2, 3, 3)
+	w.o.Active = ServiceState{Exists: true, Color: green, ReadyEndpoints: 3}
+	w.image("api:v3")
+	p := w.decide()
+	if p.ActiveColor != blue {
+		t.Fatalf("active %q; want traffic back on the stable blue", p.ActiveColor)
+	}
+	if _, touched := p.Colors[green]; touched {
+		t.Fatal("green re-templated while it still served traffic")
+	}
+}
+
+func TestAbortKeepsActiveWhenStableNotReady(t *testing.T) {
+	w := newWorld()
+	v1 := w.o.Revision
+	w.stable(blue, v1)
+	v2 := w.image("api:v2")
+	w.o.Status.CurrentRevision, w.o.Status.AbortedRevision, w.o.Status.AbortReason = v2, v2, v1alpha1.ReasonUserAbort
+	w.color(blue, v1, 3, 1)
+	w.color(green, v2, 3, 3)
+	w.o.Active = ServiceState{Exists: true, Color: green, ReadyEndpoints: 3}
+	p := w.decide()
+	if p.ActiveColor != "" || p.Status.Phase != v1alpha1.PhaseDegraded {
+		t.Fatalf("active %q phase %s; want no switch to a 1/3-ready colour, Degraded", p.ActiveColor, p.Status.Phase)
+	}
+}
+
+// The central invariant, over random observed states: Decide never points
+// the active Service at a colour (other than the one it already selects)
+// with fewer ready pods of its revision than desired.
+func TestNeverSwitchesToUnreadyColor(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	colors := []v1alpha1.Color{"", blue, green}
+	revs := []string{"r1", "r2", "r3"}
+	for i := range 20000 {
+		w := newWorld()
+		w.o.Revision = revs[rng.IntN(3)]
+		w.o.Spec.Replicas = new(int32(rng.IntN(4)))
+		if rng.IntN(2) == 0 {
+			w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+		}
+		st := &w.o.Status
+		st.StableColor = colors[rng.IntN(3)]
+		st.StableRevision = revs[rng.IntN(3)]
+		st.CurrentRevision = revs[rng.IntN(3)]
+		if rng.IntN(3) == 0 {
+			st.AbortedRevision = revs[rng.IntN(3)]
+		}
+		if rng.IntN(2) == 0 {
+			st.PromotedAt = mtime(t0)
+		}
+		if rng.IntN(2) == 0 {
+			st.PreviewReadyAt = mtime(t0.Add(-time.Minute))
+		}
+		if rng.IntN(2) == 0 {
+			st.History = []v1alpha1.RevisionRecord{{Revision: revs[rng.IntN(3)], PromotedAt: mtime(t0)}}
+		}
+		for _, c := range []v1alpha1.Color{blue, green} {
+			r := int32(rng.IntN(4))
+			w.color(c, revs[rng.IntN(3)], r, int32(rng.IntN(int(r)+1)))
+		}
+		w.o.Active = ServiceState{Exists: true, Color: colors[rng.IntN(3)], ReadyEndpoints: int32(rng.IntN(4))}
+		w.o.Preview = ServiceState{Exists: true, Color: colors[rng.IntN(3)], ReadyEndpoints: int32(rng.IntN(4))}
+		p := Decide(w.o)
+		if p.ActiveColor == "" || p.ActiveColor == w.o.Active.Color {
+			continue
+		}
+		cs := w.o.Colors[p.ActiveColor]
+		if cs.Ready < *w.o.Spec.Replicas {
+			t.Fatalf("case %d: switched active %q -> %q with %d/%d ready\nobserved: %+v", i, w.o.Active.Color, p.ActiveColor, cs.Ready, *w.o.Spec.Replicas, w.o)
+		}
+	}
+}

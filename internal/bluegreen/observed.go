@@ -1,0 +1,111 @@
+package bluegreen
+
+import (
+	"time"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+)
+
+// Observed is everything Decide looks at, read from the API server.
+type Observed struct {
+	// Now is the time of observation; Decide never reads the clock.
+	Now time.Time
+	// Generation of the BlueGreenDeployment.
+	Generation int64
+	// Spec and Status as stored.
+	Spec   v1alpha1.BlueGreenDeploymentSpec
+	Status v1alpha1.BlueGreenDeploymentStatus
+	// Revision is TemplateRevision(Spec.Template).
+	Revision string
+	// Colors is the state of each colour's Deployment.
+	Colors map[v1alpha1.Color]ColorState
+	// Active and Preview are the two Services.
+	Active, Preview ServiceState
+	// PreDeployJob is the state of the pre-deploy Job of Revision.
+	PreDeployJob JobState
+}
+
+// ColorState is one colour's Deployment as observed.
+type ColorState struct {
+	// Exists is false when the Deployment has not been created.
+	Exists bool
+	// Revision of its pod template (annotation).
+	Revision string
+	// Replicas is its spec.replicas.
+	Replicas int32
+	// Ready counts ready pods of Revision; it is 0 while the Deployment
+	// still runs pods of an older template.
+	Ready int32
+	// ScaleDownAt is when it is due to scale to zero, if scheduled.
+	ScaleDownAt *time.Time
+}
+
+// ServiceState is one Service as observed.
+type ServiceState struct {
+	// Exists is false when the Service is missing.
+	Exists bool
+	// Color is the colour its selector picks ("" when it has no colour label).
+	Color v1alpha1.Color
+	// ReadyEndpoints counts ready endpoints over its EndpointSlices.
+	ReadyEndpoints int32
+}
+
+// JobState is the state of a Job.
+type JobState string
+
+// Job states.
+const (
+	JobAbsent    JobState = ""
+	JobRunning   JobState = "Running"
+	JobSucceeded JobState = "Succeeded"
+	JobFailed    JobState = "Failed"
+)
+
+// Plan is what Decide wants done. The reconciler applies it in order:
+// Deployments, pre-deploy Job, Services (preview, then active), analysis
+// measurements, then status, events and notifications.
+type Plan struct {
+	// Colors holds the desired Deployment of each colour to change; a colour
+	// absent from the map is left as it is.
+	Colors map[v1alpha1.Color]ColorPlan
+	// PreviewColor and ActiveColor are the colours the Services must select
+	// ("" leaves a Service as it is).
+	PreviewColor, ActiveColor v1alpha1.Color
+	// StartPreDeployJob creates the pre-deploy Job of the current revision.
+	StartPreDeployJob bool
+	// Measure lists the analysis checks due for a measurement now.
+	Measure []Measurement
+	// Status is the status to write.
+	Status v1alpha1.BlueGreenDeploymentStatus
+	// Events to record on the BlueGreenDeployment.
+	Events []Event
+	// RequeueAfter asks for another look after a timer (0: only on change).
+	RequeueAfter time.Duration
+}
+
+// ColorPlan is the desired state of one colour's Deployment.
+type ColorPlan struct {
+	// Revision of the template to run: the spec's template when it equals
+	// the current revision; otherwise the Deployment keeps its template.
+	Revision string
+	// Replicas desired.
+	Replicas int32
+	// ScaleDownAt schedules a scale to zero (nil: none).
+	ScaleDownAt *time.Time
+}
+
+// Measurement asks for one measurement of an analysis check.
+type Measurement struct {
+	Stage v1alpha1.AnalysisStage
+	// Index into the stage's check list.
+	Index int
+}
+
+// Event is a Kubernetes Event to record; Notify marks the ones that are
+// also sent to the notification webhooks.
+type Event struct {
+	Warning bool
+	Reason  string
+	Message string
+	Notify  bool
+}

@@ -1,0 +1,89 @@
+// Package bluegreen is the blue-green strategy: a pure decision function
+// (Decide: observed state -> plan) and the reconciler that observes the API
+// server and applies the plan. No progress is kept in memory: everything the
+// strategy needs is in the BlueGreenDeployment's status, the two Deployments,
+// the Services and their EndpointSlices.
+package bluegreen
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+)
+
+// Labels and annotations the controller puts on the objects it manages.
+const (
+	// LabelColor is on each colour's pods and in each Service selector.
+	LabelColor = "ragdeploy.io/color"
+	// LabelName names the BlueGreenDeployment that owns an object.
+	LabelName = "ragdeploy.io/name"
+	// AnnotationRevision carries the pod-template revision of a Deployment.
+	AnnotationRevision = "ragdeploy.io/revision"
+	// AnnotationScaleDownAt (RFC 3339) is when an idle colour scales to zero.
+	AnnotationScaleDownAt = "ragdeploy.io/scale-down-at"
+)
+
+// Defaults for unset spec fields (the CRD applies the same ones).
+const (
+	DefaultScaleDownDelay   = 30 * time.Second
+	DefaultProgressDeadline = 600 * time.Second
+	DefaultHistoryLimit     = 10
+)
+
+// settings is a BlueGreenDeployment's spec with every default applied.
+type settings struct {
+	replicas         int32
+	previewReplicas  int32
+	autoPromote      bool
+	autoPromoteAfter time.Duration
+	scaleDownDelay   time.Duration
+	progressDeadline time.Duration
+	historyLimit     int
+}
+
+func settingsOf(spec *v1alpha1.BlueGreenDeploymentSpec) settings {
+	s := settings{
+		replicas:         1,
+		scaleDownDelay:   DefaultScaleDownDelay,
+		progressDeadline: DefaultProgressDeadline,
+		historyLimit:     DefaultHistoryLimit,
+	}
+	if spec.Replicas != nil {
+		s.replicas = *spec.Replicas
+	}
+	s.previewReplicas = s.replicas
+	if spec.PreviewReplicaCount != nil && *spec.PreviewReplicaCount < s.replicas {
+		s.previewReplicas = *spec.PreviewReplicaCount
+	}
+	if a := spec.AutoPromotion; a != nil && a.Enabled {
+		s.autoPromote = true
+		s.autoPromoteAfter = time.Duration(a.AfterSeconds) * time.Second
+	}
+	if spec.ScaleDownDelaySeconds != nil {
+		s.scaleDownDelay = time.Duration(*spec.ScaleDownDelaySeconds) * time.Second
+	}
+	if spec.ProgressDeadlineSeconds != nil {
+		s.progressDeadline = time.Duration(*spec.ProgressDeadlineSeconds) * time.Second
+	}
+	if spec.RevisionHistoryLimit != nil {
+		s.historyLimit = int(*spec.RevisionHistoryLimit)
+	}
+	return s
+}
+
+// TemplateRevision is the revision of a pod template: a short hash of its
+// canonical JSON. Equal templates have equal revisions.
+func TemplateRevision(t *corev1.PodTemplateSpec) string {
+	data, err := json.Marshal(t)
+	if err != nil {
+		// A PodTemplateSpec always marshals; keep a stable value regardless.
+		return "invalid"
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:10]
+}
