@@ -33,7 +33,9 @@ type BlueGreenDeploymentSpec struct {
 	// +optional
 	Replicas *int32 `json:"replicas,omitempty"`
 
-	// Selector matches the pods of both colours; it must match the template's labels.
+	// Selector matches the pods of both colours; it must match the template's
+	// labels and cannot change.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="selector is immutable"
 	Selector *metav1.LabelSelector `json:"selector"`
 
 	// Template of the pods. A change starts a rollout to the idle colour.
@@ -452,8 +454,4 @@ type BlueGreenDeploymentList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []BlueGreenDeployment `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&BlueGreenDeployment{}, &BlueGreenDeploymentList{})
 }

@@ -211,6 +211,10 @@ func (d *decider) aborted() {
 	}
 	d.phase = v1alpha1.PhaseAborted
 	d.reason, d.message = d.st.AbortReason, d.st.AbortMessage
+	if d.o.Status.Phase != v1alpha1.PhaseAborted || d.o.Status.AbortedRevision != d.o.Revision {
+		// First pass after the abort (by a check, the deadline or a user).
+		d.event(true, d.st.AbortReason, fmt.Sprintf("revision %s aborted: %s", d.o.Revision, d.st.AbortMessage), true)
+	}
 	if d.o.Active.Color != stable && !d.switchActive(stable, d.st.StableRevision, "rollback after abort") {
 		d.phase = v1alpha1.PhaseDegraded
 		return
@@ -228,7 +232,6 @@ func (d *decider) abort(reason, message string) {
 		outcome = "RolledBack"
 	}
 	d.record(d.o.Revision, outcome, false)
-	d.event(true, reason, fmt.Sprintf("revision %s aborted: %s", d.o.Revision, message), true)
 	d.aborted()
 }
 

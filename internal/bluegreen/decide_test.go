@@ -20,11 +20,11 @@ const (
 
 func mtime(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
 
-// world builds an Observed for a BlueGreenDeployment with 3 replicas and
+// testWorld builds an Observed for a BlueGreenDeployment with 3 replicas and
 // active/preview Services, running image v1 as stable on blue.
-type world struct{ o Observed }
+type testWorld struct{ o Observed }
 
-func newWorld() *world {
+func newTestWorld() *testWorld {
 	replicas := int32(3)
 	spec := v1alpha1.BlueGreenDeploymentSpec{
 		Replicas:       &replicas,
@@ -36,13 +36,13 @@ func newWorld() *world {
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "api:v1"}}},
 		},
 	}
-	w := &world{o: Observed{Now: t0, Generation: 1, Spec: spec, Colors: map[v1alpha1.Color]ColorState{}}}
+	w := &testWorld{o: Observed{Now: t0, Generation: 1, Spec: spec, Colors: map[v1alpha1.Color]ColorState{}}}
 	w.o.Revision = TemplateRevision(&w.o.Spec.Template)
 	return w
 }
 
 // image changes the template and returns the new revision.
-func (w *world) image(img string) string {
+func (w *testWorld) image(img string) string {
 	w.o.Spec.Template.Spec.Containers[0].Image = img
 	w.o.Revision = TemplateRevision(&w.o.Spec.Template)
 	w.o.Generation++
@@ -50,7 +50,7 @@ func (w *world) image(img string) string {
 }
 
 // stable makes rev stable on c, serving with every replica ready.
-func (w *world) stable(c v1alpha1.Color, rev string) *world {
+func (w *testWorld) stable(c v1alpha1.Color, rev string) *testWorld {
 	st := &w.o.Status
 	st.StableColor, st.StableRevision, st.CurrentRevision = c, rev, rev
 	st.History = append(st.History, v1alpha1.RevisionRecord{Revision: rev, PromotedAt: mtime(t0.Add(-time.Hour)), Outcome: "Promoted"})
@@ -60,13 +60,13 @@ func (w *world) stable(c v1alpha1.Color, rev string) *world {
 	return w
 }
 
-func (w *world) color(c v1alpha1.Color, rev string, replicas, ready int32) *world {
+func (w *testWorld) color(c v1alpha1.Color, rev string, replicas, ready int32) *testWorld {
 	w.o.Colors[c] = ColorState{Exists: true, Revision: rev, Replicas: replicas, Ready: ready}
 	return w
 }
 
 // decide runs Decide and feeds the written status back, as the API server would.
-func (w *world) decide() Plan {
+func (w *testWorld) decide() Plan {
 	p := Decide(w.o)
 	w.o.Status = p.Status
 	return p
@@ -82,7 +82,7 @@ func hasEvent(p Plan, reason string) bool {
 }
 
 func TestInitialDeploy(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	rev := w.o.Revision
 	p := w.decide()
 	if got := p.Colors[blue]; got.Revision != rev || got.Replicas != 3 {
@@ -107,7 +107,7 @@ func TestInitialDeploy(t *testing.T) {
 }
 
 func TestRolloutWithAutoPromotion(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	v1 := w.o.Revision
 	w.stable(blue, v1)
 	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
@@ -160,7 +160,7 @@ func TestRolloutWithAutoPromotion(t *testing.T) {
 }
 
 func TestManualPromotion(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	w.stable(blue, w.o.Revision)
 	v2 := w.image("api:v2")
 	w.decide()
@@ -181,7 +181,7 @@ func TestManualPromotion(t *testing.T) {
 }
 
 func TestPreviewReplicaCountScalesUpBeforeSwitch(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	w.stable(blue, w.o.Revision)
 	w.o.Spec.PreviewReplicaCount = new(int32(1))
 	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
@@ -203,7 +203,7 @@ func TestPreviewReplicaCountScalesUpBeforeSwitch(t *testing.T) {
 }
 
 func TestProgressDeadlineAborts(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	v1 := w.o.Revision
 	w.stable(blue, v1)
 	w.o.Spec.ProgressDeadlineSeconds = new(int32(60))
@@ -233,7 +233,7 @@ func TestProgressDeadlineAborts(t *testing.T) {
 }
 
 func TestPrePromotionAnalysis(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	w.stable(blue, w.o.Revision)
 	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
 	w.o.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "smoke", Count: 2, FailureLimit: 0, IntervalSeconds: 5}}
@@ -261,7 +261,7 @@ func TestPrePromotionAnalysis(t *testing.T) {
 }
 
 func TestPostPromotionFailureRollsBack(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	v1 := w.o.Revision
 	w.stable(blue, v1)
 	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
@@ -290,7 +290,7 @@ func TestPostPromotionFailureRollsBack(t *testing.T) {
 }
 
 func TestLiveColorNeverShrinksDuringRollout(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	w.stable(blue, w.o.Revision)
 	w.image("api:v2")
 	w.o.Spec.Replicas = new(int32(1))
@@ -308,7 +308,7 @@ func TestLiveColorNeverShrinksDuringRollout(t *testing.T) {
 }
 
 func TestPreDeployJob(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	w.stable(blue, w.o.Revision)
 	w.o.Spec.PreDeployJob = &v1alpha1.PreDeployJob{}
 	v2 := w.image("api:v2")
@@ -334,7 +334,7 @@ func TestPreDeployJob(t *testing.T) {
 }
 
 func TestUndoToWarmColorIsInstant(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	v1 := w.o.Revision
 	v2 := w.image("api:v2")
 	w.stable(green, v2)
@@ -352,7 +352,7 @@ func TestUndoToWarmColorIsInstant(t *testing.T) {
 }
 
 func TestSupersededDuringPostPromotionReturnsToStableFirst(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	v1 := w.o.Revision
 	w.stable(blue, v1)
 	w.o.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "errors", Count: 10}}
@@ -371,7 +371,7 @@ func TestSupersededDuringPostPromotionReturnsToStableFirst(t *testing.T) {
 }
 
 func TestAbortKeepsActiveWhenStableNotReady(t *testing.T) {
-	w := newWorld()
+	w := newTestWorld()
 	v1 := w.o.Revision
 	w.stable(blue, v1)
 	v2 := w.image("api:v2")
@@ -393,7 +393,7 @@ func TestNeverSwitchesToUnreadyColor(t *testing.T) {
 	colors := []v1alpha1.Color{"", blue, green}
 	revs := []string{"r1", "r2", "r3"}
 	for i := range 20000 {
-		w := newWorld()
+		w := newTestWorld()
 		w.o.Revision = revs[rng.IntN(3)]
 		w.o.Spec.Replicas = new(int32(rng.IntN(4)))
 		if rng.IntN(2) == 0 {

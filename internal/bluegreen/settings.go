@@ -24,6 +24,10 @@ const (
 	LabelName = "ragdeploy.io/name"
 	// AnnotationRevision carries the pod-template revision of a Deployment.
 	AnnotationRevision = "ragdeploy.io/revision"
+	// LabelRevision carries the pod-template revision of a pod.
+	LabelRevision = "ragdeploy.io/revision"
+	// FieldOwner is the server-side-apply field manager of the controller.
+	FieldOwner = "ragdeploy"
 	// AnnotationScaleDownAt (RFC 3339) is when an idle colour scales to zero.
 	AnnotationScaleDownAt = "ragdeploy.io/scale-down-at"
 )

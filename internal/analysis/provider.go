@@ -1,0 +1,76 @@
+// Package analysis measures the health of a rollout: one Provider per kind of
+// check (http, prometheus, job), each taking one measurement at a time. The
+// blue-green strategy decides when to measure and what the counts mean.
+package analysis
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"text/template"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+)
+
+// Target is what a check measures: the rollout and its Services.
+type Target struct {
+	Namespace      string
+	Name           string
+	Revision       string
+	ActiveService  string
+	PreviewService string
+	// Stage the check runs in.
+	Stage v1alpha1.AnalysisStage
+}
+
+// Result is one measurement. Pending is true when the measurement has not
+// finished yet (a Job still running); it counts neither way.
+type Result struct {
+	Pending bool
+	Success bool
+	Message string
+}
+
+// Provider takes one measurement of a check.
+type Provider interface {
+	Measure(ctx context.Context, t Target, c *v1alpha1.AnalysisCheck) Result
+}
+
+// Measurer dispatches a check to the provider of its kind.
+type Measurer struct {
+	HTTP       Provider
+	Prometheus Provider
+	Job        Provider
+}
+
+// Measure runs the check with the provider its kind names. A check of no
+// known kind, or whose provider is not configured, fails with a message.
+func (m Measurer) Measure(ctx context.Context, t Target, c *v1alpha1.AnalysisCheck) Result {
+	var p Provider
+	switch {
+	case c.HTTP != nil:
+		p = m.HTTP
+	case c.Prometheus != nil:
+		p = m.Prometheus
+	case c.Job != nil:
+		p = m.Job
+	}
+	if p == nil {
+		return Result{Message: fmt.Sprintf("check %s: no provider for its kind", c.Name)}
+	}
+	return p.Measure(ctx, t, c)
+}
+
+// expand fills {{.PreviewService}}, {{.ActiveService}}, {{.Namespace}},
+// {{.Name}} and {{.Revision}} in s.
+func expand(s string, t Target) (string, error) {
+	tmpl, err := template.New("check").Option("missingkey=error").Parse(s)
+	if err != nil {
+		return "", err
+	}
+	var out bytes.Buffer
+	if err := tmpl.Execute(&out, t); err != nil {
+		return "", err
+	}
+	return out.String(), nil
+}

@@ -1,0 +1,132 @@
+package bluegreen
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+)
+
+// applyColor server-side-applies a colour's Deployment as planned. An
+// unchanged Deployment is not re-applied.
+func (r *Reconciler) applyColor(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, c v1alpha1.Color, cp ColorPlan) error {
+	cur := w.deployments[c]
+	scaleDownAt := ""
+	if cp.ScaleDownAt != nil {
+		scaleDownAt = cp.ScaleDownAt.UTC().Format(time.RFC3339)
+	}
+	if cur != nil && cur.Annotations[AnnotationRevision] == cp.Revision && cur.Spec.Replicas != nil &&
+		*cur.Spec.Replicas == cp.Replicas && cur.Annotations[AnnotationScaleDownAt] == scaleDownAt {
+		return nil
+	}
+	var tmpl corev1.PodTemplateSpec
+	switch {
+	case cp.Revision == w.Revision:
+		tmpl = *b.Spec.Template.DeepCopy()
+	case cur != nil:
+		tmpl = *cur.Spec.Template.DeepCopy()
+	default:
+		return fmt.Errorf("deployment %s: no template for revision %s", DeploymentName(b.Name, c), cp.Revision)
+	}
+	if tmpl.Labels == nil {
+		tmpl.Labels = map[string]string{}
+	}
+	tmpl.Labels[LabelName], tmpl.Labels[LabelColor], tmpl.Labels[LabelRevision] = b.Name, string(c), cp.Revision
+	tmplAC := &corev1ac.PodTemplateSpecApplyConfiguration{}
+	if err := convert(&tmpl, tmplAC); err != nil {
+		return err
+	}
+	matchLabels := maps.Clone(b.Spec.Selector.MatchLabels)
+	matchLabels[LabelColor] = string(c)
+	annotations := map[string]string{AnnotationRevision: cp.Revision}
+	if scaleDownAt != "" {
+		annotations[AnnotationScaleDownAt] = scaleDownAt
+	}
+	ac := appsv1ac.Deployment(DeploymentName(b.Name, c), b.Namespace).
+		WithLabels(map[string]string{LabelName: b.Name, LabelColor: string(c)}).
+		WithAnnotations(annotations).
+		WithOwnerReferences(ownerRef(b)).
+		WithSpec(appsv1ac.DeploymentSpec().
+			WithReplicas(cp.Replicas).
+			WithRevisionHistoryLimit(2).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(matchLabels)).
+			WithTemplate(tmplAC))
+	if err := r.Client.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("apply Deployment %s: %w", DeploymentName(b.Name, c), err)
+	}
+	return nil
+}
+
+// convert copies a typed object into its apply configuration through JSON.
+func convert(from, to any) error {
+	data, err := json.Marshal(from)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, to)
+}
+
+func ownerRef(b *v1alpha1.BlueGreenDeployment) *metav1ac.OwnerReferenceApplyConfiguration {
+	return metav1ac.OwnerReference().
+		WithAPIVersion(v1alpha1.GroupVersion.String()).WithKind("BlueGreenDeployment").
+		WithName(b.Name).WithUID(b.UID).WithController(true).WithBlockOwnerDeletion(true)
+}
+
+// selectColor points a Service at a colour by merging the BlueGreenDeployment's
+// labels and the colour into its selector; other selector keys are kept.
+func (r *Reconciler) selectColor(ctx context.Context, b *v1alpha1.BlueGreenDeployment, name string, observed ServiceState, c v1alpha1.Color) error {
+	if observed.Color == c {
+		return nil
+	}
+	if !observed.Exists {
+		return fmt.Errorf("service %s/%s not found; create it (the chart does) so traffic can be switched", b.Namespace, name)
+	}
+	selector := maps.Clone(b.Spec.Selector.MatchLabels)
+	selector[LabelColor] = string(c)
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"selector": selector}})
+	if err != nil {
+		return err
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, Name: name}}
+	if err := r.Client.Patch(ctx, svc, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("switch Service %s to %s: %w", name, c, err)
+	}
+	return nil
+}
+
+// startPreDeployJob creates the pre-deploy Job of the current revision.
+func (r *Reconciler) startPreDeployJob(ctx context.Context, b *v1alpha1.BlueGreenDeployment, rev string) error {
+	spec := b.Spec.PreDeployJob.Spec.DeepCopy()
+	if spec.Template.Spec.RestartPolicy == "" {
+		spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+	}
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: b.Namespace, Name: PreDeployJobName(b.Name, rev),
+			Labels:          map[string]string{LabelName: b.Name, LabelRevision: rev},
+			OwnerReferences: []metav1.OwnerReference{*ownerReference(b)},
+		},
+		Spec: *spec,
+	}
+	if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create pre-deploy Job %s: %w", job.Name, err)
+	}
+	return nil
+}
+
+func ownerReference(b *v1alpha1.BlueGreenDeployment) *metav1.OwnerReference {
+	return metav1.NewControllerRef(b, v1alpha1.GroupVersion.WithKind("BlueGreenDeployment"))
+}

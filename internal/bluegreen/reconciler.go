@@ -1,0 +1,260 @@
+package bluegreen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/analysis"
+)
+
+// Measurer takes one measurement of an analysis check.
+type Measurer interface {
+	Measure(ctx context.Context, t analysis.Target, c *v1alpha1.AnalysisCheck) analysis.Result
+}
+
+// Notifier sends rollout notifications (promoted, aborted, rolled back).
+type Notifier interface {
+	Notify(ctx context.Context, b *v1alpha1.BlueGreenDeployment, e Event)
+}
+
+// Reconciler runs the blue-green strategy for BlueGreenDeployments:
+// observe -> Decide -> apply. It keeps nothing between calls.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Measurer Measurer
+	Notifier Notifier
+	Metrics  *Metrics
+	// Now returns the current time (tests may fix it).
+	Now func() time.Time
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	logger := log.FromContext(ctx)
+	var b v1alpha1.BlueGreenDeployment
+	if err := r.Client.Get(ctx, req.NamespacedName, &b); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.forget(req.Namespace, req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !b.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	if errs := Validate(&b); len(errs) > 0 {
+		return ctrl.Result{}, r.invalid(ctx, &b, errs.ToAggregate())
+	}
+	now := r.now()
+	w, err := r.observe(ctx, &b, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	plan := Decide(w.Observed)
+	logger.V(1).Info("decided", "revision", w.Revision, "phase", plan.Status.Phase, "active", plan.ActiveColor, "preview", plan.PreviewColor)
+
+	for _, c := range []v1alpha1.Color{v1alpha1.Blue, v1alpha1.Green} {
+		if cp, ok := plan.Colors[c]; ok {
+			if err := r.applyColor(ctx, &b, w, c, cp); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+	}
+	if plan.StartPreDeployJob {
+		if err := r.startPreDeployJob(ctx, &b, w.Revision); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	measured := r.measure(ctx, &b, w, &plan)
+
+	// Status goes first: a switch below is only ever made with its record
+	// (PromotedAt, abort) already stored, so a failure in between cannot be
+	// misread as a superseded rollout on the next pass.
+	if !equality.Semantic.DeepEqual(b.Status, plan.Status) {
+		updated := b.DeepCopy()
+		updated.Status = plan.Status
+		if err := r.Client.Status().Update(ctx, updated); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("update status: %w", err)
+		}
+		b = *updated
+	}
+	if plan.PreviewColor != "" && b.Spec.PreviewService != "" {
+		if err := r.selectColor(ctx, &b, b.Spec.PreviewService, w.Preview, plan.PreviewColor); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if plan.ActiveColor != "" {
+		if err := r.selectColor(ctx, &b, b.Spec.ActiveService, w.Active, plan.ActiveColor); err != nil {
+			r.Recorder.Eventf(&b, nil, corev1.EventTypeWarning, v1alpha1.ReasonServiceMissing, "Switch", err.Error())
+			return ctrl.Result{}, err
+		}
+	}
+	for _, e := range plan.Events {
+		kind := corev1.EventTypeNormal
+		if e.Warning {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(&b, nil, kind, e.Reason, "Rollout", "%s", e.Message)
+		if e.Notify && r.Notifier != nil {
+			r.Notifier.Notify(ctx, &b, e)
+		}
+	}
+	r.Metrics.observe(&b, w, &plan)
+	if measured {
+		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+	}
+	return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// measure takes the measurements the plan asks for and records them in the
+// plan's status. It reports whether any was counted.
+func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, plan *Plan) bool {
+	counted := false
+	target := analysis.Target{
+		Namespace: b.Namespace, Name: b.Name, Revision: w.Revision,
+		ActiveService: b.Spec.ActiveService, PreviewService: b.Spec.PreviewService,
+	}
+	for _, m := range plan.Measure {
+		checks := b.Spec.PrePromotionAnalysis
+		if m.Stage == v1alpha1.PostPromotion {
+			checks = b.Spec.PostPromotionAnalysis
+		}
+		c := &checks[m.Index]
+		target.Stage = m.Stage
+		res := r.Measurer.Measure(ctx, target, c)
+		entry := AnalysisEntry(&plan.Status, m.Stage, c.Name, w.Revision)
+		entry.Message = res.Message
+		if res.Pending {
+			continue
+		}
+		if res.Success {
+			entry.Successes++
+		} else {
+			entry.Failures++
+		}
+		entry.LastMeasuredAt = &metav1.Time{Time: w.Now}
+		r.Metrics.measured(res.Success)
+		counted = true
+	}
+	return counted
+}
+
+// invalid records a spec that cannot be acted on. Nothing is changed in the
+// cluster; the error is terminal until the spec changes.
+func (r *Reconciler) invalid(ctx context.Context, b *v1alpha1.BlueGreenDeployment, err error) error {
+	updated := b.DeepCopy()
+	updated.Status.ObservedGeneration = b.Generation
+	updated.Status.Phase = v1alpha1.PhaseDegraded
+	updated.Status.Message = err.Error()
+	meta.SetStatusCondition(&updated.Status.Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonInvalidSpec,
+		Message: err.Error(), ObservedGeneration: b.Generation,
+	})
+	if !equality.Semantic.DeepEqual(b.Status, updated.Status) {
+		if uerr := r.Client.Status().Update(ctx, updated); uerr != nil {
+			return errors.Join(err, uerr)
+		}
+		r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidSpec, "Validate", err.Error())
+	}
+	return reconcile.TerminalError(err)
+}
+
+// SetupWithManager registers the reconciler: it owns the colour Deployments
+// and pre-deploy Jobs, and watches pods, Services and EndpointSlices of the
+// BlueGreenDeployments that use them.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.BlueGreenDeployment{}, serviceIndex,
+		func(o client.Object) []string {
+			b := o.(*v1alpha1.BlueGreenDeployment)
+			out := []string{b.Spec.ActiveService}
+			if b.Spec.PreviewService != "" {
+				out = append(out, b.Spec.PreviewService)
+			}
+			return out
+		}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.BlueGreenDeployment{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, statusIntentChanged()))).
+		Owns(&appsv1.Deployment{}).
+		Owns(&batchv1.Job{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(byNameLabel)).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.byService(func(o client.Object) string { return o.GetName() }))).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.byService(func(o client.Object) string {
+			return o.GetLabels()[discoveryv1.LabelServiceName]
+		}))).
+		Named("bluegreendeployment").
+		Complete(r)
+}
+
+const serviceIndex = "spec.services"
+
+// statusIntentChanged passes updates that change what a user asked for
+// through the status (promote, abort, retry).
+func statusIntentChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld.(*v1alpha1.BlueGreenDeployment), e.ObjectNew.(*v1alpha1.BlueGreenDeployment)
+		return o.Status.PromoteRevision != n.Status.PromoteRevision || o.Status.AbortedRevision != n.Status.AbortedRevision ||
+			len(o.Status.Analysis) != len(n.Status.Analysis)
+	}}
+}
+
+// byNameLabel maps a pod to the BlueGreenDeployment named in its label.
+func byNameLabel(_ context.Context, o client.Object) []reconcile.Request {
+	name := o.GetLabels()[LabelName]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+// byService maps a Service (or an EndpointSlice of it) to the
+// BlueGreenDeployments that use the Service.
+func (r *Reconciler) byService(serviceName func(client.Object) string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		name := serviceName(o)
+		if name == "" {
+			return nil
+		}
+		var list v1alpha1.BlueGreenDeploymentList
+		if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{serviceIndex: name}); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, b := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&b)})
+		}
+		return reqs
+	}
+}

@@ -1,0 +1,87 @@
+package bluegreen
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+)
+
+// Validate checks what the CRD schema cannot: the selector must match the
+// template, names must be usable, checks must be of exactly one kind. The
+// controller, the CLI and the chart tests share it.
+func Validate(b *v1alpha1.BlueGreenDeployment) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	// <name>-green and <name>-predeploy-<revision> must stay valid names.
+	if len(b.Name) > 40 {
+		errs = append(errs, field.TooLong(field.NewPath("metadata", "name"), b.Name, 40))
+	}
+	s := &b.Spec
+	if s.Selector == nil || len(s.Selector.MatchLabels) == 0 {
+		errs = append(errs, field.Required(spec.Child("selector", "matchLabels"), "Service selectors match labels by equality: give at least one label"))
+	} else if sel, err := metav1.LabelSelectorAsSelector(s.Selector); err != nil {
+		errs = append(errs, field.Invalid(spec.Child("selector"), s.Selector, err.Error()))
+	} else if !sel.Matches(labels.Set(s.Template.Labels)) {
+		errs = append(errs, field.Invalid(spec.Child("template", "metadata", "labels"), s.Template.Labels, "must match spec.selector"))
+	}
+	if _, ok := s.Template.Labels[LabelColor]; ok {
+		errs = append(errs, field.Forbidden(spec.Child("template", "metadata", "labels").Key(LabelColor), "set by the controller"))
+	}
+	if len(s.Template.Spec.Containers) == 0 {
+		errs = append(errs, field.Required(spec.Child("template", "spec", "containers"), "at least one container"))
+	}
+	for _, svc := range []struct {
+		path *field.Path
+		name string
+	}{{spec.Child("activeService"), s.ActiveService}, {spec.Child("previewService"), s.PreviewService}} {
+		if svc.name == "" {
+			continue
+		}
+		for _, msg := range validation.IsDNS1035Label(svc.name) {
+			errs = append(errs, field.Invalid(svc.path, svc.name, msg))
+		}
+	}
+	switch s.ActiveService {
+	case "":
+		errs = append(errs, field.Required(spec.Child("activeService"), "the Service that carries production traffic"))
+	case s.PreviewService:
+		errs = append(errs, field.Invalid(spec.Child("previewService"), s.PreviewService, "must differ from activeService"))
+	}
+	if s.Replicas != nil && s.PreviewReplicaCount != nil && *s.PreviewReplicaCount > *s.Replicas {
+		errs = append(errs, field.Invalid(spec.Child("previewReplicaCount"), *s.PreviewReplicaCount, "must not exceed replicas"))
+	}
+	errs = append(errs, validateChecks(spec.Child("prePromotionAnalysis"), s.PrePromotionAnalysis)...)
+	errs = append(errs, validateChecks(spec.Child("postPromotionAnalysis"), s.PostPromotionAnalysis)...)
+	return errs
+}
+
+func validateChecks(path *field.Path, checks []v1alpha1.AnalysisCheck) field.ErrorList {
+	var errs field.ErrorList
+	seen := map[string]bool{}
+	for i := range checks {
+		c := &checks[i]
+		p := path.Index(i)
+		if seen[c.Name] {
+			errs = append(errs, field.Duplicate(p.Child("name"), c.Name))
+		}
+		seen[c.Name] = true
+		kinds := 0
+		for _, set := range []bool{c.HTTP != nil, c.Prometheus != nil, c.Job != nil} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			errs = append(errs, field.Invalid(p, c.Name, fmt.Sprintf("exactly one of http, prometheus, job must be set (found %d)", kinds)))
+		}
+		if c.FailureLimit >= max(c.Count, 1) {
+			errs = append(errs, field.Invalid(p.Child("failureLimit"), c.FailureLimit, "must be lower than count, or the check can never fail"))
+		}
+	}
+	return errs
+}

@@ -1,0 +1,174 @@
+package controller_test
+
+import (
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+)
+
+func TestHappyPathAutoPromotion(t *testing.T) {
+	s := newScenario(t)
+	b := s.bgd("agentic-rag/api:1.0.0", nil)
+	v1 := s.create(b)
+	s.watchInvariants()
+	got := s.healthyOn(v1, 30*time.Second)
+	if got.Status.StableColor != v1alpha1.Blue || s.serviceColor("api") != v1alpha1.Blue || s.serviceColor("api-preview") != v1alpha1.Blue {
+		t.Fatalf("first revision on %s, services %s/%s; want all on blue", got.Status.StableColor, s.serviceColor("api"), s.serviceColor("api-preview"))
+	}
+
+	v2 := s.setImage("agentic-rag/api:2.0.0", map[string]string{localcluster.AnnotationReadyAfter: "1s"})
+	got = s.healthyOn(v2, 30*time.Second)
+	if got.Status.StableColor != v1alpha1.Green || s.serviceColor("api") != v1alpha1.Green {
+		t.Fatalf("v2 on %s, active Service on %s; want green", got.Status.StableColor, s.serviceColor("api"))
+	}
+	// Blue stays warm for the scale-down delay, then goes to zero.
+	if r := s.replicas(v1alpha1.Blue); r != 3 {
+		t.Fatalf("blue has %d replicas right after the switch; want 3 (kept warm)", r)
+	}
+	s.waitFor("blue scaled down", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Blue) == 0 })
+	if got.Status.History[0].Revision != v2 || got.Status.History[1].Revision != v1 {
+		t.Fatalf("history %+v; want v2 then v1", got.Status.History)
+	}
+}
+
+// deployed creates a BlueGreenDeployment of image v1 (mutated) and waits
+// until it is healthy on blue; the invariant watcher runs from then on.
+func deployed(t *testing.T, mutate func(*v1alpha1.BlueGreenDeployment)) (*scenario, string) {
+	t.Helper()
+	s := newScenario(t)
+	v1 := s.create(s.bgd("agentic-rag/api:1.0.0", mutate))
+	s.healthyOn(v1, 30*time.Second)
+	s.watchInvariants()
+	return s, v1
+}
+
+func TestManualPromotion(t *testing.T) {
+	s, _ := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.AutoPromotion = nil })
+	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
+	s.waitFor("paused awaiting promotion", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhasePaused && b.Status.CurrentRevision == v2
+	})
+	time.Sleep(time.Second)
+	if c := s.serviceColor("api"); c != v1alpha1.Blue {
+		t.Fatalf("active Service on %s before promotion; want blue", c)
+	}
+	if c := s.serviceColor("api-preview"); c != v1alpha1.Green {
+		t.Fatalf("preview Service on %s; want green (the new revision)", c)
+	}
+	s.patchStatus(bluegreen.PromotePatch(v2))
+	s.healthyOn(v2, 30*time.Second)
+	if c := s.serviceColor("api"); c != v1alpha1.Green {
+		t.Fatalf("active Service on %s after promote; want green", c)
+	}
+}
+
+func TestNeverReadyVersionHitsProgressDeadline(t *testing.T) {
+	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ProgressDeadlineSeconds = new(int32(4)) })
+	v2 := s.setImage("agentic-rag/api:2.0.0-broken", map[string]string{localcluster.AnnotationNeverReady: "true"})
+	got := s.waitFor("aborted by the progress deadline", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortedRevision == v2
+	})
+	if got.Status.AbortReason != v1alpha1.ReasonProgressDeadline || got.Status.StableRevision != v1 {
+		t.Fatalf("abort reason %q stable %s; want ProgressDeadlineExceeded with v1 still stable", got.Status.AbortReason, got.Status.StableRevision)
+	}
+	if c := s.serviceColor("api"); c != v1alpha1.Blue {
+		t.Fatalf("active Service on %s; want blue throughout", c)
+	}
+	// The failed colour does not keep running (argo-rollouts #1259).
+	s.waitFor("failed colour scaled down", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 0 })
+}
+
+func TestAbortRetryAndUndo(t *testing.T) {
+	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+		b.Spec.AutoPromotion = nil
+		b.Spec.ScaleDownDelaySeconds = new(int32(30))
+	})
+	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
+	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused })
+
+	s.patchStatus(bluegreen.AbortPatch(v2, "aborted from the test"))
+	s.waitFor("aborted", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortReason == v1alpha1.ReasonUserAbort
+	})
+	if c := s.serviceColor("api-preview"); c != v1alpha1.Blue {
+		t.Fatalf("preview Service on %s after abort; want back on blue", c)
+	}
+
+	// Retry after abort proceeds (argo-rollouts #841).
+	s.patchStatus(bluegreen.RetryPatch(time.Now()))
+	s.waitFor("paused again after retry", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhasePaused && b.Status.AbortedRevision == ""
+	})
+	s.patchStatus(bluegreen.PromotePatch(v2))
+	s.healthyOn(v2, 30*time.Second)
+
+	// Undo while blue (v1) is still warm: an instant selector flip.
+	if r := s.replicas(v1alpha1.Blue); r != 3 {
+		t.Fatalf("blue has %d replicas; want 3 warm within the scale-down delay", r)
+	}
+	s.setImage("agentic-rag/api:1.0.0", nil)
+	got := s.healthyOn(v1, 10*time.Second)
+	if got.Status.StableColor != v1alpha1.Blue || s.serviceColor("api") != v1alpha1.Blue {
+		t.Fatalf("undo went to %s; want the warm blue", got.Status.StableColor)
+	}
+}
+
+func TestPreDeployJobFailureAbortsBeforeScaleUp(t *testing.T) {
+	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+		b.Spec.PreDeployJob = &v1alpha1.PreDeployJob{Spec: batchv1.JobSpec{
+			BackoffLimit: new(int32(0)),
+			Template: corev1.PodTemplateSpec{
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "migrate", Image: "agentic-rag/api:1.0.0"}}},
+			},
+		}}
+	})
+	s.update(func(b *v1alpha1.BlueGreenDeployment) {
+		b.Spec.Template.Spec.Containers[0].Image = "agentic-rag/api:2.0.0"
+		b.Spec.PreDeployJob.Spec.Template.Annotations = map[string]string{localcluster.AnnotationFail: "true"}
+	})
+	v2 := bluegreen.TemplateRevision(&s.get().Spec.Template)
+	got := s.waitFor("aborted by the failed pre-deploy Job", 60*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortReason == v1alpha1.ReasonPreDeployJobFailed
+	})
+	if got.Status.AbortedRevision != v2 || got.Status.StableRevision != v1 {
+		t.Fatalf("aborted %s stable %s; want %s aborted, %s stable", got.Status.AbortedRevision, got.Status.StableRevision, v2, v1)
+	}
+	// Green was never scaled up with the new revision.
+	d, err := s.env.Client.AppsV1().Deployments(s.env.Namespace).Get(t.Context(), bluegreen.DeploymentName(s.name, v1alpha1.Green), metav1.GetOptions{})
+	if err == nil && d.Annotations[bluegreen.AnnotationRevision] == v2 {
+		t.Fatalf("green runs %s although its pre-deploy Job failed", v2)
+	}
+}
+
+func TestTemplateChangedMidRollout(t *testing.T) {
+	s, _ := deployed(t, nil)
+	s.setImage("agentic-rag/api:2.0.0", map[string]string{localcluster.AnnotationReadyAfter: "30s"})
+	s.waitFor("v2 scaling up", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseProgressing && b.Status.Green.Replicas == 3
+	})
+	v3 := s.setImage("agentic-rag/api:3.0.0", nil)
+	got := s.healthyOn(v3, 30*time.Second)
+	if got.Status.StableColor != v1alpha1.Green {
+		t.Fatalf("v3 on %s; want green (the idle colour)", got.Status.StableColor)
+	}
+}
+
+func TestReplicaChangeNeverShrinksLiveColor(t *testing.T) {
+	s, _ := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.AutoPromotion = nil })
+	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
+	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused })
+	s.update(func(b *v1alpha1.BlueGreenDeployment) { b.Spec.Replicas = new(int32(1)) })
+	s.waitFor("green resized to 1", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 1 })
+	if r := s.replicas(v1alpha1.Blue); r != 3 {
+		t.Fatalf("live blue has %d replicas after a replica change mid-rollout; want 3 (argo-rollouts #4552)", r)
+	}
+	s.patchStatus(bluegreen.PromotePatch(v2))
+	s.healthyOn(v2, 30*time.Second)
+}

@@ -1,0 +1,122 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+)
+
+// watcher samples the active Service every few milliseconds during a
+// scenario and records a violation when, after the first switch, the active
+// Service has no ready endpoint, or when it moves to a colour with fewer
+// ready pods than the desired replicas.
+type watcher struct {
+	mu         sync.Mutex
+	violations []string
+	samples    int
+	cancel     context.CancelFunc
+	done       chan struct{}
+}
+
+// watchInvariants starts the watcher; check() stops it and fails the test on
+// any violation.
+func (s *scenario) watchInvariants() *watcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &watcher{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		var lastColor string
+		served := false
+		for ctx.Err() == nil {
+			w.sample(ctx, s, &lastColor, &served)
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	s.t.Cleanup(func() { w.check(s) })
+	return w
+}
+
+func (w *watcher) sample(ctx context.Context, s *scenario, lastColor *string, served *bool) {
+	svc, err := s.env.Client.CoreV1().Services(s.env.Namespace).Get(ctx, "api", metav1.GetOptions{})
+	if err != nil {
+		return
+	}
+	color := svc.Spec.Selector[bluegreen.LabelColor]
+	if color == "" {
+		return
+	}
+	w.mu.Lock()
+	w.samples++
+	w.mu.Unlock()
+	if color != *lastColor {
+		var b struct{ replicas int32 }
+		if bgd := s.getQuiet(ctx); bgd != nil && bgd.Spec.Replicas != nil {
+			b.replicas = *bgd.Spec.Replicas
+		}
+		ready := s.readyPods(ctx, color)
+		if ready < b.replicas {
+			w.violate(fmt.Sprintf("active Service moved %q -> %q with %d/%d ready pods", *lastColor, color, ready, b.replicas))
+		}
+		*lastColor = color
+	}
+	n, err := readyEndpointsOf(ctx, s.env, "api")
+	if err != nil {
+		return
+	}
+	if n > 0 {
+		*served = true
+	} else if *served {
+		w.violate(fmt.Sprintf("active Service selecting %s had no ready endpoint", color))
+	}
+}
+
+func (w *watcher) violate(msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.violations = append(w.violations, time.Now().Format("15:04:05.000")+" "+msg)
+}
+
+func (w *watcher) check(s *scenario) {
+	if w.cancel == nil {
+		return
+	}
+	w.cancel()
+	<-w.done
+	w.cancel = nil
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.samples == 0 {
+		s.t.Error("invariant watcher took no sample of a selected active Service")
+	}
+	for _, v := range w.violations {
+		s.t.Errorf("invariant violated: %s", v)
+	}
+}
+
+// readyPods counts ready, non-terminating pods of a colour.
+func (s *scenario) readyPods(ctx context.Context, color string) int32 {
+	pods, err := s.env.Client.CoreV1().Pods(s.env.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: bluegreen.LabelName + "=" + s.name + "," + bluegreen.LabelColor + "=" + color,
+	})
+	if err != nil {
+		return 0
+	}
+	var n int32
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				n++
+			}
+		}
+	}
+	return n
+}

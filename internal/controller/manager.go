@@ -1,0 +1,120 @@
+// Package controller wires the ragdeploy controller: a controller-runtime
+// manager with leader election, metrics, health probes and the blue-green
+// reconciler.
+package controller
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/analysis"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+)
+
+// Options configure the controller.
+type Options struct {
+	// MetricsAddr serves /metrics ("0" disables it).
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz ("0" disables it).
+	ProbeAddr string
+	// LeaderElection lets several replicas run with one active.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the Lease (default: in-cluster namespace).
+	LeaderElectionNamespace string
+	// LeaseDuration of the leader Lease; RenewDeadline and RetryPeriod follow from it.
+	LeaseDuration time.Duration
+	// Namespace limits the controller to one namespace ("" watches all).
+	Namespace string
+	// MultipleInProcess allows several managers in one process (tests run
+	// one per namespace); controller names are then not checked for clashes.
+	MultipleInProcess bool
+}
+
+// DefaultOptions are the options of `ragdeploy controller`.
+func DefaultOptions() Options {
+	return Options{MetricsAddr: ":8080", ProbeAddr: ":8081", LeaderElection: true, LeaseDuration: 15 * time.Second}
+}
+
+// Scheme holds the types the controller uses.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = v1alpha1.AddToScheme(s)
+	return s
+}
+
+// New returns a manager running the blue-green reconciler.
+func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	managed, err := labels.NewRequirement(bluegreen.LabelName, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	onlyManaged := cache.ByObject{Label: labels.NewSelector().Add(*managed)}
+	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Pod{}: onlyManaged, &appsv1.Deployment{}: onlyManaged, &batchv1.Job{}: onlyManaged,
+	}}
+	if o.Namespace != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
+	}
+	lease := o.LeaseDuration
+	if lease <= 0 {
+		lease = 15 * time.Second
+	}
+	renew, retry := lease*2/3, lease/5
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        Scheme(),
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:        o.ProbeAddr,
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionID:              "ragdeploy-controller",
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &lease,
+		RenewDeadline:                 &renew,
+		RetryPeriod:                   &retry,
+		Controller:                    config.Controller{SkipNameValidation: &o.MultipleInProcess},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	m, err := bluegreen.NewMetrics(metrics.Registry)
+	if err != nil {
+		return nil, err
+	}
+	r := &bluegreen.Reconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("ragdeploy"),
+		Measurer: analysis.Measurer{HTTP: analysis.HTTP{Client: &http.Client{}}},
+		Notifier: WebhookNotifier{},
+		Metrics:  m,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}

@@ -1,0 +1,81 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	neturl "net/url"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+)
+
+// WebhookNotifier posts Slack-compatible JSON ({"text": ...} plus structured
+// fields) to the webhooks a BlueGreenDeployment lists. Delivery is best
+// effort and never blocks a reconcile.
+type WebhookNotifier struct {
+	Client *http.Client
+}
+
+// Notification is the JSON body sent to a webhook.
+type Notification struct {
+	Text      string `json:"text"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Reason    string `json:"reason"`
+	Message   string `json:"message"`
+	Revision  string `json:"revision"`
+	Severity  string `json:"severity"`
+}
+
+// Notify implements bluegreen.Notifier.
+func (n WebhookNotifier) Notify(ctx context.Context, b *v1alpha1.BlueGreenDeployment, e bluegreen.Event) {
+	if b.Spec.Notifications == nil || len(b.Spec.Notifications.Webhooks) == 0 {
+		return
+	}
+	severity := "info"
+	if e.Warning {
+		severity = "warning"
+	}
+	body, err := json.Marshal(Notification{
+		Text:      "[ragdeploy] " + b.Namespace + "/" + b.Name + ": " + e.Reason + ": " + e.Message,
+		Namespace: b.Namespace, Name: b.Name, Reason: e.Reason, Message: e.Message,
+		Revision: b.Status.CurrentRevision, Severity: severity,
+	})
+	if err != nil {
+		return
+	}
+	client := n.Client
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Second}
+	}
+	logger := log.FromContext(ctx)
+	for _, url := range b.Spec.Notifications.Webhooks {
+		// Webhook URLs embed credentials: log the host only.
+		host := "(invalid url)"
+		if u, err := neturl.Parse(url); err == nil {
+			host = u.Host
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			if err != nil {
+				logger.Error(errors.New("invalid webhook url"), "notification not sent", "host", host)
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				logger.Error(errors.New("request failed"), "notification not delivered", "host", host)
+				return
+			}
+			_ = resp.Body.Close()
+		}()
+	}
+}

@@ -1,0 +1,253 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
+)
+
+func TestMain(m *testing.M) {
+	ctrllog.SetLogger(logr.Discard())
+	clustertest.Main(m)
+}
+
+var crdOnce sync.Once
+
+// scenario is one test's namespace, client and running controller.
+type scenario struct {
+	t    *testing.T
+	env  *clustertest.Env
+	c    client.Client
+	stop context.CancelFunc
+	done chan struct{}
+	name string
+}
+
+// newScenario installs the CRDs (once), starts a controller limited to a
+// fresh namespace and creates the active and preview Services.
+func newScenario(t *testing.T) *scenario {
+	t.Helper()
+	env := clustertest.New(t)
+	var crdErr error
+	crdOnce.Do(func() { crdErr = controller.InstallCRDs(context.Background(), env.Config) })
+	if crdErr != nil {
+		t.Fatal(crdErr)
+	}
+	c, err := client.New(env.Config, client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scenario{t: t, env: env, c: c, name: "api"}
+	s.startController()
+	t.Cleanup(s.stopController)
+	for _, name := range []string{"api", "api-preview"} {
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: env.Namespace},
+			Spec: corev1.ServiceSpec{
+				Selector: map[string]string{"app": "api"},
+				Ports:    []corev1.ServicePort{{Name: "http", Port: 8000, TargetPort: intstr.FromInt32(8000)}},
+			},
+		}
+		if err := c.Create(t.Context(), svc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func (s *scenario) startController() {
+	s.t.Helper()
+	mgr, err := controller.New(s.env.Config, controller.Options{
+		MetricsAddr: "0", ProbeAddr: "0", Namespace: s.env.Namespace, MultipleInProcess: true,
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop, s.done = cancel, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		if err := mgr.Start(ctx); err != nil {
+			s.t.Errorf("controller: %v", err)
+		}
+	}()
+}
+
+func (s *scenario) stopController() {
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+		s.stop = nil
+	}
+}
+
+// bgd is a BlueGreenDeployment of image with 3 replicas; mutate adjusts it.
+func (s *scenario) bgd(image string, mutate func(*v1alpha1.BlueGreenDeployment)) *v1alpha1.BlueGreenDeployment {
+	b := &v1alpha1.BlueGreenDeployment{
+		ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: s.env.Namespace},
+		Spec: v1alpha1.BlueGreenDeploymentSpec{
+			Replicas:              new(int32(3)),
+			Selector:              &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+			ActiveService:         "api",
+			PreviewService:        "api-preview",
+			AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: true},
+			ScaleDownDelaySeconds: new(int32(3)),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "api", Image: image, Ports: []corev1.ContainerPort{{ContainerPort: 8000}},
+				}}},
+			},
+		},
+	}
+	if mutate != nil {
+		mutate(b)
+	}
+	return b
+}
+
+// create stores b and returns its revision as the controller computes it
+// (from the stored template, with the API server's defaults).
+func (s *scenario) create(b *v1alpha1.BlueGreenDeployment) string {
+	s.t.Helper()
+	if err := s.c.Create(s.t.Context(), b); err != nil {
+		s.t.Fatal(err)
+	}
+	return bluegreen.TemplateRevision(&b.Spec.Template)
+}
+
+func (s *scenario) get() *v1alpha1.BlueGreenDeployment {
+	s.t.Helper()
+	var b v1alpha1.BlueGreenDeployment
+	if err := s.c.Get(context.Background(), types.NamespacedName{Namespace: s.env.Namespace, Name: s.name}, &b); err != nil {
+		s.t.Fatal(err)
+	}
+	return &b
+}
+
+// update changes the spec with retries on conflict.
+func (s *scenario) update(mutate func(*v1alpha1.BlueGreenDeployment)) {
+	s.t.Helper()
+	for range 10 {
+		b := s.get()
+		mutate(b)
+		err := s.c.Update(s.t.Context(), b)
+		if err == nil {
+			return
+		}
+		if !apierrors.IsConflict(err) {
+			s.t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatal("update kept conflicting")
+}
+
+// patchStatus merges a status patch, as `ragdeploy rollout` commands do.
+func (s *scenario) patchStatus(patch []byte) {
+	s.t.Helper()
+	if err := s.c.Status().Patch(s.t.Context(), s.get(), client.RawPatch(types.MergePatchType, patch)); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// setImage changes the template's image and returns the new revision.
+func (s *scenario) setImage(image string, annotations map[string]string) string {
+	s.update(func(b *v1alpha1.BlueGreenDeployment) {
+		b.Spec.Template.Spec.Containers[0].Image = image
+		b.Spec.Template.Annotations = annotations
+	})
+	return bluegreen.TemplateRevision(&s.get().Spec.Template)
+}
+
+// waitFor polls the BlueGreenDeployment until cond holds.
+func (s *scenario) waitFor(what string, timeout time.Duration, cond func(*v1alpha1.BlueGreenDeployment) bool) *v1alpha1.BlueGreenDeployment {
+	s.t.Helper()
+	var last *v1alpha1.BlueGreenDeployment
+	clustertest.Eventually(s.t, timeout, what, func(ctx context.Context) (bool, error) {
+		var b v1alpha1.BlueGreenDeployment
+		if err := s.c.Get(ctx, types.NamespacedName{Namespace: s.env.Namespace, Name: s.name}, &b); err != nil {
+			return false, err
+		}
+		last = &b
+		if cond(&b) {
+			return true, nil
+		}
+		return false, fmt.Errorf("phase %s (%s) stable %s/%s active %s", b.Status.Phase, b.Status.Message, b.Status.StableColor, b.Status.StableRevision, b.Status.ActiveColor)
+	})
+	return last
+}
+
+// healthyOn waits until rev is stable and serving on a Healthy rollout.
+func (s *scenario) healthyOn(rev string, timeout time.Duration) *v1alpha1.BlueGreenDeployment {
+	s.t.Helper()
+	return s.waitFor("healthy on "+rev, timeout, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision == rev && b.Status.ActiveColor == b.Status.StableColor
+	})
+}
+
+// serviceColor is the colour a Service selects.
+func (s *scenario) serviceColor(name string) v1alpha1.Color {
+	s.t.Helper()
+	var svc corev1.Service
+	if err := s.c.Get(context.Background(), types.NamespacedName{Namespace: s.env.Namespace, Name: name}, &svc); err != nil {
+		s.t.Fatal(err)
+	}
+	return v1alpha1.Color(svc.Spec.Selector[bluegreen.LabelColor])
+}
+
+// replicas is the spec.replicas of a colour's Deployment (-1 when absent).
+func (s *scenario) replicas(c v1alpha1.Color) int32 {
+	s.t.Helper()
+	d, err := s.env.Client.AppsV1().Deployments(s.env.Namespace).Get(context.Background(), bluegreen.DeploymentName(s.name, c), metav1.GetOptions{})
+	if err != nil {
+		return -1
+	}
+	return *d.Spec.Replicas
+}
+
+// readyEndpointsOf counts the ready endpoints of a Service.
+func readyEndpointsOf(ctx context.Context, env *clustertest.Env, svc string) (int, error) {
+	slices, err := env.Client.DiscoveryV1().EndpointSlices(env.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, sl := range slices.Items {
+		for _, ep := range sl.Endpoints {
+			if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+var _ = localcluster.AnnotationNeverReady
+
+// getQuiet reads the BlueGreenDeployment without failing the test.
+func (s *scenario) getQuiet(ctx context.Context) *v1alpha1.BlueGreenDeployment {
+	var b v1alpha1.BlueGreenDeployment
+	if err := s.c.Get(ctx, types.NamespacedName{Namespace: s.env.Namespace, Name: s.name}, &b); err != nil {
+		return nil
+	}
+	return &b
+}
