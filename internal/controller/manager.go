@@ -43,6 +43,9 @@ type Options struct {
 	LeaseDuration time.Duration
 	// Namespace limits the controller to one namespace ("" watches all).
 	Namespace string
+	// KeepLeaseOnStop does not release the leader Lease on stop, as after a
+	// crash (the default releases it so a standby takes over at once).
+	KeepLeaseOnStop bool
 	// MultipleInProcess allows several managers in one process (tests run
 	// one per namespace); controller names are then not checked for clashes.
 	MultipleInProcess bool
@@ -87,7 +90,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElection:                o.LeaderElection,
 		LeaderElectionID:              "ragdeploy-controller",
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
-		LeaderElectionReleaseOnCancel: true,
+		LeaderElectionReleaseOnCancel: !o.KeepLeaseOnStop,
 		LeaseDuration:                 &lease,
 		RenewDeadline:                 &renew,
 		RetryPeriod:                   &retry,

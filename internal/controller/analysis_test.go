@@ -1,0 +1,128 @@
+package controller_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
+)
+
+// healthServer answers /health with the status code it holds, and counts requests.
+type healthServer struct {
+	*httptest.Server
+	status atomic.Int32
+	hits   atomic.Int32
+}
+
+func newHealthServer(t *testing.T) *healthServer {
+	h := &healthServer{}
+	h.status.Store(http.StatusOK)
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h.hits.Add(1)
+		w.WriteHeader(int(h.status.Load()))
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func httpCheck(name, url string, count, failureLimit int32) v1alpha1.AnalysisCheck {
+	return v1alpha1.AnalysisCheck{
+		Name: name, Count: count, FailureLimit: failureLimit, IntervalSeconds: 1,
+		HTTP: &v1alpha1.HTTPCheck{URL: url + "/health?svc={{.PreviewService}}", ExpectedStatus: 200, JSONField: "status", JSONValue: "ok"},
+	}
+}
+
+func TestPrePromotionAnalysisFailureAborts(t *testing.T) {
+	h := newHealthServer(t)
+	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+		b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 2, 0)}
+	})
+	h.status.Store(http.StatusInternalServerError)
+	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
+	got := s.waitFor("aborted by pre-promotion analysis", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortedRevision == v2
+	})
+	if got.Status.AbortReason != v1alpha1.ReasonPrePromotionFailed || got.Status.StableRevision != v1 {
+		t.Fatalf("reason %q stable %s; want PrePromotionAnalysisFailed, v1 stable", got.Status.AbortReason, got.Status.StableRevision)
+	}
+	if c := s.serviceColor("api"); c != v1alpha1.Blue {
+		t.Fatalf("active Service on %s; want blue", c)
+	}
+	if h.hits.Load() == 0 {
+		t.Fatal("the check never reached the server")
+	}
+}
+
+func TestPostPromotionAnalysisFailureRollsBack(t *testing.T) {
+	h := newHealthServer(t)
+	notified := newHookRecorder(t)
+	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("errors", h.URL, 3, 0)}
+		b.Spec.Notifications = &v1alpha1.Notifications{Webhooks: []string{notified.url + "/hook"}}
+	})
+	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
+	s.waitFor("promoted, post-promotion analysis running", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.ActiveColor == v1alpha1.Green && b.Status.PromotedAt != nil && b.Status.CurrentRevision == v2
+	})
+	h.status.Store(http.StatusServiceUnavailable)
+	got := s.waitFor("rolled back", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortReason == v1alpha1.ReasonPostPromotionFailed
+	})
+	if got.Status.StableRevision != v1 || s.serviceColor("api") != v1alpha1.Blue {
+		t.Fatalf("stable %s active %s after the failed check; want v1 on blue", got.Status.StableRevision, s.serviceColor("api"))
+	}
+	// The old colour was warm: no scale-down happened before the rollback.
+	if r := s.replicas(v1alpha1.Blue); r != 3 {
+		t.Fatalf("blue has %d replicas; want 3", r)
+	}
+	// The failed colour is retired after the delay (argo-rollouts #3242).
+	s.waitFor("green scaled down", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 0 })
+	clustertest.Eventually(t, 10*time.Second, "rollback notification", func(context.Context) (bool, error) {
+		for _, n := range notified.received() {
+			if n.Reason == v1alpha1.ReasonPostPromotionFailed && n.Revision == v2 && strings.Contains(n.Text, "aborted") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+// hookRecorder is a webhook receiver that keeps the notifications it got.
+type hookRecorder struct {
+	mu  sync.Mutex
+	got []controller.Notification
+	url string
+}
+
+func newHookRecorder(t *testing.T) *hookRecorder {
+	r := &hookRecorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var n controller.Notification
+		if err := json.NewDecoder(req.Body).Decode(&n); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		r.got = append(r.got, n)
+		r.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	r.url = srv.URL
+	return r
+}
+
+func (r *hookRecorder) received() []controller.Notification {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]controller.Notification(nil), r.got...)
+}
