@@ -272,8 +272,12 @@ func (d *decider) rollout() {
 		d.wake(deadline)
 	}
 
-	// A known-good revision still warm on the idle colour: instant rollback.
-	if nc.Revision == rev && d.readyAt(next, rev) >= d.s.replicas && d.knownGood(rev) {
+	// A known-good revision still warm on the idle colour when it becomes
+	// current again (undo, or the template reverted): instant rollback. A
+	// colour that had to be re-templated goes through the gates like any
+	// other rollout.
+	firstSight := d.o.Status.CurrentRevision != rev
+	if firstSight && nc.Revision == rev && d.readyAt(next, rev) >= d.s.replicas && d.knownGood(rev) {
 		d.p.Colors[next] = ColorPlan{Revision: rev, Replicas: max(d.s.replicas, nc.Replicas)}
 		if o.Spec.PreviewService != "" {
 			d.p.PreviewColor = next

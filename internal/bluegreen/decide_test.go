@@ -351,6 +351,26 @@ func TestUndoToWarmColorIsInstant(t *testing.T) {
 	}
 }
 
+func TestUndoToColdColorGoesThroughTheGates(t *testing.T) {
+	w := newTestWorld()
+	v1 := w.o.Revision
+	v3 := w.image("api:v3")
+	v2 := w.image("api:v2")
+	w.stable(green, v2)
+	w.o.Status.History = append(w.o.Status.History, v1alpha1.RevisionRecord{Revision: v1, PromotedAt: mtime(t0.Add(-2 * time.Hour)), Outcome: "Promoted"})
+	w.color(blue, v3, 3, 3) // blue no longer runs v1
+	w.image("api:v1")
+	if p := w.decide(); p.ActiveColor != green || p.Colors[blue].Revision != v1 {
+		t.Fatalf("active %q, blue %+v; want blue re-templated to v1, traffic kept on green", p.ActiveColor, p.Colors[blue])
+	}
+	w.color(blue, v1, 3, 3)
+	w.o.Preview = ServiceState{Exists: true, Color: blue, ReadyEndpoints: 3}
+	p := w.decide()
+	if p.ActiveColor != green || p.Status.Phase != v1alpha1.PhasePaused {
+		t.Fatalf("active %q phase %s; want the manual promotion gate, not an instant switch", p.ActiveColor, p.Status.Phase)
+	}
+}
+
 func TestSupersededDuringPostPromotionReturnsToStableFirst(t *testing.T) {
 	w := newTestWorld()
 	v1 := w.o.Revision

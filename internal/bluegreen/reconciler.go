@@ -71,6 +71,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := r.recordRevision(ctx, &b, w.Revision); err != nil {
+		return ctrl.Result{}, err
+	}
 	plan := Decide(w.Observed)
 	logger.V(1).Info("decided", "revision", w.Revision, "phase", plan.Status.Phase, "active", plan.ActiveColor, "preview", plan.PreviewColor)
 
@@ -209,6 +212,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.BlueGreenDeployment{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, statusIntentChanged()))).
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
+		Owns(&appsv1.ControllerRevision{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(byNameLabel)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.byService(func(o client.Object) string { return o.GetName() }))).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.byService(func(o client.Object) string {

@@ -49,7 +49,9 @@ func NewRootCommand(streams Streams) *cobra.Command {
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	root.SetVersionTemplate("ragdeploy {{.Version}}\n")
-	root.AddCommand(newLocalCommand(streams))
+	kube := &kubeOptions{}
+	kube.bindFlags(root)
+	root.AddCommand(newLocalCommand(streams), newControllerCommand(streams, kube), newRolloutCommand(streams, kube))
 	return root
 }
 

@@ -73,6 +73,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	onlyManaged := cache.ByObject{Label: labels.NewSelector().Add(*managed)}
 	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Pod{}: onlyManaged, &appsv1.Deployment{}: onlyManaged, &batchv1.Job{}: onlyManaged,
+		&appsv1.ControllerRevision{}: onlyManaged,
 	}}
 	if o.Namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}

@@ -1,0 +1,311 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+)
+
+// rolloutOptions are shared by the rollout subcommands.
+type rolloutOptions struct {
+	kube      *kubeOptions
+	streams   Streams
+	Name      string
+	namespace string
+	client    client.Client
+}
+
+// complete takes the BlueGreenDeployment name and connects to the cluster.
+func (o *rolloutOptions) complete(args []string) error {
+	o.Name = args[0]
+	ns, err := o.kube.namespace()
+	if err != nil {
+		return err
+	}
+	o.namespace = ns
+	o.client, err = o.kube.client()
+	return err
+}
+
+func (o *rolloutOptions) key() types.NamespacedName {
+	return types.NamespacedName{Namespace: o.namespace, Name: o.Name}
+}
+
+// get reads the BlueGreenDeployment, with a clear error when it is missing.
+func (o *rolloutOptions) get(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
+	var b v1alpha1.BlueGreenDeployment
+	if err := o.client.Get(ctx, o.key(), &b); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("BlueGreenDeployment %s/%s not found (list them with: kubectl get bgd -n %s)", o.namespace, o.Name, o.namespace)
+		}
+		return nil, fmt.Errorf("BlueGreenDeployment %s/%s: %w", o.namespace, o.Name, err)
+	}
+	return &b, nil
+}
+
+// patchStatus merges an intent into the status.
+func (o *rolloutOptions) patchStatus(ctx context.Context, b *v1alpha1.BlueGreenDeployment, patch []byte) error {
+	if err := o.client.Status().Patch(ctx, b, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("BlueGreenDeployment %s/%s: %w", o.namespace, o.Name, err)
+	}
+	return nil
+}
+
+// update changes the spec, retrying on conflicts.
+func (o *rolloutOptions) update(ctx context.Context, mutate func(*v1alpha1.BlueGreenDeployment) error) (*v1alpha1.BlueGreenDeployment, error) {
+	for {
+		b, err := o.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := mutate(b); err != nil {
+			return nil, err
+		}
+		err = o.client.Update(ctx, b)
+		if err == nil {
+			return b, nil
+		}
+		if !apierrors.IsConflict(err) || ctx.Err() != nil {
+			return nil, fmt.Errorf("update BlueGreenDeployment %s/%s: %w", o.namespace, o.Name, err)
+		}
+	}
+}
+
+func newRolloutCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rollout",
+		Short: "Inspect and steer blue-green rollouts (status, promote, abort, retry, undo, set-image, history)",
+	}
+	cmd.AddCommand(
+		newRolloutStatusCommand(streams, kube),
+		newRolloutHistoryCommand(streams, kube),
+		newRolloutActionCommand(streams, kube, "promote", "Switch traffic to the revision waiting for promotion", promote),
+		newRolloutActionCommand(streams, kube, "abort", "Abort the rollout in progress: traffic stays on (or returns to) the stable colour", abort),
+		newRolloutActionCommand(streams, kube, "retry", "Roll out the aborted revision again", retry),
+		newRolloutUndoCommand(streams, kube),
+		newRolloutSetImageCommand(streams, kube),
+	)
+	return cmd
+}
+
+// rolloutAction is one of promote, abort, retry.
+type rolloutAction func(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error)
+
+func newRolloutActionCommand(streams Streams, kube *kubeOptions, use, short string, act rolloutAction) *cobra.Command {
+	o := &rolloutOptions{kube: kube, streams: streams}
+	return &cobra.Command{
+		Use:   use + " NAME",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(args); err != nil {
+				return err
+			}
+			b, err := o.get(cmd.Context())
+			if err != nil {
+				return err
+			}
+			msg, err := act(cmd.Context(), o, b)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(o.streams.Out, msg)
+			return nil
+		},
+	}
+}
+
+// inFlight returns the revision being rolled out, or an error when the
+// template's revision is already stable.
+func inFlight(b *v1alpha1.BlueGreenDeployment, verb string) (string, error) {
+	rev := bluegreen.TemplateRevision(&b.Spec.Template)
+	if rev == b.Status.StableRevision {
+		return "", fmt.Errorf("nothing to %s: revision %s of %s is already stable", verb, rev, b.Name)
+	}
+	return rev, nil
+}
+
+func promote(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
+	rev, err := inFlight(b, "promote")
+	if err != nil {
+		return "", err
+	}
+	if b.Status.AbortedRevision == rev {
+		return "", fmt.Errorf("revision %s was aborted (%s); run `ragdeploy rollout retry %s` first", rev, b.Status.AbortReason, b.Name)
+	}
+	if err := o.patchStatus(ctx, b, bluegreen.PromotePatch(rev)); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: revision %s will be promoted once it is ready and its checks pass", b.Name, rev), nil
+}
+
+func abort(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
+	rev, err := inFlight(b, "abort")
+	if err != nil {
+		return "", err
+	}
+	if b.Status.AbortedRevision == rev {
+		return fmt.Sprintf("%s: revision %s is already aborted", b.Name, rev), nil
+	}
+	if err := o.patchStatus(ctx, b, bluegreen.AbortPatch(rev, "aborted with `ragdeploy rollout abort`")); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: revision %s aborted; traffic stays on the stable colour %s", b.Name, rev, b.Status.StableColor), nil
+}
+
+func retry(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
+	rev := bluegreen.TemplateRevision(&b.Spec.Template)
+	if b.Status.AbortedRevision != rev {
+		return "", fmt.Errorf("revision %s of %s is not aborted: nothing to retry", rev, b.Name)
+	}
+	// A failed pre-deploy Job of this revision must run again.
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, Name: bluegreen.PreDeployJobName(b.Name, rev)}}
+	if err := o.client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("delete pre-deploy Job %s: %w", job.Name, err)
+	}
+	if err := o.patchStatus(ctx, b, bluegreen.RetryPatch(time.Now())); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: retrying revision %s", b.Name, rev), nil
+}
+
+// undoOptions return to an earlier revision.
+type undoOptions struct {
+	rolloutOptions
+	ToRevision string
+}
+
+func newRolloutUndoCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	o := &undoOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
+	cmd := &cobra.Command{
+		Use:   "undo NAME",
+		Short: "Go back to the previous (or a given) revision; instant while the old colour is still warm",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.complete(args); err != nil {
+				return err
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&o.ToRevision, "to-revision", "", "revision to return to (see `ragdeploy rollout history`); default: the previous one")
+	return cmd
+}
+
+func (o *undoOptions) run(ctx context.Context) error {
+	b, err := o.get(ctx)
+	if err != nil {
+		return err
+	}
+	target := o.ToRevision
+	if target == "" {
+		if target, err = previousRevision(b); err != nil {
+			return err
+		}
+	}
+	tmpl, err := bluegreen.StoredTemplate(ctx, o.client, o.namespace, o.Name, target)
+	if err != nil {
+		return fmt.Errorf("%w; known revisions: %s", err, strings.Join(knownRevisions(b), ", "))
+	}
+	if _, err := o.update(ctx, func(b *v1alpha1.BlueGreenDeployment) error {
+		b.Spec.Template = *tmpl
+		return nil
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.streams.Out, "%s: rolling back to revision %s\n", o.Name, target)
+	return nil
+}
+
+// previousRevision is the stable revision while a rollout is in flight,
+// else the newest earlier revision that was promoted.
+func previousRevision(b *v1alpha1.BlueGreenDeployment) (string, error) {
+	current := bluegreen.TemplateRevision(&b.Spec.Template)
+	if current != b.Status.StableRevision && b.Status.StableRevision != "" {
+		return b.Status.StableRevision, nil
+	}
+	for _, h := range b.Status.History {
+		if h.Revision != current && h.PromotedAt != nil {
+			return h.Revision, nil
+		}
+	}
+	return "", errors.New("no earlier promoted revision to return to")
+}
+
+func knownRevisions(b *v1alpha1.BlueGreenDeployment) []string {
+	var out []string
+	for _, h := range b.Status.History {
+		out = append(out, h.Revision)
+	}
+	return out
+}
+
+func newRolloutSetImageCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	o := &rolloutOptions{kube: kube, streams: streams}
+	return &cobra.Command{
+		Use:   "set-image NAME CONTAINER=IMAGE [CONTAINER=IMAGE...]",
+		Short: "Change container images, starting a blue-green rollout",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			images, err := parseImages(args[1:])
+			if err != nil {
+				return err
+			}
+			if err := o.complete(args[:1]); err != nil {
+				return err
+			}
+			b, err := o.update(cmd.Context(), func(b *v1alpha1.BlueGreenDeployment) error {
+				return setImages(b, images)
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(o.streams.Out, "%s: rolling out revision %s\n", o.Name, bluegreen.TemplateRevision(&b.Spec.Template))
+			return nil
+		},
+	}
+}
+
+// parseImages reads CONTAINER=IMAGE arguments.
+func parseImages(args []string) (map[string]string, error) {
+	images := map[string]string{}
+	for _, a := range args {
+		name, image, ok := strings.Cut(a, "=")
+		if !ok || name == "" || image == "" {
+			return nil, fmt.Errorf("argument %q: want CONTAINER=IMAGE, e.g. api=agentic-rag/api:2.0.0", a)
+		}
+		images[name] = image
+	}
+	return images, nil
+}
+
+// setImages sets the images of the named containers, all or none.
+func setImages(b *v1alpha1.BlueGreenDeployment, images map[string]string) error {
+	var names []string
+	found := map[string]bool{}
+	for i := range b.Spec.Template.Spec.Containers {
+		c := &b.Spec.Template.Spec.Containers[i]
+		names = append(names, c.Name)
+		if img, ok := images[c.Name]; ok {
+			c.Image, found[c.Name] = img, true
+		}
+	}
+	for name := range images {
+		if !found[name] {
+			return fmt.Errorf("container %q not in %s (containers: %s)", name, b.Name, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
