@@ -13,11 +13,13 @@ LDFLAGS := -X github.com/agentic-rag/ragdeploy/internal/cli.Version=$(VERSION) \
 
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(CACHE_DIR)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+CONTROLLER_GEN_VERSION := v0.23.0
+CONTROLLER_GEN := $(CACHE_DIR)/tools/controller-gen-$(CONTROLLER_GEN_VERSION)/controller-gen
 
 # Test packages run two at a time (each starts its own local cluster).
 TEST_FLAGS ?= -count=1 -p 2 -timeout 30m
 
-.PHONY: all build cluster-bin test test-unit lint demo demo-down bench clean help
+.PHONY: all build cluster-bin test lint generate check-generated demo demo-down bench clean help
 
 all: build
 
@@ -33,7 +35,7 @@ cluster-bin: ## build the control-plane binaries (cached by their pins; ~8 min o
 test: cluster-bin ## unit, integration (real local cluster) and end-to-end tests
 	$(GO) test $(TEST_FLAGS) ./...
 
-lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
+lint: $(GOLANGCI_LINT) check-generated ## gofmt, go vet, golangci-lint, generated files up to date
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*' -not -path './.ragdeploy/*')); \
 	  if [[ -n "$$unformatted" ]]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
@@ -41,6 +43,16 @@ lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
 
 $(GOLANGCI_LINT):
 	GOBIN=$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(CONTROLLER_GEN):
+	GOBIN=$(dir $@) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+
+generate: $(CONTROLLER_GEN) ## regenerate deepcopy code and the CRD from api/
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd:crdVersions=v1,generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=charts/ragdeploy/crds
+
+check-generated: generate ## fail when generated files differ from what is committed
+	@git diff --exit-code -- api charts/ragdeploy/crds || { echo "generated files are stale: run make generate and commit"; exit 1; }
 
 demo: build cluster-bin ## start the local cluster and show a Deployment becoming Ready
 	bin/ragdeploy local up
