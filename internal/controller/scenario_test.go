@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -250,4 +251,9 @@ func (s *scenario) getQuiet(ctx context.Context) *v1alpha1.BlueGreenDeployment {
 		return nil
 	}
 	return &b
+}
+
+// scaleBody sends a Scale as the body of a scale subresource update.
+func scaleBody(s *autoscalingv1.Scale) client.SubResourceUpdateOption {
+	return &client.SubResourceUpdateOptions{SubResourceBody: s}
 }

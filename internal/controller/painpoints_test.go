@@ -1,0 +1,81 @@
+package controller_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+)
+
+// A crash-looping version never gets traffic, and the active selector is
+// never emptied or pointed at it (argo-rollouts #4750).
+func TestCrashLoopingVersionNeverServes(t *testing.T) {
+	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ProgressDeadlineSeconds = new(int32(5)) })
+	v2 := s.setImage("agentic-rag/api:2.0.0-crash", map[string]string{localcluster.AnnotationCrash: "true"})
+	got := s.waitFor("aborted", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortedRevision == v2
+	})
+	if got.Status.StableRevision != v1 || s.serviceColor("api") != v1alpha1.Blue {
+		t.Fatalf("stable %s, active on %s; want v1 serving on blue", got.Status.StableRevision, s.serviceColor("api"))
+	}
+}
+
+// The scale subresource (what an HPA writes) changes replicas like the spec
+// does: mid-rollout it never shrinks the live colour.
+func TestScaleSubresourceMidRollout(t *testing.T) {
+	s, _ := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.AutoPromotion = nil })
+	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
+	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused })
+	scale := &autoscalingv1.Scale{}
+	if err := s.c.SubResource("scale").Get(t.Context(), s.get(), scale); err != nil {
+		t.Fatal(err)
+	}
+	if scale.Spec.Replicas != 3 || !strings.Contains(scale.Status.Selector, "app=api") {
+		t.Fatalf("scale subresource %+v; want 3 replicas and the pod selector", scale)
+	}
+	scale.Spec.Replicas = 2
+	if err := s.c.SubResource("scale").Update(t.Context(), s.get(), scaleBody(scale)); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("green resized to 2", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 2 })
+	if r := s.replicas(v1alpha1.Blue); r != 3 {
+		t.Fatalf("live blue shrank to %d on a scale-down mid-rollout; want 3", r)
+	}
+	s.patchStatus(bluegreen.PromotePatch(v2))
+	got := s.healthyOn(v2, 30*time.Second)
+	if got.Status.Replicas != 2 {
+		t.Fatalf("status.replicas %d after promotion; want 2", got.Status.Replicas)
+	}
+}
+
+// A missing active Service is reported, and nothing switches.
+func TestMissingActiveServiceIsReported(t *testing.T) {
+	s := newScenario(t)
+	if err := s.env.Client.CoreV1().Services(s.env.Namespace).Delete(t.Context(), "api", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s.create(s.bgd("agentic-rag/api:1.0.0", nil))
+	var found bool
+	s.waitFor("a ServiceMissing event", 30*time.Second, func(*v1alpha1.BlueGreenDeployment) bool {
+		events, err := s.env.Client.EventsV1().Events(s.env.Namespace).List(t.Context(), metav1.ListOptions{})
+		if err != nil {
+			return false
+		}
+		for _, e := range events.Items {
+			if e.Reason == v1alpha1.ReasonServiceMissing && strings.Contains(e.Note, "service "+s.env.Namespace+"/api not found") && e.Type == corev1.EventTypeWarning {
+				found = true
+			}
+		}
+		return found
+	})
+	if got := s.get(); got.Status.StableColor != "" {
+		t.Fatalf("became stable on %s without an active Service", got.Status.StableColor)
+	}
+}
