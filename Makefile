@@ -19,7 +19,7 @@ CONTROLLER_GEN := $(CACHE_DIR)/tools/controller-gen-$(CONTROLLER_GEN_VERSION)/co
 # Test packages run two at a time (each starts its own local cluster).
 TEST_FLAGS ?= -count=1 -p 2 -timeout 30m
 
-.PHONY: all build cluster-bin test lint generate check-generated demo demo-down bench clean help
+.PHONY: all build deps cluster-bin test lint generate check-generated demo demo-down bench clean help
 
 all: build
 
@@ -32,7 +32,10 @@ build: ## build bin/ragdeploy
 cluster-bin: ## build the control-plane binaries (cached by their pins; ~8 min once)
 	@hack/cluster/build.sh >/dev/null
 
-test: cluster-bin ## unit, integration (real local cluster) and end-to-end tests
+deps: ## install the Debian packages the tests need (prometheus)
+	@hack/install-deps.sh
+
+test: deps cluster-bin ## unit, integration (real local cluster) and end-to-end tests
 	$(GO) test $(TEST_FLAGS) ./...
 
 lint: $(GOLANGCI_LINT) check-generated ## gofmt, go vet, golangci-lint, generated files up to date

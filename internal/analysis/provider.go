@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"text/template"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 )
 
@@ -21,6 +23,10 @@ type Target struct {
 	PreviewService string
 	// Stage the check runs in.
 	Stage v1alpha1.AnalysisStage
+	// OwnerUID is the BlueGreenDeployment's UID (Jobs are owned by it).
+	OwnerUID types.UID
+	// Attempt numbers the measurement of the check (0 for the first).
+	Attempt int32
 }
 
 // Result is one measurement. Pending is true when the measurement has not

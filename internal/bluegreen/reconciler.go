@@ -145,7 +145,7 @@ func (r *Reconciler) now() time.Time {
 func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, plan *Plan) bool {
 	counted := false
 	target := analysis.Target{
-		Namespace: b.Namespace, Name: b.Name, Revision: w.Revision,
+		Namespace: b.Namespace, Name: b.Name, Revision: w.Revision, OwnerUID: b.UID,
 		ActiveService: b.Spec.ActiveService, PreviewService: b.Spec.PreviewService,
 	}
 	for _, m := range plan.Measure {
@@ -154,9 +154,9 @@ func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 			checks = b.Spec.PostPromotionAnalysis
 		}
 		c := &checks[m.Index]
-		target.Stage = m.Stage
-		res := r.Measurer.Measure(ctx, target, c)
 		entry := AnalysisEntry(&plan.Status, m.Stage, c.Name, w.Revision)
+		target.Stage, target.Attempt = m.Stage, entry.Successes+entry.Failures
+		res := r.Measurer.Measure(ctx, target, c)
 		entry.Message = res.Message
 		if res.Pending {
 			continue

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/analysis"
 )
 
 // Validate checks what the CRD schema cannot: the selector must match the
@@ -78,6 +79,11 @@ func validateChecks(path *field.Path, checks []v1alpha1.AnalysisCheck) field.Err
 		}
 		if kinds != 1 {
 			errs = append(errs, field.Invalid(p, c.Name, fmt.Sprintf("exactly one of http, prometheus, job must be set (found %d)", kinds)))
+		}
+		if c.Prometheus != nil {
+			if _, err := analysis.ParseCondition(c.Prometheus.SuccessCondition); err != nil {
+				errs = append(errs, field.Invalid(p.Child("prometheus", "successCondition"), c.Prometheus.SuccessCondition, err.Error()))
+			}
 		}
 		if c.FailureLimit >= max(c.Count, 1) {
 			errs = append(errs, field.Invalid(p.Child("failureLimit"), c.FailureLimit, "must be lower than count, or the check can never fail"))

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,8 +12,14 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/analysis/promtest"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
 
@@ -125,4 +132,61 @@ func (r *hookRecorder) received() []controller.Notification {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]controller.Notification(nil), r.got...)
+}
+
+// errorGauge serves api_error_ratio for Prometheus to scrape.
+type errorGauge struct{ value atomic.Value }
+
+func (g *errorGauge) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	fmt.Fprintf(w, "# TYPE api_error_ratio gauge\napi_error_ratio{service=\"api-preview\"} %s\n", g.value.Load())
+}
+
+func TestJobAndPrometheusAnalysis(t *testing.T) {
+	gauge := &errorGauge{}
+	gauge.value.Store("0.01")
+	target := httptest.NewServer(gauge)
+	t.Cleanup(target.Close)
+	prom := promtest.Start(t, target.URL+"/metrics")
+	prom.WaitForData(t, "api_error_ratio")
+	smoke := v1alpha1.AnalysisCheck{Name: "smoke-job", Count: 1, Job: &v1alpha1.JobCheck{Spec: batchv1.JobSpec{
+		BackoffLimit: new(int32(0)),
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{localcluster.AnnotationReadyAfter: "1s"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "smoke", Image: "agentic-rag/api-smoke:1"}}},
+		},
+	}}}
+	errorsCheck := v1alpha1.AnalysisCheck{Name: "error-rate", Count: 4, IntervalSeconds: 1, Prometheus: &v1alpha1.PrometheusCheck{
+		Address: prom.URL, Query: `max(api_error_ratio{service="{{.PreviewService}}"})`, SuccessCondition: "result < 0.05",
+	}}
+	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+		b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{smoke}
+		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{errorsCheck}
+	})
+
+	// v2: the smoke Job passes, the error rate stays low: promoted.
+	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
+	got := s.healthyOn(v2, 60*time.Second)
+	for _, a := range got.Status.Analysis {
+		if a.Result != v1alpha1.AnalysisSuccessful {
+			t.Fatalf("check %s: %s (%s); want Successful", a.Name, a.Result, a.Message)
+		}
+	}
+	jobs, err := s.env.Client.BatchV1().Jobs(s.env.Namespace).List(t.Context(), metav1.ListOptions{LabelSelector: "ragdeploy.io/check=smoke-job"})
+	if err != nil || len(jobs.Items) != 1 {
+		t.Fatalf("smoke Jobs: %d (err %v); want exactly 1 for one measurement", len(jobs.Items), err)
+	}
+
+	// v3: the error rate rises after the switch: rolled back to v2.
+	v3 := s.setImage("agentic-rag/api:3.0.0", nil)
+	s.waitFor("v3 promoted", 60*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.CurrentRevision == v3 && b.Status.PromotedAt != nil
+	})
+	gauge.value.Store("0.3")
+	got = s.waitFor("rolled back by the error rate", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortReason == v1alpha1.ReasonPostPromotionFailed
+	})
+	if got.Status.StableRevision != v2 || !strings.Contains(got.Status.AbortMessage, "0.3") {
+		t.Fatalf("stable %s, abort message %q; want v2 stable and the measured 0.3 named", got.Status.StableRevision, got.Status.AbortMessage)
+	}
+	_ = v1
 }

@@ -107,7 +107,11 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	r := &bluegreen.Reconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("ragdeploy"),
-		Measurer: analysis.Measurer{HTTP: analysis.HTTP{Client: &http.Client{}}},
+		Measurer: analysis.Measurer{
+			HTTP:       analysis.HTTP{Client: &http.Client{}},
+			Prometheus: analysis.Prometheus{Client: &http.Client{}},
+			Job:        analysis.Job{Client: mgr.GetClient()},
+		},
 		Notifier: WebhookNotifier{},
 		Metrics:  m,
 	}

@@ -1,0 +1,117 @@
+// Package promtest runs a real Prometheus server for tests: the Debian
+// `prometheus` binary on a loopback port, scraping targets the test serves.
+package promtest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is a running Prometheus.
+type Server struct {
+	// URL is its base URL, e.g. http://127.0.0.1:40123.
+	URL string
+}
+
+// Start runs Prometheus scraping each target URL (http://host:port/path)
+// every 200ms, and stops it when the test ends. It fails the test when the
+// binary is missing: install the Debian package `prometheus` (make test does).
+func Start(t testing.TB, targets ...string) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatalf("promtest: prometheus not found (apt-get install prometheus; `make test` installs it): %v", err)
+	}
+	dir := t.TempDir()
+	var cfg strings.Builder
+	cfg.WriteString("global:\n  scrape_interval: 200ms\n  scrape_timeout: 150ms\n  evaluation_interval: 1s\nscrape_configs:\n")
+	for i, target := range targets {
+		u, err := url.Parse(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&cfg, "- job_name: target%d\n  metrics_path: %q\n  static_configs:\n  - targets: [%q]\n", i, u.Path, u.Host)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin,
+		"--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr,
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+		_ = logFile.Close()
+	})
+	s := &Server{URL: "http://" + addr}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/-/ready", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case err := <-exited:
+			exited <- err // for the cleanup
+			log, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+			t.Fatalf("promtest: prometheus exited (%v):\n%s", err, log)
+		case <-ctx.Done():
+			log, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+			t.Fatalf("promtest: prometheus not ready: %v\n%s", ctx.Err(), log)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// WaitForData waits until query returns a non-empty result, i.e. the
+// targets have been scraped.
+func (s *Server) WaitForData(t testing.TB, query string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.URL + "/api/v1/query?" + url.Values{"query": {query}}.Encode())
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && !strings.Contains(string(body), `"result":[]`) {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("promtest: no data for %q after 30s", query)
+}
