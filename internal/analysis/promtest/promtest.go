@@ -70,7 +70,7 @@ func Start(t testing.TB, targets ...string) *Server {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = <-exited
+		t.Logf("prometheus stopped: %v", <-exited)
 		_ = logFile.Close()
 	})
 	s := &Server{URL: "http://" + addr}
