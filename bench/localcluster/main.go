@@ -7,13 +7,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +43,7 @@ func run(runs, nodes int, settle time.Duration) error {
 		time.Sleep(settle)
 		total, parts := 0.0, []string{}
 		for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
-			mib, err := rssMiB(c.PIDs()[name])
+			mib, err := localcluster.ProcessRSSMiB(c.PIDs()[name])
 			if err != nil {
 				c.Stop()
 				return fmt.Errorf("%s: %w", name, err)
@@ -60,23 +58,6 @@ func run(runs, nodes int, settle time.Duration) error {
 	fmt.Printf("ready_s: median %.2f min %.2f max %.2f (goal <= 15)\n", median(ready), slices.Min(ready), slices.Max(ready))
 	fmt.Printf("rss_mib: median %.0f min %.0f max %.0f (goal <= 1536)\n", median(rss), slices.Min(rss), slices.Max(rss))
 	return nil
-}
-
-// rssMiB reads VmRSS of pid from /proc.
-func rssMiB(pid int) (float64, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = f.Close() }()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
 
 func median(xs []float64) float64 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/analysis/promtest"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
@@ -189,4 +190,24 @@ func TestJobAndPrometheusAnalysis(t *testing.T) {
 		t.Fatalf("stable %s, abort message %q; want v2 stable and the measured 0.3 named", got.Status.StableRevision, got.Status.AbortMessage)
 	}
 	_ = v1
+}
+
+// Abort during post-promotion analysis: traffic returns to the warm colour.
+func TestAbortAfterPromotion(t *testing.T) {
+	h := newHealthServer(t)
+	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("long", h.URL, 1000, 0)}
+		b.Spec.ScaleDownDelaySeconds = new(int32(600))
+	})
+	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
+	s.waitFor("promoted", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.ActiveColor == v1alpha1.Green && b.Status.PromotedAt != nil && b.Status.CurrentRevision == v2
+	})
+	s.patchStatus(bluegreen.AbortPatch(v2, "test"))
+	got := s.waitFor("back on blue", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.ActiveColor == v1alpha1.Blue
+	})
+	if got.Status.StableRevision != v1 || s.serviceColor("api") != v1alpha1.Blue {
+		t.Fatalf("stable %s, active Service %s; want v1 on blue", got.Status.StableRevision, s.serviceColor("api"))
+	}
 }

@@ -66,6 +66,12 @@ func Scheme() *runtime.Scheme {
 
 // New returns a manager running the blue-green reconciler.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		// client-go's default (5 QPS) would pace every reconcile; rely on the
+		// API server's priority and fairness instead, as controller-runtime does.
+		cfg.QPS = -1
+	}
 	managed, err := labels.NewRequirement(bluegreen.LabelName, selection.Exists, nil)
 	if err != nil {
 		return nil, err

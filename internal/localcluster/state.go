@@ -80,3 +80,18 @@ func ProcessAlive(pid int, want string) bool {
 	// A zombie has an empty command line: it is not alive.
 	return len(cmdline) > 0 && strings.Contains(string(cmdline), want)
 }
+
+// ProcessRSSMiB reads the resident memory of pid from /proc.
+func ProcessRSSMiB(pid int) (float64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
+}

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+)
+
+const ns = "bench"
+
+type harness struct {
+	c  client.WithWatch
+	cs kubernetes.Interface
+}
+
+func newHarness(ctx context.Context, cluster *localcluster.Cluster) (*harness, error) {
+	if err := controller.InstallCRDs(ctx, cluster.RESTConfig); err != nil {
+		return nil, err
+	}
+	c, err := client.NewWithWatch(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cluster.RESTConfig)
+	if err != nil {
+		return nil, err
+	}
+	h := &harness{c: c, cs: cs}
+	for _, n := range []string{ns, "scale"} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+func (h *harness) service(ctx context.Context, namespace, name, app string) error {
+	return h.c.Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": app},
+			Ports: []corev1.ServicePort{{Port: 8000, TargetPort: intstr.FromInt32(8000)}}},
+	})
+}
+
+func bgd(namespace, name string, replicas int32, mutate func(*v1alpha1.BlueGreenDeployment)) *v1alpha1.BlueGreenDeployment {
+	b := &v1alpha1.BlueGreenDeployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: v1alpha1.BlueGreenDeploymentSpec{
+			Replicas:              &replicas,
+			Selector:              &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			ActiveService:         name,
+			AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: true},
+			ScaleDownDelaySeconds: new(int32(2)),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "agentic-rag/api:0"}}},
+			},
+		},
+	}
+	if mutate != nil {
+		mutate(b)
+	}
+	return b
+}
+
+// state is what the watches saw of one BlueGreenDeployment and its active
+// Service; at is when the last event arrived.
+type state struct {
+	at          time.Time
+	activeColor string
+	slices      map[string]*discoveryv1.EndpointSlice
+	pods        map[string]*corev1.Pod
+	bgd         *v1alpha1.BlueGreenDeployment
+}
+
+// observer keeps state up to date from watch events, and records when each
+// registered expectation first held.
+type observer struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	s       state
+	pending []*expectation
+}
+
+// expectation is a condition registered before the action that should make
+// it hold, so the event that did is timed exactly.
+type expectation struct {
+	what string
+	cond func(*state) bool
+	at   time.Time
+}
+
+func (h *harness) observe(ctx context.Context, name string) (*observer, error) {
+	o := &observer{s: state{slices: map[string]*discoveryv1.EndpointSlice{}, pods: map[string]*corev1.Pod{}}}
+	o.cond = sync.NewCond(&o.mu)
+	watches := []func() (watch.Interface, error){
+		func() (watch.Interface, error) {
+			return h.cs.CoreV1().Services(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+		},
+		func() (watch.Interface, error) {
+			return h.cs.DiscoveryV1().EndpointSlices(ns).Watch(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
+		},
+		func() (watch.Interface, error) {
+			return h.cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: bluegreen.LabelName + "=" + name})
+		},
+		func() (watch.Interface, error) {
+			var list v1alpha1.BlueGreenDeploymentList
+			return h.c.Watch(ctx, &list, client.InNamespace(ns), client.MatchingFields{"metadata.name": name})
+		},
+	}
+	for _, start := range watches {
+		w, err := start()
+		if err != nil {
+			return nil, err
+		}
+		go o.consume(w)
+	}
+	return o, nil
+}
+
+func (o *observer) consume(w watch.Interface) {
+	for ev := range w.ResultChan() {
+		now := time.Now()
+		o.mu.Lock()
+		o.s.at = now
+		switch obj := ev.Object.(type) {
+		case *corev1.Service:
+			o.s.activeColor = obj.Spec.Selector[bluegreen.LabelColor]
+		case *discoveryv1.EndpointSlice:
+			if ev.Type == watch.Deleted {
+				delete(o.s.slices, obj.Name)
+			} else {
+				o.s.slices[obj.Name] = obj
+			}
+		case *corev1.Pod:
+			if ev.Type == watch.Deleted {
+				delete(o.s.pods, obj.Name)
+			} else {
+				o.s.pods[obj.Name] = obj
+			}
+		case *v1alpha1.BlueGreenDeployment:
+			o.s.bgd = obj
+		}
+		for _, e := range o.pending {
+			if e.at.IsZero() && e.cond(&o.s) {
+				e.at = now
+			}
+		}
+		o.mu.Unlock()
+		o.cond.Broadcast()
+	}
+}
+
+// expect registers cond; wait on the result after triggering the action.
+func (o *observer) expect(what string, cond func(*state) bool) *expectation {
+	e := &expectation{what: what, cond: cond}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if cond(&o.s) {
+		e.at = o.s.at
+	}
+	o.pending = append(o.pending, e)
+	return e
+}
+
+// wait returns when the expectation first held (the arrival time of the
+// event that made it hold).
+func (o *observer) wait(ctx context.Context, e *expectation) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	stop := context.AfterFunc(ctx, o.cond.Broadcast)
+	defer stop()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	defer func() { o.pending = slices.DeleteFunc(o.pending, func(x *expectation) bool { return x == e }) }()
+	for e.at.IsZero() {
+		if ctx.Err() != nil {
+			return time.Time{}, fmt.Errorf("waiting for %s: %w (%s)", e.what, ctx.Err(), o.s.describe())
+		}
+		o.cond.Wait()
+	}
+	return e.at, nil
+}
+
+// when waits until cond holds; for conditions not tied to a timed action.
+func (o *observer) when(ctx context.Context, what string, cond func(*state) bool) (time.Time, error) {
+	return o.wait(ctx, o.expect(what, cond))
+}
+
+func podReady(p *corev1.Pod) bool {
+	if p.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// readyPods counts ready pods of a colour running rev.
+func (s *state) readyPods(color, rev string) int {
+	n := 0
+	for _, p := range s.pods {
+		if p.Labels[bluegreen.LabelColor] == color && p.Labels[bluegreen.LabelRevision] == rev && podReady(p) {
+			n++
+		}
+	}
+	return n
+}
+
+// serving: the active Service selects color and its EndpointSlices list n
+// ready endpoints, all of pods of that colour running rev.
+func (s *state) serving(color, rev string, n int) bool {
+	if s.activeColor != color {
+		return false
+	}
+	ready := 0
+	for _, sl := range s.slices {
+		for _, ep := range sl.Endpoints {
+			if ep.Conditions.Ready == nil || !*ep.Conditions.Ready || ep.TargetRef == nil {
+				continue
+			}
+			p := s.pods[ep.TargetRef.Name]
+			if p == nil || p.Labels[bluegreen.LabelColor] != color || p.Labels[bluegreen.LabelRevision] != rev {
+				return false
+			}
+			ready++
+		}
+	}
+	return ready == n
+}
+
+func (h *harness) get(ctx context.Context, namespace, name string) (*v1alpha1.BlueGreenDeployment, error) {
+	var b v1alpha1.BlueGreenDeployment
+	err := h.c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &b)
+	return &b, err
+}
+
+// setImage updates the template and returns the new generation.
+func (h *harness) setImage(ctx context.Context, namespace, name, image string) (int64, error) {
+	for {
+		b, err := h.get(ctx, namespace, name)
+		if err != nil {
+			return 0, err
+		}
+		b.Spec.Template.Spec.Containers[0].Image = image
+		if err := h.c.Update(ctx, b); err == nil {
+			return b.Generation, nil
+		} else if ctx.Err() != nil {
+			return 0, err
+		}
+	}
+}
+
+// observed: the controller has seen generation gen.
+func (s *state) observed(gen int64) bool {
+	return s.bgd != nil && s.bgd.Status.ObservedGeneration >= gen
+}
+
+// nextGeneration is the generation the next spec change will have.
+func (h *harness) nextGeneration(ctx context.Context, name string) (int64, error) {
+	b, err := h.get(ctx, ns, name)
+	if err != nil {
+		return 0, err
+	}
+	return b.Generation + 1, nil
+}
+
+func (h *harness) patchStatus(ctx context.Context, name string, patch []byte) error {
+	b, err := h.get(ctx, ns, name)
+	if err != nil {
+		return err
+	}
+	return h.c.Status().Patch(ctx, b, client.RawPatch(types.MergePatchType, patch))
+}
+
+func report(what string, ms []float64) {
+	if len(ms) == 0 {
+		fmt.Printf("%-42s no samples\n", what)
+		return
+	}
+	s := slices.Clone(ms)
+	sort.Float64s(s)
+	pct := func(p float64) float64 { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	fmt.Printf("%-42s n=%d p50 %.1f  p99 %.1f  max %.1f\n", what, len(s), pct(0.5), pct(0.99), s[len(s)-1])
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// describe summarises the state for an error message.
+func (s *state) describe() string {
+	out := fmt.Sprintf("active selects %q", s.activeColor)
+	if s.bgd != nil {
+		out += fmt.Sprintf("; %s: %s (%s), stable %s/%s, abort %q", s.bgd.Name, s.bgd.Status.Phase, s.bgd.Status.Message,
+			s.bgd.Status.StableColor, s.bgd.Status.StableRevision, s.bgd.Status.AbortedRevision)
+	}
+	for _, sl := range s.slices {
+		for _, ep := range sl.Endpoints {
+			if ep.TargetRef != nil {
+				p := s.pods[ep.TargetRef.Name]
+				color, rev := "?", "?"
+				if p != nil {
+					color, rev = p.Labels[bluegreen.LabelColor], p.Labels[bluegreen.LabelRevision]
+				}
+				out += fmt.Sprintf("; endpoint %s %s/%s ready=%v", ep.TargetRef.Name, color, rev, ep.Conditions.Ready != nil && *ep.Conditions.Ready)
+			}
+		}
+	}
+	return out
+}
