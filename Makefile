@@ -57,7 +57,7 @@ generate: $(CONTROLLER_GEN) ## regenerate deepcopy code and the CRD from api/
 check-generated: generate ## fail when generated files differ from what is committed
 	@git diff --exit-code -- api charts/ragdeploy/crds || { echo "generated files are stale: run make generate and commit"; exit 1; }
 
-demo: build cluster-bin ## start the local cluster and show a Deployment becoming Ready
+demo: build cluster-bin ## local cluster, a blue-green rollout, a broken release rolled back
 	bin/ragdeploy local up
 	$(GO) run ./hack/demo --kubeconfig .ragdeploy/local/kubeconfig
 	@echo
@@ -69,6 +69,7 @@ demo-down: build ## stop the local cluster and remove its state
 
 bench: cluster-bin ## run the benchmarks in bench/ and print their figures
 	$(GO) run ./bench/localcluster
+	$(GO) run ./bench/bluegreen
 
 clean: ## remove build output (not the cached control-plane binaries)
 	rm -rf bin dist

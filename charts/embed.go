@@ -4,7 +4,7 @@ package charts
 
 import "embed"
 
-// CRDs holds the CustomResourceDefinitions of the controller chart.
+// FS holds the charts, each under its directory name (e.g. "ragdeploy").
 //
-//go:embed ragdeploy/crds/*.yaml
-var CRDs embed.FS
+//go:embed all:ragdeploy
+var FS embed.FS

@@ -1,32 +1,41 @@
-// Command demo shows the local cluster at work: its nodes, then a sample
-// Deployment of the api becoming Ready with live progress, and the Service
-// endpoints that follow. `make demo` runs it after `ragdeploy local up`.
+// Command demo shows a blue-green rollout on the local cluster: the api runs
+// as a BlueGreenDeployment; version 2 goes to the idle colour, passes its
+// checks and takes the traffic with the old colour kept warm; version 3
+// fails its post-promotion check and is rolled back automatically. It prints
+// live progress and a timeline. `make demo` runs it after `ragdeploy local up`
+// (which runs the controller next to the control plane).
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
+	"sync/atomic"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 )
 
 func main() {
 	kubeconfig := flag.String("kubeconfig", ".ragdeploy/local/kubeconfig", "kubeconfig of the local cluster")
-	namespace := flag.String("namespace", "demo", "namespace for the sample Deployment")
+	namespace := flag.String("namespace", "demo", "namespace of the demo")
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := run(ctx, *kubeconfig, *namespace); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
@@ -34,45 +43,170 @@ func main() {
 	}
 }
 
+type demo struct {
+	c        client.Client
+	ns       string
+	start    time.Time
+	timeline []string
+}
+
+func (d *demo) log(format string, args ...any) {
+	line := fmt.Sprintf("+%6.1fs  %s", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
+	fmt.Println("  " + line)
+	d.timeline = append(d.timeline, line)
+}
+
 func run(ctx context.Context, kubeconfig, ns string) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return err
 	}
-	client, err := kubernetes.NewForConfig(cfg)
+	c, err := client.New(cfg, client.Options{Scheme: controller.Scheme()})
 	if err != nil {
 		return err
 	}
-	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
+	d := &demo{c: c, ns: ns, start: time.Now()}
+
+	var nodes corev1.NodeList
+	if err := c.List(ctx, &nodes); err != nil {
 		return err
 	}
-	fmt.Println("== Nodes")
+	fmt.Println("== Local cluster")
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
 		fmt.Printf("  %-12s ready=%-5t zone=%s\n", n.Name, localcluster.NodeReady(n), n.Labels["topology.kubernetes.io/zone"])
 	}
 
-	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
-	if _, err := client.CoreV1().Namespaces().Create(ctx, nsObj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	// The checks the controller runs: an HTTP health endpoint served by this
+	// process on loopback (the controller runs on this machine).
+	var healthy atomic.Bool
+	healthy.Store(true)
+	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if healthy.Load() {
+			_, _ = w.Write([]byte(`{"status":"ok"}`))
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"degraded"}`))
+	}))
+	defer health.Close()
+
+	if err := d.reset(ctx); err != nil {
 		return err
 	}
-	name := "api"
-	_ = client.AppsV1().Deployments(ns).Delete(ctx, name, metav1.DeleteOptions{})
-	waitDeleted(ctx, client, ns, name)
-	replicas := int32(3)
+	fmt.Printf("\n== Version 1: first deploy of the api (3 replicas) in namespace %s\n", ns)
+	b := d.bgd(health.URL)
+	if err := c.Create(ctx, b); err != nil {
+		return err
+	}
+	if _, err := d.follow(ctx, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision != ""
+	}); err != nil {
+		return err
+	}
+
+	fmt.Println("\n== Version 2: blue-green rollout (preview, pre-promotion check, switch, old colour kept warm)")
+	if err := d.setImage(ctx, "agentic-rag/api:2.0.0"); err != nil {
+		return err
+	}
+	v2, err := d.follow(ctx, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision == b.Status.CurrentRevision && b.Generation == b.Status.ObservedGeneration
+	})
+	if err != nil {
+		return err
+	}
+	old := v2.Status.StableColor.Other()
+	d.log("%s keeps %d replicas warm for %ds: rollback is a selector flip", old, colour(v2, old).Replicas, *v2.Spec.ScaleDownDelaySeconds)
+
+	fmt.Println("\n== Version 3: broken release (its health check fails after the switch)")
+	if err := d.setImage(ctx, "agentic-rag/api:3.0.0-broken"); err != nil {
+		return err
+	}
+	var switchedAt time.Time
+	if _, err := d.follow(ctx, func(b *v1alpha1.BlueGreenDeployment) bool {
+		if switchedAt.IsZero() && b.Status.PromotedAt != nil && b.Status.ActiveColor == b.Status.StableColor.Other() {
+			switchedAt = time.Now()
+			healthy.Store(false)
+			d.log("health endpoint now answers 503")
+		}
+		return b.Status.Phase == v1alpha1.PhaseAborted
+	}); err != nil {
+		return err
+	}
+	rolledBack := time.Now()
+	v3, err := d.get(ctx)
+	if err != nil {
+		return err
+	}
+	d.log("rolled back automatically: %s (%s)", v3.Status.AbortReason, v3.Status.AbortMessage)
+
+	fmt.Println("\n== Timeline")
+	for _, l := range d.timeline {
+		fmt.Println("  " + l)
+	}
+	fmt.Printf("\n  stable revision %s on %s; failed revision %s retired after the delay\n",
+		v3.Status.StableRevision, v3.Status.StableColor, v3.Status.AbortedRevision)
+	fmt.Printf("  broken version served for %.1fs before the automatic rollback\n", rolledBack.Sub(switchedAt).Seconds())
+	fmt.Printf("\n  Try: bin/ragdeploy rollout status api -n %s --kubeconfig %s\n", ns, kubeconfig)
+	fmt.Printf("       bin/ragdeploy rollout history api -n %s --kubeconfig %s\n", ns, kubeconfig)
+	return nil
+}
+
+func colour(b *v1alpha1.BlueGreenDeployment, c v1alpha1.Color) v1alpha1.ColorStatus {
+	if c == v1alpha1.Blue {
+		return b.Status.Blue
+	}
+	return b.Status.Green
+}
+
+// reset deletes an earlier run's objects and creates the namespace and Services.
+func (d *demo) reset(ctx context.Context) error {
+	old := &v1alpha1.BlueGreenDeployment{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: d.ns}}
+	if err := d.c.Delete(ctx, old); err == nil {
+		for {
+			if _, err := d.get(ctx); apierrors.IsNotFound(err) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: d.ns, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
+	if err := d.c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	for _, name := range []string{"api", "api-preview"} {
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: d.ns},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app.kubernetes.io/name": "agentic-rag-api"},
+				Ports: []corev1.ServicePort{{Name: "http", Port: 8000, TargetPort: intstr.FromString("http")}}},
+		}
+		if err := d.c.Create(ctx, svc); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *demo) bgd(healthURL string) *v1alpha1.BlueGreenDeployment {
 	labels := map[string]string{"app.kubernetes.io/name": "agentic-rag-api"}
-	dep := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
+	check := func(name string) v1alpha1.AnalysisCheck {
+		return v1alpha1.AnalysisCheck{Name: name, Count: 3, IntervalSeconds: 1, HTTP: &v1alpha1.HTTPCheck{
+			URL: healthURL + "/health?service={{.PreviewService}}", JSONField: "status", JSONValue: "ok",
+		}}
+	}
+	return &v1alpha1.BlueGreenDeployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: d.ns},
+		Spec: v1alpha1.BlueGreenDeploymentSpec{
+			Replicas:              new(int32(3)),
+			Selector:              &metav1.LabelSelector{MatchLabels: labels},
+			ActiveService:         "api",
+			PreviewService:        "api-preview",
+			AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: true, AfterSeconds: 1},
+			ScaleDownDelaySeconds: new(int32(30)),
+			PrePromotionAnalysis:  []v1alpha1.AnalysisCheck{check("smoke")},
+			PostPromotionAnalysis: []v1alpha1.AnalysisCheck{check("health")},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{
-					Labels: labels,
-					// Each pod takes 2s to become ready, as a real api would.
-					Annotations: map[string]string{localcluster.AnnotationReadyAfter: "2s"},
-				},
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{localcluster.AnnotationReadyAfter: "2s"}},
 				Spec: corev1.PodSpec{
 					SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: new(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 					Containers: []corev1.Container{{
@@ -87,80 +221,65 @@ func run(ctx context.Context, kubeconfig, ns string) error {
 			},
 		},
 	}
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "http", Port: 8000, TargetPort: intstr.FromString("http")}}},
+}
+
+func (d *demo) get(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
+	var b v1alpha1.BlueGreenDeployment
+	err := d.c.Get(ctx, types.NamespacedName{Namespace: d.ns, Name: "api"}, &b)
+	return &b, err
+}
+
+func (d *demo) setImage(ctx context.Context, image string) error {
+	for {
+		b, err := d.get(ctx)
+		if err != nil {
+			return err
+		}
+		b.Spec.Template.Spec.Containers[0].Image = image
+		if err := d.c.Update(ctx, b); err == nil {
+			d.log("image set to %s", image)
+			return nil
+		} else if !apierrors.IsConflict(err) {
+			return err
+		}
 	}
-	fmt.Printf("\n== Deployment %s/%s (3 replicas, each ready after 2s)\n", ns, name)
-	start := time.Now()
-	if _, err := client.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	if _, err := client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
+}
+
+// follow prints every change of the rollout's summary until done holds.
+func (d *demo) follow(ctx context.Context, done func(*v1alpha1.BlueGreenDeployment) bool) (*v1alpha1.BlueGreenDeployment, error) {
 	last := ""
 	for {
-		d, err := client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		b, err := d.get(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		line := fmt.Sprintf("replicas=%d updated=%d ready=%d available=%d", d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas)
+		line := fmt.Sprintf("%-11s active=%-5s preview=%-5s blue=%d/%d green=%d/%d  %s", b.Status.Phase,
+			b.Status.ActiveColor, b.Status.PreviewColor, b.Status.Blue.ReadyReplicas, b.Status.Blue.Replicas,
+			b.Status.Green.ReadyReplicas, b.Status.Green.Replicas, b.Status.Message)
+		if a := analysisSummary(b); a != "" {
+			line += "  [" + a + "]"
+		}
 		if line != last {
-			fmt.Printf("  +%5.1fs  %s\n", time.Since(start).Seconds(), line)
+			d.log("%s", line)
 			last = line
 		}
-		if d.Status.AvailableReplicas == replicas {
-			break
+		if done(b) {
+			return b, nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("deployment %s/%s not available: %w", ns, name, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	fmt.Printf("  Deployment available after %.1fs\n", time.Since(start).Seconds())
-	pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=agentic-rag-api"})
-	if err != nil {
-		return err
-	}
-	fmt.Println("\n== Pods")
-	for _, p := range pods.Items {
-		fmt.Printf("  %-28s %-8s node=%-12s ip=%s\n", p.Name, p.Status.Phase, p.Spec.NodeName, p.Status.PodIP)
-	}
-	fmt.Printf("\n== Service %s endpoints\n", name)
-	available := time.Now()
-	for {
-		slices, err := client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
-		if err != nil {
-			return err
-		}
-		var ready []string
-		for _, s := range slices.Items {
-			for _, ep := range s.Endpoints {
-				if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
-					ready = append(ready, ep.Addresses[0])
-				}
-			}
-		}
-		if len(ready) == int(replicas) {
-			fmt.Printf("  %d ready endpoints %v, %.1fs after the Deployment was available\n", len(ready), ready, time.Since(available).Seconds())
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("service %s/%s: %d ready endpoints: %w", ns, name, len(ready), ctx.Err())
+			return nil, fmt.Errorf("rollout did not finish: %w", ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return nil
 }
 
-func waitDeleted(ctx context.Context, client kubernetes.Interface, ns, name string) {
-	for {
-		if _, err := client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) || ctx.Err() != nil {
-			return
+func analysisSummary(b *v1alpha1.BlueGreenDeployment) string {
+	var parts []string
+	for _, a := range b.Status.Analysis {
+		if a.Revision == bluegreen.TemplateRevision(&b.Spec.Template) {
+			parts = append(parts, fmt.Sprintf("%s %s %d ok/%d failed", a.Name, a.Result, a.Successes, a.Failures))
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
+	return strings.Join(parts, ", ")
 }

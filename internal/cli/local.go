@@ -14,7 +14,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 )
 
@@ -71,6 +74,16 @@ type localUpOptions struct {
 	localOptions
 	Nodes   int
 	Timeout time.Duration
+	// NoController skips running the BlueGreenDeployment controller next to
+	// the control plane (tests that run their own use it).
+	NoController bool
+}
+
+func (o *localUpOptions) bindUpFlags(cmd *cobra.Command) {
+	o.bindFlags(cmd)
+	cmd.Flags().IntVar(&o.Nodes, "nodes", localcluster.DefaultOptions().Nodes, "number of kwok nodes")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
+	cmd.Flags().BoolVar(&o.NoController, "no-controller", false, "do not run the BlueGreenDeployment controller (and do not install its CRD)")
 }
 
 func newLocalUpCommand(streams Streams) *cobra.Command {
@@ -89,9 +102,7 @@ func newLocalUpCommand(streams Streams) *cobra.Command {
 			return o.run(cmd.Context())
 		},
 	}
-	o.bindFlags(cmd)
-	cmd.Flags().IntVar(&o.Nodes, "nodes", localcluster.DefaultOptions().Nodes, "number of kwok nodes")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
+	o.bindUpFlags(cmd)
 	return cmd
 }
 
@@ -133,7 +144,7 @@ func (o *localUpOptions) run(ctx context.Context) error {
 	}
 	defer func() { _ = logFile.Close() }()
 	supervisor := exec.Command(exe, "local", "serve", "--state-dir", o.StateDir,
-		"--nodes", strconv.Itoa(o.Nodes), "--timeout", o.Timeout.String())
+		"--nodes", strconv.Itoa(o.Nodes), "--timeout", o.Timeout.String(), "--no-controller="+strconv.FormatBool(o.NoController))
 	supervisor.Stdout, supervisor.Stderr = logFile, logFile
 	// A session of its own: the cluster outlives this command and its terminal.
 	supervisor.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -198,9 +209,7 @@ func newLocalServeCommand(streams Streams) *cobra.Command {
 			return o.serve(cmd.Context())
 		},
 	}
-	o.bindFlags(cmd)
-	cmd.Flags().IntVar(&o.Nodes, "nodes", localcluster.DefaultOptions().Nodes, "number of kwok nodes")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
+	o.bindUpFlags(cmd)
 	return cmd
 }
 
@@ -213,7 +222,16 @@ func (o *localUpOptions) serve(ctx context.Context) error {
 		return err
 	}
 	defer c.Stop()
-	if err := localcluster.WriteState(o.StateDir, c.StateOf(os.Getpid(), started, time.Since(started))); err != nil {
+	state := c.StateOf(os.Getpid(), started, time.Since(started))
+	if !o.NoController {
+		state.ControllerLog = filepath.Join(o.StateDir, "logs", "ragdeploy-controller.log")
+		stopController, err := runLocalController(ctx, c, state.ControllerLog)
+		if err != nil {
+			return err
+		}
+		defer stopController()
+	}
+	if err := localcluster.WriteState(o.StateDir, state); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.streams.Out, "ready: %s\n", c.Server)
@@ -327,4 +345,34 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// runLocalController installs the CRDs and runs the controller in this
+// process (pods on kwok nodes run nothing, so it cannot run as a pod here).
+// It logs to logPath and is stopped by the returned function.
+func runLocalController(ctx context.Context, c *localcluster.Cluster, logPath string) (func(), error) {
+	if err := controller.InstallCRDs(ctx, c.RESTConfig); err != nil {
+		return nil, err
+	}
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
+	opts := controller.DefaultOptions()
+	opts.MetricsAddr, opts.ProbeAddr, opts.LeaderElection = "0", "0", false
+	mgr, err := controller.New(c.RESTConfig, opts)
+	if err != nil {
+		_ = logFile.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintf(logFile, "controller stopped: %v\n", err)
+		}
+	}()
+	return func() { cancel(); <-done; _ = logFile.Close() }, nil
 }

@@ -39,6 +39,11 @@ func localStatus(ctx context.Context, o *localOptions) error {
 		fmt.Fprintf(w, "%s\t%d\t%s\n", name, s.Components[name], state)
 	}
 	_ = w.Flush()
+	if s.ControllerLog != "" {
+		fmt.Fprintf(out, "\nBlueGreenDeployment controller: running in the supervisor (log %s)\n", s.ControllerLog)
+	} else {
+		fmt.Fprintln(out, "\nBlueGreenDeployment controller: not running (--no-controller)")
+	}
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
 	if err != nil {

@@ -24,12 +24,12 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	files, err := fs.Glob(charts.CRDs, "ragdeploy/crds/*.yaml")
+	files, err := fs.Glob(charts.FS, "ragdeploy/crds/*.yaml")
 	if err != nil {
 		return err
 	}
 	for _, f := range files {
-		data, err := fs.ReadFile(charts.CRDs, f)
+		data, err := fs.ReadFile(charts.FS, f)
 		if err != nil {
 			return err
 		}

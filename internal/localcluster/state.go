@@ -27,6 +27,9 @@ type State struct {
 	StartedAt  time.Time      `json:"startedAt"`
 	// ReadySeconds is how long the start took.
 	ReadySeconds float64 `json:"readySeconds"`
+	// ControllerLog is the log of the BlueGreenDeployment controller running
+	// in the supervising process ("" when it does not run).
+	ControllerLog string `json:"controllerLog,omitempty"`
 }
 
 // StateOf returns the state of the running cluster c, supervised by pid.

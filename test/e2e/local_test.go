@@ -90,6 +90,13 @@ func TestLocalClusterLifecycle(t *testing.T) {
 			t.Errorf("local status does not mention %s", want)
 		}
 	}
+	if !strings.Contains(status.stdout, "controller: running") {
+		t.Errorf("local status does not report the controller:\n%s", status.stdout)
+	}
+	// The controller's CRD is served.
+	if _, err := client.Discovery().ServerResourcesForGroupVersion("ragdeploy.io/v1alpha1"); err != nil {
+		t.Errorf("BlueGreenDeployment API not served after local up: %v", err)
+	}
 	if strings.Contains(status.stdout, "exited") {
 		t.Errorf("local status reports an exited component:\n%s", status.stdout)
 	}
@@ -123,7 +130,7 @@ func TestLocalClusterLifecycle(t *testing.T) {
 func TestKilledSupervisorTakesComponentsDown(t *testing.T) {
 	work := t.TempDir()
 	stateDir := filepath.Join(work, "state")
-	if up := ragdeploy(t, work, nil, "local", "up", "--state-dir", stateDir, "--nodes", "1"); up.code != 0 {
+	if up := ragdeploy(t, work, nil, "local", "up", "--state-dir", stateDir, "--nodes", "1", "--no-controller"); up.code != 0 {
 		t.Fatalf("local up: %s", up.stderr)
 	}
 	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir) })
