@@ -32,9 +32,11 @@ import (
 )
 
 func main() {
-	kubeconfig := flag.String("kubeconfig", ".ragdeploy/local/kubeconfig", "kubeconfig of the local cluster")
-	namespace := flag.String("namespace", "demo", "namespace of the demo")
-	flag.Parse()
+	// A flag set of its own: controller-runtime registers a global --kubeconfig.
+	flags := flag.NewFlagSet("demo", flag.ExitOnError)
+	kubeconfig := flags.String("kubeconfig", ".ragdeploy/local/kubeconfig", "kubeconfig of the local cluster")
+	namespace := flags.String("namespace", "demo", "namespace of the demo")
+	_ = flags.Parse(os.Args[1:])
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := run(ctx, *kubeconfig, *namespace); err != nil {
@@ -50,10 +52,16 @@ type demo struct {
 	timeline []string
 }
 
-func (d *demo) log(format string, args ...any) {
+// progress prints a line of live progress.
+func (d *demo) progress(format string, args ...any) string {
 	line := fmt.Sprintf("+%6.1fs  %s", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
 	fmt.Println("  " + line)
-	d.timeline = append(d.timeline, line)
+	return line
+}
+
+// milestone prints a line and keeps it for the timeline.
+func (d *demo) milestone(format string, args ...any) {
+	d.timeline = append(d.timeline, d.progress(format, args...))
 }
 
 func run(ctx context.Context, kubeconfig, ns string) error {
@@ -116,7 +124,7 @@ func run(ctx context.Context, kubeconfig, ns string) error {
 		return err
 	}
 	old := v2.Status.StableColor.Other()
-	d.log("%s keeps %d replicas warm for %ds: rollback is a selector flip", old, colour(v2, old).Replicas, *v2.Spec.ScaleDownDelaySeconds)
+	d.milestone("%s keeps %d replicas warm for %ds: rollback is a selector flip", old, colour(v2, old).Replicas, *v2.Spec.ScaleDownDelaySeconds)
 
 	fmt.Println("\n== Version 3: broken release (its health check fails after the switch)")
 	if err := d.setImage(ctx, "agentic-rag/api:3.0.0-broken"); err != nil {
@@ -127,7 +135,7 @@ func run(ctx context.Context, kubeconfig, ns string) error {
 		if switchedAt.IsZero() && b.Status.PromotedAt != nil && b.Status.ActiveColor == b.Status.StableColor.Other() {
 			switchedAt = time.Now()
 			healthy.Store(false)
-			d.log("health endpoint now answers 503")
+			d.milestone("health endpoint of the new version now answers 503")
 		}
 		return b.Status.Phase == v1alpha1.PhaseAborted
 	}); err != nil {
@@ -138,7 +146,7 @@ func run(ctx context.Context, kubeconfig, ns string) error {
 	if err != nil {
 		return err
 	}
-	d.log("rolled back automatically: %s (%s)", v3.Status.AbortReason, v3.Status.AbortMessage)
+	d.milestone("rolled back automatically: %s (%s)", v3.Status.AbortReason, v3.Status.AbortMessage)
 
 	fmt.Println("\n== Timeline")
 	for _, l := range d.timeline {
@@ -146,7 +154,7 @@ func run(ctx context.Context, kubeconfig, ns string) error {
 	}
 	fmt.Printf("\n  stable revision %s on %s; failed revision %s retired after the delay\n",
 		v3.Status.StableRevision, v3.Status.StableColor, v3.Status.AbortedRevision)
-	fmt.Printf("  broken version served for %.1fs before the automatic rollback\n", rolledBack.Sub(switchedAt).Seconds())
+	fmt.Printf("  the broken version took traffic for %.1fs: from the switch, through its failed check, to the automatic rollback\n", rolledBack.Sub(switchedAt).Seconds())
 	fmt.Printf("\n  Try: bin/ragdeploy rollout status api -n %s --kubeconfig %s\n", ns, kubeconfig)
 	fmt.Printf("       bin/ragdeploy rollout history api -n %s --kubeconfig %s\n", ns, kubeconfig)
 	return nil
@@ -175,6 +183,8 @@ func (d *demo) reset(ctx context.Context) error {
 		return err
 	}
 	for _, name := range []string{"api", "api-preview"} {
+		// Fresh Services: an earlier run left them selecting its colour.
+		_ = d.c.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: d.ns}})
 		svc := &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: d.ns},
 			Spec: corev1.ServiceSpec{Selector: map[string]string{"app.kubernetes.io/name": "agentic-rag-api"},
@@ -237,7 +247,7 @@ func (d *demo) setImage(ctx context.Context, image string) error {
 		}
 		b.Spec.Template.Spec.Containers[0].Image = image
 		if err := d.c.Update(ctx, b); err == nil {
-			d.log("image set to %s", image)
+			d.milestone("image set to %s", image)
 			return nil
 		} else if !apierrors.IsConflict(err) {
 			return err
@@ -247,7 +257,10 @@ func (d *demo) setImage(ctx context.Context, image string) error {
 
 // follow prints every change of the rollout's summary until done holds.
 func (d *demo) follow(ctx context.Context, done func(*v1alpha1.BlueGreenDeployment) bool) (*v1alpha1.BlueGreenDeployment, error) {
-	last := ""
+	last, activeBefore := "", v1alpha1.Color("")
+	if b, err := d.get(ctx); err == nil {
+		activeBefore = b.Status.ActiveColor
+	}
 	for {
 		b, err := d.get(ctx)
 		if err != nil {
@@ -260,10 +273,17 @@ func (d *demo) follow(ctx context.Context, done func(*v1alpha1.BlueGreenDeployme
 			line += "  [" + a + "]"
 		}
 		if line != last {
-			d.log("%s", line)
+			d.progress("%s", line)
 			last = line
 		}
+		if b.Status.ActiveColor != activeBefore && b.Status.ActiveColor != "" {
+			d.milestone("active Service switched %s -> %s", orNone(activeBefore), b.Status.ActiveColor)
+			activeBefore = b.Status.ActiveColor
+		}
 		if done(b) {
+			if b.Status.Phase == v1alpha1.PhaseHealthy {
+				d.milestone("healthy: revision %s stable on %s", b.Status.StableRevision, b.Status.StableColor)
+			}
 			return b, nil
 		}
 		select {
@@ -272,6 +292,13 @@ func (d *demo) follow(ctx context.Context, done func(*v1alpha1.BlueGreenDeployme
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+func orNone(c v1alpha1.Color) string {
+	if c == "" {
+		return "(none)"
+	}
+	return string(c)
 }
 
 func analysisSummary(b *v1alpha1.BlueGreenDeployment) string {
