@@ -17,11 +17,13 @@ import (
 // Service has no ready endpoint, or when it moves to a colour with fewer
 // ready pods than the desired replicas.
 type watcher struct {
-	mu         sync.Mutex
-	violations []string
-	samples    int
-	cancel     context.CancelFunc
-	done       chan struct{}
+	mu           sync.Mutex
+	violations   []string
+	samples      int
+	sampleErrors int
+	lastError    string
+	cancel       context.CancelFunc
+	done         chan struct{}
 }
 
 // watchInvariants starts the watcher; check() stops it and fails the test on
@@ -55,13 +57,19 @@ func (w *watcher) sample(ctx context.Context, s *scenario, lastColor *string, se
 	w.samples++
 	w.mu.Unlock()
 	if color != *lastColor {
-		var b struct{ replicas int32 }
-		if bgd := s.getQuiet(ctx); bgd != nil && bgd.Spec.Replicas != nil {
-			b.replicas = *bgd.Spec.Replicas
+		bgd := s.getQuiet(ctx)
+		ready, err := s.readyPods(ctx, color)
+		if bgd == nil || bgd.Spec.Replicas == nil || err != nil {
+			// An API error (e.g. throttling under load) is no evidence either
+			// way: sample again.
+			w.mu.Lock()
+			w.sampleErrors++
+			w.lastError = fmt.Sprintf("BlueGreenDeployment read: %t, pods: %v", bgd != nil, err)
+			w.mu.Unlock()
+			return
 		}
-		ready := s.readyPods(ctx, color)
-		if ready < b.replicas {
-			w.violate(fmt.Sprintf("active Service moved %q -> %q with %d/%d ready pods", *lastColor, color, ready, b.replicas))
+		if ready < *bgd.Spec.Replicas {
+			w.violate(fmt.Sprintf("active Service moved %q -> %q with %d/%d ready pods", *lastColor, color, ready, *bgd.Spec.Replicas))
 		}
 		*lastColor = color
 	}
@@ -91,6 +99,9 @@ func (w *watcher) check(s *scenario) {
 	w.cancel = nil
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.sampleErrors > 0 {
+		s.t.Logf("invariant watcher: %d samples retried after API errors (last: %s)", w.sampleErrors, w.lastError)
+	}
 	if w.samples == 0 {
 		s.t.Error("invariant watcher took no sample of a selected active Service")
 	}
@@ -100,12 +111,12 @@ func (w *watcher) check(s *scenario) {
 }
 
 // readyPods counts ready, non-terminating pods of a colour.
-func (s *scenario) readyPods(ctx context.Context, color string) int32 {
+func (s *scenario) readyPods(ctx context.Context, color string) (int32, error) {
 	pods, err := s.env.Client.CoreV1().Pods(s.env.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: bluegreen.LabelName + "=" + s.name + "," + bluegreen.LabelColor + "=" + color,
 	})
 	if err != nil {
-		return 0
+		return 0, err
 	}
 	var n int32
 	for _, p := range pods.Items {
@@ -118,5 +129,5 @@ func (s *scenario) readyPods(ctx context.Context, color string) int32 {
 			}
 		}
 	}
-	return n
+	return n, nil
 }
