@@ -2,6 +2,7 @@ package bluegreen
 
 import (
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,6 +15,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	rollback prometheus.Counter
 	analysis *prometheus.CounterVec
+	switches prometheus.Histogram
 }
 
 var phases = []v1alpha1.Phase{v1alpha1.PhaseProgressing, v1alpha1.PhasePaused, v1alpha1.PhaseHealthy, v1alpha1.PhaseDegraded, v1alpha1.PhaseAborted}
@@ -35,6 +37,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "ragdeploy_rollback_total",
 			Help: "Rollbacks: aborted revisions and instant rollbacks to a warm colour.",
 		}),
+		switches: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ragdeploy_rollout_switch_seconds",
+			Help:    "Time from the observation that decided a switch of the active Service to the switch being stored by the API server.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
 		analysis: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ragdeploy_analysis_total",
 			Help: "Analysis measurements by result.",
@@ -51,6 +58,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return nil, err
 	}
 	if m.analysis, err = register(reg, m.analysis); err != nil {
+		return nil, err
+	}
+	if m.switches, err = register(reg, m.switches); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -97,6 +107,14 @@ func (m *Metrics) observe(b *v1alpha1.BlueGreenDeployment, w *world, p *Plan) {
 			m.rollback.Inc()
 		}
 	}
+}
+
+// switched records a switch of the active Service decided at decidedAt.
+func (m *Metrics) switched(decidedAt time.Time) {
+	if m == nil {
+		return
+	}
+	m.switches.Observe(time.Since(decidedAt).Seconds())
 }
 
 func (m *Metrics) measured(success bool) {

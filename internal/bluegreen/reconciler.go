@@ -115,6 +115,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			r.Recorder.Eventf(&b, nil, corev1.EventTypeWarning, v1alpha1.ReasonServiceMissing, "Switch", err.Error())
 			return ctrl.Result{}, err
 		}
+		if w.Active.Color != plan.ActiveColor {
+			r.Metrics.switched(now)
+		}
 	}
 	for _, e := range plan.Events {
 		kind := corev1.EventTypeNormal

@@ -73,6 +73,9 @@ func (o *rolloutOptions) update(ctx context.Context, mutate func(*v1alpha1.BlueG
 		if err := mutate(b); err != nil {
 			return nil, err
 		}
+		if errs := bluegreen.Validate(b); len(errs) > 0 {
+			return nil, fmt.Errorf("BlueGreenDeployment %s/%s would be invalid: %w", o.namespace, o.Name, errs.ToAggregate())
+		}
 		err = o.client.Update(ctx, b)
 		if err == nil {
 			return b, nil

@@ -4,6 +4,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,6 +39,34 @@ func TestHappyPathAutoPromotion(t *testing.T) {
 	if got.Status.History[0].Revision != v2 || got.Status.History[1].Revision != v1 {
 		t.Fatalf("history %+v; want v2 then v1", got.Status.History)
 	}
+	// The metrics say so too.
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			switch {
+			case f.GetName() == "ragdeploy_rollout_switch_seconds":
+				seen[f.GetName()] += float64(m.GetHistogram().GetSampleCount())
+			case f.GetName() == "ragdeploy_rollout_phase" && labelValue(m.GetLabel(), "namespace") == s.env.Namespace && labelValue(m.GetLabel(), "phase") == "Healthy":
+				seen[f.GetName()] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if seen["ragdeploy_rollout_switch_seconds"] < 2 || seen["ragdeploy_rollout_phase"] != 1 {
+		t.Fatalf("metrics %v; want at least 2 switches observed and phase Healthy = 1", seen)
+	}
+}
+
+func labelValue(labels []*dto.LabelPair, name string) string {
+	for _, l := range labels {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
 }
 
 // deployed creates a BlueGreenDeployment of image v1 (mutated) and waits
