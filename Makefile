@@ -55,7 +55,7 @@ generate: $(CONTROLLER_GEN) ## regenerate deepcopy code and the CRD from api/
 	$(CONTROLLER_GEN) crd:crdVersions=v1,generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=charts/ragdeploy/crds
 
 check-generated: generate ## fail when generated files differ from what is committed
-	@git diff --exit-code -- api charts/ragdeploy/crds || { echo "generated files are stale: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- 'api/*/zz_generated.*.go' charts/ragdeploy/crds || { echo "generated files are stale: run make generate and commit"; exit 1; }
 
 demo: build cluster-bin ## local cluster, a blue-green rollout, a broken release rolled back
 	bin/ragdeploy local up

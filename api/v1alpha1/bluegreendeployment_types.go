@@ -6,6 +6,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// Labels the controller puts on the objects it manages.
+const (
+	// LabelName names the BlueGreenDeployment that owns an object.
+	LabelName = "ragdeploy.io/name"
+	// LabelColor is on each colour's pods and in each Service selector.
+	LabelColor = "ragdeploy.io/color"
+	// LabelRevision carries the pod-template revision of a pod.
+	LabelRevision = "ragdeploy.io/revision"
+)
+
 // Color names one of the two Deployments of a BlueGreenDeployment.
 // +kubebuilder:validation:Enum=blue;green
 type Color string

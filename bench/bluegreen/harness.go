@@ -204,23 +204,11 @@ func (o *observer) when(ctx context.Context, what string, cond func(*state) bool
 	return o.wait(ctx, o.expect(what, cond))
 }
 
-func podReady(p *corev1.Pod) bool {
-	if p.DeletionTimestamp != nil {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // readyPods counts ready pods of a colour running rev.
 func (s *state) readyPods(color, rev string) int {
 	n := 0
 	for _, p := range s.pods {
-		if p.Labels[bluegreen.LabelColor] == color && p.Labels[bluegreen.LabelRevision] == rev && podReady(p) {
+		if p.Labels[bluegreen.LabelColor] == color && p.Labels[bluegreen.LabelRevision] == rev && bluegreen.PodReady(p) {
 			n++
 		}
 	}

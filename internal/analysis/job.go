@@ -17,10 +17,6 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 )
 
-// LabelName marks Jobs created for a BlueGreenDeployment (the same label the
-// controller caches by).
-const LabelName = "ragdeploy.io/name"
-
 // Job measures by running a Kubernetes Job: one Job per measurement,
 // successful when it completes, failed when it fails. While it runs the
 // measurement is pending.
@@ -51,7 +47,7 @@ func (j Job) Measure(ctx context.Context, t Target, c *v1alpha1.AnalysisCheck) R
 		job = batchv1.Job{
 			ObjectMeta: metav1.ObjectMeta{
 				Namespace: t.Namespace, Name: name,
-				Labels: map[string]string{LabelName: t.Name, "ragdeploy.io/check": c.Name},
+				Labels: map[string]string{v1alpha1.LabelName: t.Name, "ragdeploy.io/check": c.Name},
 				OwnerReferences: []metav1.OwnerReference{{
 					APIVersion: v1alpha1.GroupVersion.String(), Kind: "BlueGreenDeployment",
 					Name: t.Name, UID: t.OwnerUID, Controller: new(true), BlockOwnerDeletion: new(true),

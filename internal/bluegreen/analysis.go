@@ -74,6 +74,21 @@ func (d *decider) analysis(stage v1alpha1.AnalysisStage, checks []v1alpha1.Analy
 	return overall
 }
 
+// analysisPassed runs a stage's checks: on failure it aborts the revision
+// with failReason, while they run it reports progress; it returns true once
+// every check has succeeded.
+func (d *decider) analysisPassed(stage v1alpha1.AnalysisStage, checks []v1alpha1.AnalysisCheck, failReason, runningReason, runningMessage string) bool {
+	switch d.analysis(stage, checks) {
+	case v1alpha1.AnalysisFailed:
+		d.abort(failReason, d.failedChecks(stage))
+		return false
+	case v1alpha1.AnalysisRunning:
+		d.progressing(runningReason, runningMessage)
+		return false
+	}
+	return true
+}
+
 // failedChecks describes the failed checks of a stage.
 func (d *decider) failedChecks(stage v1alpha1.AnalysisStage) string {
 	var parts []string

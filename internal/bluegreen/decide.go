@@ -317,12 +317,8 @@ func (d *decider) rollout() {
 		d.event(false, v1alpha1.ReasonReady, fmt.Sprintf("revision %s ready on %s", rev, next), false)
 	}
 
-	switch d.analysis(v1alpha1.PrePromotion, o.Spec.PrePromotionAnalysis) {
-	case v1alpha1.AnalysisFailed:
-		d.abort(v1alpha1.ReasonPrePromotionFailed, d.failedChecks(v1alpha1.PrePromotion))
-		return
-	case v1alpha1.AnalysisRunning:
-		d.progressing(v1alpha1.ReasonAnalysisRunning, "pre-promotion analysis running")
+	if !d.analysisPassed(v1alpha1.PrePromotion, o.Spec.PrePromotionAnalysis, v1alpha1.ReasonPrePromotionFailed,
+		v1alpha1.ReasonAnalysisRunning, "pre-promotion analysis running") {
 		return
 	}
 
@@ -382,15 +378,9 @@ func (d *decider) postPromotion(next v1alpha1.Color) {
 	if d.o.Spec.PreviewService != "" {
 		d.p.PreviewColor = next
 	}
-	if !d.knownGood(rev) {
-		switch d.analysis(v1alpha1.PostPromotion, d.o.Spec.PostPromotionAnalysis) {
-		case v1alpha1.AnalysisFailed:
-			d.abort(v1alpha1.ReasonPostPromotionFailed, d.failedChecks(v1alpha1.PostPromotion))
-			return
-		case v1alpha1.AnalysisRunning:
-			d.progressing(v1alpha1.ReasonPostPromotionAnalysis, "post-promotion analysis running; the previous colour stays warm")
-			return
-		}
+	if !d.knownGood(rev) && !d.analysisPassed(v1alpha1.PostPromotion, d.o.Spec.PostPromotionAnalysis, v1alpha1.ReasonPostPromotionFailed,
+		v1alpha1.ReasonPostPromotionAnalysis, "post-promotion analysis running; the previous colour stays warm") {
+		return
 	}
 	d.promoteStable(next, rev)
 	d.steady()

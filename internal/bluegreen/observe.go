@@ -64,7 +64,7 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 		readyPods[c] = map[string]bool{}
 		for i := range pods.Items {
 			p := &pods.Items[i]
-			if p.Labels[LabelColor] == string(c) && p.Labels[LabelRevision] == cs.Revision && podReady(p) {
+			if p.Labels[LabelColor] == string(c) && p.Labels[LabelRevision] == cs.Revision && PodReady(p) {
 				readyPods[c][p.Name] = true
 			}
 		}
@@ -130,7 +130,8 @@ func (r *Reconciler) observeService(ctx context.Context, ns, name string, readyP
 	return s, nil
 }
 
-func podReady(p *corev1.Pod) bool {
+// PodReady reports whether a pod is Ready and not terminating.
+func PodReady(p *corev1.Pod) bool {
 	if p.DeletionTimestamp != nil {
 		return false
 	}

@@ -18,14 +18,11 @@ import (
 
 // Labels and annotations the controller puts on the objects it manages.
 const (
-	// LabelColor is on each colour's pods and in each Service selector.
-	LabelColor = "ragdeploy.io/color"
-	// LabelName names the BlueGreenDeployment that owns an object.
-	LabelName = "ragdeploy.io/name"
+	LabelColor    = v1alpha1.LabelColor
+	LabelName     = v1alpha1.LabelName
+	LabelRevision = v1alpha1.LabelRevision
 	// AnnotationRevision carries the pod-template revision of a Deployment.
 	AnnotationRevision = "ragdeploy.io/revision"
-	// LabelRevision carries the pod-template revision of a pod.
-	LabelRevision = "ragdeploy.io/revision"
 	// FieldOwner is the server-side-apply field manager of the controller.
 	FieldOwner = "ragdeploy"
 	// AnnotationScaleDownAt (RFC 3339) is when an idle colour scales to zero.

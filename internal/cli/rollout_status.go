@@ -58,11 +58,18 @@ func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 	return cmd
 }
 
-func (o *statusOptions) validate() error {
-	switch o.Output {
+// validateOutput checks an --output flag.
+func validateOutput(output string) error {
+	switch output {
 	case "text", "json", "yaml":
-	default:
-		return fmt.Errorf("--output: %q is not one of text, json, yaml", o.Output)
+		return nil
+	}
+	return fmt.Errorf("--output: %q is not one of text, json, yaml", output)
+}
+
+func (o *statusOptions) validate() error {
+	if err := validateOutput(o.Output); err != nil {
+		return err
 	}
 	if o.Timeout <= 0 || o.Interval <= 0 {
 		return errors.New("--timeout and --interval must be positive")
@@ -213,8 +220,8 @@ func newRolloutHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command
 		Short: "List the revisions of a rollout, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.Output != "text" && o.Output != "json" && o.Output != "yaml" {
-				return fmt.Errorf("--output: %q is not one of text, json, yaml", o.Output)
+			if err := validateOutput(o.Output); err != nil {
+				return err
 			}
 			if err := o.complete(args); err != nil {
 				return err

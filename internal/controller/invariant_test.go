@@ -6,10 +6,10 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
 
 // watcher samples the active Service every few milliseconds during a
@@ -73,7 +73,7 @@ func (w *watcher) sample(ctx context.Context, s *scenario, lastColor *string, se
 		}
 		*lastColor = color
 	}
-	n, err := readyEndpointsOf(ctx, s.env, "api")
+	n, err := clustertest.ReadyEndpoints(ctx, s.env.Client, s.env.Namespace, "api")
 	if err != nil {
 		return
 	}
@@ -119,14 +119,9 @@ func (s *scenario) readyPods(ctx context.Context, color string) (int32, error) {
 		return 0, err
 	}
 	var n int32
-	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil {
-			continue
-		}
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				n++
-			}
+	for i := range pods.Items {
+		if bluegreen.PodReady(&pods.Items[i]) {
+			n++
 		}
 	}
 	return n, nil

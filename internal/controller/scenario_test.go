@@ -10,7 +10,6 @@ import (
 	"github.com/go-logr/logr"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,7 +20,6 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
-	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
 
@@ -224,25 +222,6 @@ func (s *scenario) replicas(c v1alpha1.Color) int32 {
 	}
 	return *d.Spec.Replicas
 }
-
-// readyEndpointsOf counts the ready endpoints of a Service.
-func readyEndpointsOf(ctx context.Context, env *clustertest.Env, svc string) (int, error) {
-	slices, err := env.Client.DiscoveryV1().EndpointSlices(env.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, sl := range slices.Items {
-		for _, ep := range sl.Endpoints {
-			if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
-				n++
-			}
-		}
-	}
-	return n, nil
-}
-
-var _ = localcluster.AnnotationNeverReady
 
 // getQuiet reads the BlueGreenDeployment without failing the test.
 func (s *scenario) getQuiet(ctx context.Context) *v1alpha1.BlueGreenDeployment {

@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
@@ -78,23 +77,6 @@ func pod(name string, annotations map[string]string) *corev1.Pod {
 	}
 }
 
-// readyEndpoints counts the ready endpoints of a Service over its EndpointSlices.
-func readyEndpoints(ctx context.Context, client kubernetes.Interface, ns, svc string) (int, error) {
-	slices, err := client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, s := range slices.Items {
-		for _, ep := range s.Endpoints {
-			if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
-				n++
-			}
-		}
-	}
-	return n, nil
-}
-
 func podReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
@@ -141,7 +123,7 @@ func TestDeploymentBecomesAvailableAcrossNodes(t *testing.T) {
 		t.Errorf("got %d pods on nodes %v; want 3 pods spread over at least 2 kwok nodes", len(pods.Items), nodes)
 	}
 	clustertest.Eventually(t, 30*time.Second, "service web with 3 ready endpoints", func(ctx context.Context) (bool, error) {
-		n, err := readyEndpoints(ctx, env.Client, env.Namespace, "web")
+		n, err := clustertest.ReadyEndpoints(ctx, env.Client, env.Namespace, "web")
 		return n == 3, err
 	})
 }
@@ -190,7 +172,7 @@ func TestNeverReadyPodStaysOutOfEndpoints(t *testing.T) {
 	if podReady(p) {
 		t.Fatalf("pod annotated %s became ready", localcluster.AnnotationNeverReady)
 	}
-	if n, err := readyEndpoints(ctx, client, ns, "stuck"); err != nil || n != 0 {
+	if n, err := clustertest.ReadyEndpoints(ctx, client, ns, "stuck"); err != nil || n != 0 {
 		t.Fatalf("service of a never-ready pod has %d ready endpoints (err %v); want 0", n, err)
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -149,4 +150,21 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func(ctx 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// ReadyEndpoints counts the ready endpoints of a Service over its EndpointSlices.
+func ReadyEndpoints(ctx context.Context, client kubernetes.Interface, namespace, service string) (int, error) {
+	slices, err := client.DiscoveryV1().EndpointSlices(namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + service})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range slices.Items {
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
