@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
@@ -18,9 +19,14 @@ import (
 )
 
 // InstallCRDs server-side-applies the controller chart's CRDs and waits until
-// the API server serves them.
+// they are established and listed by discovery (clients map kinds through
+// discovery, which lags the Established condition).
 func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
 	client, err := apiextensionsclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return err
 	}
@@ -60,6 +66,23 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
 			return false, nil
 		}); err != nil {
 			return fmt.Errorf("CRD %s not established: %w", crd.Name, err)
+		}
+		for _, v := range crd.Spec.Versions {
+			gv := crd.Spec.Group + "/" + v.Name
+			if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+				list, err := disco.ServerResourcesForGroupVersion(gv)
+				if err != nil {
+					return false, nil
+				}
+				for _, r := range list.APIResources {
+					if r.Name == crd.Spec.Names.Plural {
+						return true, nil
+					}
+				}
+				return false, nil
+			}); err != nil {
+				return fmt.Errorf("CRD %s: %s not served by discovery: %w", crd.Name, gv, err)
+			}
 		}
 	}
 	return nil

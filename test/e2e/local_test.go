@@ -93,7 +93,7 @@ func TestLocalClusterLifecycle(t *testing.T) {
 	if !strings.Contains(status.stdout, "controller: running") {
 		t.Errorf("local status does not report the controller:\n%s", status.stdout)
 	}
-	// The controller's CRD is served.
+	// The controller's API is served (local up waits for discovery to list it).
 	if _, err := client.Discovery().ServerResourcesForGroupVersion("ragdeploy.io/v1alpha1"); err != nil {
 		t.Errorf("BlueGreenDeployment API not served after local up: %v", err)
 	}
