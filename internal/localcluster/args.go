@@ -71,6 +71,10 @@ func componentAuthArgs(kubeconfig string, port int) []string {
 		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port),
 		"--leader-elect=false",
+		// The defaults (20 QPS for the controller-manager) pace a burst of
+		// many rollouts far below what the API server can take on loopback.
+		"--kube-api-qps=200",
+		"--kube-api-burst=400",
 	}
 }
 
