@@ -4,7 +4,8 @@ package charts
 
 import "embed"
 
-// FS holds the charts, each under its directory name (e.g. "ragdeploy").
+// FS holds the charts, each under its directory name ("ragdeploy",
+// "agentic-rag" with its subcharts under agentic-rag/charts).
 //
-//go:embed all:ragdeploy
+//go:embed all:ragdeploy all:agentic-rag
 var FS embed.FS

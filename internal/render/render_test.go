@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -125,4 +126,9 @@ func TestControllerChartRejectsBadValues(t *testing.T) {
 			}
 		})
 	}
+}
+
+func fmtJSON(v any) string {
+	data, _ := json.Marshal(v)
+	return string(data)
 }
