@@ -91,7 +91,7 @@ func TestStatefulSubchartsRejectBadValues(t *testing.T) {
 	}{
 		{"missing secret reference", "postgresql", nil, "existingSecret"},
 		{"unknown size", "redis", map[string]any{"size": "huge", "auth": map[string]any{"existingSecret": "s"}}, "size"},
-		{"typo in persistence", "chromadb", map[string]any{"persistance": map[string]any{}, "auth": map[string]any{"existingSecret": "s"}}, "persistance"},
+		{"typo in persistence", "chromadb", map[string]any{"persistentVolume": map[string]any{}, "auth": map[string]any{"existingSecret": "s"}}, "persistentVolume"},
 		{"bad storage size", "postgresql", map[string]any{"persistence": map[string]any{"size": "lots"}, "auth": map[string]any{"existingSecret": "s"}}, "persistence/size"},
 		{"port out of range", "redis", map[string]any{"port": 70000, "auth": map[string]any{"existingSecret": "s"}}, "port"},
 	}
