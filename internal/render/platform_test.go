@@ -1,0 +1,270 @@
+package render_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/agentic-rag/ragdeploy/charts"
+	"github.com/agentic-rag/ragdeploy/internal/render"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var environments = []string{"development", "staging", "production"}
+
+// environment reads environments/<name>.yaml: the release and its values.
+func environment(t *testing.T, name string) (render.Release, map[string]any) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "environments", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		Release struct{ Name, Namespace, Context string } `json:"release"`
+		Values  map[string]any                   `json:"values"`
+	}
+	if err := yaml.UnmarshalStrict(data, &env); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return render.Release{Name: env.Release.Name, Namespace: env.Release.Namespace}, env.Values
+}
+
+func renderPlatform(t *testing.T, rel render.Release, values map[string]any) ([]render.Object, error) {
+	t.Helper()
+	c, err := render.LoadChart(charts.FS, "agentic-rag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return render.Render(context.Background(), c, rel, values)
+}
+
+func TestPlatformGolden(t *testing.T) {
+	for _, env := range environments {
+		t.Run(env, func(t *testing.T) {
+			rel, values := environment(t, env)
+			objs, err := renderPlatform(t, rel, values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			for _, o := range objs {
+				data, err := yaml.Marshal(o.Object)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out.WriteString("# Source: " + o.Template + "\n" + string(data) + "---\n")
+			}
+			golden := filepath.Join("testdata", "golden", env+".yaml")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/render -update)", err)
+			}
+			if string(want) != out.String() {
+				t.Fatalf("rendered %s differs from %s; review and run go test ./internal/render -update", env, golden)
+			}
+		})
+	}
+}
+
+// Every pod of every environment: requests and limits on each container,
+// probes on long-running containers, and the "restricted" security settings.
+func TestPlatformPodPolicy(t *testing.T) {
+	for _, env := range environments {
+		rel, values := environment(t, env)
+		objs, err := renderPlatform(t, rel, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pods := 0
+		for _, o := range objs {
+			spec, path := podSpecOf(o.Unstructured)
+			if spec == nil {
+				continue
+			}
+			pods++
+			where := env + ": " + o.GetKind() + " " + o.GetName()
+			t.Run(strings.ReplaceAll(where, " ", "_"), func(t *testing.T) {
+				if v, _, _ := unstructured.NestedBool(spec, "securityContext", "runAsNonRoot"); !v {
+					t.Errorf("%s (%s): runAsNonRoot is not true", where, path)
+				}
+				if v, _, _ := unstructured.NestedString(spec, "securityContext", "seccompProfile", "type"); v != "RuntimeDefault" {
+					t.Errorf("%s: seccomp profile %q", where, v)
+				}
+				longRunning := o.GetKind() != "Job" && o.GetKind() != "Pod" && !strings.HasSuffix(path, "preDeployJob")
+				containers, _, _ := unstructured.NestedSlice(spec, "containers")
+				for _, c := range containers {
+					c := c.(map[string]any)
+					name := c["name"]
+					for _, f := range [][]string{{"resources", "requests", "cpu"}, {"resources", "requests", "memory"}, {"resources", "limits", "cpu"}, {"resources", "limits", "memory"}} {
+						if _, ok, _ := unstructured.NestedFieldNoCopy(c, f...); !ok {
+							t.Errorf("%s container %v: no %s", where, name, strings.Join(f, "."))
+						}
+					}
+					if esc, ok, _ := unstructured.NestedBool(c, "securityContext", "allowPrivilegeEscalation"); !ok || esc {
+						t.Errorf("%s container %v: allowPrivilegeEscalation not false", where, name)
+					}
+					if drop, _, _ := unstructured.NestedStringSlice(c, "securityContext", "capabilities", "drop"); len(drop) != 1 || drop[0] != "ALL" {
+						t.Errorf("%s container %v: capabilities drop %v, want [ALL]", where, name, drop)
+					}
+					if longRunning {
+						for _, p := range []string{"livenessProbe", "readinessProbe"} {
+							if _, ok := c[p]; !ok {
+								t.Errorf("%s container %v: no %s", where, name, p)
+							}
+						}
+					}
+				}
+			})
+		}
+		if pods < 4 {
+			t.Errorf("%s: only %d pod templates found; want the api and three databases at least", env, pods)
+		}
+	}
+}
+
+// podSpecOf finds the pod spec in a workload (and in a BlueGreenDeployment).
+func podSpecOf(u *unstructured.Unstructured) (map[string]any, string) {
+	switch u.GetKind() {
+	case "Pod":
+		spec, _, _ := unstructured.NestedMap(u.Object, "spec")
+		return spec, "spec"
+	case "Deployment", "StatefulSet", "Job", "BlueGreenDeployment":
+		spec, _, _ := unstructured.NestedMap(u.Object, "spec", "template", "spec")
+		return spec, "spec.template.spec"
+	}
+	return nil, ""
+}
+
+func TestPlatformEnvironments(t *testing.T) {
+	want := map[string]struct {
+		kind     string
+		replicas int64
+		memory   string
+		storage  string
+	}{
+		"development": {"Deployment", 1, "256Mi", "5Gi"},
+		"staging":     {"BlueGreenDeployment", 2, "512Mi", "20Gi"},
+		"production":  {"BlueGreenDeployment", 0, "1Gi", "100Gi"}, // HPA owns replicas
+	}
+	for _, env := range environments {
+		rel, values := environment(t, env)
+		objs, err := renderPlatform(t, rel, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := want[env]
+		api := find(objs, w.kind)
+		if len(api) != 1 {
+			t.Fatalf("%s: %d %s; want the api as one", env, len(api), w.kind)
+		}
+		raw, found, _ := unstructured.NestedFieldNoCopy(api[0].Object, "spec", "replicas")
+		replicas := toInt64(raw)
+		if replicas != w.replicas || (w.replicas == 0 && found) {
+			t.Errorf("%s: api replicas %d (set %t); want %d", env, replicas, found, w.replicas)
+		}
+		containers, _, _ := unstructured.NestedSlice(api[0].Object, "spec", "template", "spec", "containers")
+		if mem, _, _ := unstructured.NestedString(containers[0].(map[string]any), "resources", "requests", "memory"); mem != w.memory {
+			t.Errorf("%s: api memory request %s; want %s", env, mem, w.memory)
+		}
+		for _, sts := range find(objs, "StatefulSet") {
+			if sts.GetName() != "agentic-rag-postgresql" {
+				continue
+			}
+			claims, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
+			if got, _, _ := unstructured.NestedString(claims[0].(map[string]any), "spec", "resources", "requests", "storage"); got != w.storage {
+				t.Errorf("%s: database storage %s; want %s", env, got, w.storage)
+			}
+		}
+		if env == "production" {
+			for _, k := range []string{"HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "NetworkPolicy"} {
+				if len(find(objs, k)) == 0 {
+					t.Errorf("production renders no %s", k)
+				}
+			}
+		}
+	}
+}
+
+func TestPlatformRejectsBadValues(t *testing.T) {
+	rel, base := environment(t, "development")
+	tests := []struct {
+		name string
+		// set is merged into the development values at path.
+		path  []string
+		value any
+		// want is a substring of the error: the field path or the hint.
+		want string
+	}{
+		{"unknown top-level key", []string{"apii"}, map[string]any{}, "apii"},
+		{"unknown api key", []string{"api", "replica"}, 2, "replica"},
+		{"replicas as string", []string{"api", "replicas"}, "three", "api/replicas"},
+		{"negative replicas", []string{"api", "replicas"}, -1, "api/replicas"},
+		{"bad strategy", []string{"api", "strategy"}, "canary", "api/strategy"},
+		{"bad digest", []string{"api", "image", "digest"}, "sha256:xyz", "api/image/digest"},
+		{"probe path without slash", []string{"api", "probes", "path"}, "health", "api/probes/path"},
+		{"bad pull policy", []string{"api", "image", "pullPolicy"}, "Sometimes", "api/image/pullPolicy"},
+		{"missing limits", []string{"api", "resources", "limits"}, nil, "limits"},
+		{"missing database secret", []string{"postgresql", "auth", "existingSecret"}, "", "existingSecret"},
+		{"bad database size", []string{"postgresql", "size"}, "xl", "size"},
+		{"external database without host", []string{"postgresql", "enabled"}, false, "externalDatabase.host is required"},
+		{"bad webhook url", []string{"api", "blueGreen", "notifications"}, []any{"slack"}, "notifications"},
+		{"ingress host missing", []string{"ingress", "hosts"}, []any{map[string]any{"path": "/"}}, "hosts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			values := deepCopy(base)
+			set(values, tt.path, tt.value)
+			_, err := renderPlatform(t, rel, values)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("render error %v; want one naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	data, _ := yaml.Marshal(m)
+	var out map[string]any
+	_ = yaml.Unmarshal(data, &out)
+	return out
+}
+
+func set(m map[string]any, path []string, v any) {
+	for _, k := range path[:len(path)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
+}
+
+// toInt64 reads a decoded YAML number.
+func toInt64(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	case int:
+		return int64(n)
+	}
+	return 0
+}
