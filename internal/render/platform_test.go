@@ -28,7 +28,7 @@ func environment(t *testing.T, name string) (render.Release, map[string]any) {
 	}
 	var env struct {
 		Release struct{ Name, Namespace, Context string } `json:"release"`
-		Values  map[string]any                   `json:"values"`
+		Values  map[string]any                            `json:"values"`
 	}
 	if err := yaml.UnmarshalStrict(data, &env); err != nil {
 		t.Fatalf("%s: %v", name, err)
