@@ -98,9 +98,12 @@ func (d *decider) readyAt(c v1alpha1.Color, rev string) int32 {
 	return cs.Ready
 }
 
-// initial brings up the first revision on blue.
+// initial brings up the first revision on blue, after its pre-deploy Job.
 func (d *decider) initial() {
 	c, rev := v1alpha1.Blue, d.o.Revision
+	if !d.preDeployJobDone(c) {
+		return
+	}
 	d.p.Colors[c] = ColorPlan{Revision: rev, Replicas: d.s.replicas}
 	if d.o.Spec.PreviewService != "" {
 		d.p.PreviewColor = c
@@ -289,16 +292,8 @@ func (d *decider) rollout() {
 		return
 	}
 
-	if o.Spec.PreDeployJob != nil && nc.Revision != rev {
-		switch o.PreDeployJob {
-		case JobFailed:
-			d.abort(v1alpha1.ReasonPreDeployJobFailed, "pre-deploy Job failed; the new colour was not scaled up")
-			return
-		case JobAbsent, JobRunning:
-			d.p.StartPreDeployJob = o.PreDeployJob == JobAbsent
-			d.progressing(v1alpha1.ReasonPreDeployJobRunning, "waiting for the pre-deploy Job of revision "+rev)
-			return
-		}
+	if !d.preDeployJobDone(next) {
+		return
 	}
 
 	target := d.s.previewReplicas
@@ -343,6 +338,33 @@ func (d *decider) rollout() {
 	st.PromotedAt = d.timestamp()
 	d.event(false, v1alpha1.ReasonPromoted, fmt.Sprintf("active Service %s now selects %s (revision %s)", o.Spec.ActiveService, next, rev), false)
 	d.progressing(v1alpha1.ReasonPromoted, "switched to "+string(next))
+}
+
+// preDeployJobDone reports whether colour c may run the current revision:
+// there is no pre-deploy Job, it succeeded, or c already runs the revision.
+// Otherwise it starts the Job or waits for it; a failed Job aborts the
+// revision (or, for the first revision, with nothing to return to, marks
+// the rollout Degraded).
+func (d *decider) preDeployJobDone(c v1alpha1.Color) bool {
+	o, rev := d.o, d.o.Revision
+	if o.Spec.PreDeployJob == nil || o.Colors[c].Revision == rev {
+		return true
+	}
+	switch o.PreDeployJob {
+	case JobSucceeded:
+		return true
+	case JobFailed:
+		msg := "pre-deploy Job failed; the new colour was not scaled up"
+		if d.st.StableColor == "" {
+			d.phase, d.reason, d.message = v1alpha1.PhaseDegraded, v1alpha1.ReasonPreDeployJobFailed, msg
+			return false
+		}
+		d.abort(v1alpha1.ReasonPreDeployJobFailed, msg)
+	default:
+		d.p.StartPreDeployJob = o.PreDeployJob == JobAbsent
+		d.progressing(v1alpha1.ReasonPreDeployJobRunning, "waiting for the pre-deploy Job of revision "+rev)
+	}
+	return false
 }
 
 // newColorReady reports whether the new colour has want ready pods of the

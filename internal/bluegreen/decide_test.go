@@ -106,6 +106,23 @@ func TestInitialDeploy(t *testing.T) {
 	}
 }
 
+func TestInitialDeployRunsPreDeployJobFirst(t *testing.T) {
+	w := newTestWorld()
+	w.o.Spec.PreDeployJob = &v1alpha1.PreDeployJob{}
+	p := w.decide()
+	if !p.StartPreDeployJob || len(p.Colors) != 0 {
+		t.Fatalf("start job %t, colours %v; want the Job first and no Deployment yet", p.StartPreDeployJob, p.Colors)
+	}
+	w.o.PreDeployJob = JobFailed
+	if p = w.decide(); p.Status.Phase != v1alpha1.PhaseDegraded || len(p.Colors) != 0 {
+		t.Fatalf("phase %s colours %v after a failed Job; want Degraded, nothing scaled", p.Status.Phase, p.Colors)
+	}
+	w.o.PreDeployJob = JobSucceeded
+	if p = w.decide(); p.Colors[blue].Replicas != 3 {
+		t.Fatalf("blue %+v after the Job succeeded; want 3 replicas", p.Colors[blue])
+	}
+}
+
 func TestRolloutWithAutoPromotion(t *testing.T) {
 	w := newTestWorld()
 	v1 := w.o.Revision

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/agentic-rag/ragdeploy/charts"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
@@ -22,16 +23,9 @@ var environments = []string{"development", "staging", "production"}
 // environment reads environments/<name>.yaml: the release and its values.
 func environment(t *testing.T, name string) (render.Release, map[string]any) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "environments", name+".yaml"))
+	env, err := envconfig.Load(filepath.Join("..", "..", "environments", name+".yaml"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	var env struct {
-		Release struct{ Name, Namespace, Context string } `json:"release"`
-		Values  map[string]any                            `json:"values"`
-	}
-	if err := yaml.UnmarshalStrict(data, &env); err != nil {
-		t.Fatalf("%s: %v", name, err)
 	}
 	return render.Release{Name: env.Release.Name, Namespace: env.Release.Namespace}, env.Values
 }
