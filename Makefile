@@ -19,7 +19,7 @@ CONTROLLER_GEN := $(CACHE_DIR)/tools/controller-gen-$(CONTROLLER_GEN_VERSION)/co
 # Test packages run two at a time (each starts its own local cluster).
 TEST_FLAGS ?= -count=1 -p 2 -timeout 30m
 
-.PHONY: all build deps cluster-bin test lint generate check-generated demo demo-down bench clean help
+.PHONY: all build deps cluster-bin test lint generate check-generated manifests chart-package demo demo-down bench clean help
 
 all: build
 
@@ -70,6 +70,12 @@ demo-down: build ## stop the local cluster and remove its state
 bench: cluster-bin ## run the benchmarks in bench/ and print their figures
 	$(GO) run ./bench/localcluster
 	$(GO) run ./bench/bluegreen
+
+manifests: ## render deploy/kubernetes/<env>/ from charts/agentic-rag and environments/
+	$(GO) run ./hack/manifests
+
+chart-package: ## package both charts as versioned .tgz files under dist/
+	$(GO) run ./hack/chartpkg dist
 
 clean: ## remove build output (not the cached control-plane binaries)
 	rm -rf bin dist

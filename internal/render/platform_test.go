@@ -262,3 +262,32 @@ func toInt64(v any) int64 {
 	}
 	return 0
 }
+
+// deploy/kubernetes/<env>/ must match what the chart renders now.
+func TestManifestsUpToDate(t *testing.T) {
+	for _, env := range environments {
+		rel, values := environment(t, env)
+		objs, err := renderPlatform(t, rel, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := render.Manifests(objs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join("..", "..", "deploy", "kubernetes", env)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatalf("%v: run make manifests", err)
+		}
+		if len(entries) != len(files) {
+			t.Errorf("%s has %d files; the chart renders %d: run make manifests", dir, len(entries), len(files))
+		}
+		for name, want := range files {
+			got, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil || string(got) != string(want) {
+				t.Errorf("%s/%s is out of date: run make manifests", dir, name)
+			}
+		}
+	}
+}
