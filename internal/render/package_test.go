@@ -16,8 +16,8 @@ func TestPackageCharts(t *testing.T) {
 		// subcharts that must travel inside the package.
 		subcharts int
 	}{
-		{"ragdeploy", "ragdeploy-0.1.0.tgz", 0},
-		{"agentic-rag", "agentic-rag-0.1.0.tgz", 3},
+		{"ragdeploy", "ragdeploy-0.1.1.tgz", 0},
+		{"agentic-rag", "agentic-rag-0.1.1.tgz", 3},
 	}
 	for _, tt := range tests {
 		path, err := render.Package(filepath.Join("..", "..", "charts", tt.chart), out)
