@@ -291,3 +291,33 @@ func TestManifestsUpToDate(t *testing.T) {
 		}
 	}
 }
+
+// Disabled subcharts wire the api to external endpoints, and the global
+// registry and pull secrets reach every image.
+func TestPlatformExternalServicesAndRegistry(t *testing.T) {
+	rel, values := environment(t, "development")
+	set(values, []string{"postgresql"}, map[string]any{"enabled": false})
+	set(values, []string{"externalDatabase"}, map[string]any{"host": "db.example.internal", "port": 6432, "existingSecret": "managed-db"})
+	set(values, []string{"global"}, map[string]any{"imageRegistry": "mirror.example.com", "imagePullSecrets": []any{map[string]any{"name": "mirror-pull"}}})
+	objs, err := renderPlatform(t, rel, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range find(objs, "StatefulSet") {
+		if s.GetName() == "agentic-rag-postgresql" {
+			t.Fatal("postgresql rendered although disabled")
+		}
+	}
+	api := find(objs, "Deployment")[0]
+	text := fmtJSON(api.Object)
+	for _, want := range []string{`"value":"db.example.internal"`, `"value":"6432"`, `"name":"managed-db"`, `"image":"mirror.example.com/agentic-rag/api:1.0.0"`, `"name":"mirror-pull"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("api Deployment lacks %s", want)
+		}
+	}
+	for _, s := range find(objs, "StatefulSet") {
+		if img := fmtJSON(s.Object); !strings.Contains(img, `"image":"mirror.example.com/`) {
+			t.Errorf("%s does not pull from the global registry", s.GetName())
+		}
+	}
+}
