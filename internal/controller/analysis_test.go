@@ -57,15 +57,7 @@ func TestPrePromotionAnalysisFailureAborts(t *testing.T) {
 	})
 	h.status.Store(http.StatusInternalServerError)
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
-	got := s.waitFor("aborted by pre-promotion analysis", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
-		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortedRevision == v2
-	})
-	if got.Status.AbortReason != v1alpha1.ReasonPrePromotionFailed || got.Status.StableRevision != v1 {
-		t.Fatalf("reason %q stable %s; want PrePromotionAnalysisFailed, v1 stable", got.Status.AbortReason, got.Status.StableRevision)
-	}
-	if c := s.serviceColor("api"); c != v1alpha1.Blue {
-		t.Fatalf("active Service on %s; want blue", c)
-	}
+	s.abortedBackOn(v2, v1alpha1.ReasonPrePromotionFailed, v1)
 	if h.hits.Load() == 0 {
 		t.Fatal("the check never reached the server")
 	}

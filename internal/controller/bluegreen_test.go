@@ -103,15 +103,7 @@ func TestManualPromotion(t *testing.T) {
 func TestNeverReadyVersionHitsProgressDeadline(t *testing.T) {
 	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ProgressDeadlineSeconds = new(int32(4)) })
 	v2 := s.setImage("agentic-rag/api:2.0.0-broken", map[string]string{localcluster.AnnotationNeverReady: "true"})
-	got := s.waitFor("aborted by the progress deadline", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
-		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortedRevision == v2
-	})
-	if got.Status.AbortReason != v1alpha1.ReasonProgressDeadline || got.Status.StableRevision != v1 {
-		t.Fatalf("abort reason %q stable %s; want ProgressDeadlineExceeded with v1 still stable", got.Status.AbortReason, got.Status.StableRevision)
-	}
-	if c := s.serviceColor("api"); c != v1alpha1.Blue {
-		t.Fatalf("active Service on %s; want blue throughout", c)
-	}
+	s.abortedBackOn(v2, v1alpha1.ReasonProgressDeadline, v1)
 	// The failed colour does not keep running (argo-rollouts #1259).
 	s.waitFor("failed colour scaled down", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 0 })
 }

@@ -19,12 +19,7 @@ import (
 func TestCrashLoopingVersionNeverServes(t *testing.T) {
 	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ProgressDeadlineSeconds = new(int32(5)) })
 	v2 := s.setImage("agentic-rag/api:2.0.0-crash", map[string]string{localcluster.AnnotationCrash: "true"})
-	got := s.waitFor("aborted", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
-		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortedRevision == v2
-	})
-	if got.Status.StableRevision != v1 || s.serviceColor("api") != v1alpha1.Blue {
-		t.Fatalf("stable %s, active on %s; want v1 serving on blue", got.Status.StableRevision, s.serviceColor("api"))
-	}
+	s.abortedBackOn(v2, v1alpha1.ReasonProgressDeadline, v1)
 }
 
 // The scale subresource (what an HPA writes) changes replicas like the spec

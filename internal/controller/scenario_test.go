@@ -236,3 +236,19 @@ func (s *scenario) getQuiet(ctx context.Context) *v1alpha1.BlueGreenDeployment {
 func scaleBody(s *autoscalingv1.Scale) client.SubResourceUpdateOption {
 	return &client.SubResourceUpdateOptions{SubResourceBody: s}
 }
+
+// abortedBackOn waits until rev is aborted for reason and checks that stable
+// is still the stable revision and the active Service is back on blue.
+func (s *scenario) abortedBackOn(rev, reason, stable string) *v1alpha1.BlueGreenDeployment {
+	s.t.Helper()
+	got := s.waitFor("aborted: "+reason, 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortedRevision == rev
+	})
+	if got.Status.AbortReason != reason || got.Status.StableRevision != stable {
+		s.t.Fatalf("abort reason %q, stable %s; want %s with %s still stable", got.Status.AbortReason, got.Status.StableRevision, reason, stable)
+	}
+	if c := s.serviceColor("api"); c != v1alpha1.Blue {
+		s.t.Fatalf("active Service on %s; want blue", c)
+	}
+	return got
+}
