@@ -300,7 +300,7 @@ func (d *decider) rollout() {
 	if d.promotionGateOpen() {
 		target = d.s.replicas
 	}
-	d.p.Colors[next] = ColorPlan{Revision: rev, Replicas: max(target, d.s.previewReplicas)}
+	d.p.Colors[next] = ColorPlan{Revision: rev, Replicas: target}
 	if o.Spec.PreviewService != "" {
 		d.p.PreviewColor = next
 	}
