@@ -1,11 +1,23 @@
-// Package envconfig loads the environment files in environments/: the
-// release target (name, namespace, kube context) and the chart values.
+// Package envconfig loads and validates the environment files in
+// environments/: the release target (name, namespace, kube context), the
+// policy profile, secrets, drift ignore rules and the chart values.
+//
+// Values are layered in one order: chart defaults -> environment file ->
+// --set overrides. Secrets never enter the values: the encrypted secrets file
+// becomes Kubernetes Secrets (or ExternalSecrets) that the chart references
+// through existingSecret, so no secret value is stored in a Helm release.
 package envconfig
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
+	"helm.sh/helm/v4/pkg/strvals"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 )
 
@@ -18,22 +30,142 @@ type Release struct {
 
 // Environment is one environments/<env>.yaml.
 type Environment struct {
-	Release Release        `json:"release"`
+	// Name is the file name without extension; File is the path it was read from.
+	Name string `json:"-"`
+	File string `json:"-"`
+
+	Release Release `json:"release"`
+	// Policy names the policy profile (development, staging, production);
+	// empty means the profile named like the environment.
+	Policy  string         `json:"policy,omitempty"`
+	Secrets SecretsConfig  `json:"secrets,omitempty"`
+	Drift   DriftConfig    `json:"drift,omitempty"`
 	Values  map[string]any `json:"values"`
 }
 
-// Load reads an environment file; unknown keys are errors.
+// DriftConfig holds the environment's drift ignore rules.
+type DriftConfig struct {
+	Ignore []IgnoreRule `json:"ignore,omitempty"`
+}
+
+// IgnoreRule ignores JSON pointers of the objects it matches. Empty kind or
+// name, or "*", match any.
+type IgnoreRule struct {
+	Kind     string   `json:"kind,omitempty"`
+	Name     string   `json:"name,omitempty"`
+	Pointers []string `json:"jsonPointers"`
+}
+
+// Load reads an environment file; unknown keys are errors. Structural
+// problems come back as a *ValidationError naming the file.
 func Load(path string) (*Environment, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	return Parse(path, data)
+}
+
+// Parse decodes an environment file's content; path names it in errors and
+// locates the secrets file next to it.
+func Parse(path string, data []byte) (*Environment, error) {
 	var env Environment
 	if err := yaml.UnmarshalStrict(data, &env); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, &ValidationError{File: path, Errs: field.ErrorList{
+			field.Invalid(field.NewPath("<file>"), field.OmitValueType{}, strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: ")+
+				" (hint: the top-level keys are release, policy, secrets, drift and values)"),
+		}}
 	}
-	if env.Release.Name == "" || env.Release.Namespace == "" {
-		return nil, fmt.Errorf("%s: release.name and release.namespace are required", path)
+	env.File = path
+	env.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	if env.Values == nil {
+		env.Values = map[string]any{}
+	}
+	if errs := env.validateStructure(); len(errs) > 0 {
+		return nil, &ValidationError{File: path, Errs: errs}
 	}
 	return &env, nil
+}
+
+func (e *Environment) validateStructure() field.ErrorList {
+	var errs field.ErrorList
+	rel := field.NewPath("release")
+	if e.Release.Name == "" {
+		errs = append(errs, field.Required(rel.Child("name"), "the Helm release name (hint: agentic-rag)"))
+	} else if msgs := validation.IsDNS1123Label(e.Release.Name); len(msgs) > 0 {
+		errs = append(errs, field.Invalid(rel.Child("name"), e.Release.Name, strings.Join(msgs, "; ")))
+	}
+	if e.Release.Namespace == "" {
+		errs = append(errs, field.Required(rel.Child("namespace"), "the namespace to deploy into"))
+	} else if msgs := validation.IsDNS1123Label(e.Release.Namespace); len(msgs) > 0 {
+		errs = append(errs, field.Invalid(rel.Child("namespace"), e.Release.Namespace, strings.Join(msgs, "; ")))
+	}
+	if e.Policy != "" {
+		if _, ok := profiles[e.Policy]; !ok {
+			errs = append(errs, field.NotSupported(field.NewPath("policy"), e.Policy, profileNames()))
+		}
+	}
+	for i, r := range e.Drift.Ignore {
+		p := field.NewPath("drift", "ignore").Index(i).Child("jsonPointers")
+		if len(r.Pointers) == 0 {
+			errs = append(errs, field.Required(p, "at least one JSON pointer such as /spec/replicas"))
+		}
+		for j, ptr := range r.Pointers {
+			if !strings.HasPrefix(ptr, "/") {
+				errs = append(errs, field.Invalid(p.Index(j), ptr, "a JSON pointer starts with / (hint: /spec/replicas)"))
+			}
+		}
+	}
+	errs = append(errs, e.Secrets.validate(field.NewPath("secrets"))...)
+	return errs
+}
+
+// PolicyName is the policy profile that applies to the environment.
+func (e *Environment) PolicyName() string {
+	if e.Policy != "" {
+		return e.Policy
+	}
+	return e.Name
+}
+
+// MergedValues layers --set overrides (Helm's syntax: a.b=c,d[0]=e) over
+// the environment's values. The environment is not modified.
+func (e *Environment) MergedValues(sets []string) (map[string]any, error) {
+	out, err := deepCopy(e.Values)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sets {
+		if err := strvals.ParseInto(s, out); err != nil {
+			return nil, fmt.Errorf("--set %q: %w (hint: --set api.replicas=3)", s, err)
+		}
+	}
+	return out, nil
+}
+
+func deepCopy(v map[string]any) (map[string]any, error) {
+	data, err := yaml.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	if err := yaml.Unmarshal(data, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ValidationError is every problem found in one environment file.
+type ValidationError struct {
+	File string
+	Errs field.ErrorList
+}
+
+func (e *ValidationError) Error() string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s: %d problem(s)", e.File, len(e.Errs))
+	for _, err := range e.Errs {
+		fmt.Fprintf(&b, "\n  %s: %s", e.File, err.Error())
+	}
+	return b.String()
 }

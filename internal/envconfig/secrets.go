@@ -1,0 +1,284 @@
+package envconfig
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/getsops/sops/v3"
+	"github.com/getsops/sops/v3/aes"
+	sopsage "github.com/getsops/sops/v3/age"
+	"github.com/getsops/sops/v3/cmd/sops/common"
+	"github.com/getsops/sops/v3/cmd/sops/formats"
+	"github.com/getsops/sops/v3/config"
+	"github.com/getsops/sops/v3/decrypt"
+	"github.com/getsops/sops/v3/version"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
+)
+
+// SecretsConfig says where an environment's secrets come from: a
+// SOPS-encrypted file (default <env>.secrets.yaml next to the environment
+// file, when it exists) or, with external set, ExternalSecrets that the
+// external-secrets operator resolves from a secret store.
+type SecretsConfig struct {
+	File     string           `json:"file,omitempty"`
+	External *ExternalSecrets `json:"external,omitempty"`
+}
+
+// ExternalSecrets renders one external-secrets.io/v1 ExternalSecret per
+// Secret instead of the Secret itself.
+type ExternalSecrets struct {
+	StoreRef        StoreRef `json:"storeRef"`
+	RefreshInterval string   `json:"refreshInterval,omitempty"`
+	// Secrets maps Secret name -> key -> where the store keeps the value.
+	Secrets map[string]map[string]RemoteRef `json:"secrets"`
+}
+
+// StoreRef names a SecretStore or ClusterSecretStore.
+type StoreRef struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// RemoteRef locates one value in the secret store.
+type RemoteRef struct {
+	Key      string `json:"key"`
+	Property string `json:"property,omitempty"`
+}
+
+func (s SecretsConfig) validate(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if s.External == nil {
+		return nil
+	}
+	ext := p.Child("external")
+	if s.File != "" {
+		errs = append(errs, field.Forbidden(p.Child("file"), "secrets come from a file or an external store, not both"))
+	}
+	if k := s.External.StoreRef.Kind; k != "SecretStore" && k != "ClusterSecretStore" {
+		errs = append(errs, field.NotSupported(ext.Child("storeRef", "kind"), k, []string{"SecretStore", "ClusterSecretStore"}))
+	}
+	if s.External.StoreRef.Name == "" {
+		errs = append(errs, field.Required(ext.Child("storeRef", "name"), "the secret store to read from"))
+	}
+	if len(s.External.Secrets) == 0 {
+		errs = append(errs, field.Required(ext.Child("secrets"), "the Secrets to create, e.g. agentic-rag-postgresql: {password: {key: db/password}}"))
+	}
+	for name, keys := range s.External.Secrets {
+		if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+			errs = append(errs, field.Invalid(ext.Child("secrets").Key(name), name, strings.Join(msgs, "; ")))
+		}
+		for k, ref := range keys {
+			if ref.Key == "" {
+				errs = append(errs, field.Required(ext.Child("secrets").Key(name).Key(k).Child("key"), "the key in the secret store"))
+			}
+		}
+	}
+	return errs
+}
+
+// SecretsFile is the SOPS file of the environment, or "" when it has none.
+func (e *Environment) SecretsFile() string {
+	if e.Secrets.External != nil {
+		return ""
+	}
+	if e.Secrets.File != "" {
+		return filepath.Join(filepath.Dir(e.File), e.Secrets.File)
+	}
+	p := filepath.Join(filepath.Dir(e.File), e.Name+".secrets.yaml")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ""
+}
+
+// SecretData is decrypted secrets: Secret name -> key -> value. It is held
+// in memory only.
+type SecretData map[string]map[string]string
+
+// secretsDocument is a decrypted secrets file.
+type secretsDocument struct {
+	Secrets SecretData `json:"secrets"`
+}
+
+// DecryptSecrets decrypts a SOPS file in memory with the age identities in
+// SOPS_AGE_KEY_FILE (or SOPS_AGE_KEY). Errors never include a value.
+func DecryptSecrets(path string) (SecretData, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := decrypt.DataWithFormat(data, formats.Yaml)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot decrypt: %w (hint: point SOPS_AGE_KEY_FILE at an age identity for one of the recipients: %s)",
+			path, err, strings.Join(recipients(data), ", "))
+	}
+	var doc secretsDocument
+	if err := yaml.UnmarshalStrict(plain, &doc); err != nil {
+		// The decoder's message may quote content; report the shape only.
+		return nil, fmt.Errorf("%s: decrypted content is not `secrets: {<secret name>: {<key>: <string>}}`", path)
+	}
+	for name, keys := range doc.Secrets {
+		if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+			return nil, fmt.Errorf("%s: secrets.%s: not a valid Secret name: %s", path, name, strings.Join(msgs, "; "))
+		}
+		if len(keys) == 0 {
+			return nil, fmt.Errorf("%s: secrets.%s: no keys", path, name)
+		}
+	}
+	return doc.Secrets, nil
+}
+
+// recipients lists the age recipients a SOPS file is encrypted for.
+func recipients(data []byte) []string {
+	var doc struct {
+		Sops struct {
+			Age []struct {
+				Recipient string `json:"recipient"`
+			} `json:"age"`
+		} `json:"sops"`
+	}
+	if yaml.Unmarshal(data, &doc) != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range doc.Sops.Age {
+		out = append(out, a.Recipient)
+	}
+	return out
+}
+
+// EncryptSecrets encrypts a plain secrets document (the SecretData shape
+// under a top-level secrets key) for the comma-separated age recipients, as
+// `sops --encrypt --age` does.
+func EncryptSecrets(plain []byte, ageRecipients string) ([]byte, error) {
+	var doc secretsDocument
+	if err := yaml.UnmarshalStrict(plain, &doc); err != nil || len(doc.Secrets) == 0 {
+		return nil, errors.New("a secrets file is `secrets: {<secret name>: {<key>: <string>}}`")
+	}
+	keys, err := sopsage.MasterKeysFromRecipients(ageRecipients)
+	if err != nil {
+		return nil, fmt.Errorf("age recipients: %w", err)
+	}
+	var group sops.KeyGroup
+	for _, k := range keys {
+		group = append(group, k)
+	}
+	store := common.StoreForFormat(formats.Yaml, config.NewStoresConfig())
+	branches, err := store.LoadPlainFile(plain)
+	if err != nil {
+		return nil, err
+	}
+	tree := sops.Tree{Branches: branches, Metadata: sops.Metadata{KeyGroups: []sops.KeyGroup{group}, Version: version.Version}}
+	dataKey, errs := tree.GenerateDataKey()
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("generate data key: %v", errs)
+	}
+	if err := common.EncryptTree(common.EncryptTreeOpts{DataKey: dataKey, Tree: &tree, Cipher: aes.NewCipher()}); err != nil {
+		return nil, err
+	}
+	return store.EmitEncryptedFile(tree)
+}
+
+// Labels on every Secret and ExternalSecret ragdeploy creates.
+const (
+	LabelManagedBy   = "app.kubernetes.io/managed-by"
+	ManagedBy        = "ragdeploy"
+	LabelEnvironment = "ragdeploy.io/environment"
+)
+
+// SecretObjects are the objects that carry the environment's secrets into
+// the namespace: Secrets built from data, or ExternalSecrets in external
+// mode. Sorted by name.
+func (e *Environment) SecretObjects(data SecretData) []*unstructured.Unstructured {
+	labels := map[string]any{LabelManagedBy: ManagedBy, LabelEnvironment: e.Name}
+	meta := func(name string) map[string]any {
+		return map[string]any{"name": name, "namespace": e.Release.Namespace, "labels": labels}
+	}
+	var out []*unstructured.Unstructured
+	if ext := e.Secrets.External; ext != nil {
+		for _, name := range sortedKeys(ext.Secrets) {
+			var entries []any
+			for _, k := range sortedKeys(ext.Secrets[name]) {
+				ref := map[string]any{"key": ext.Secrets[name][k].Key}
+				if p := ext.Secrets[name][k].Property; p != "" {
+					ref["property"] = p
+				}
+				entries = append(entries, map[string]any{"secretKey": k, "remoteRef": ref})
+			}
+			spec := map[string]any{
+				"secretStoreRef": map[string]any{"kind": ext.StoreRef.Kind, "name": ext.StoreRef.Name},
+				"target":         map[string]any{"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+				"data":           entries,
+			}
+			if ext.RefreshInterval != "" {
+				spec["refreshInterval"] = ext.RefreshInterval
+			}
+			out = append(out, &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": meta(name), "spec": spec,
+			}})
+		}
+		return out
+	}
+	for _, name := range sortedKeys(data) {
+		d := map[string]any{}
+		for k, v := range data[name] {
+			d[k] = base64.StdEncoding.EncodeToString([]byte(v))
+		}
+		out = append(out, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Secret", "metadata": meta(name), "type": "Opaque", "data": d,
+		}})
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Fingerprint stands in for a secret value wherever one would be shown:
+// equal values have equal fingerprints, and the value cannot be read back.
+func Fingerprint(value []byte) string {
+	sum := sha256.Sum256(value)
+	return "<redacted sha256:" + hex.EncodeToString(sum[:6]) + ">"
+}
+
+// Redact returns a copy of a Secret with every data and stringData value
+// replaced by its fingerprint; other objects are returned as they are.
+func Redact(u *unstructured.Unstructured) *unstructured.Unstructured {
+	if u.GetKind() != "Secret" || u.GroupVersionKind().Group != "" {
+		return u
+	}
+	c := u.DeepCopy()
+	for _, key := range []string{"data", "stringData"} {
+		m, _, _ := unstructured.NestedMap(c.Object, key)
+		for k, v := range m {
+			s, _ := v.(string)
+			raw := []byte(s)
+			if key == "data" {
+				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+					raw = b
+				}
+			}
+			m[k] = Fingerprint(raw)
+		}
+		if m != nil {
+			_ = unstructured.SetNestedMap(c.Object, m, key)
+		}
+	}
+	return c
+}

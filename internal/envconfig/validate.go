@@ -1,0 +1,54 @@
+package envconfig
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"helm.sh/helm/v4/pkg/chart/common/util"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/agentic-rag/ragdeploy/internal/render"
+)
+
+// Validate checks an environment before anything touches a cluster: the
+// values (environment file plus --set overrides) against the chart's and
+// subcharts' schemas, that the chart renders, and the policy profile. Every
+// problem is reported at once in a *ValidationError; on success the rendered
+// objects are returned.
+func Validate(ctx context.Context, env *Environment, c *chart.Chart, values map[string]any) ([]render.Object, error) {
+	fail := func(errs field.ErrorList) error { return &ValidationError{File: env.File, Errs: errs} }
+	profile, ok := profiles[env.PolicyName()]
+	if !ok {
+		return nil, fail(field.ErrorList{field.Required(field.NewPath("policy"),
+			fmt.Sprintf("no policy profile is named %q (hint: set policy: to one of %s)", env.PolicyName(), strings.Join(profileNames(), ", ")))})
+	}
+	coalesced, err := util.CoalesceValues(c, values)
+	if err != nil {
+		return nil, fail(field.ErrorList{field.Invalid(field.NewPath("values"), nil, err.Error())})
+	}
+	if errs := schemaErrors(c, coalesced, field.NewPath("values")); len(errs) > 0 {
+		return nil, fail(errs)
+	}
+	objs, err := render.Render(ctx, c, render.Release{Name: env.Release.Name, Namespace: env.Release.Namespace}, values)
+	if err != nil {
+		return nil, fail(field.ErrorList{field.Invalid(field.NewPath("values"), field.OmitValueType{}, "the chart does not render: "+err.Error())})
+	}
+	if errs := policyErrors(profile, coalesced, objs); len(errs) > 0 {
+		for _, e := range errs {
+			e.Detail = "policy " + env.PolicyName() + ": " + e.Detail
+		}
+		return nil, fail(errs)
+	}
+	return objs, nil
+}
+
+func mustJSON(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return "null"
+	}
+	return string(data)
+}
