@@ -91,8 +91,11 @@ func (e *Environment) SecretsFile() string {
 	if e.Secrets.External != nil {
 		return ""
 	}
-	if e.Secrets.File != "" {
-		return filepath.Join(filepath.Dir(e.File), e.Secrets.File)
+	if f := e.Secrets.File; f != "" {
+		if filepath.IsAbs(f) {
+			return f
+		}
+		return filepath.Join(filepath.Dir(e.File), f)
 	}
 	p := filepath.Join(filepath.Dir(e.File), e.Name+".secrets.yaml")
 	if _, err := os.Stat(p); err == nil {

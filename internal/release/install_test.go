@@ -1,27 +1,30 @@
 package release_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
-	"github.com/agentic-rag/ragdeploy/charts"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 	"github.com/agentic-rag/ragdeploy/internal/release"
-	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
 func TestMain(m *testing.M) {
@@ -31,13 +34,24 @@ func TestMain(m *testing.M) {
 
 var environments = []string{"development", "staging", "production"}
 
-// platform is an environment to install into a fresh restricted namespace,
-// with the CRDs, a controller for that namespace and the credentials Secrets.
+// secretValues are the credentials in the test's encrypted secrets file;
+// no output may ever contain one.
+var secretValues = map[string]string{
+	"agentic-rag-postgresql": "pg-Secret-Value-7f3a",
+	"agentic-rag-redis":      "redis-Secret-Value-91c2",
+	"agentic-rag-chromadb":   "chroma-Secret-Value-d04e",
+}
+
+// platform is an environment retargeted at a fresh restricted namespace,
+// with the CRDs, a controller for that namespace and a SOPS-encrypted
+// secrets file for a fresh age key.
 type platform struct {
 	env    *clustertest.Env
 	c      client.Client
-	values map[string]any
+	e      *envconfig.Environment
 	target release.Target
+	// out collects everything the operations printed.
+	out bytes.Buffer
 }
 
 func newPlatform(t *testing.T, name string) *platform {
@@ -50,18 +64,11 @@ func newPlatform(t *testing.T, name string) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.Release.Namespace = env.Namespace
+	e.Secrets.File = encryptedSecrets(t)
 	c, err := client.New(env.Config, client.Options{Scheme: controller.Scheme()})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, s := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
-		secret := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: s, Namespace: env.Namespace},
-			StringData: map[string]string{"password": "pw-" + s, "token": "tok-" + s},
-		}
-		if err := c.Create(t.Context(), secret); err != nil {
-			t.Fatal(err)
-		}
 	}
 	mgr, err := controller.New(env.Config, controller.Options{MetricsAddr: "0", ProbeAddr: "0", Namespace: env.Namespace, MultipleInProcess: true})
 	if err != nil {
@@ -71,34 +78,118 @@ func newPlatform(t *testing.T, name string) *platform {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = mgr.Start(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &platform{env: env, c: c, values: e.Values, target: release.Target{
+	return &platform{env: env, c: c, e: e, target: release.Target{
 		Kubeconfig: env.Cluster.Kubeconfig, Namespace: env.Namespace, Name: e.Release.Name,
 	}}
 }
 
-func TestServerSideDryRunOfEveryObject(t *testing.T) {
+// encryptedSecrets writes secretValues encrypted for a new age key and
+// points SOPS_AGE_KEY_FILE at the key.
+func encryptedSecrets(t *testing.T) string {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "age.key")
+	if err := os.WriteFile(key, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SOPS_AGE_KEY_FILE", key)
+	plain := "secrets:\n"
+	for name, v := range secretValues {
+		plain += "  " + name + ":\n    password: " + v + "\n    token: " + v + "\n"
+	}
+	enc, err := envconfig.EncryptSecrets([]byte(plain), id.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "env.secrets.yaml")
+	if err := os.WriteFile(file, enc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+func (p *platform) plan(t *testing.T, sets ...string) *release.Plan {
+	t.Helper()
+	plan, err := release.Prepare(t.Context(), p.e, sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// deploy installs or upgrades and records what it reported.
+func (p *platform) deploy(t *testing.T, sets ...string) *release.Result {
+	t.Helper()
+	res, err := release.Upgrade(t.Context(), p.target, p.plan(t, sets...), release.Options{Timeout: 3 * time.Minute, Progress: &p.out})
+	p.record(res)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.out.String())
+	}
+	return res
+}
+
+func (p *platform) record(v any) {
+	data, _ := json.Marshal(v)
+	p.out.Write(data)
+}
+
+// assertNoSecretValue fails when any output so far contains a secret value
+// (in clear or base64).
+func (p *platform) assertNoSecretValue(t *testing.T) {
+	t.Helper()
+	for _, v := range secretValues {
+		for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
+			if strings.Contains(p.out.String(), form) {
+				t.Fatalf("output contains a secret value")
+			}
+		}
+	}
+}
+
+func TestServerSideDryRunChangesNothing(t *testing.T) {
 	for _, name := range environments {
 		t.Run(name, func(t *testing.T) {
 			p := newPlatform(t, name)
-			c, err := render.LoadChart(charts.FS, "agentic-rag")
-			if err != nil {
-				t.Fatal(err)
-			}
-			objs, err := render.Render(t.Context(), c, render.Release{Name: p.target.Name, Namespace: p.target.Namespace}, p.values)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range objs {
+			plan := p.plan(t)
+			for _, o := range plan.Objects {
 				if err := p.c.Create(t.Context(), o.DeepCopy(), client.DryRunAll); err != nil {
 					t.Errorf("%s %s (%s): server-side dry-run: %v", o.GetKind(), o.GetName(), o.Template, err)
 				}
 			}
-			// A dry run creates nothing.
-			var list appsv1.StatefulSetList
-			if err := p.c.List(t.Context(), &list, client.InNamespace(p.target.Namespace)); err != nil || len(list.Items) != 0 {
-				t.Fatalf("dry run left %d StatefulSets (err %v)", len(list.Items), err)
+			res, err := release.Upgrade(t.Context(), p.target, plan, release.Options{DryRun: true, Timeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
 			}
+			if !res.Installed || len(res.Changes.Objects) != len(plan.Desired()) {
+				t.Fatalf("dry-run install reports %d new objects; want %d", len(res.Changes.Objects), len(plan.Desired()))
+			}
+			assertEmptyNamespace(t, p.c, p.target)
 		})
+	}
+}
+
+// assertEmptyNamespace proves nothing was created: no workload, no Secret,
+// no Helm release.
+func assertEmptyNamespace(t *testing.T, c client.Client, target release.Target) {
+	t.Helper()
+	var sts appsv1.StatefulSetList
+	var secrets corev1.SecretList
+	var cms corev1.ConfigMapList
+	for _, l := range []client.ObjectList{&sts, &secrets, &cms} {
+		if err := c.List(t.Context(), l, client.InNamespace(target.Namespace)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// kube-root-ca.crt is the only ConfigMap a namespace starts with.
+	if len(sts.Items) != 0 || len(secrets.Items) != 0 || len(cms.Items) > 1 {
+		t.Fatalf("namespace not empty: %d StatefulSets, %d Secrets, %d ConfigMaps", len(sts.Items), len(secrets.Items), len(cms.Items))
+	}
+	if rev, err := release.Deployed(target); err != nil || rev != nil {
+		t.Fatalf("a release exists: %v (err %v)", rev, err)
 	}
 }
 
@@ -106,8 +197,36 @@ func TestInstallEachEnvironment(t *testing.T) {
 	for _, name := range environments {
 		t.Run(name, func(t *testing.T) {
 			p := newPlatform(t, name)
-			p.install(t)
+			res := p.deploy(t)
+			if !res.Installed || res.Revision != 1 {
+				t.Fatalf("installed %v revision %d; want a new release at revision 1", res.Installed, res.Revision)
+			}
 			p.assertReady(t)
+			// helm history sees the release.
+			hist, err := release.History(p.target)
+			if err != nil || len(hist) != 1 || hist[0].Status != "deployed" {
+				t.Fatalf("history %v (err %v); want one deployed revision", hist, err)
+			}
+			// The encrypted file round-tripped into Secrets.
+			for secret, want := range secretValues {
+				var s corev1.Secret
+				if err := p.c.Get(t.Context(), types.NamespacedName{Namespace: p.target.Namespace, Name: secret}, &s); err != nil {
+					t.Fatal(err)
+				}
+				if string(s.Data["password"]) != want {
+					t.Errorf("Secret %s holds another password", secret)
+				}
+			}
+			// Zero drift right after install.
+			report, err := release.Drift(t.Context(), p.target, p.plan(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.record(report)
+			if !report.Clean() || report.Checked < 20 {
+				t.Fatalf("drift right after install (%d objects checked): %+v", report.Checked, report.Objects)
+			}
+			p.assertNoSecretValue(t)
 			if name == "development" {
 				return
 			}
@@ -120,17 +239,6 @@ func TestInstallEachEnvironment(t *testing.T) {
 				t.Fatalf("%d migration Jobs; want one that succeeded", len(jobs.Items))
 			}
 		})
-	}
-}
-
-func (p *platform) install(t *testing.T) {
-	t.Helper()
-	c, err := render.LoadChart(charts.FS, "agentic-rag")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := release.Install(t.Context(), p.target, c, p.values, 3*time.Minute); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -165,7 +273,7 @@ func (p *platform) assertReady(t *testing.T) {
 			return false, err
 		}
 		for _, b := range bgds.Items {
-			if b.Status.Phase != v1alpha1.PhaseHealthy {
+			if b.Status.Phase != v1alpha1.PhaseHealthy && b.Status.Phase != v1alpha1.PhasePaused {
 				return false, nil
 			}
 		}
@@ -199,13 +307,17 @@ func (p *platform) claims(t *testing.T) map[string]string {
 	return out
 }
 
-func TestUninstallAndReinstallKeepsData(t *testing.T) {
+func TestUninstallKeepsDataUnlessPurged(t *testing.T) {
 	p := newPlatform(t, "development")
-	p.install(t)
+	p.deploy(t)
 	p.assertReady(t)
 	before := p.claims(t)
-	if err := release.Uninstall(p.target, 2*time.Minute); err != nil {
+	kept, err := release.Uninstall(t.Context(), p.target, p.e.Name, false, 2*time.Minute)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if len(kept.PersistentVolumeClaims) != 3 || len(kept.Secrets) != 3 {
+		t.Fatalf("uninstall reports keeping %v; want 3 claims and 3 Secrets", kept)
 	}
 	var sts appsv1.StatefulSetList
 	if err := p.c.List(t.Context(), &sts, client.InNamespace(p.target.Namespace)); err != nil || len(sts.Items) != 0 {
@@ -214,7 +326,7 @@ func TestUninstallAndReinstallKeepsData(t *testing.T) {
 	if after := p.claims(t); len(after) != 3 {
 		t.Fatalf("claims after uninstall: %v; want all 3 kept", after)
 	}
-	p.install(t)
+	p.deploy(t)
 	p.assertReady(t)
 	after := p.claims(t)
 	for claim, volume := range before {
@@ -222,10 +334,21 @@ func TestUninstallAndReinstallKeepsData(t *testing.T) {
 			t.Errorf("claim %s bound to %q after reinstall; was %q", claim, after[claim], volume)
 		}
 	}
-	for _, s := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
-		var secret corev1.Secret
-		if err := p.c.Get(t.Context(), types.NamespacedName{Namespace: p.target.Namespace, Name: s}, &secret); err != nil {
-			t.Errorf("credentials Secret %s gone: %v", s, err)
+	for secret := range secretValues {
+		var s corev1.Secret
+		if err := p.c.Get(t.Context(), types.NamespacedName{Namespace: p.target.Namespace, Name: secret}, &s); err != nil {
+			t.Errorf("credentials Secret %s gone: %v", secret, err)
 		}
+	}
+
+	if _, err := release.Uninstall(t.Context(), p.target, p.e.Name, true, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	left, err := release.Data(t.Context(), p.target, p.e.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left.PersistentVolumeClaims)+len(left.Secrets) != 0 {
+		t.Fatalf("purge left %v", left)
 	}
 }

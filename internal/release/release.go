@@ -1,10 +1,12 @@
-// Package release installs, upgrades and uninstalls charts as real Helm
-// releases through the Helm v4 SDK (helm list and helm history see them),
-// with server-side apply and kstatus-based waiting.
+// Package release installs, upgrades and uninstalls an environment as a real
+// Helm release through the Helm v4 SDK (helm list and helm history see it),
+// with server-side apply, readiness waits that understand blue-green
+// rollouts, and diffs and drift reports computed by the API server.
 package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,8 +16,20 @@ import (
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/kube"
 	ri "helm.sh/helm/v4/pkg/release"
+	"helm.sh/helm/v4/pkg/storage/driver"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/render"
 )
+
+// FieldManager owns the fields of release objects (Helm's server-side
+// apply) and of the secrets ragdeploy applies next to them; drift checks
+// dry-run as this manager.
+const FieldManager = "helm"
 
 // Target is where a release lives.
 type Target struct {
@@ -25,20 +39,46 @@ type Target struct {
 	Name       string
 }
 
+func (t Target) String() string { return t.Namespace + "/" + t.Name }
+
+// restConfig is the target's REST config, without client-side throttling
+// (drift checks send many concurrent dry-run requests).
+func (t Target) restConfig() (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = t.Kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: t.Context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = -1, 0
+	return cfg, nil
+}
+
+// Client returns a client for the target cluster.
+func (t Target) Client() (client.Client, error) {
+	cfg, err := t.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg, client.Options{Scheme: controller.Scheme()})
+}
+
 // actionConfig connects the Helm SDK to the target cluster, storing release
 // records as Secrets in the release's namespace (Helm's default).
 func actionConfig(t Target) (*action.Configuration, error) {
+	kube.ManagedFieldsManager = FieldManager
 	flags := genericclioptions.NewConfigFlags(false)
 	flags.KubeConfig, flags.Context, flags.Namespace = &t.Kubeconfig, &t.Context, &t.Namespace
 	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.NewTextHandler(io.Discard, nil)))
 	if err := cfg.Init(flags, t.Namespace, "secret"); err != nil {
-		return nil, fmt.Errorf("helm configuration for %s/%s: %w", t.Namespace, t.Name, err)
+		return nil, fmt.Errorf("helm configuration for %s: %w", t, err)
 	}
 	return cfg, nil
 }
 
 // Install installs c as release t.Name and waits until every object is
-// ready (kstatus), or timeout.
+// ready (kstatus), or timeout. It is the plain Helm SDK path, without
+// ragdeploy's secrets, diff or blue-green-aware wait.
 func Install(ctx context.Context, t Target, c *chart.Chart, values map[string]any, timeout time.Duration) (ri.Releaser, error) {
 	cfg, err := actionConfig(t)
 	if err != nil {
@@ -50,24 +90,64 @@ func Install(ctx context.Context, t Target, c *chart.Chart, values map[string]an
 	in.Timeout = timeout
 	rel, err := in.RunWithContext(ctx, c, values)
 	if err != nil {
-		return nil, fmt.Errorf("install %s/%s: %w", t.Namespace, t.Name, err)
+		return nil, fmt.Errorf("install %s: %w", t, err)
 	}
 	return rel, nil
 }
 
-// Uninstall removes the release and waits for its objects to be gone.
-// PersistentVolumeClaims of StatefulSets are not part of a release and stay,
-// as do Secrets the chart only references.
-func Uninstall(t Target, timeout time.Duration) error {
+// Deployed is the last deployed revision of a release and its manifest;
+// nil when the release does not exist.
+func Deployed(t Target) (*Revision, error) {
 	cfg, err := actionConfig(t)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	un := action.NewUninstall(cfg)
-	un.WaitStrategy = kube.StatusWatcherStrategy
-	un.Timeout = timeout
-	if _, err := un.Run(t.Name); err != nil {
-		return fmt.Errorf("uninstall %s/%s: %w", t.Namespace, t.Name, err)
+	rel, err := action.NewGet(cfg).Run(t.Name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("release %s: %w", t, err)
 	}
-	return nil
+	return revisionOf(rel)
+}
+
+// Revision is one release record.
+type Revision struct {
+	Number   int
+	Status   string
+	Manifest string
+}
+
+func revisionOf(rel ri.Releaser) (*Revision, error) {
+	acc, err := ri.NewAccessor(rel)
+	if err != nil {
+		return nil, err
+	}
+	return &Revision{Number: acc.Version(), Status: acc.Status(), Manifest: acc.Manifest()}, nil
+}
+
+// Objects decodes the revision's manifest.
+func (r *Revision) Objects() ([]render.Object, error) {
+	return render.Decode("manifest", r.Manifest)
+}
+
+// History lists a release's revisions, oldest first.
+func History(t Target) ([]*Revision, error) {
+	cfg, err := actionConfig(t)
+	if err != nil {
+		return nil, err
+	}
+	rels, err := action.NewHistory(cfg).Run(t.Name)
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", t, err)
+	}
+	var out []*Revision
+	for _, r := range rels {
+		rev, err := revisionOf(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rev)
+	}
+	return out, nil
 }

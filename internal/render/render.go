@@ -78,7 +78,7 @@ func Render(ctx context.Context, c *chart.Chart, rel Release, values map[string]
 		if path.Base(name) == "NOTES.txt" || strings.HasPrefix(path.Base(name), "_") {
 			continue
 		}
-		objs, err := decode(name, content)
+		objs, err := Decode(name, content)
 		if err != nil {
 			return nil, err
 		}
@@ -97,8 +97,24 @@ func Render(ctx context.Context, c *chart.Chart, rel Release, values map[string]
 	return out, nil
 }
 
-// decode splits a rendered template into objects.
-func decode(template, content string) ([]Object, error) {
+// Decode splits a rendered template (or a release manifest) into objects,
+// leaving hooks out.
+func Decode(template, content string) ([]Object, error) {
+	all, err := DecodeAll(template, content)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, o := range all {
+		if _, hook := o.GetAnnotations()["helm.sh/hook"]; !hook {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// DecodeAll splits a rendered template into objects, hooks included.
+func DecodeAll(template, content string) ([]Object, error) {
 	var out []Object
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewBufferString(content), 4096)
 	for {
@@ -115,9 +131,6 @@ func decode(template, content string) ([]Object, error) {
 		u := &unstructured.Unstructured{Object: m}
 		if u.GetKind() == "" || u.GetAPIVersion() == "" {
 			return nil, fmt.Errorf("%s: object without apiVersion and kind", template)
-		}
-		if _, hook := u.GetAnnotations()["helm.sh/hook"]; hook {
-			continue
 		}
 		out = append(out, Object{Template: template, Unstructured: u})
 	}

@@ -1,0 +1,67 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/render"
+)
+
+// keepColourSelector copies the colour the BlueGreenDeployment controller
+// put into a live Service's selector into the desired Service. The
+// controller owns that key; a Service's selector is atomic, so applying the
+// chart's selector without it would point the Service at both colours until
+// the controller switched it back.
+func keepColourSelector(desired, live *unstructured.Unstructured) {
+	if desired.GetKind() != "Service" || desired.GroupVersionKind().Group != "" || live == nil {
+		return
+	}
+	colour, ok, _ := unstructured.NestedString(live.Object, "spec", "selector", bluegreen.LabelColor)
+	if !ok {
+		return
+	}
+	sel, found, _ := unstructured.NestedStringMap(desired.Object, "spec", "selector")
+	if !found {
+		return
+	}
+	if _, set := sel[bluegreen.LabelColor]; set {
+		return
+	}
+	sel[bluegreen.LabelColor] = colour
+	_ = unstructured.SetNestedStringMap(desired.Object, sel, "spec", "selector")
+}
+
+// colourPostRenderer applies keepColourSelector to Helm's rendered
+// manifests before Helm applies them.
+type colourPostRenderer struct {
+	ctx  context.Context
+	live *drift.Live
+}
+
+func (r colourPostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	objs, err := render.DecodeAll("manifest", in.String())
+	if err != nil {
+		return nil, err
+	}
+	out := &bytes.Buffer{}
+	for _, o := range objs {
+		live, err := r.live.Get(r.ctx, drift.RefOf(o.Unstructured))
+		if err != nil {
+			return nil, err
+		}
+		keepColourSelector(o.Unstructured, live)
+		data, err := yaml.Marshal(o.Object)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", drift.RefOf(o.Unstructured), err)
+		}
+		out.WriteString("---\n")
+		out.Write(data)
+	}
+	return out, nil
+}

@@ -1,0 +1,284 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/kube"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+)
+
+// Options tune Upgrade.
+type Options struct {
+	// DryRun sends everything to the API server as a server-side dry run
+	// and changes nothing.
+	DryRun bool
+	// Timeout bounds the wait for readiness (and Helm's hooks).
+	Timeout time.Duration
+	// Progress receives a line per object status change while waiting.
+	Progress io.Writer
+}
+
+// Result says what an Upgrade did.
+type Result struct {
+	Installed bool
+	Revision  int
+	// Changes are the objects the upgrade changed or created, by field.
+	Changes *drift.Report
+	// Removed are objects of the previous revision the new one drops.
+	Removed []drift.Ref
+}
+
+// Upgrade installs the plan's release, or upgrades it when it exists:
+// applies the environment's secrets, runs the chart through the Helm SDK
+// with server-side apply, and waits until every object is ready
+// (blue-green rollouts included).
+func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, error) {
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	c, err := t.Client()
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureNamespace(ctx, c, t.Namespace, opts.DryRun); err != nil {
+		return nil, err
+	}
+	if err := checkReferencedSecrets(ctx, c, p); err != nil {
+		return nil, err
+	}
+	changes, removed, prev, err := diff(ctx, c, t, p)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Installed: prev == nil, Changes: changes, Removed: removed}
+
+	dryRun := []client.ApplyOption{client.FieldOwner(FieldManager), client.ForceOwnership}
+	if opts.DryRun {
+		dryRun = append(dryRun, client.DryRunAll)
+	}
+	for _, s := range p.Secrets {
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(s.DeepCopy()), dryRun...); err != nil {
+			return nil, fmt.Errorf("%s: apply: %w", drift.RefOf(s), err)
+		}
+	}
+
+	cfg, err := actionConfig(t)
+	if err != nil {
+		return nil, err
+	}
+	strategy := action.DryRunNone
+	if opts.DryRun {
+		strategy = action.DryRunServer
+	}
+	if prev == nil {
+		in := action.NewInstall(cfg)
+		in.ReleaseName, in.Namespace = t.Name, t.Namespace
+		in.ServerSideApply, in.ForceConflicts = true, true
+		in.WaitStrategy, in.Timeout = kube.HookOnlyStrategy, opts.Timeout
+		in.DryRunStrategy = strategy
+		in.PostRenderer = colourPostRenderer{ctx: ctx, live: drift.NewLive(c)}
+		rel, err := in.RunWithContext(ctx, p.Chart, p.Values)
+		if err != nil {
+			return nil, fmt.Errorf("install %s: %w", t, err)
+		}
+		if rev, err := revisionOf(rel); err == nil {
+			res.Revision = rev.Number
+		}
+	} else {
+		up := action.NewUpgrade(cfg)
+		up.Namespace = t.Namespace
+		up.ServerSideApply, up.ForceConflicts = "true", true
+		up.WaitStrategy, up.Timeout = kube.HookOnlyStrategy, opts.Timeout
+		up.DryRunStrategy = strategy
+		up.PostRenderer = colourPostRenderer{ctx: ctx, live: drift.NewLive(c)}
+		up.MaxHistory = 10
+		rel, err := up.RunWithContext(ctx, t.Name, p.Chart, p.Values)
+		if err != nil {
+			return nil, fmt.Errorf("upgrade %s: %w", t, err)
+		}
+		if rev, err := revisionOf(rel); err == nil {
+			res.Revision = rev.Number
+		}
+	}
+	if opts.DryRun {
+		return res, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	if err := Wait(wctx, c, p.Desired(), opts.Progress); err != nil {
+		return res, fmt.Errorf("%s revision %d: %w", t, res.Revision, err)
+	}
+	return res, nil
+}
+
+// Diff is what Upgrade would change, computed by server-side dry-run
+// against the live cluster; nothing is changed.
+func Diff(ctx context.Context, t Target, p *Plan) (*drift.Report, []drift.Ref, error) {
+	c, err := t.Client()
+	if err != nil {
+		return nil, nil, err
+	}
+	changes, removed, _, err := diff(ctx, c, t, p)
+	return changes, removed, err
+}
+
+func diff(ctx context.Context, c client.Client, t Target, p *Plan) (*drift.Report, []drift.Ref, *Revision, error) {
+	prev, err := Deployed(t)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	report, err := drift.Check(ctx, c, p.Desired(), checkOptions(p.Env))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var removed []drift.Ref
+	if prev != nil {
+		old, err := prev.Objects()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		keep := map[drift.Ref]bool{}
+		for _, d := range p.Desired() {
+			keep[drift.RefOf(d)] = true
+		}
+		for _, o := range old {
+			if ref := drift.RefOf(o.Unstructured); !keep[ref] {
+				removed = append(removed, ref)
+			}
+		}
+		sort.Slice(removed, func(i, j int) bool { return removed[i].String() < removed[j].String() })
+	}
+	return report, removed, prev, nil
+}
+
+// Drift compares the live cluster with the last deployed revision of the
+// release and the environment's secrets.
+func Drift(ctx context.Context, t Target, p *Plan) (*drift.Report, error) {
+	c, err := t.Client()
+	if err != nil {
+		return nil, err
+	}
+	desired, err := deployedObjects(t, p)
+	if err != nil {
+		return nil, err
+	}
+	return drift.Check(ctx, c, desired, checkOptions(p.Env))
+}
+
+// FixDrift re-applies only the drifted objects of a report.
+func FixDrift(ctx context.Context, t Target, report *drift.Report) error {
+	c, err := t.Client()
+	if err != nil {
+		return err
+	}
+	return drift.Fix(ctx, c, report, FieldManager)
+}
+
+func deployedObjects(t Target, p *Plan) ([]*unstructured.Unstructured, error) {
+	rev, err := Deployed(t)
+	if err != nil {
+		return nil, err
+	}
+	if rev == nil {
+		return nil, fmt.Errorf("release %s is not installed (hint: ragdeploy install --env %s)", t, p.Env.Name)
+	}
+	objs, err := rev.Objects()
+	if err != nil {
+		return nil, err
+	}
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		out = append(out, withHelmOwnership(o.Unstructured, t.Name, t.Namespace))
+	}
+	return append(out, p.Secrets...), nil
+}
+
+func checkOptions(env *envconfig.Environment) drift.Options {
+	opts := drift.DefaultOptions()
+	opts.FieldManager = FieldManager
+	opts.Adopt = keepColourSelector
+	for _, r := range env.Drift.Ignore {
+		opts.Ignore = append(opts.Ignore, drift.IgnoreRule{Kind: r.Kind, Name: r.Name, Pointers: r.Pointers})
+	}
+	return opts
+}
+
+// ensureNamespace creates the release namespace when it is missing, with the
+// restricted Pod Security level every chart pod meets.
+func ensureNamespace(ctx context.Context, c client.Client, name string, dryRun bool) error {
+	ns := &corev1.Namespace{}
+	err := c.Get(ctx, client.ObjectKey{Name: name}, ns)
+	if err == nil || !apierrors.IsNotFound(err) {
+		return err
+	}
+	ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
+	var opts []client.CreateOption
+	if dryRun {
+		opts = append(opts, client.DryRunAll)
+	}
+	return c.Create(ctx, ns, opts...)
+}
+
+// checkReferencedSecrets fails before anything is applied when a Secret the
+// chart references neither comes with the environment nor exists.
+func checkReferencedSecrets(ctx context.Context, c client.Client, p *Plan) error {
+	provided := map[string]bool{}
+	for _, s := range p.Secrets {
+		provided[s.GetName()] = true
+	}
+	var missing []error
+	for name, user := range referencedSecrets(p) {
+		if provided[name] {
+			continue
+		}
+		err := c.Get(ctx, client.ObjectKey{Namespace: p.Env.Release.Namespace, Name: name}, &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}})
+		if apierrors.IsNotFound(err) {
+			missing = append(missing, fmt.Errorf("secret %s/%s (used by %s) does not exist (hint: add it to %s.secrets.yaml or create it)",
+				p.Env.Release.Namespace, name, user, p.Env.Name))
+		} else if err != nil {
+			return err
+		}
+	}
+	return errors.Join(missing...)
+}
+
+// referencedSecrets maps each Secret name used through secretKeyRef by a
+// rendered object to that object's name.
+func referencedSecrets(p *Plan) map[string]string {
+	out := map[string]string{}
+	var walk func(owner string, v any)
+	walk = func(owner string, v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			if ref, ok := t["secretKeyRef"].(map[string]any); ok {
+				if name, _ := ref["name"].(string); name != "" && ref["optional"] != true {
+					out[name] = owner
+				}
+			}
+			for _, e := range t {
+				walk(owner, e)
+			}
+		case []any:
+			for _, e := range t {
+				walk(owner, e)
+			}
+		}
+	}
+	for _, o := range p.Objects {
+		walk(o.GetKind()+" "+o.GetName(), o.Object)
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package release
+
+import (
+	"context"
+
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/agentic-rag/ragdeploy/charts"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/render"
+)
+
+// Plan is everything an environment deploys, worked out without touching a
+// cluster: validated values, the rendered chart and the secret objects.
+type Plan struct {
+	Env     *envconfig.Environment
+	Chart   *chart.Chart
+	Values  map[string]any
+	Objects []render.Object
+	// Secrets are applied by ragdeploy next to the release (never stored in
+	// a Helm release record).
+	Secrets []*unstructured.Unstructured
+}
+
+// Prepare validates an environment with its --set overrides and decrypts its
+// secrets in memory. Any problem is returned before a cluster is contacted.
+func Prepare(ctx context.Context, env *envconfig.Environment, sets []string) (*Plan, error) {
+	c, err := render.LoadChart(charts.FS, "agentic-rag")
+	if err != nil {
+		return nil, err
+	}
+	values, err := env.MergedValues(sets)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := envconfig.Validate(ctx, env, c, values)
+	if err != nil {
+		return nil, err
+	}
+	var data envconfig.SecretData
+	if f := env.SecretsFile(); f != "" {
+		if data, err = envconfig.DecryptSecrets(f); err != nil {
+			return nil, err
+		}
+	}
+	return &Plan{Env: env, Chart: c, Values: values, Objects: objs, Secrets: env.SecretObjects(data)}, nil
+}
+
+// Target is where the plan's release lives.
+func (p *Plan) Target(kubeconfig, context string) Target {
+	if context == "" {
+		context = p.Env.Release.Context
+	}
+	return Target{Kubeconfig: kubeconfig, Context: context, Namespace: p.Env.Release.Namespace, Name: p.Env.Release.Name}
+}
+
+// Desired is every object of the plan as it will be applied: the chart's,
+// with the ownership metadata Helm adds, and the secrets'.
+func (p *Plan) Desired() []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, 0, len(p.Objects)+len(p.Secrets))
+	for _, o := range p.Objects {
+		out = append(out, withHelmOwnership(o.Unstructured, p.Env.Release.Name, p.Env.Release.Namespace))
+	}
+	return append(out, p.Secrets...)
+}
+
+// withHelmOwnership adds the label and annotations Helm sets on every object
+// of a release when it applies it, so that a dry-run apply of the object
+// predicts what Helm keeps.
+func withHelmOwnership(u *unstructured.Unstructured, name, namespace string) *unstructured.Unstructured {
+	c := u.DeepCopy()
+	labels := c.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels["app.kubernetes.io/managed-by"] = "Helm"
+	c.SetLabels(labels)
+	ann := c.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann["meta.helm.sh/release-name"], ann["meta.helm.sh/release-namespace"] = name, namespace
+	c.SetAnnotations(ann)
+	if c.GetNamespace() == "" {
+		c.SetNamespace(namespace)
+	}
+	return c
+}
+
+// Redacted is Desired with secret values replaced by fingerprints: what
+// `ragdeploy render` prints.
+func (p *Plan) Redacted() []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range p.Desired() {
+		out = append(out, envconfig.Redact(o))
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/kube"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+)
+
+// Kept is what an uninstall left in place (or, with purge, deleted).
+type Kept struct {
+	PersistentVolumeClaims []string
+	Secrets                []string
+}
+
+// Data lists the release's data: the PersistentVolumeClaims of its
+// StatefulSets and the Secrets ragdeploy applied for the environment.
+func Data(ctx context.Context, t Target, env string) (*Kept, error) {
+	c, err := t.Client()
+	if err != nil {
+		return nil, err
+	}
+	var pvcs corev1.PersistentVolumeClaimList
+	if err := c.List(ctx, &pvcs, client.InNamespace(t.Namespace), client.MatchingLabels{"app.kubernetes.io/instance": t.Name}); err != nil {
+		return nil, err
+	}
+	var secrets corev1.SecretList
+	if err := c.List(ctx, &secrets, client.InNamespace(t.Namespace),
+		client.MatchingLabels{envconfig.LabelManagedBy: envconfig.ManagedBy, envconfig.LabelEnvironment: env}); err != nil {
+		return nil, err
+	}
+	k := &Kept{}
+	for _, p := range pvcs.Items {
+		k.PersistentVolumeClaims = append(k.PersistentVolumeClaims, p.Name)
+	}
+	for _, s := range secrets.Items {
+		k.Secrets = append(k.Secrets, s.Name)
+	}
+	return k, nil
+}
+
+// Uninstall removes the release and waits for its objects to be gone. The
+// StatefulSets' PersistentVolumeClaims (and so the volumes) and the
+// environment's Secrets are not part of the release and stay, unless purge
+// is set, which deletes them too.
+func Uninstall(ctx context.Context, t Target, env string, purge bool, timeout time.Duration) (*Kept, error) {
+	cfg, err := actionConfig(t)
+	if err != nil {
+		return nil, err
+	}
+	un := action.NewUninstall(cfg)
+	un.WaitStrategy = kube.StatusWatcherStrategy
+	un.Timeout = timeout
+	if _, err := un.Run(t.Name); err != nil {
+		return nil, fmt.Errorf("uninstall %s: %w", t, err)
+	}
+	kept, err := Data(ctx, t, env)
+	if err != nil || !purge {
+		return kept, err
+	}
+	c, err := t.Client()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range kept.PersistentVolumeClaims {
+		pvc := &corev1.PersistentVolumeClaim{}
+		pvc.Name, pvc.Namespace = name, t.Namespace
+		if err := client.IgnoreNotFound(c.Delete(ctx, pvc)); err != nil {
+			return nil, fmt.Errorf("delete PersistentVolumeClaim %s/%s: %w", t.Namespace, name, err)
+		}
+	}
+	for _, name := range kept.Secrets {
+		s := &corev1.Secret{}
+		s.Name, s.Namespace = name, t.Namespace
+		if err := client.IgnoreNotFound(c.Delete(ctx, s)); err != nil {
+			return nil, fmt.Errorf("delete Secret %s/%s: %w", t.Namespace, name, err)
+		}
+	}
+	// Claims go once no pod uses them (pvc-protection); wait for that.
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		left, err := Data(ctx, t, env)
+		return err == nil && len(left.PersistentVolumeClaims)+len(left.Secrets) == 0, err
+	})
+	if err != nil {
+		return kept, fmt.Errorf("purge %s: data still present: %w", t, err)
+	}
+	return kept, nil
+}

@@ -1,0 +1,182 @@
+package release_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
+	"github.com/agentic-rag/ragdeploy/internal/release"
+)
+
+// changed reports whether a report lists path for the object kind/name.
+func changed(r *drift.Report, kind, name, path string) bool {
+	for _, o := range r.Objects {
+		if o.Kind == kind && strings.HasSuffix(o.Object, "/"+name) {
+			if path == "" {
+				return o.State == drift.Missing
+			}
+			for _, c := range o.Changes {
+				if c.Path == path {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func TestConfigChangeRollsTheAPIAndReportsIt(t *testing.T) {
+	p := newPlatform(t, "development")
+	p.deploy(t)
+	p.assertReady(t)
+	ns := p.target.Namespace
+	oldPods := apiPods(t, p)
+
+	res := p.deploy(t, "api.config.LOG_LEVEL=trace")
+	if res.Installed || res.Revision != 2 {
+		t.Fatalf("installed %v revision %d; want an upgrade to revision 2", res.Installed, res.Revision)
+	}
+	if !changed(res.Changes, "ConfigMap", "agentic-rag-api", "/data/LOG_LEVEL") ||
+		!changed(res.Changes, "Deployment", "agentic-rag-api", "/spec/template/metadata/annotations/checksum~1config") {
+		t.Fatalf("upgrade does not report the config change and the checksum: %+v", res.Changes.Objects)
+	}
+	if len(res.Changes.Objects) != 2 || len(res.Removed) != 0 {
+		t.Fatalf("upgrade reports %d changed and %d removed objects; want only the ConfigMap and the Deployment", len(res.Changes.Objects), len(res.Removed))
+	}
+	// Every api pod was replaced by one carrying the new checksum.
+	clustertest.Eventually(t, 60*time.Second, "api pods rolled", func(ctx context.Context) (bool, error) {
+		now := apiPods(t, p)
+		for name := range now {
+			if oldPods[name] {
+				return false, nil
+			}
+		}
+		var d appsv1.Deployment
+		if err := p.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "agentic-rag-api"}, &d); err != nil {
+			return false, err
+		}
+		return len(now) == 1 && d.Status.UpdatedReplicas == 1 && d.Status.AvailableReplicas == 1, nil
+	})
+	p.assertNoSecretValue(t)
+}
+
+func apiPods(t *testing.T, p *platform) map[string]bool {
+	t.Helper()
+	var pods corev1.PodList
+	if err := p.c.List(t.Context(), &pods, client.InNamespace(p.target.Namespace), client.MatchingLabels{"app.kubernetes.io/component": "api"}); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, pod := range pods.Items {
+		if pod.DeletionTimestamp == nil {
+			out[pod.Name] = true
+		}
+	}
+	return out
+}
+
+func TestDriftDetectedReportedAndFixed(t *testing.T) {
+	p := newPlatform(t, "development")
+	p.deploy(t)
+	p.assertReady(t)
+	ctx, ns := t.Context(), p.target.Namespace
+	key := func(name string) types.NamespacedName { return types.NamespacedName{Namespace: ns, Name: name} }
+
+	// Hand edits, as kubectl would make them.
+	var dep appsv1.Deployment
+	if err := p.c.Get(ctx, key("agentic-rag-api"), &dep); err != nil {
+		t.Fatal(err)
+	}
+	dep.Spec.Replicas = ptr(int32(4))
+	dep.Spec.Template.Spec.Containers[0].Image = "agentic-rag/api:hotfix"
+	if err := p.c.Update(ctx, &dep, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	var cm corev1.ConfigMap
+	if err := p.c.Get(ctx, key("agentic-rag-api"), &cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["LOG_LEVEL"] = "trace"
+	if err := p.c.Update(ctx, &cm, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.c.Delete(ctx, &corev1.Service{ObjectMeta: metaName(ns, "agentic-rag-redis")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.c.Delete(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metaName(ns, "agentic-rag-default-deny")}); err != nil {
+		t.Fatal(err)
+	}
+	var secret corev1.Secret
+	if err := p.c.Get(ctx, key("agentic-rag-postgresql"), &secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.Data["password"] = []byte("Hand-Edited-Secret-55")
+	if err := p.c.Update(ctx, &secret, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	var untouched corev1.Service
+	if err := p.c.Get(ctx, key("agentic-rag-postgresql"), &untouched); err != nil {
+		t.Fatal(err)
+	}
+
+	report, err := release.Drift(ctx, p.target, p.plan(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.record(report)
+	for _, want := range []struct{ kind, name, path string }{
+		{"Deployment", "agentic-rag-api", "/spec/replicas"},
+		{"Deployment", "agentic-rag-api", "/spec/template/spec/containers/0/image"},
+		{"ConfigMap", "agentic-rag-api", "/data/LOG_LEVEL"},
+		{"Service", "agentic-rag-redis", ""},
+		{"NetworkPolicy", "agentic-rag-default-deny", ""},
+		{"Secret", "agentic-rag-postgresql", "/data/password"},
+	} {
+		if !changed(report, want.kind, want.name, want.path) {
+			t.Errorf("drift of %s %s at %q not reported", want.kind, want.name, want.path)
+		}
+	}
+	if len(report.Objects) != 5 {
+		t.Errorf("%d objects reported drifted; want exactly the 5 edited", len(report.Objects))
+	}
+	if strings.Contains(p.out.String(), "Hand-Edited-Secret-55") {
+		t.Fatal("the drift report shows a secret value")
+	}
+	p.assertNoSecretValue(t)
+
+	if err := release.FixDrift(ctx, p.target, report); err != nil {
+		t.Fatal(err)
+	}
+	after, err := release.Drift(ctx, p.target, p.plan(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.Clean() {
+		t.Fatalf("drift left after --fix: %+v", after.Objects)
+	}
+	// Only drifted objects were applied.
+	var again corev1.Service
+	if err := p.c.Get(ctx, key("agentic-rag-postgresql"), &again); err != nil {
+		t.Fatal(err)
+	}
+	if again.ResourceVersion != untouched.ResourceVersion {
+		t.Error("--fix re-applied an object that had not drifted")
+	}
+	if err := p.c.Get(ctx, key("agentic-rag-postgresql"), &secret); err != nil || string(secret.Data["password"]) != secretValues["agentic-rag-postgresql"] {
+		t.Errorf("Secret not restored (err %v)", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func metaName(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }

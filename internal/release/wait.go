@@ -1,0 +1,91 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/drift"
+)
+
+// objectStatus is kstatus's verdict, except for BlueGreenDeployments, whose
+// readiness is the rollout's: kstatus alone calls one ready before the
+// controller has brought up a colour.
+func objectStatus(u *unstructured.Unstructured) (status.Status, string) {
+	if u.GroupVersionKind().Group == v1alpha1.GroupVersion.Group && u.GetKind() == "BlueGreenDeployment" {
+		observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+		phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+		msg, _, _ := unstructured.NestedString(u.Object, "status", "message")
+		switch {
+		case observed < u.GetGeneration():
+			return status.InProgressStatus, "waiting for the ragdeploy controller"
+		case phase == string(v1alpha1.PhaseHealthy):
+			return status.CurrentStatus, "Healthy"
+		case phase == string(v1alpha1.PhasePaused):
+			return status.CurrentStatus, "Paused: ready for `ragdeploy rollout promote`"
+		case phase == string(v1alpha1.PhaseAborted):
+			return status.FailedStatus, "Aborted: " + msg
+		}
+		return status.InProgressStatus, phase + " " + msg
+	}
+	res, err := status.Compute(u)
+	if err != nil {
+		return status.UnknownStatus, err.Error()
+	}
+	return res.Status, res.Message
+}
+
+// Wait polls the objects until every one is Current, one has Failed, or the
+// context ends, printing each status change to progress.
+func Wait(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, progress io.Writer) error {
+	start := time.Now()
+	last := map[drift.Ref]string{}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		live := drift.NewLive(c)
+		pending := 0
+		var failed []string
+		for _, o := range objs {
+			ref := drift.RefOf(o)
+			cur, err := live.Get(ctx, ref)
+			if err != nil {
+				return err
+			}
+			st, msg := status.NotFoundStatus, "not created yet"
+			if cur != nil {
+				st, msg = objectStatus(cur)
+			}
+			line := fmt.Sprintf("%-10s %s", st, msg)
+			if last[ref] != line {
+				last[ref] = line
+				fmt.Fprintf(progress, "  [%6.1fs] %-45s %s\n", time.Since(start).Seconds(), ref.Kind+" "+ref.Name, line)
+			}
+			switch st {
+			case status.CurrentStatus:
+			case status.FailedStatus:
+				failed = append(failed, ref.String()+": "+msg)
+			default:
+				pending++
+			}
+		}
+		if len(failed) > 0 {
+			return fmt.Errorf("not ready: %v", failed)
+		}
+		if pending == 0 {
+			fmt.Fprintf(progress, "  all %d objects ready after %.1fs\n", len(objs), time.Since(start).Seconds())
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d objects not ready: %w", pending, len(objs), ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
