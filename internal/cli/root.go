@@ -51,7 +51,10 @@ func NewRootCommand(streams Streams) *cobra.Command {
 	root.SetVersionTemplate("ragdeploy {{.Version}}\n")
 	kube := &kubeOptions{}
 	kube.bindFlags(root)
-	root.AddCommand(newLocalCommand(streams), newControllerCommand(streams, kube), newRolloutCommand(streams, kube))
+	root.AddCommand(newLocalCommand(streams), newControllerCommand(streams, kube), newRolloutCommand(streams, kube),
+		newRenderCommand(streams, kube), newValidateCommand(streams, kube), newInstallCommand(streams, kube),
+		newUpgradeCommand(streams, kube), newDiffCommand(streams, kube), newUninstallCommand(streams, kube),
+		newDriftCommand(streams, kube), newEnvCommand(streams), newSecretsCommand(streams))
 	return root
 }
 

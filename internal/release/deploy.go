@@ -29,6 +29,9 @@ type Options struct {
 	Timeout time.Duration
 	// Progress receives a line per object status change while waiting.
 	Progress io.Writer
+	// OnChanges, when set, receives what the upgrade will change before
+	// anything is applied.
+	OnChanges func(changes *drift.Report, removed []drift.Ref)
 }
 
 // Result says what an Upgrade did.
@@ -64,6 +67,9 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 		return nil, err
 	}
 	res := &Result{Installed: prev == nil, Changes: changes, Removed: removed}
+	if opts.OnChanges != nil {
+		opts.OnChanges(changes, removed)
+	}
 
 	dryRun := []client.ApplyOption{client.FieldOwner(FieldManager), client.ForceOwnership}
 	if opts.DryRun {

@@ -88,12 +88,16 @@ func withHelmOwnership(u *unstructured.Unstructured, name, namespace string) *un
 	return c
 }
 
-// Redacted is Desired with secret values replaced by fingerprints: what
+// Redacted is the chart's objects as Helm renders them and the secrets'
+// objects with every value replaced by a fingerprint: what
 // `ragdeploy render` prints.
 func (p *Plan) Redacted() []*unstructured.Unstructured {
-	var out []*unstructured.Unstructured
-	for _, o := range p.Desired() {
-		out = append(out, envconfig.Redact(o))
+	out := make([]*unstructured.Unstructured, 0, len(p.Objects)+len(p.Secrets))
+	for _, o := range p.Objects {
+		out = append(out, o.Unstructured)
+	}
+	for _, s := range p.Secrets {
+		out = append(out, envconfig.Redact(s))
 	}
 	return out
 }

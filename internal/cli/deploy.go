@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/release"
+)
+
+// Exit code of diff and drift when there is something to report.
+const exitDifferences = 2
+
+// deployOptions are install's and upgrade's.
+type deployOptions struct {
+	envOptions
+	DryRun  string
+	Timeout time.Duration
+}
+
+func newInstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	return newDeployCommand(streams, kube, true)
+}
+
+func newUpgradeCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	return newDeployCommand(streams, kube, false)
+}
+
+func newDeployCommand(streams Streams, kube *kubeOptions, install bool) *cobra.Command {
+	o := &deployOptions{envOptions: envOptions{kube: kube, streams: streams}}
+	verb, short := "upgrade", "Upgrade an environment's release and wait until it is ready"
+	if install {
+		verb, short = "install", "Install an environment as a Helm release and wait until it is ready"
+	}
+	cmd := &cobra.Command{
+		Use:   verb + " --env ENV",
+		Short: short,
+		Long: short + ".\n\nThe environment is validated and its secrets decrypted before the cluster is\n" +
+			"contacted. The command prints what will change, applies the environment's Secrets\n" +
+			"and the chart (server-side apply, a real Helm release), then follows every object\n" +
+			"until it is ready, blue-green rollouts included. --dry-run=server sends it all as\n" +
+			"a server-side dry run and changes nothing.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.DryRun != "" && o.DryRun != "none" && o.DryRun != "server" {
+				return fmt.Errorf("--dry-run: %q is not one of none, server", o.DryRun)
+			}
+			if o.Timeout <= 0 {
+				return errors.New("--timeout must be positive")
+			}
+			if err := o.complete(cmd.Context()); err != nil {
+				return err
+			}
+			prev, err := release.Deployed(o.target)
+			if err != nil {
+				return err
+			}
+			switch {
+			case install && prev != nil:
+				return fmt.Errorf("release %s is already installed at revision %d (hint: ragdeploy upgrade --env %s)", o.target, prev.Number, o.Env)
+			case !install && prev == nil:
+				return fmt.Errorf("release %s is not installed (hint: ragdeploy install --env %s)", o.target, o.Env)
+			}
+			start := time.Now()
+			fmt.Fprintf(streams.Out, "%s %s (environment %s, policy %s)\n", verb, o.target, o.plan.Env.Name, o.plan.Env.PolicyName())
+			res, err := release.Upgrade(cmd.Context(), o.target, o.plan, release.Options{
+				DryRun: o.DryRun == "server", Timeout: o.Timeout, Progress: streams.Out,
+				OnChanges: func(changes *drift.Report, removed []drift.Ref) {
+					fmt.Fprintf(streams.Out, "changes (%d of %d objects):\n", len(changes.Objects)+len(removed), changes.Checked)
+					printReport(streams.Out, changes, removed, diffVerbs)
+					fmt.Fprintln(streams.Out, "progress:")
+				},
+			})
+			if err != nil {
+				return err
+			}
+			if o.DryRun == "server" {
+				fmt.Fprintf(streams.Out, "server-side dry run of %s revision %d passed; nothing was changed\n", o.target, res.Revision)
+				return nil
+			}
+			fmt.Fprintf(streams.Out, "release %s revision %d ready in %.1fs\n", o.target, res.Revision, time.Since(start).Seconds())
+			return nil
+		},
+	}
+	o.bindFlags(cmd, true)
+	cmd.Flags().StringVar(&o.DryRun, "dry-run", "", "server: validate everything on the API server and change nothing")
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = "server"
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 10*time.Minute, "how long to wait for readiness")
+	return cmd
+}
+
+func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	o := &envOptions{kube: kube, streams: streams}
+	cmd := &cobra.Command{
+		Use:   "diff --env ENV",
+		Short: "Show what an upgrade would change; exit 0 when nothing, 2 when something",
+		Long: "Computes the upgrade with server-side dry-run apply against the live cluster and\n" +
+			"prints each object and field that would change, be created or be deleted.\n" +
+			"Secret values are shown as fingerprints.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(cmd.Context()); err != nil {
+				return err
+			}
+			report, removed, err := release.Diff(cmd.Context(), o.target, o.plan)
+			if err != nil {
+				return err
+			}
+			if report.Clean() && len(removed) == 0 {
+				fmt.Fprintf(streams.Out, "%s: no changes (%d objects compared)\n", o.target, report.Checked)
+				return nil
+			}
+			printReport(streams.Out, report, removed, diffVerbs)
+			return &ExitError{Code: exitDifferences, Err: fmt.Errorf("%s: %d objects would change", o.target, len(report.Objects)+len(removed))}
+		},
+	}
+	o.bindFlags(cmd, true)
+	return cmd
+}
+
+func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	o := &envOptions{kube: kube, streams: streams}
+	var purge bool
+	var confirm string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "uninstall --env ENV",
+		Short: "Remove an environment's release; data (volumes, Secrets) stays unless --purge-data",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if confirm != "" && !purge {
+				return errors.New("--confirm only goes with --purge-data")
+			}
+			if err := o.complete(cmd.Context()); err != nil {
+				return err
+			}
+			if purge {
+				data, err := release.Data(cmd.Context(), o.target, o.plan.Env.Name)
+				if err != nil {
+					return err
+				}
+				if confirm == "" {
+					fmt.Fprintf(streams.Out, "--purge-data deletes %d PersistentVolumeClaims %v and %d Secrets %v in %s.\nType the namespace to confirm: ",
+						len(data.PersistentVolumeClaims), data.PersistentVolumeClaims, len(data.Secrets), data.Secrets, o.target.Namespace)
+					line, _ := bufio.NewReader(streams.In).ReadString('\n')
+					confirm = strings.TrimSpace(line)
+				}
+				if confirm != o.target.Namespace {
+					return fmt.Errorf("confirmation %q does not match namespace %s; nothing was deleted", confirm, o.target.Namespace)
+				}
+			}
+			kept, err := release.Uninstall(cmd.Context(), o.target, o.plan.Env.Name, purge, timeout)
+			if err != nil {
+				return err
+			}
+			if purge {
+				fmt.Fprintf(streams.Out, "uninstalled %s; deleted %d PersistentVolumeClaims and %d Secrets\n", o.target, len(kept.PersistentVolumeClaims), len(kept.Secrets))
+			} else {
+				fmt.Fprintf(streams.Out, "uninstalled %s; kept %d PersistentVolumeClaims %v and %d Secrets %v (delete them with --purge-data)\n",
+					o.target, len(kept.PersistentVolumeClaims), kept.PersistentVolumeClaims, len(kept.Secrets), kept.Secrets)
+			}
+			return nil
+		},
+	}
+	o.bindFlags(cmd, false)
+	cmd.Flags().BoolVar(&purge, "purge-data", false, "also delete the PersistentVolumeClaims and the environment's Secrets")
+	cmd.Flags().StringVar(&confirm, "confirm", "", "with --purge-data: the namespace, instead of typing it")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for objects to be gone")
+	return cmd
+}

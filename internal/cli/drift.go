@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/release"
+)
+
+// driftOptions are `ragdeploy drift`'s.
+type driftOptions struct {
+	envOptions
+	Output      string
+	Fix         bool
+	Watch       time.Duration
+	MetricsAddr string
+}
+
+func newDriftCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	o := &driftOptions{envOptions: envOptions{kube: kube, streams: streams}}
+	cmd := &cobra.Command{
+		Use:   "drift --env ENV",
+		Short: "Compare the live cluster with the last deployed release; exit 0 clean, 2 drift, 1 error",
+		Long: "Each object of the release's last deployed revision (and each of the environment's\n" +
+			"Secrets) is applied as a server-side dry run and compared with the live object,\n" +
+			"so defaults, canonical quantities and fields other managers own (an HPA's\n" +
+			"replicas) are not drift. The report lists each drifted object and field; Secret\n" +
+			"values are compared by fingerprint and never shown.\n\n" +
+			"--fix re-applies only the drifted objects. --watch INTERVAL checks continuously,\n" +
+			"emits a Warning Event per drifted object and exports ragdeploy_drift_objects on\n" +
+			"--metrics-addr.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateOutput(o.Output); err != nil {
+				return err
+			}
+			if o.Watch < 0 || (o.Watch > 0 && o.Watch < time.Second) {
+				return errors.New("--watch: the interval must be at least 1s")
+			}
+			if o.MetricsAddr != "" && o.Watch == 0 {
+				return errors.New("--metrics-addr only goes with --watch")
+			}
+			if err := o.complete(cmd.Context()); err != nil {
+				return err
+			}
+			if o.Watch > 0 {
+				return o.watch(cmd.Context())
+			}
+			report, err := o.checkOnce(cmd.Context())
+			if err != nil || report.Clean() {
+				return err
+			}
+			return &ExitError{Code: exitDifferences, Err: fmt.Errorf("%s: %d objects drifted", o.target, len(report.Objects))}
+		},
+	}
+	o.bindFlags(cmd, false)
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text, json or yaml")
+	cmd.Flags().BoolVar(&o.Fix, "fix", false, "re-apply the drifted objects (only those)")
+	cmd.Flags().DurationVar(&o.Watch, "watch", 0, "check again every INTERVAL until interrupted")
+	cmd.Flags().StringVar(&o.MetricsAddr, "metrics-addr", "", "with --watch: serve Prometheus metrics on this address (e.g. :9090)")
+	return cmd
+}
+
+// checkOnce checks, prints the report, and with --fix repairs and checks
+// again; the report returned is the final state.
+func (o *driftOptions) checkOnce(ctx context.Context) (*drift.Report, error) {
+	start := time.Now()
+	report, err := release.Drift(ctx, o.target, o.plan)
+	if err != nil {
+		return nil, err
+	}
+	o.print(report, time.Since(start))
+	if !o.Fix || report.Clean() {
+		return report, nil
+	}
+	if err := release.FixDrift(ctx, o.target, report); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.streams.ErrOut, "re-applied %d drifted objects\n", len(report.Objects))
+	after, err := release.Drift(ctx, o.target, o.plan)
+	if err != nil {
+		return nil, err
+	}
+	o.print(after, 0)
+	return after, nil
+}
+
+func (o *driftOptions) print(r *drift.Report, took time.Duration) {
+	if o.Output != "text" {
+		_ = printObject(o.streams.Out, o.Output, r)
+		return
+	}
+	if r.Clean() {
+		fmt.Fprintf(o.streams.Out, "%s: no drift (%d objects checked in %dms)\n", o.target, r.Checked, took.Milliseconds())
+		return
+	}
+	fmt.Fprintf(o.streams.Out, "%s: %d of %d objects drifted\n", o.target, len(r.Objects), r.Checked)
+	printReport(o.streams.Out, r, nil, driftVerbs)
+}
+
+// watch checks every interval until the context ends, exporting metrics and
+// emitting Events.
+func (o *driftOptions) watch(ctx context.Context) error {
+	reg := prometheus.NewRegistry()
+	labels := prometheus.Labels{"namespace": o.target.Namespace, "release": o.target.Name}
+	objects := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ragdeploy_drift_objects", Help: "Objects of the release that differ from the last deployed revision."}, []string{"namespace", "release"})
+	checks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ragdeploy_drift_checks_total", Help: "Drift checks by result (clean, drift, error)."}, []string{"namespace", "release", "result"})
+	reg.MustRegister(objects, checks)
+	if o.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", o.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		fmt.Fprintf(o.streams.ErrOut, "metrics on http://%s/metrics\n", ln.Addr())
+	}
+	c, err := o.target.Client()
+	if err != nil {
+		return err
+	}
+	for {
+		report, err := o.checkOnce(ctx)
+		result := "clean"
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case err != nil:
+			result = "error"
+			fmt.Fprintf(o.streams.ErrOut, "drift check failed: %v\n", err)
+		case !report.Clean():
+			result = "drift"
+			objects.With(labels).Set(float64(len(report.Objects)))
+			emitDriftEvents(ctx, c, report)
+		default:
+			objects.With(labels).Set(0)
+		}
+		checks.WithLabelValues(o.target.Namespace, o.target.Name, result).Inc()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(o.Watch):
+		}
+	}
+}
+
+// emitDriftEvents records a Warning Event on each drifted object, naming
+// the fields (never their values).
+func emitDriftEvents(ctx context.Context, c client.Client, r *drift.Report) {
+	now := metav1.Now()
+	for _, obj := range r.Objects {
+		msg := "object is missing from the cluster"
+		if obj.State == drift.Drifted {
+			var paths []string
+			for _, ch := range obj.Changes {
+				paths = append(paths, ch.Path)
+			}
+			msg = "fields differ from the release: " + strings.Join(paths, ", ")
+		}
+		ev := &corev1.Event{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: strings.ToLower(obj.Ref.Name) + ".drift.", Namespace: obj.Ref.Namespace},
+			InvolvedObject: corev1.ObjectReference{
+				APIVersion: obj.Ref.GroupVersion().String(), Kind: obj.Ref.Kind, Namespace: obj.Ref.Namespace, Name: obj.Ref.Name,
+			},
+			Reason: "DriftDetected", Message: msg, Type: corev1.EventTypeWarning,
+			Source:         corev1.EventSource{Component: "ragdeploy-drift"},
+			FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		}
+		_ = c.Create(ctx, ev)
+	}
+}

@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/release"
+)
+
+// envOptions select an environment and its overrides; every environment
+// command embeds them.
+type envOptions struct {
+	kube    *kubeOptions
+	streams Streams
+	Env     string
+	Dir     string
+	Sets    []string
+
+	plan   *release.Plan
+	target release.Target
+}
+
+func (o *envOptions) bindFlags(cmd *cobra.Command, sets bool) {
+	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment: a name in --environments-dir (development, staging, production) or a file")
+	cmd.Flags().StringVar(&o.Dir, "environments-dir", "environments", "directory of the environment files")
+	if sets {
+		cmd.Flags().StringArrayVar(&o.Sets, "set", nil, "override a value (a.b=c); applied after the environment file")
+	}
+	_ = cmd.MarkFlagRequired("env")
+}
+
+// envFile resolves --env to a file.
+func envFile(dir, env string) string {
+	if strings.HasSuffix(env, ".yaml") || strings.HasSuffix(env, ".yml") || strings.ContainsRune(env, os.PathSeparator) {
+		return env
+	}
+	return filepath.Join(dir, env+".yaml")
+}
+
+// complete loads, validates and prepares the environment; nothing touches
+// a cluster yet.
+func (o *envOptions) complete(ctx context.Context) error {
+	env, err := envconfig.Load(envFile(o.Dir, o.Env))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return fmt.Errorf("--env %s: %w (hint: the environments are the files in %s/)", o.Env, err, o.Dir)
+		}
+		return err
+	}
+	if o.kube.Namespace != "" && o.kube.Namespace != env.Release.Namespace {
+		return fmt.Errorf("--namespace %s conflicts with %s, which deploys to namespace %s (hint: drop --namespace)", o.kube.Namespace, env.File, env.Release.Namespace)
+	}
+	if o.plan, err = release.Prepare(ctx, env, o.Sets); err != nil {
+		return err
+	}
+	o.target = o.plan.Target(o.kube.Kubeconfig, o.kube.Context)
+	return nil
+}
+
+// reportVerbs say what a report's states mean in a command's context.
+type reportVerbs struct {
+	drifted, missing, removed string
+}
+
+var (
+	diffVerbs  = reportVerbs{drifted: "changes", missing: "will be created", removed: "will be deleted"}
+	driftVerbs = reportVerbs{drifted: "drifted", missing: "missing from the cluster"}
+)
+
+// printReport writes a report per object and field. Values are shown as
+// compact JSON; Secret values arrive here already as fingerprints.
+func printReport(w io.Writer, r *drift.Report, removed []drift.Ref, verbs reportVerbs) {
+	for _, o := range r.Objects {
+		if o.State == drift.Missing {
+			fmt.Fprintf(w, "+ %s (%s)\n", o.Object, verbs.missing)
+			continue
+		}
+		fmt.Fprintf(w, "~ %s (%s)\n", o.Object, verbs.drifted)
+		for _, c := range o.Changes {
+			fmt.Fprintf(w, "    %s: %s -> %s\n", c.Path, short(c.Live), short(c.Desired))
+		}
+	}
+	for _, ref := range removed {
+		fmt.Fprintf(w, "- %s (%s)\n", ref, verbs.removed)
+	}
+}
+
+func short(v any) string {
+	if v == nil {
+		return "(none)"
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	if s := string(data); len(s) <= 100 {
+		return s
+	} else {
+		return s[:97] + "..."
+	}
+}

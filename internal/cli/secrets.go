@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+)
+
+func newSecretsCommand(streams Streams) *cobra.Command {
+	cmd := &cobra.Command{Use: "secrets", Short: "Encrypt and inspect environment secrets files (SOPS, age)"}
+	var recipients, in, out string
+	encrypt := &cobra.Command{
+		Use:   "encrypt --age-recipient AGE1... [-f plain.yaml] [-o ENV.secrets.yaml]",
+		Short: "Encrypt a secrets file for age recipients, as sops --encrypt --age does",
+		Long: "Reads `secrets: {<Secret name>: {<key>: <value>}}` from -f (default stdin) and\n" +
+			"writes the SOPS-encrypted file to -o (default stdout). Any sops binary can edit\n" +
+			"the result; ragdeploy decrypts it in memory with SOPS_AGE_KEY_FILE.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if recipients == "" {
+				return errors.New("--age-recipient is required (hint: age-keygen -y key.txt prints it)")
+			}
+			var plain []byte
+			var err error
+			if in == "" || in == "-" {
+				plain, err = io.ReadAll(streams.In)
+			} else {
+				plain, err = os.ReadFile(in)
+			}
+			if err != nil {
+				return err
+			}
+			enc, err := envconfig.EncryptSecrets(plain, recipients)
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = streams.Out.Write(enc)
+				return err
+			}
+			return os.WriteFile(out, enc, 0o600)
+		},
+	}
+	encrypt.Flags().StringVar(&recipients, "age-recipient", "", "comma-separated age public keys")
+	encrypt.Flags().StringVarP(&in, "file", "f", "", "plain secrets file (default: stdin)")
+	encrypt.Flags().StringVarP(&out, "output", "o", "", "encrypted file to write (default: stdout)")
+
+	var dir, env string
+	list := &cobra.Command{
+		Use:   "list --env ENV",
+		Short: "List an environment's Secrets and keys with value fingerprints (never values)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := envconfig.Load(envFile(dir, env))
+			if err != nil {
+				return err
+			}
+			f := e.SecretsFile()
+			if f == "" {
+				fmt.Fprintf(streams.Out, "%s: no secrets file (%s)\n", e.File, secretsSource(e))
+				return nil
+			}
+			data, err := envconfig.DecryptSecrets(f)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.Out, "%s:\n", f)
+			for _, name := range sortedNames(data) {
+				for _, k := range sortedNames(data[name]) {
+					fmt.Fprintf(streams.Out, "  %s/%s %s\n", name, k, envconfig.Fingerprint([]byte(data[name][k])))
+				}
+			}
+			return nil
+		},
+	}
+	list.Flags().StringVarP(&env, "env", "e", "", "environment name or file")
+	list.Flags().StringVar(&dir, "environments-dir", "environments", "directory of the environment files")
+	_ = list.MarkFlagRequired("env")
+	cmd.AddCommand(encrypt, list)
+	return cmd
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,269 @@
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"filippo.io/age"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+)
+
+// tripwire is a TCP listener standing in for an API server: any connection
+// to it means a command talked to the cluster.
+func tripwire(t *testing.T) (kubeconfig string, hits *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	hits = &atomic.Int32{}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			hits.Add(1)
+			_ = conn.Close()
+		}
+	}()
+	kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://%s", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`, ln.Addr())
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kubeconfig, hits
+}
+
+// TestInvalidEnvironmentsTouchNoCluster runs install with each invalid
+// environment file against a tripwire API server: every one must be
+// rejected, naming the file and the field, before any connection is made.
+func TestInvalidEnvironmentsTouchNoCluster(t *testing.T) {
+	kubeconfig, hits := tripwire(t)
+	files, err := filepath.Glob("../../internal/envconfig/testdata/invalid/*.yaml")
+	if err != nil || len(files) < 15 {
+		t.Fatalf("%d invalid environment files (err %v)", len(files), err)
+	}
+	for _, file := range files {
+		abs, _ := filepath.Abs(file)
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, _, _ := strings.Cut(string(data), "\n")
+		paths := strings.Fields(strings.TrimPrefix(header, "# want: "))
+		for _, verb := range []string{"install", "upgrade", "diff", "drift"} {
+			res := ragdeploy(t, t.TempDir(), nil, verb, "--env", abs, "--kubeconfig", kubeconfig)
+			if res.code != 1 {
+				t.Errorf("%s %s: exit %d; want 1", verb, file, res.code)
+			}
+			for _, p := range paths {
+				if !strings.Contains(res.stderr, abs+": "+p) {
+					t.Errorf("%s %s: error does not name %s:\n%s", verb, file, p, res.stderr)
+				}
+			}
+		}
+	}
+	// Bad --set values are also caught first.
+	res := ragdeploy(t, "../..", nil, "install", "--env", "production", "--set", "api.autoscaling.minReplicas=1", "--kubeconfig", kubeconfig)
+	if res.code != 1 || !strings.Contains(res.stderr, "values.api.autoscaling.minReplicas") {
+		t.Errorf("--set api.autoscaling.minReplicas=1 on production: exit %d\n%s", res.code, res.stderr)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("%d connections reached the API server before validation finished", n)
+	}
+}
+
+// envWorld is a local cluster with the CRDs, a controller, and a copy of
+// the environments whose development secrets are encrypted for a fresh age
+// key.
+type envWorld struct {
+	cluster *localcluster.Cluster
+	c       client.Client
+	dir     string
+	env     []string // SOPS_AGE_KEY_FILE
+	// out collects every command's output.
+	out strings.Builder
+}
+
+var e2eSecrets = map[string]string{
+	"agentic-rag-postgresql": "e2e-Pg-Value-31a9",
+	"agentic-rag-redis":      "e2e-Redis-Value-8b7c",
+	"agentic-rag-chromadb":   "e2e-Chroma-Value-ee02",
+}
+
+func newEnvWorld(t *testing.T) *envWorld {
+	t.Helper()
+	cluster, err := localcluster.Start(context.Background(), localcluster.Options{Nodes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Stop)
+	if err := controller.InstallCRDs(t.Context(), cluster.RESTConfig); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &envWorld{cluster: cluster, c: c, dir: t.TempDir()}
+	if err := os.CopyFS(filepath.Join(w.dir, "environments"), os.DirFS("../../environments")); err != nil {
+		t.Fatal(err)
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(w.dir, "age.key")
+	if err := os.WriteFile(key, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.env = []string{"SOPS_AGE_KEY_FILE=" + key}
+	plain := "secrets:\n"
+	for name, v := range e2eSecrets {
+		plain += fmt.Sprintf("  %s:\n    password: %s\n    token: %s\n", name, v, v)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "plain.yaml"), []byte(plain), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := w.run(t, "secrets", "encrypt", "--age-recipient", id.Recipient().String(), "-f", "plain.yaml", "-o", "environments/development.secrets.yaml")
+	if res.code != 0 {
+		t.Fatal("secrets encrypt failed")
+	}
+	if err := os.Remove(filepath.Join(w.dir, "plain.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *envWorld) run(t *testing.T, args ...string) result {
+	t.Helper()
+	return w.runEnv(t, w.env, args...)
+}
+
+func (w *envWorld) runEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	if w.cluster != nil && args[0] != "secrets" && args[0] != "render" && args[0] != "validate" {
+		args = append(args, "--kubeconfig", w.cluster.Kubeconfig)
+	}
+	res := ragdeploy(t, w.dir, env, args...)
+	w.out.WriteString(res.stdout + res.stderr)
+	return res
+}
+
+func (w *envWorld) want(t *testing.T, res result, code int, contains ...string) {
+	t.Helper()
+	if res.code != code {
+		t.Fatalf("exit %d; want %d\n%s%s", res.code, code, res.stdout, res.stderr)
+	}
+	for _, s := range contains {
+		if !strings.Contains(res.stdout+res.stderr, s) {
+			t.Fatalf("output lacks %q:\n%s%s", s, res.stdout, res.stderr)
+		}
+	}
+}
+
+func TestEnvironmentLifecycle(t *testing.T) {
+	w := newEnvWorld(t)
+	ctx := t.Context()
+	const ns = "agentic-rag-dev"
+	enc, err := os.ReadFile(filepath.Join(w.dir, "environments", "development.secrets.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.out.Write(enc)
+
+	w.want(t, w.run(t, "secrets", "list", "--env", "development"), 0, "agentic-rag-redis/password <redacted sha256:")
+	other, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey := filepath.Join(w.dir, "other.key")
+	if err := os.WriteFile(otherKey, []byte(other.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.want(t, w.runEnv(t, []string{"SOPS_AGE_KEY_FILE=" + otherKey}, "install", "--env", "development"), 1,
+		"development.secrets.yaml: cannot decrypt", "SOPS_AGE_KEY_FILE")
+	w.want(t, w.run(t, "render", "--env", "development"), 0, "kind: Secret", "<redacted sha256:")
+
+	if err := w.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}); err != nil {
+		t.Fatal(err)
+	}
+	w.want(t, w.run(t, "diff", "--env", "development"), 2, "+ ConfigMap agentic-rag-dev/agentic-rag-api (will be created)")
+	w.want(t, w.run(t, "install", "--env", "development", "--dry-run=server"), 0, "nothing was changed")
+	w.want(t, w.run(t, "upgrade", "--env", "development"), 1, "is not installed")
+	w.want(t, w.run(t, "install", "--env", "development", "--timeout", "2m"), 0, "all 2", "release agentic-rag-dev/agentic-rag revision 1 ready")
+	w.want(t, w.run(t, "install", "--env", "development"), 1, "already installed")
+	w.want(t, w.run(t, "diff", "--env", "development"), 0, "no changes")
+	w.want(t, w.run(t, "drift", "--env", "development"), 0, "no drift")
+
+	// A hand edit is drift, reported as JSON with its path, then fixed.
+	var cm corev1.ConfigMap
+	if err := w.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "agentic-rag-api"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["LOG_LEVEL"] = "trace"
+	if err := w.c.Update(ctx, &cm); err != nil {
+		t.Fatal(err)
+	}
+	res := w.run(t, "drift", "--env", "development", "-o", "json")
+	w.want(t, res, 2)
+	var report struct {
+		Drifted []struct {
+			Object  string `json:"object"`
+			Changes []struct {
+				Path string `json:"path"`
+			} `json:"changes"`
+		} `json:"drifted"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &report); err != nil {
+		t.Fatalf("drift -o json: %v\n%s", err, res.stdout)
+	}
+	if len(report.Drifted) != 1 || report.Drifted[0].Changes[0].Path != "/data/LOG_LEVEL" {
+		t.Fatalf("drift report %+v; want the ConfigMap at /data/LOG_LEVEL", report)
+	}
+	w.want(t, w.run(t, "drift", "--env", "development", "--fix"), 0, "re-applied 1 drifted objects", "no drift")
+
+	// An upgrade reports what it changes.
+	w.want(t, w.run(t, "upgrade", "--env", "development", "--set", "api.config.LOG_LEVEL=warn"), 0,
+		"~ ConfigMap agentic-rag-dev/agentic-rag-api (changes)", `/data/LOG_LEVEL: "debug" -> "warn"`, "revision 2 ready")
+
+	// Purging needs the namespace typed back; a wrong answer deletes nothing.
+	w.want(t, w.run(t, "uninstall", "--env", "development", "--purge-data", "--confirm", "agentic-rag"), 1, "nothing was deleted")
+	w.want(t, w.run(t, "drift", "--env", "development"), 0, "no drift")
+	w.want(t, w.run(t, "uninstall", "--env", "development"), 0, "kept 3 PersistentVolumeClaims")
+	var pvcs corev1.PersistentVolumeClaimList
+	if err := w.c.List(ctx, &pvcs, client.InNamespace(ns)); err != nil || len(pvcs.Items) != 3 {
+		t.Fatalf("%d claims after uninstall (err %v); want 3", len(pvcs.Items), err)
+	}
+
+	for _, v := range e2eSecrets {
+		for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
+			if strings.Contains(w.out.String(), form) {
+				t.Fatal("a command printed a secret value")
+			}
+		}
+	}
+}
