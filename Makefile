@@ -70,6 +70,8 @@ demo-down: build ## stop the local cluster and remove its state
 bench: cluster-bin ## run the benchmarks in bench/ and print their figures
 	$(GO) run ./bench/localcluster
 	$(GO) run ./bench/bluegreen
+	$(GO) run ./bench/drift
+	$(GO) run ./bench/release
 
 manifests: ## render deploy/kubernetes/<env>/ from charts/agentic-rag and environments/
 	$(GO) run ./hack/manifests

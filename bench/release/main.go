@@ -1,0 +1,159 @@
+// Command release measures environment operations on the local cluster:
+//
+//   - full install of the development environment through ragdeploy
+//     (validation, secrets check, diff, server-side apply, wait) against a
+//     plain Helm SDK install with kstatus wait of the same chart and values,
+//     alternating, in the same process;
+//   - an upgrade that changes only a config value, from the call to every
+//     api pod rolled and ready, for development (rolling Deployment) and
+//     staging (blue-green: new colour up, switch, Healthy).
+//
+// Figures only.
+//
+//	go run ./bench/release [-runs 5]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/release"
+)
+
+func main() {
+	runs := flag.Int("runs", 5, "rounds per measurement")
+	flag.Parse()
+	ctrllog.SetLogger(logr.Discard())
+	if err := run(*runs); err != nil {
+		fmt.Fprintf(os.Stderr, "bench/release: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	cluster *localcluster.Cluster
+	c       client.Client
+}
+
+func run(runs int) error {
+	ctx := context.Background()
+	cluster, err := localcluster.Start(ctx, localcluster.Options{Nodes: 3})
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop()
+	if err := controller.InstallCRDs(ctx, cluster.RESTConfig); err != nil {
+		return err
+	}
+	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		return err
+	}
+	mgr, err := controller.New(cluster.RESTConfig, controller.Options{MetricsAddr: "0", ProbeAddr: "0"})
+	if err != nil {
+		return err
+	}
+	mctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { _ = mgr.Start(mctx) }()
+	b := &bench{cluster: cluster, c: c}
+
+	fmt.Printf("bench/release: %d rounds each, local cluster with 3 kwok nodes\n", runs)
+	var ours, plain []float64
+	for i := 0; i < runs; i++ {
+		p, err := b.prepare(ctx, "development", fmt.Sprintf("rd-%d", i))
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		if _, err := release.Upgrade(ctx, b.target(p), p, release.Options{Timeout: 5 * time.Minute}); err != nil {
+			return err
+		}
+		ours = append(ours, time.Since(start).Seconds())
+
+		q, err := b.prepare(ctx, "development", fmt.Sprintf("helm-%d", i))
+		if err != nil {
+			return err
+		}
+		start = time.Now()
+		if _, err := release.Install(ctx, b.target(q), q.Chart, q.Values, 5*time.Minute); err != nil {
+			return err
+		}
+		plain = append(plain, time.Since(start).Seconds())
+	}
+	fmt.Printf("install development: ragdeploy median %.2fs (min %.2f max %.2f); plain Helm SDK install+wait median %.2fs (min %.2f max %.2f); ratio %.2f (goal <= 1.0)\n",
+		median(ours), slices.Min(ours), slices.Max(ours), median(plain), slices.Min(plain), slices.Max(plain), median(ours)/median(plain))
+
+	for _, env := range []string{"development", "staging"} {
+		p, err := b.prepare(ctx, env, "upgrade-"+env)
+		if err != nil {
+			return err
+		}
+		if _, err := release.Upgrade(ctx, b.target(p), p, release.Options{Timeout: 5 * time.Minute}); err != nil {
+			return err
+		}
+		var times []float64
+		for i := 0; i < runs; i++ {
+			next, err := release.Prepare(ctx, p.Env, []string{fmt.Sprintf("api.config.LOG_LEVEL=level-%d", i)})
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			res, err := release.Upgrade(ctx, b.target(next), next, release.Options{Timeout: 5 * time.Minute})
+			if err != nil {
+				return err
+			}
+			times = append(times, time.Since(start).Seconds())
+			if len(res.Changes.Objects) != 2 {
+				return fmt.Errorf("%s: config change touched %d objects; want the ConfigMap and the api workload", env, len(res.Changes.Objects))
+			}
+		}
+		fmt.Printf("config change -> all api pods rolled and ready, %s: median %.2fs (min %.2f max %.2f; spec < 300 s, goal <= 30 s)\n",
+			env, median(times), slices.Min(times), slices.Max(times))
+	}
+	return nil
+}
+
+// prepare loads an environment retargeted at namespace ns, creating the
+// namespace and the credentials Secrets it references.
+func (b *bench) prepare(ctx context.Context, name, ns string) (*release.Plan, error) {
+	env, err := envconfig.Load(filepath.Join("environments", name+".yaml"))
+	if err != nil {
+		return nil, err
+	}
+	env.Release.Namespace = ns
+	if err := b.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); client.IgnoreAlreadyExists(err) != nil {
+		return nil, err
+	}
+	for _, s := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s, Namespace: ns}, StringData: map[string]string{"password": "bench", "token": "bench"}}
+		if err := b.c.Create(ctx, secret); client.IgnoreAlreadyExists(err) != nil {
+			return nil, err
+		}
+	}
+	return release.Prepare(ctx, env, nil)
+}
+
+func (b *bench) target(p *release.Plan) release.Target {
+	return p.Target(b.cluster.Kubeconfig, "")
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
