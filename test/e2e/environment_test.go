@@ -1,16 +1,22 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	corev1 "k8s.io/api/core/v1"
@@ -20,6 +26,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
 
 // tripwire is a TCP listener standing in for an API server: any connection
@@ -244,6 +251,7 @@ func TestEnvironmentLifecycle(t *testing.T) {
 	if len(report.Drifted) != 1 || report.Drifted[0].Changes[0].Path != "/data/LOG_LEVEL" {
 		t.Fatalf("drift report %+v; want the ConfigMap at /data/LOG_LEVEL", report)
 	}
+	w.watchDrift(t, ns)
 	w.want(t, w.run(t, "drift", "--env", "development", "--fix"), 0, "re-applied 1 drifted objects", "no drift")
 
 	// An upgrade reports what it changes.
@@ -266,4 +274,50 @@ func TestEnvironmentLifecycle(t *testing.T) {
 			}
 		}
 	}
+}
+
+// watchDrift runs `drift --watch` with metrics while the ConfigMap is
+// drifted: the gauge reports one object and a Warning Event names the field.
+func (w *envWorld) watchDrift(t *testing.T, ns string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	cmd := exec.Command(binary, "drift", "--env", "development", "--watch", "1s", "--metrics-addr", addr, "--kubeconfig", w.cluster.Kubeconfig)
+	cmd.Dir, cmd.Env = w.dir, append(os.Environ(), w.env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		w.out.WriteString(out.String())
+		t.Logf("drift --watch output:\n%s", out.String())
+	}()
+	clustertest.Eventually(t, 30*time.Second, "drift gauge and event", func(ctx context.Context) (bool, error) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false, nil
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if !strings.Contains(string(body), `ragdeploy_drift_objects{namespace="`+ns+`",release="agentic-rag"} 1`) {
+			return false, nil
+		}
+		var events corev1.EventList
+		if err := w.c.List(ctx, &events, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		for _, e := range events.Items {
+			if e.Reason == "DriftDetected" && e.InvolvedObject.Name == "agentic-rag-api" && strings.Contains(e.Message, "/data/LOG_LEVEL") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
 }
