@@ -2,13 +2,17 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/driftwatch"
 )
 
 // controllerOptions run the BlueGreenDeployment controller.
@@ -16,7 +20,9 @@ type controllerOptions struct {
 	kube    *kubeOptions
 	streams Streams
 	controller.Options
-	Verbose bool
+	Verbose       bool
+	DriftReleases []string
+	DriftInterval time.Duration
 }
 
 func newControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
@@ -37,18 +43,35 @@ func newControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	f.DurationVar(&o.LeaseDuration, "lease-duration", 15*time.Second, "leader Lease duration")
 	f.StringVar(&o.Namespace, "watch-namespace", "", "only manage BlueGreenDeployments in this namespace (default: all)")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "debug logging")
+	f.StringArrayVar(&o.DriftReleases, "drift-release", nil, "check this Helm release (namespace/name) for drift; repeatable (opt-in; needs read access to its namespace's Secrets)")
+	f.DurationVar(&o.DriftInterval, "drift-interval", 5*time.Minute, "how often to check the --drift-release releases")
 	return cmd
 }
 
 func (o *controllerOptions) run(ctx context.Context) error {
 	ctrl.SetLogger(zap.New(zap.WriteTo(o.streams.ErrOut), zap.UseDevMode(o.Verbose)))
+	if o.DriftInterval < time.Second {
+		return errors.New("--drift-interval must be at least 1s")
+	}
 	cfg, err := o.kube.restConfig()
+	if err != nil {
+		return err
+	}
+	releases, err := driftwatch.ParseReleases(cfg, o.DriftReleases)
 	if err != nil {
 		return err
 	}
 	mgr, err := controller.New(cfg, o.Options)
 	if err != nil {
 		return err
+	}
+	if len(releases) > 0 {
+		gauge := drift.NewObjectsGauge()
+		metrics.Registry.MustRegister(gauge)
+		if err := mgr.Add(&driftwatch.Watcher{Client: mgr.GetClient(), Releases: releases, Interval: o.DriftInterval,
+			Gauge: gauge, Log: mgr.GetLogger().WithName("drift")}); err != nil {
+			return err
+		}
 	}
 	return mgr.Start(ctx)
 }

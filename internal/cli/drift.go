@@ -6,15 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
 	"github.com/agentic-rag/ragdeploy/internal/release"
@@ -116,7 +112,7 @@ func (o *driftOptions) print(r *drift.Report, took time.Duration) {
 func (o *driftOptions) watch(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	labels := prometheus.Labels{"namespace": o.target.Namespace, "release": o.target.Name}
-	objects := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ragdeploy_drift_objects", Help: "Objects of the release that differ from the last deployed revision."}, []string{"namespace", "release"})
+	objects := drift.NewObjectsGauge()
 	checks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ragdeploy_drift_checks_total", Help: "Drift checks by result (clean, drift, error)."}, []string{"namespace", "release", "result"})
 	reg.MustRegister(objects, checks)
 	if o.MetricsAddr != "" {
@@ -133,6 +129,7 @@ func (o *driftOptions) watch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	reported := ""
 	for {
 		report, err := o.checkOnce(ctx)
 		result := "clean"
@@ -145,8 +142,16 @@ func (o *driftOptions) watch(ctx context.Context) error {
 		case !report.Clean():
 			result = "drift"
 			objects.With(labels).Set(float64(len(report.Objects)))
-			emitDriftEvents(ctx, c, report)
+			if sig := report.Signature(); sig == reported {
+				break
+			} else {
+				reported = sig
+			}
+			if err := drift.RecordEvents(ctx, c, report, "ragdeploy-drift"); err != nil {
+				fmt.Fprintf(o.streams.ErrOut, "drift events: %v\n", err)
+			}
 		default:
+			reported = ""
 			objects.With(labels).Set(0)
 		}
 		checks.WithLabelValues(o.target.Namespace, o.target.Name, result).Inc()
@@ -155,31 +160,5 @@ func (o *driftOptions) watch(ctx context.Context) error {
 			return nil
 		case <-time.After(o.Watch):
 		}
-	}
-}
-
-// emitDriftEvents records a Warning Event on each drifted object, naming
-// the fields (never their values).
-func emitDriftEvents(ctx context.Context, c client.Client, r *drift.Report) {
-	now := metav1.Now()
-	for _, obj := range r.Objects {
-		msg := "object is missing from the cluster"
-		if obj.State == drift.Drifted {
-			var paths []string
-			for _, ch := range obj.Changes {
-				paths = append(paths, ch.Path)
-			}
-			msg = "fields differ from the release: " + strings.Join(paths, ", ")
-		}
-		ev := &corev1.Event{
-			ObjectMeta: metav1.ObjectMeta{GenerateName: strings.ToLower(obj.Ref.Name) + ".drift.", Namespace: obj.Ref.Namespace},
-			InvolvedObject: corev1.ObjectReference{
-				APIVersion: obj.Ref.GroupVersion().String(), Kind: obj.Ref.Kind, Namespace: obj.Ref.Namespace, Name: obj.Ref.Name,
-			},
-			Reason: "DriftDetected", Message: msg, Type: corev1.EventTypeWarning,
-			Source:         corev1.EventSource{Component: "ragdeploy-drift"},
-			FirstTimestamp: now, LastTimestamp: now, Count: 1,
-		}
-		_ = c.Create(ctx, ev)
 	}
 }

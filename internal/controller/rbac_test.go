@@ -17,15 +17,16 @@ import (
 // The controller chart's RBAC, applied to a real API server, lets the
 // controller do its work and nothing else: SubjectAccessReviews as its
 // ServiceAccount.
-func TestControllerRBACIsLeastPrivilege(t *testing.T) {
-	env := clustertest.New(t)
-	other := clustertest.New(t)
+// installRBAC creates the controller chart's ServiceAccount and RBAC objects
+// rendered with values, cluster-scoped ones renamed after the namespace.
+func installRBAC(t *testing.T, env *clustertest.Env, values map[string]any) {
+	t.Helper()
 	ctx := t.Context()
 	c, err := render.LoadChart(charts.FS, "ragdeploy")
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := render.Render(ctx, c, render.Release{Name: "ragdeploy", Namespace: env.Namespace}, nil)
+	objs, err := render.Render(ctx, c, render.Release{Name: "ragdeploy", Namespace: env.Namespace}, values)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,14 +54,42 @@ func TestControllerRBACIsLeastPrivilege(t *testing.T) {
 			}
 		}
 	}
+}
+
+// accessCase is one SubjectAccessReview of the controller's ServiceAccount.
+type accessCase struct {
+	// attrs is what the controller would do.
+	ns, group, resource, subresource, verb string
+	// allowed is the expected answer.
+	allowed bool
+}
+
+func checkAccess(t *testing.T, env *clustertest.Env, tests []accessCase) {
+	t.Helper()
 	user := "system:serviceaccount:" + env.Namespace + ":ragdeploy"
 	groups := []string{"system:serviceaccounts", "system:serviceaccounts:" + env.Namespace, "system:authenticated"}
-	tests := []struct {
-		// attrs is what the controller would do.
-		ns, group, resource, subresource, verb string
-		// allowed is the expected answer.
-		allowed bool
-	}{
+	for _, tt := range tests {
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: user, Groups: groups,
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: tt.ns, Group: tt.group, Resource: tt.resource, Subresource: tt.subresource, Verb: tt.verb,
+			},
+		}}
+		got, err := env.Client.AuthorizationV1().SubjectAccessReviews().Create(t.Context(), sar, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.Allowed != tt.allowed {
+			t.Errorf("%s %s.%s/%s in %q: allowed=%t, want %t (%s)", tt.verb, tt.resource, tt.group, tt.subresource, tt.ns, got.Status.Allowed, tt.allowed, got.Status.Reason)
+		}
+	}
+}
+
+func TestControllerRBACIsLeastPrivilege(t *testing.T) {
+	env := clustertest.New(t)
+	other := clustertest.New(t)
+	installRBAC(t, env, nil)
+	checkAccess(t, env, []accessCase{
 		{other.Namespace, "ragdeploy.io", "bluegreendeployments", "", "watch", true},
 		{other.Namespace, "ragdeploy.io", "bluegreendeployments", "status", "update", true},
 		{other.Namespace, "ragdeploy.io", "bluegreendeployments", "", "update", false},
@@ -78,20 +107,21 @@ func TestControllerRBACIsLeastPrivilege(t *testing.T) {
 		{env.Namespace, "coordination.k8s.io", "leases", "", "update", true},
 		{other.Namespace, "coordination.k8s.io", "leases", "", "update", false},
 		{"", "rbac.authorization.k8s.io", "clusterroles", "", "escalate", false},
-	}
-	for _, tt := range tests {
-		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User: user, Groups: groups,
-			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: tt.ns, Group: tt.group, Resource: tt.resource, Subresource: tt.subresource, Verb: tt.verb,
-			},
-		}}
-		got, err := env.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Status.Allowed != tt.allowed {
-			t.Errorf("%s %s.%s/%s in %q: allowed=%t, want %t (%s)", tt.verb, tt.resource, tt.group, tt.subresource, tt.ns, got.Status.Allowed, tt.allowed, got.Status.Reason)
-		}
-	}
+	})
+}
+
+func TestDriftOptInGrantsSecretsOnlyInListedNamespaces(t *testing.T) {
+	env := clustertest.New(t)
+	watched := clustertest.New(t)
+	other := clustertest.New(t)
+	installRBAC(t, env, map[string]any{"drift": map[string]any{"releases": []any{watched.Namespace + "/agentic-rag"}}})
+	checkAccess(t, env, []accessCase{
+		{watched.Namespace, "", "secrets", "", "list", true},
+		{watched.Namespace, "", "configmaps", "", "patch", true},
+		{watched.Namespace, "ragdeploy.io", "bluegreendeployments", "", "patch", true},
+		{watched.Namespace, "", "secrets", "", "delete", false},
+		{other.Namespace, "", "secrets", "", "get", false},
+		{"", "", "secrets", "", "list", false},
+		{env.Namespace, "", "secrets", "", "get", false},
+	})
 }

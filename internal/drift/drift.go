@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -48,6 +49,20 @@ type Report struct {
 
 // Clean is true when nothing drifted.
 func (r *Report) Clean() bool { return len(r.Objects) == 0 }
+
+// Signature identifies what drifted (objects and fields, no values): equal
+// signatures mean nothing new to report.
+func (r *Report) Signature() string {
+	var b strings.Builder
+	for _, o := range r.Objects {
+		b.WriteString(o.Object + ":" + string(o.State))
+		for _, c := range o.Changes {
+			b.WriteString(" " + c.Path)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
 
 // Options tune a check.
 type Options struct {

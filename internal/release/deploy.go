@@ -173,15 +173,32 @@ func diff(ctx context.Context, c client.Client, t Target, p *Plan) (*drift.Repor
 // Drift compares the live cluster with the last deployed revision of the
 // release and the environment's secrets.
 func Drift(ctx context.Context, t Target, p *Plan) (*drift.Report, error) {
+	return DriftOfRelease(ctx, t, p.Secrets, checkOptions(p.Env))
+}
+
+// DriftOfRelease compares the live cluster with the release's last deployed
+// revision plus extra objects that live next to it.
+func DriftOfRelease(ctx context.Context, t Target, extra []*unstructured.Unstructured, opts drift.Options) (*drift.Report, error) {
 	c, err := t.Client()
 	if err != nil {
 		return nil, err
 	}
-	desired, err := deployedObjects(t, p)
+	rev, err := Deployed(t)
 	if err != nil {
 		return nil, err
 	}
-	return drift.Check(ctx, c, desired, checkOptions(p.Env))
+	if rev == nil {
+		return nil, fmt.Errorf("release %s is not installed", t)
+	}
+	objs, err := rev.Objects()
+	if err != nil {
+		return nil, err
+	}
+	desired := make([]*unstructured.Unstructured, 0, len(objs)+len(extra))
+	for _, o := range objs {
+		desired = append(desired, withHelmOwnership(o.Unstructured, t.Name, t.Namespace))
+	}
+	return drift.Check(ctx, c, append(desired, extra...), opts)
 }
 
 // FixDrift re-applies only the drifted objects of a report.
@@ -193,29 +210,17 @@ func FixDrift(ctx context.Context, t Target, report *drift.Report) error {
 	return drift.Fix(ctx, c, report, FieldManager)
 }
 
-func deployedObjects(t Target, p *Plan) ([]*unstructured.Unstructured, error) {
-	rev, err := Deployed(t)
-	if err != nil {
-		return nil, err
-	}
-	if rev == nil {
-		return nil, fmt.Errorf("release %s is not installed (hint: ragdeploy install --env %s)", t, p.Env.Name)
-	}
-	objs, err := rev.Objects()
-	if err != nil {
-		return nil, err
-	}
-	var out []*unstructured.Unstructured
-	for _, o := range objs {
-		out = append(out, withHelmOwnership(o.Unstructured, t.Name, t.Namespace))
-	}
-	return append(out, p.Secrets...), nil
-}
-
-func checkOptions(env *envconfig.Environment) drift.Options {
+// CheckOptions are the drift options for a release: Helm's field manager,
+// the controller's colour selector adopted from the live Service.
+func CheckOptions() drift.Options {
 	opts := drift.DefaultOptions()
 	opts.FieldManager = FieldManager
 	opts.Adopt = keepColourSelector
+	return opts
+}
+
+func checkOptions(env *envconfig.Environment) drift.Options {
+	opts := CheckOptions()
 	for _, r := range env.Drift.Ignore {
 		opts.Ignore = append(opts.Ignore, drift.IgnoreRule{Kind: r.Kind, Name: r.Name, Pointers: r.Pointers})
 	}

@@ -31,10 +31,12 @@ import (
 // dry-run as this manager.
 const FieldManager = "helm"
 
-// Target is where a release lives.
+// Target is where a release lives: a kubeconfig and context, or a REST
+// config (in a controller).
 type Target struct {
 	Kubeconfig string
 	Context    string
+	Config     *rest.Config
 	Namespace  string
 	Name       string
 }
@@ -44,6 +46,11 @@ func (t Target) String() string { return t.Namespace + "/" + t.Name }
 // restConfig is the target's REST config, without client-side throttling
 // (drift checks send many concurrent dry-run requests).
 func (t Target) restConfig() (*rest.Config, error) {
+	if t.Config != nil {
+		cfg := rest.CopyConfig(t.Config)
+		cfg.QPS, cfg.Burst = -1, 0
+		return cfg, nil
+	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = t.Kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: t.Context}).ClientConfig()
@@ -67,10 +74,16 @@ func (t Target) Client() (client.Client, error) {
 // records as Secrets in the release's namespace (Helm's default).
 func actionConfig(t Target) (*action.Configuration, error) {
 	kube.ManagedFieldsManager = FieldManager
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig, flags.Context, flags.Namespace = &t.Kubeconfig, &t.Context, &t.Namespace
+	var getter genericclioptions.RESTClientGetter
+	if t.Config != nil {
+		getter = newRESTGetter(t.Config, t.Namespace)
+	} else {
+		flags := genericclioptions.NewConfigFlags(false)
+		flags.KubeConfig, flags.Context, flags.Namespace = &t.Kubeconfig, &t.Context, &t.Namespace
+		getter = flags
+	}
 	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.NewTextHandler(io.Discard, nil)))
-	if err := cfg.Init(flags, t.Namespace, "secret"); err != nil {
+	if err := cfg.Init(getter, t.Namespace, "secret"); err != nil {
 		return nil, fmt.Errorf("helm configuration for %s: %w", t, err)
 	}
 	return cfg, nil

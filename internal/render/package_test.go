@@ -12,20 +12,25 @@ import (
 func TestPackageCharts(t *testing.T) {
 	out := t.TempDir()
 	tests := []struct {
-		chart, file string
+		chart string
 		// subcharts that must travel inside the package.
 		subcharts int
 	}{
-		{"ragdeploy", "ragdeploy-0.1.1.tgz", 0},
-		{"agentic-rag", "agentic-rag-0.1.1.tgz", 3},
+		{"ragdeploy", 0},
+		{"agentic-rag", 3},
 	}
 	for _, tt := range tests {
-		path, err := render.Package(filepath.Join("..", "..", "charts", tt.chart), out)
+		dir := filepath.Join("..", "..", "charts", tt.chart)
+		src, err := loader.LoadDir(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if filepath.Base(path) != tt.file {
-			t.Errorf("packaged %s as %s; want %s", tt.chart, filepath.Base(path), tt.file)
+		path, err := render.Package(dir, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := tt.chart + "-" + src.Metadata.Version + ".tgz"; filepath.Base(path) != want {
+			t.Errorf("packaged %s as %s; want %s", tt.chart, filepath.Base(path), want)
 		}
 		c, err := loader.LoadFile(path)
 		if err != nil {
@@ -33,7 +38,7 @@ func TestPackageCharts(t *testing.T) {
 		}
 		if len(c.Dependencies()) != tt.subcharts || c.Schema == nil || len(c.Templates) == 0 {
 			t.Errorf("%s: %d subcharts, schema %t, %d templates; want %d subcharts, a schema and templates",
-				tt.file, len(c.Dependencies()), c.Schema != nil, len(c.Templates), tt.subcharts)
+				filepath.Base(path), len(c.Dependencies()), c.Schema != nil, len(c.Templates), tt.subcharts)
 		}
 	}
 }
