@@ -31,6 +31,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/simapp"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
@@ -47,6 +48,8 @@ func main() {
 type bench struct {
 	cluster *localcluster.Cluster
 	c       client.Client
+	// app answers the analysis checks of blue-green environments.
+	app *simapp.Server
 }
 
 func run(runs int) error {
@@ -70,7 +73,12 @@ func run(runs int) error {
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = mgr.Start(mctx) }()
-	b := &bench{cluster: cluster, c: c}
+	app, err := simapp.Start(c)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	b := &bench{cluster: cluster, c: c, app: app}
 
 	fmt.Printf("bench/release: %d rounds each, local cluster with 3 kwok nodes\n", runs)
 	var ours, plain []float64
@@ -108,7 +116,8 @@ func run(runs int) error {
 		}
 		var times []float64
 		for i := 0; i < runs; i++ {
-			next, err := release.Prepare(ctx, p.Env, []string{fmt.Sprintf("api.config.LOG_LEVEL=level-%d", i)})
+			sets := append(b.app.AnalysisSets(p.Env.Values), fmt.Sprintf("api.config.LOG_LEVEL=level-%d", i))
+			next, err := release.Prepare(ctx, p.Env, sets)
 			if err != nil {
 				return err
 			}
@@ -145,7 +154,7 @@ func (b *bench) prepare(ctx context.Context, name, ns string) (*release.Plan, er
 			return nil, err
 		}
 	}
-	return release.Prepare(ctx, env, nil)
+	return release.Prepare(ctx, env, b.app.AnalysisSets(env.Values))
 }
 
 func (b *bench) target(p *release.Plan) release.Target {

@@ -173,3 +173,30 @@ func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for objects to be gone")
 	return cmd
 }
+
+func newTestCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	o := &envOptions{kube: kube, streams: streams}
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "test --env ENV",
+		Short: "Run the release's tests (helm test) and wait for them",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeout <= 0 {
+				return errors.New("--timeout must be positive")
+			}
+			if err := o.complete(cmd.Context()); err != nil {
+				return err
+			}
+			start := time.Now()
+			if err := release.Test(o.target, timeout); err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.Out, "tests of %s passed in %.1fs\n", o.target, time.Since(start).Seconds())
+			return nil
+		},
+	}
+	o.bindFlags(cmd, false)
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the tests")
+	return cmd
+}

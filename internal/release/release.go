@@ -164,3 +164,21 @@ func History(t Target) ([]*Revision, error) {
 	}
 	return out, nil
 }
+
+// Test runs the release's test hooks (`helm test`) and waits for them.
+func Test(t Target, timeout time.Duration) error {
+	cfg, err := actionConfig(t)
+	if err != nil {
+		return err
+	}
+	rt := action.NewReleaseTesting(cfg)
+	rt.Namespace, rt.Timeout = t.Namespace, timeout
+	_, shutdown, err := rt.Run(t.Name)
+	if serr := shutdown(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("test %s: %w", t, err)
+	}
+	return nil
+}

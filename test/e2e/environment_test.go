@@ -223,6 +223,7 @@ func TestEnvironmentLifecycle(t *testing.T) {
 	w.want(t, w.run(t, "upgrade", "--env", "development"), 1, "is not installed")
 	w.want(t, w.run(t, "install", "--env", "development", "--timeout", "2m"), 0, "all 2", "release agentic-rag-dev/agentic-rag revision 1 ready")
 	w.want(t, w.run(t, "install", "--env", "development"), 1, "already installed")
+	w.want(t, w.run(t, "test", "--env", "development", "--timeout", "1m"), 0, "tests of agentic-rag-dev/agentic-rag passed")
 	w.want(t, w.run(t, "diff", "--env", "development"), 0, "no changes")
 	w.want(t, w.run(t, "drift", "--env", "development"), 0, "no drift")
 
