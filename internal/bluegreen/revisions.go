@@ -84,3 +84,20 @@ func StoredTemplate(ctx context.Context, c client.Reader, namespace, bgd, rev st
 	}
 	return &t, nil
 }
+
+// Outcome classifies a rollout of the current template: done (the current
+// revision is stable and Healthy), failed (Aborted or Degraded), or neither
+// (still in progress, or the controller has not seen the change yet).
+func Outcome(b *v1alpha1.BlueGreenDeployment) (done, failed bool) {
+	current := TemplateRevision(&b.Spec.Template)
+	if b.Status.ObservedGeneration != b.Generation || b.Status.CurrentRevision != current {
+		return false, false
+	}
+	switch b.Status.Phase {
+	case v1alpha1.PhaseHealthy:
+		return b.Status.StableRevision == current, false
+	case v1alpha1.PhaseAborted, v1alpha1.PhaseDegraded:
+		return false, true
+	}
+	return false, false
+}

@@ -77,21 +77,6 @@ func (o *statusOptions) validate() error {
 	return nil
 }
 
-// outcome classifies a rollout: done and healthy, failed, or in progress.
-func outcome(b *v1alpha1.BlueGreenDeployment) (done, failed bool) {
-	current := bluegreen.TemplateRevision(&b.Spec.Template)
-	observed := b.Status.ObservedGeneration == b.Generation && b.Status.CurrentRevision == current
-	if !observed {
-		return false, false
-	}
-	switch b.Status.Phase {
-	case v1alpha1.PhaseHealthy:
-		return b.Status.StableRevision == current, false
-	case v1alpha1.PhaseAborted, v1alpha1.PhaseDegraded:
-		return false, true
-	}
-	return false, false
-}
 
 func (o *statusOptions) run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -102,7 +87,7 @@ func (o *statusOptions) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		done, failed := outcome(b)
+		done, failed := bluegreen.Outcome(b)
 		final := done || failed || !o.Watch
 		if o.Output == "text" {
 			text := renderStatus(b)

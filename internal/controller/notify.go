@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	neturl "net/url"
 	"time"
@@ -64,18 +65,28 @@ func (n WebhookNotifier) Notify(ctx context.Context, b *v1alpha1.BlueGreenDeploy
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-			if err != nil {
-				logger.Error(errors.New("invalid webhook url"), "notification not sent", "host", host)
-				return
+			if err := Post(ctx, client, url, body); err != nil {
+				logger.Error(err, "notification not delivered", "host", host)
 			}
-			req.Header.Set("Content-Type", "application/json")
-			resp, err := client.Do(req)
-			if err != nil {
-				logger.Error(errors.New("request failed"), "notification not delivered", "host", host)
-				return
-			}
-			_ = resp.Body.Close()
 		}()
 	}
+}
+
+// Post sends a JSON body to a webhook. Errors name no URL: webhook URLs
+// embed credentials.
+func Post(ctx context.Context, client *http.Client, url string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return errors.New("invalid webhook url")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return errors.New("webhook request failed")
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("webhook answered %d", resp.StatusCode)
+	}
+	return nil
 }

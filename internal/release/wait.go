@@ -8,9 +8,11 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/drift"
 )
 
@@ -19,20 +21,23 @@ import (
 // controller has brought up a colour.
 func objectStatus(u *unstructured.Unstructured) (status.Status, string) {
 	if u.GroupVersionKind().Group == v1alpha1.GroupVersion.Group && u.GetKind() == "BlueGreenDeployment" {
-		observed, _, _ := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
-		phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
-		msg, _, _ := unstructured.NestedString(u.Object, "status", "message")
-		switch {
-		case observed < u.GetGeneration():
-			return status.InProgressStatus, "waiting for the ragdeploy controller"
-		case phase == string(v1alpha1.PhaseHealthy):
-			return status.CurrentStatus, "Healthy"
-		case phase == string(v1alpha1.PhasePaused):
-			return status.CurrentStatus, "Paused: ready for `ragdeploy rollout promote`"
-		case phase == string(v1alpha1.PhaseAborted):
-			return status.FailedStatus, "Aborted: " + msg
+		var b v1alpha1.BlueGreenDeployment
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &b); err != nil {
+			return status.UnknownStatus, err.Error()
 		}
-		return status.InProgressStatus, phase + " " + msg
+		done, failed := bluegreen.Outcome(&b)
+		current := bluegreen.TemplateRevision(&b.Spec.Template)
+		switch {
+		case done:
+			return status.CurrentStatus, "Healthy: revision " + current + " serves"
+		case failed:
+			return status.FailedStatus, string(b.Status.Phase) + ": " + b.Status.Message
+		case b.Status.ObservedGeneration != b.Generation || b.Status.CurrentRevision != current:
+			return status.InProgressStatus, "waiting for the ragdeploy controller"
+		case b.Status.Phase == v1alpha1.PhasePaused:
+			return status.CurrentStatus, "Paused: revision " + current + " is ready for `ragdeploy rollout promote`"
+		}
+		return status.InProgressStatus, string(b.Status.Phase) + ": " + b.Status.Message
 	}
 	res, err := status.Compute(u)
 	if err != nil {

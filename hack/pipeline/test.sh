@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Step test: make test (unit, integration on the local cluster, e2e, the
+# pipeline rehearsal), writing coverage.out for the coverage gate.
+source "$(dirname "$0")/lib.sh"
+make test TEST_FLAGS="-count=1 -p 2 -timeout 45m -coverprofile=coverage.out"

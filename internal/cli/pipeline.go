@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/release"
+)
+
+// EnvNotifyWebhook is where pipeline commands post failures by default.
+const EnvNotifyWebhook = "RAGDEPLOY_NOTIFY_WEBHOOK"
+
+func newPipelineCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "pipeline",
+		Short: "The deploy steps of the CD pipeline, runnable anywhere",
+		Long: "The steps .github/workflows/deploy.yml and .gitlab-ci.yml run (through\n" +
+			"hack/pipeline/*.sh), so what CI does can be run and tested locally.",
+	}
+	cmd.AddCommand(newPipelineDeployCommand(streams, kube), newPipelineAbortCommand(streams, kube))
+	return cmd
+}
+
+// pipelineOptions are the deploy step's.
+type pipelineOptions struct {
+	envOptions
+	ImageTag string
+	Promote  bool
+	Timeout  time.Duration
+	Webhook  string
+
+	c client.Client
+}
+
+func newPipelineDeployCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	o := &pipelineOptions{envOptions: envOptions{kube: kube, streams: streams}}
+	cmd := &cobra.Command{
+		Use:   "deploy --env ENV [--image-tag TAG]",
+		Short: "Install or upgrade an environment to an api version and see the rollout through",
+		Long: "Upgrades (or installs) the environment with api.image.tag=TAG, waits until every\n" +
+			"object is ready, then follows the blue-green rollout: with --promote a rollout\n" +
+			"paused for manual promotion is promoted (the pipeline's approval came first), and\n" +
+			"the step ends when the new version is stable after its post-promotion checks.\n" +
+			"On any failure the rollout is aborted (traffic stays on, or returns to, the last\n" +
+			"good colour), the webhook is notified and the exit code is 1.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Timeout <= 0 {
+				return errors.New("--timeout must be positive")
+			}
+			if o.ImageTag != "" {
+				o.Sets = append(o.Sets, "api.image.tag="+o.ImageTag)
+			} else {
+				o.ImageTag = "the environment's api version"
+			}
+			if err := o.complete(cmd.Context()); err != nil {
+				return err
+			}
+			start := time.Now()
+			err := o.deploy(cmd.Context())
+			if err != nil {
+				return o.fail(cmd.Context(), err)
+			}
+			fmt.Fprintf(streams.Out, "deployed %s to %s (%s) in %.1fs\n", o.ImageTag, o.plan.Env.Name, o.target, time.Since(start).Seconds())
+			return nil
+		},
+	}
+	o.bindFlags(cmd, true)
+	cmd.Flags().StringVar(&o.ImageTag, "image-tag", "", "the api version to deploy (default: the environment file's)")
+	cmd.Flags().BoolVar(&o.Promote, "promote", false, "promote a rollout that waits for manual promotion")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 15*time.Minute, "how long the whole step may take")
+	cmd.Flags().StringVar(&o.Webhook, "notify-webhook", os.Getenv(EnvNotifyWebhook), "Slack-compatible webhook for failures (default $"+EnvNotifyWebhook+")")
+	return cmd
+}
+
+func (o *pipelineOptions) deploy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	prev, err := release.Deployed(o.target)
+	if err != nil {
+		return err
+	}
+	verb := "upgrade"
+	if prev == nil {
+		verb = "install"
+	}
+	fmt.Fprintf(o.streams.Out, "%s %s with api %s\n", verb, o.target, o.ImageTag)
+	if _, err := release.Upgrade(ctx, o.target, o.plan, release.Options{Timeout: o.Timeout, Progress: o.streams.Out}); err != nil {
+		return err
+	}
+	b, err := o.rollout(ctx)
+	if err != nil || b == nil {
+		return err
+	}
+	promoted := false
+	for {
+		done, failed := bluegreen.Outcome(b)
+		current := bluegreen.TemplateRevision(&b.Spec.Template)
+		switch {
+		case done:
+			return nil
+		case failed:
+			return fmt.Errorf("rollout of %s %s: %s", b.Name, b.Status.Phase, b.Status.Message)
+		case b.Status.Phase == v1alpha1.PhasePaused && b.Status.CurrentRevision == current && !promoted:
+			if !o.Promote {
+				fmt.Fprintf(o.streams.Out, "%s revision %s is ready and waits for promotion (pass --promote)\n", b.Name, current)
+				return nil
+			}
+			if err := o.c.Status().Patch(ctx, b, client.RawPatch(types.MergePatchType, bluegreen.PromotePatch(current))); err != nil {
+				return fmt.Errorf("promote %s: %w", b.Name, err)
+			}
+			promoted = true
+			fmt.Fprintf(o.streams.Out, "promoted %s revision %s\n", b.Name, current)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rollout of %s not finished after %v (%s: %s)", b.Name, o.Timeout, b.Status.Phase, b.Status.Message)
+		case <-time.After(500 * time.Millisecond):
+		}
+		if err := o.c.Get(ctx, client.ObjectKeyFromObject(b), b); err != nil {
+			return err
+		}
+	}
+}
+
+// rollout is the environment's BlueGreenDeployment, or nil when the api is
+// deployed as a plain Deployment.
+func (o *pipelineOptions) rollout(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
+	if o.c == nil {
+		c, err := o.target.Client()
+		if err != nil {
+			return nil, err
+		}
+		o.c = c
+	}
+	for _, obj := range o.plan.Objects {
+		if obj.GetKind() != "BlueGreenDeployment" {
+			continue
+		}
+		var b v1alpha1.BlueGreenDeployment
+		if err := o.c.Get(ctx, client.ObjectKey{Namespace: o.target.Namespace, Name: obj.GetName()}, &b); err != nil {
+			return nil, err
+		}
+		return &b, nil
+	}
+	return nil, nil
+}
+
+// fail aborts the rollout in flight, notifies, and returns the exit error.
+func (o *pipelineOptions) fail(ctx context.Context, cause error) error {
+	fmt.Fprintf(o.streams.Out, "deploy of %s to %s failed: %v\n", o.ImageTag, o.plan.Env.Name, cause)
+	if msg, err := o.abortInFlight(ctx, cause.Error()); err != nil {
+		fmt.Fprintf(o.streams.ErrOut, "abort: %v\n", err)
+	} else if msg != "" {
+		fmt.Fprintln(o.streams.Out, msg)
+	}
+	o.notify(ctx, "DeployFailed", fmt.Sprintf("deploy of %s to %s failed: %v", o.ImageTag, o.plan.Env.Name, cause))
+	return &ExitError{Code: 1, Err: cause}
+}
+
+// abortInFlight aborts the current revision unless it is stable or already
+// aborted, so traffic stays on the last good colour.
+func (o *pipelineOptions) abortInFlight(ctx context.Context, reason string) (string, error) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	b, err := o.rollout(actx)
+	if err != nil || b == nil {
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		}
+		return "", err
+	}
+	rev := bluegreen.TemplateRevision(&b.Spec.Template)
+	if rev == b.Status.StableRevision || rev == b.Status.AbortedRevision {
+		return fmt.Sprintf("%s: stable revision %s serves on %s", b.Name, b.Status.StableRevision, b.Status.StableColor), nil
+	}
+	if err := o.c.Status().Patch(actx, b, client.RawPatch(types.MergePatchType, bluegreen.AbortPatch(rev, "pipeline: "+reason))); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: aborted revision %s; stable revision %s keeps serving", b.Name, rev, b.Status.StableRevision), nil
+}
+
+func (o *pipelineOptions) notify(ctx context.Context, reason, message string) {
+	if o.Webhook == "" {
+		return
+	}
+	body, _ := json.Marshal(controller.Notification{
+		Text: "[ragdeploy] " + o.target.String() + ": " + message, Namespace: o.target.Namespace, Name: o.target.Name,
+		Reason: reason, Message: message, Revision: o.ImageTag, Severity: "warning",
+	})
+	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := controller.Post(nctx, &http.Client{}, o.Webhook, body); err != nil {
+		fmt.Fprintf(o.streams.ErrOut, "notify: %v\n", err)
+	}
+}
+
+func newPipelineAbortCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	o := &pipelineOptions{envOptions: envOptions{kube: kube, streams: streams}}
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "abort --env ENV --reason TEXT",
+		Short: "Abort the environment's rollout in flight and notify (a pipeline's failure step)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if reason == "" {
+				return errors.New("--reason is required")
+			}
+			if err := o.complete(cmd.Context()); err != nil {
+				return err
+			}
+			msg, err := o.abortInFlight(cmd.Context(), reason)
+			if err != nil {
+				return err
+			}
+			if msg != "" {
+				fmt.Fprintln(streams.Out, msg)
+			}
+			o.ImageTag = "(pipeline)"
+			o.notify(cmd.Context(), "PipelineFailed", reason)
+			return nil
+		},
+	}
+	o.bindFlags(cmd, false)
+	cmd.Flags().StringVar(&reason, "reason", "", "why the pipeline failed (sent with the notification)")
+	cmd.Flags().StringVar(&o.Webhook, "notify-webhook", os.Getenv(EnvNotifyWebhook), "Slack-compatible webhook (default $"+EnvNotifyWebhook+")")
+	return cmd
+}
