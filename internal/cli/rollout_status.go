@@ -77,7 +77,6 @@ func (o *statusOptions) validate() error {
 	return nil
 }
 
-
 func (o *statusOptions) run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
