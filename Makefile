@@ -19,7 +19,7 @@ CONTROLLER_GEN := $(CACHE_DIR)/tools/controller-gen-$(CONTROLLER_GEN_VERSION)/co
 # Test packages run two at a time (each starts its own local cluster).
 TEST_FLAGS ?= -count=1 -p 2 -timeout 30m
 
-.PHONY: all build deps cluster-bin test lint generate check-generated manifests chart-package demo demo-down bench clean help
+.PHONY: all build deps cluster-bin test lint generate check-generated manifests chart-package demo demo-down bench clean help pipeline-rehearsal image
 
 all: build
 
@@ -37,6 +37,9 @@ deps: ## install the Debian packages the tests need (prometheus)
 
 test: deps cluster-bin ## unit, integration (real local cluster) and end-to-end tests
 	$(GO) test $(TEST_FLAGS) ./...
+
+pipeline-rehearsal: deps cluster-bin ## run cd.yml's deploy jobs through hack/pipeline against a local cluster (part of make test)
+	$(GO) test -count=1 -v -run TestPipelineRehearsal ./test/pipeline
 
 lint: $(GOLANGCI_LINT) check-generated ## gofmt, go vet, golangci-lint, generated files up to date
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './bin/*' -not -path './.ragdeploy/*')); \

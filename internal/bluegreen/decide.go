@@ -376,6 +376,12 @@ func (d *decider) newColorReady(c v1alpha1.Color, want int32) bool {
 		d.progressing(v1alpha1.ReasonScalingUp, fmt.Sprintf("%s: %d/%d ready", c, ready, want))
 		return false
 	}
+	// Until the older revision's pods are gone, the preview Service (and
+	// analysis through it) would still reach them.
+	if stale := d.o.Colors[c].Stale; stale > 0 {
+		d.progressing(v1alpha1.ReasonScalingUp, fmt.Sprintf("%s: %d pods of an older revision still running", c, stale))
+		return false
+	}
 	if d.o.Spec.PreviewService != "" && (d.o.Preview.Color != c || d.o.Preview.ReadyEndpoints < want) {
 		d.progressing(v1alpha1.ReasonWaitingForEndpoints, fmt.Sprintf("preview Service %s: %d/%d ready endpoints", d.o.Spec.PreviewService, d.o.Preview.ReadyEndpoints, want))
 		return false

@@ -277,6 +277,28 @@ func TestPrePromotionAnalysis(t *testing.T) {
 	}
 }
 
+// TestNoAnalysisWhileOlderPodsOfTheColourRun: the preview Service selects a
+// colour, so while pods of that colour's previous (say, aborted) revision
+// still run, analysis through it would measure them; nothing is measured and
+// nothing switches until they are gone.
+func TestNoAnalysisWhileOlderPodsOfTheColourRun(t *testing.T) {
+	w := newTestWorld()
+	w.stable(blue, w.o.Revision)
+	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	w.o.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "smoke", Count: 1, IntervalSeconds: 5}}
+	v2 := w.image("api:v2")
+	w.decide()
+	w.o.Colors[green] = ColorState{Exists: true, Revision: v2, Replicas: 3, Ready: 3, Stale: 2}
+	w.o.Preview = ServiceState{Exists: true, Color: green, ReadyEndpoints: 3}
+	if p := w.decide(); len(p.Measure) != 0 || p.ActiveColor != blue || p.Status.Message != "green: 2 pods of an older revision still running" {
+		t.Fatalf("measure %v active %q message %q; want no measurement while stale pods run", p.Measure, p.ActiveColor, p.Status.Message)
+	}
+	w.o.Colors[green] = ColorState{Exists: true, Revision: v2, Replicas: 3, Ready: 3}
+	if p := w.decide(); len(p.Measure) != 1 {
+		t.Fatalf("measure %v; want the pre-promotion check once the old pods are gone", p.Measure)
+	}
+}
+
 func TestPostPromotionFailureRollsBack(t *testing.T) {
 	w := newTestWorld()
 	v1 := w.o.Revision

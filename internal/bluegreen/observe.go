@@ -64,8 +64,14 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 		readyPods[c] = map[string]bool{}
 		for i := range pods.Items {
 			p := &pods.Items[i]
-			if p.Labels[LabelColor] == string(c) && p.Labels[LabelRevision] == cs.Revision && PodReady(p) {
+			if p.Labels[LabelColor] != string(c) {
+				continue
+			}
+			switch {
+			case p.Labels[LabelRevision] == cs.Revision && PodReady(p):
 				readyPods[c][p.Name] = true
+			case p.Labels[LabelRevision] != cs.Revision && p.DeletionTimestamp == nil:
+				cs.Stale++
 			}
 		}
 		cs.Ready = int32(len(readyPods[c]))

@@ -36,6 +36,9 @@ type ColorState struct {
 	// Ready counts ready pods of Revision; it is 0 while the Deployment
 	// still runs pods of an older template.
 	Ready int32
+	// Stale counts pods of an older revision of this colour that are not
+	// terminating yet: the colour's Services still send them traffic.
+	Stale int32
 	// ScaleDownAt is when it is due to scale to zero, if scheduled.
 	ScaleDownAt *time.Time
 }

@@ -14,10 +14,12 @@ import (
 )
 
 // keepColourSelector copies the colour the BlueGreenDeployment controller
-// put into a live Service's selector into the desired Service. The
-// controller owns that key; a Service's selector is atomic, so applying the
-// chart's selector without it would point the Service at both colours until
-// the controller switched it back.
+// put into a live Service's selector into the desired Service, replacing any
+// colour the desired one carries (a release manifest records the colour of
+// the moment it was applied). The controller owns that key; a Service's
+// selector is atomic, so applying a selector without the live colour would
+// point the Service at both colours, or the wrong one, until the controller
+// switched it back.
 func keepColourSelector(desired, live *unstructured.Unstructured) {
 	if desired.GetKind() != "Service" || desired.GroupVersionKind().Group != "" || live == nil {
 		return
@@ -28,9 +30,6 @@ func keepColourSelector(desired, live *unstructured.Unstructured) {
 	}
 	sel, found, _ := unstructured.NestedStringMap(desired.Object, "spec", "selector")
 	if !found {
-		return
-	}
-	if _, set := sel[bluegreen.LabelColor]; set {
 		return
 	}
 	sel[bluegreen.LabelColor] = colour
