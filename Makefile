@@ -38,6 +38,12 @@ deps: ## install the Debian packages the tests need (prometheus)
 test: deps cluster-bin ## unit, integration (real local cluster) and end-to-end tests
 	$(GO) test $(TEST_FLAGS) ./...
 
+PLATFORMS ?= linux/amd64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+image: ## the controller image as an OCI layout (dist/image) and tarball, reproducible, without Docker
+	$(GO) run ./hack/image --platforms $(PLATFORMS) --version $(VERSION) --commit $(COMMIT) --created $(SOURCE_DATE_EPOCH)
+
 pipeline-rehearsal: deps cluster-bin ## run cd.yml's deploy jobs through hack/pipeline against a local cluster (part of make test)
 	$(GO) test -count=1 -v -run TestPipelineRehearsal ./test/pipeline
 

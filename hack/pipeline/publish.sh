@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Step publish: push dist/image and both charts to the OCI registry REGISTRY
-# (e.g. ghcr.io/agentic-rag). Writes image=<ref@digest> to $GITHUB_OUTPUT
-# when set, for signing and provenance.
+# (e.g. ghcr.io/agentic-rag). Credentials: the Docker config, or
+# REGISTRY_USER and REGISTRY_PASSWORD. Appends image=<ref@digest> and
+# digest=<digest> to $GITHUB_OUTPUT when set, for signing and provenance.
 source "$(dirname "$0")/lib.sh"
 : "${REGISTRY:?set REGISTRY, e.g. ghcr.io/agentic-rag}"
 make chart-package >/dev/null
-go run ./hack/publish --registry "$REGISTRY" --image dist/image --charts dist ${GITHUB_OUTPUT:+--output "$GITHUB_OUTPUT"}
+args=(--registry "$REGISTRY" --image dist/image --charts dist)
+[[ -n "${GITHUB_OUTPUT:-}" ]] && args+=(--output "$GITHUB_OUTPUT")
+if [[ -n "${REGISTRY_PASSWORD:-}" ]]; then
+  go run ./hack/publish "${args[@]}" --username "${REGISTRY_USER:?set REGISTRY_USER}" --password-stdin <<< "$REGISTRY_PASSWORD"
+else
+  go run ./hack/publish "${args[@]}"
+fi
