@@ -1,70 +1,64 @@
-// Command demo shows a blue-green rollout on the local cluster: the api runs
-// as a BlueGreenDeployment; version 2 goes to the idle colour, passes its
-// checks and takes the traffic with the old colour kept warm; version 3
-// fails its post-promotion check and is rolled back automatically. It prints
-// live progress and a timeline. `make demo` runs it after `ragdeploy local up`
-// (which runs the controller next to the control plane).
+// Command demo is `make demo`'s program, run after `ragdeploy local up`
+// (which runs the controller next to the control plane). On the local
+// cluster it installs the controller chart, deploys the platform's staging
+// environment with SOPS-encrypted secrets, rolls out version 1.1.0
+// blue-green (preview, pre-promotion check, switch, old colour kept warm,
+// then scaled down), rolls out 1.2.0-regress, which passes its preview
+// check but fails after the switch and is rolled back automatically, checks
+// for drift, and prints a timeline with the measured switch and rollback
+// times. The api's /health is answered by simapp (pods run nothing here).
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"strings"
-	"sync/atomic"
+	"path/filepath"
 	"time"
 
+	"filippo.io/age"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
-	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/charts"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/simapp"
+	"github.com/agentic-rag/ragdeploy/internal/release"
+	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
 func main() {
 	// A flag set of its own: controller-runtime registers a global --kubeconfig.
 	flags := flag.NewFlagSet("demo", flag.ExitOnError)
 	kubeconfig := flags.String("kubeconfig", ".ragdeploy/local/kubeconfig", "kubeconfig of the local cluster")
-	namespace := flags.String("namespace", "demo", "namespace of the demo")
+	state := flags.String("state", ".ragdeploy/demo", "directory for the demo's age key and encrypted secrets")
 	_ = flags.Parse(os.Args[1:])
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	if err := run(ctx, *kubeconfig, *namespace); err != nil {
+	if err := run(ctx, *kubeconfig, *state); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-type demo struct {
-	c        client.Client
-	ns       string
-	start    time.Time
-	timeline []string
+// demoSets shorten the staging environment's timings for the demo and add a
+// post-promotion check (staging has none) so a regression is caught after
+// the switch.
+var demoSets = []string{
+	"api.blueGreen.scaleDownDelaySeconds=8",
+	"api.blueGreen.postPromotionAnalysis[0].name=live",
+	"api.blueGreen.postPromotionAnalysis[0].count=2",
+	"api.blueGreen.postPromotionAnalysis[0].intervalSeconds=1",
+	"api.blueGreen.postPromotionAnalysis[0].http.url=placeholder",
+	"api.blueGreen.postPromotionAnalysis[0].http.jsonField=status",
+	"api.blueGreen.postPromotionAnalysis[0].http.jsonValue=ok",
 }
 
-// progress prints a line of live progress.
-func (d *demo) progress(format string, args ...any) string {
-	line := fmt.Sprintf("+%6.1fs  %s", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
-	fmt.Println("  " + line)
-	return line
-}
-
-// milestone prints a line and keeps it for the timeline.
-func (d *demo) milestone(format string, args ...any) {
-	d.timeline = append(d.timeline, d.progress(format, args...))
-}
-
-func run(ctx context.Context, kubeconfig, ns string) error {
+func run(ctx context.Context, kubeconfig, state string) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return err
@@ -73,7 +67,11 @@ func run(ctx context.Context, kubeconfig, ns string) error {
 	if err != nil {
 		return err
 	}
-	d := &demo{c: c, ns: ns, start: time.Now()}
+	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		return err
+	}
+	d := &demo{c: c, wc: wc, start: time.Now()}
 
 	var nodes corev1.NodeList
 	if err := c.List(ctx, &nodes); err != nil {
@@ -85,228 +83,150 @@ func run(ctx context.Context, kubeconfig, ns string) error {
 		fmt.Printf("  %-12s ready=%-5t zone=%s\n", n.Name, localcluster.NodeReady(n), n.Labels["topology.kubernetes.io/zone"])
 	}
 
-	// The checks the controller runs: an HTTP health endpoint served by this
-	// process on loopback (the controller runs on this machine).
-	var healthy atomic.Bool
-	healthy.Store(true)
-	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if healthy.Load() {
-			_, _ = w.Write([]byte(`{"status":"ok"}`))
-			return
-		}
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"status":"degraded"}`))
-	}))
-	defer health.Close()
-
-	if err := d.reset(ctx); err != nil {
-		return err
-	}
-	fmt.Printf("\n== Version 1: first deploy of the api (3 replicas) in namespace %s\n", ns)
-	b := d.bgd(health.URL)
-	if err := c.Create(ctx, b); err != nil {
-		return err
-	}
-	if _, err := d.follow(ctx, func(b *v1alpha1.BlueGreenDeployment) bool {
-		return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision != ""
-	}); err != nil {
+	fmt.Println("\n== Controller chart: charts/ragdeploy as Helm release ragdeploy-system/ragdeploy")
+	if err := d.installController(ctx, kubeconfig); err != nil {
 		return err
 	}
 
-	fmt.Println("\n== Version 2: blue-green rollout (preview, pre-promotion check, switch, old colour kept warm)")
-	if err := d.setImage(ctx, "agentic-rag/api:2.0.0"); err != nil {
-		return err
-	}
-	v2, err := d.follow(ctx, func(b *v1alpha1.BlueGreenDeployment) bool {
-		return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision == b.Status.CurrentRevision && b.Generation == b.Status.ObservedGeneration
-	})
+	fmt.Println("\n== Secrets: an age key and the staging credentials encrypted with SOPS")
+	env, err := d.environment(state)
 	if err != nil {
 		return err
 	}
-	old := v2.Status.StableColor.Other()
-	d.milestone("%s keeps %d replicas warm for %ds: rollback is a selector flip", old, colour(v2, old).Replicas, *v2.Spec.ScaleDownDelaySeconds)
-
-	fmt.Println("\n== Version 3: broken release (its health check fails after the switch)")
-	if err := d.setImage(ctx, "agentic-rag/api:3.0.0-broken"); err != nil {
-		return err
-	}
-	var switchedAt time.Time
-	if _, err := d.follow(ctx, func(b *v1alpha1.BlueGreenDeployment) bool {
-		if switchedAt.IsZero() && b.Status.PromotedAt != nil && b.Status.ActiveColor == b.Status.StableColor.Other() {
-			switchedAt = time.Now()
-			healthy.Store(false)
-			d.milestone("health endpoint of the new version now answers 503")
-		}
-		return b.Status.Phase == v1alpha1.PhaseAborted
-	}); err != nil {
-		return err
-	}
-	rolledBack := time.Now()
-	v3, err := d.get(ctx)
+	app, err := simapp.Start(c)
 	if err != nil {
 		return err
 	}
-	d.milestone("rolled back automatically: %s (%s)", v3.Status.AbortReason, v3.Status.AbortMessage)
+	defer app.Close()
+	sets := app.AnalysisSets(env.Values)
+	for _, s := range demoSets {
+		if s == "api.blueGreen.postPromotionAnalysis[0].http.url=placeholder" {
+			s = "api.blueGreen.postPromotionAnalysis[0].http.url=" + app.HealthURL(".ActiveService")
+		}
+		sets = append(sets, s)
+	}
+	d.target = release.Target{Kubeconfig: kubeconfig, Namespace: env.Release.Namespace, Name: env.Release.Name}
+	d.env, d.sets = env, sets
+
+	fmt.Printf("\n== Platform: environment staging, api 1.0.0, into namespace %s\n", env.Release.Namespace)
+	if err := d.deploy(ctx, "1.0.0"); err != nil {
+		return err
+	}
+	d.milestone("platform installed: release %s revision %d", d.target, d.revision())
+
+	fmt.Println("\n== Version 1.1.0: blue-green rollout (preview, pre-promotion check, switch, old colour warm, then scaled down)")
+	v2, err := d.rollout(ctx, "1.1.0", false)
+	if err != nil {
+		return err
+	}
+
+	fmt.Println("\n== Version 1.2.0-regress: passes its preview check, fails after the switch")
+	v3, err := d.rollout(ctx, "1.2.0-regress", true)
+	if err != nil {
+		return err
+	}
+
+	fmt.Println("\n== Drift check")
+	plan, err := release.Prepare(ctx, env, nil)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	report, err := release.Drift(ctx, d.target, plan)
+	if err != nil {
+		return err
+	}
+	if !report.Clean() {
+		return fmt.Errorf("drift after the demo: %+v", report.Objects)
+	}
+	d.milestone("drift check: %d objects compared with the release, none drifted (%dms)", report.Checked, time.Since(start).Milliseconds())
 
 	fmt.Println("\n== Timeline")
 	for _, l := range d.timeline {
 		fmt.Println("  " + l)
 	}
-	fmt.Printf("\n  stable revision %s on %s; failed revision %s retired after the delay\n",
-		v3.Status.StableRevision, v3.Status.StableColor, v3.Status.AbortedRevision)
-	fmt.Printf("  the broken version took traffic for %.1fs: from the switch, through its failed check, to the automatic rollback\n", rolledBack.Sub(switchedAt).Seconds())
-	fmt.Printf("\n  Try: bin/ragdeploy rollout status api -n %s --kubeconfig %s\n", ns, kubeconfig)
-	fmt.Printf("       bin/ragdeploy rollout history api -n %s --kubeconfig %s\n", ns, kubeconfig)
+	fmt.Println("\n== Measured (from watch events)")
+	fmt.Printf("  1.1.0 ready and checked -> active Service switched:           %4d ms\n", v2.switchTook.Milliseconds())
+	fmt.Printf("  1.2.0-regress ready and checked -> active Service switched:   %4d ms\n", v3.switchTook.Milliseconds())
+	fmt.Printf("  1.2.0-regress failed check -> active Service back on %-5s    %4d ms\n", v3.stable, v3.rollbackTook.Milliseconds())
+	fmt.Printf("  1.2.0-regress served for %d ms: from the switch through its first (failed) post-promotion check to the rollback\n", v3.exposed.Milliseconds())
+	fmt.Printf("  demo total: %.1fs\n", time.Since(d.start).Seconds())
+	fmt.Printf("\n  Try: bin/ragdeploy rollout status agentic-rag-api -n %s --kubeconfig %s\n", env.Release.Namespace, kubeconfig)
+	fmt.Printf("       bin/ragdeploy drift --env staging --kubeconfig %s\n", kubeconfig)
+	fmt.Printf("       bin/ragdeploy env diff staging production\n")
 	return nil
 }
 
-func colour(b *v1alpha1.BlueGreenDeployment, c v1alpha1.Color) v1alpha1.ColorStatus {
-	if c == v1alpha1.Blue {
-		return b.Status.Blue
+// installController installs the controller chart. On the local cluster its
+// pods are simulated by kwok; the controller that acts is the one `ragdeploy
+// local up` runs next to the control plane.
+func (d *demo) installController(ctx context.Context, kubeconfig string) error {
+	t := release.Target{Kubeconfig: kubeconfig, Namespace: "ragdeploy-system", Name: "ragdeploy"}
+	if rev, err := release.Deployed(t); err != nil {
+		return err
+	} else if rev != nil {
+		d.progress("already installed (revision %d)", rev.Number)
+		return nil
 	}
-	return b.Status.Green
-}
-
-// reset deletes an earlier run's objects and creates the namespace and Services.
-func (d *demo) reset(ctx context.Context) error {
-	old := &v1alpha1.BlueGreenDeployment{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: d.ns}}
-	if err := d.c.Delete(ctx, old); err == nil {
-		for {
-			if _, err := d.get(ctx); apierrors.IsNotFound(err) {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: d.ns, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
-	if err := d.c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+	c, err := render.LoadChart(charts.FS, "ragdeploy")
+	if err != nil {
 		return err
 	}
-	for _, name := range []string{"api", "api-preview"} {
-		// Fresh Services: an earlier run left them selecting its colour.
-		_ = d.c.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: d.ns}})
-		svc := &corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: d.ns},
-			Spec: corev1.ServiceSpec{Selector: map[string]string{"app.kubernetes.io/name": "agentic-rag-api"},
-				Ports: []corev1.ServicePort{{Name: "http", Port: 8000, TargetPort: intstr.FromString("http")}}},
-		}
-		if err := d.c.Create(ctx, svc); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
+	if err := d.c.Create(ctx, &corev1.Namespace{ObjectMeta: objectMeta("ragdeploy-system")}); client.IgnoreAlreadyExists(err) != nil {
+		return err
 	}
+	if _, err := release.Install(ctx, t, c, map[string]any{"replicaCount": 1}, 2*time.Minute); err != nil {
+		return err
+	}
+	d.milestone("controller chart %s installed (CRD, RBAC, Deployment, metrics Service)", c.Metadata.Version)
 	return nil
 }
 
-func (d *demo) bgd(healthURL string) *v1alpha1.BlueGreenDeployment {
-	labels := map[string]string{"app.kubernetes.io/name": "agentic-rag-api"}
-	check := func(name string) v1alpha1.AnalysisCheck {
-		return v1alpha1.AnalysisCheck{Name: name, Count: 3, IntervalSeconds: 1, HTTP: &v1alpha1.HTTPCheck{
-			URL: healthURL + "/health?service={{.PreviewService}}", JSONField: "status", JSONValue: "ok",
-		}}
-	}
-	return &v1alpha1.BlueGreenDeployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: d.ns},
-		Spec: v1alpha1.BlueGreenDeploymentSpec{
-			Replicas:              new(int32(3)),
-			Selector:              &metav1.LabelSelector{MatchLabels: labels},
-			ActiveService:         "api",
-			PreviewService:        "api-preview",
-			AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: true, AfterSeconds: 1},
-			ScaleDownDelaySeconds: new(int32(30)),
-			PrePromotionAnalysis:  []v1alpha1.AnalysisCheck{check("smoke")},
-			PostPromotionAnalysis: []v1alpha1.AnalysisCheck{check("health")},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{localcluster.AnnotationReadyAfter: "2s"}},
-				Spec: corev1.PodSpec{
-					SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: new(true), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
-					Containers: []corev1.Container{{
-						Name: "api", Image: "agentic-rag/api:1.0.0",
-						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8000}},
-						SecurityContext: &corev1.SecurityContext{
-							AllowPrivilegeEscalation: new(false),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-						},
-					}},
-				},
-			},
-		},
-	}
-}
-
-func (d *demo) get(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
-	var b v1alpha1.BlueGreenDeployment
-	err := d.c.Get(ctx, types.NamespacedName{Namespace: d.ns, Name: "api"}, &b)
-	return &b, err
-}
-
-func (d *demo) setImage(ctx context.Context, image string) error {
-	for {
-		b, err := d.get(ctx)
-		if err != nil {
-			return err
+// environment writes an age key and the encrypted staging secrets under
+// state (once) and returns the staging environment reading them.
+func (d *demo) environment(state string) (*envconfig.Environment, error) {
+	keyFile, secretsFile := filepath.Join(state, "age.key"), filepath.Join(state, "staging.secrets.yaml")
+	if _, err := os.Stat(secretsFile); err != nil {
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			return nil, err
 		}
-		b.Spec.Template.Spec.Containers[0].Image = image
-		if err := d.c.Update(ctx, b); err == nil {
-			d.milestone("image set to %s", image)
-			return nil
-		} else if !apierrors.IsConflict(err) {
-			return err
-		}
-	}
-}
-
-// follow prints every change of the rollout's summary until done holds.
-func (d *demo) follow(ctx context.Context, done func(*v1alpha1.BlueGreenDeployment) bool) (*v1alpha1.BlueGreenDeployment, error) {
-	last, activeBefore := "", v1alpha1.Color("")
-	if b, err := d.get(ctx); err == nil {
-		activeBefore = b.Status.ActiveColor
-	}
-	for {
-		b, err := d.get(ctx)
+		id, err := age.GenerateX25519Identity()
 		if err != nil {
 			return nil, err
 		}
-		line := fmt.Sprintf("%-11s active=%-5s preview=%-5s blue=%d/%d green=%d/%d  %s", b.Status.Phase,
-			b.Status.ActiveColor, b.Status.PreviewColor, b.Status.Blue.ReadyReplicas, b.Status.Blue.Replicas,
-			b.Status.Green.ReadyReplicas, b.Status.Green.Replicas, b.Status.Message)
-		if a := analysisSummary(b); a != "" {
-			line += "  [" + a + "]"
+		if err := os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
+			return nil, err
 		}
-		if line != last {
-			d.progress("%s", line)
-			last = line
+		plain := "secrets:\n"
+		for _, s := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
+			plain += fmt.Sprintf("  %s:\n    password: demo-%s-%d\n    token: demo-%s-%d\n", s, s, time.Now().UnixNano(), s, time.Now().UnixNano())
 		}
-		if b.Status.ActiveColor != activeBefore && b.Status.ActiveColor != "" {
-			d.milestone("active Service switched %s -> %s", orNone(activeBefore), b.Status.ActiveColor)
-			activeBefore = b.Status.ActiveColor
+		enc, err := envconfig.EncryptSecrets([]byte(plain), id.Recipient().String())
+		if err != nil {
+			return nil, err
 		}
-		if done(b) {
-			if b.Status.Phase == v1alpha1.PhaseHealthy {
-				d.milestone("healthy: revision %s stable on %s", b.Status.StableRevision, b.Status.StableColor)
-			}
-			return b, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("rollout did not finish: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+		if err := os.WriteFile(secretsFile, enc, 0o600); err != nil {
+			return nil, err
 		}
 	}
-}
-
-func orNone(c v1alpha1.Color) string {
-	if c == "" {
-		return "(none)"
+	if err := os.Setenv("SOPS_AGE_KEY_FILE", keyFile); err != nil {
+		return nil, err
 	}
-	return string(c)
-}
-
-func analysisSummary(b *v1alpha1.BlueGreenDeployment) string {
-	var parts []string
-	for _, a := range b.Status.Analysis {
-		if a.Revision == bluegreen.TemplateRevision(&b.Spec.Template) {
-			parts = append(parts, fmt.Sprintf("%s %s %d ok/%d failed", a.Name, a.Result, a.Successes, a.Failures))
-		}
+	env, err := envconfig.Load("environments/staging.yaml")
+	if err != nil {
+		return nil, err
 	}
-	return strings.Join(parts, ", ")
+	abs, err := filepath.Abs(secretsFile)
+	if err != nil {
+		return nil, err
+	}
+	env.Secrets.File = abs
+	data, err := envconfig.DecryptSecrets(abs)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range env.SecretObjects(data) {
+		d.progress("Secret %s: %d keys, decrypted in memory (values never printed)", s.GetName(), len(data[s.GetName()]))
+	}
+	return env, nil
 }

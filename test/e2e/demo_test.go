@@ -9,8 +9,10 @@ import (
 	"time"
 )
 
-// The demo `make demo` runs: a blue-green rollout and an automatic rollback,
-// against a cluster started with `ragdeploy local up` (controller included).
+// The demo `make demo` runs: the controller chart, the staging environment
+// with encrypted secrets, a blue-green rollout, a regression rolled back
+// automatically and a clean drift check, against a cluster started with
+// `ragdeploy local up` (controller included).
 func TestDemo(t *testing.T) {
 	work := t.TempDir()
 	if up := ragdeploy(t, work, nil, "local", "up"); up.code != 0 {
@@ -19,7 +21,8 @@ func TestDemo(t *testing.T) {
 	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down") })
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	demo := exec.CommandContext(ctx, "go", "run", "./hack/demo", "--kubeconfig", filepath.Join(work, ".ragdeploy", "local", "kubeconfig"))
+	demo := exec.CommandContext(ctx, "go", "run", "./hack/demo", "--kubeconfig", filepath.Join(work, ".ragdeploy", "local", "kubeconfig"),
+		"--state", filepath.Join(work, "demo-state"))
 	demo.Dir = "../.."
 	out, err := demo.CombinedOutput()
 	t.Logf("demo output:\n%s", out)
@@ -27,11 +30,15 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo failed: %v", err)
 	}
 	for _, want := range []string{
-		"healthy: revision",
+		"controller chart",
+		"platform installed: release agentic-rag-staging/agentic-rag revision 1",
+		"1.1.0 ready on green, pre-promotion check passed",
 		"active Service switched blue -> green",
-		"blue keeps 3 replicas warm",
-		"rolled back automatically: PostPromotionAnalysisFailed",
-		"the broken version took traffic for",
+		"blue kept warm for the scale-down delay, then scaled to 0; 1.1.0 stable on green",
+		"post-promotion check of 1.2.0-regress failed: PostPromotionAnalysisFailed",
+		"rolled back automatically: active Service back on green",
+		"none drifted",
+		"1.2.0-regress failed check -> active Service back on green",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q", want)

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/release"
+)
+
+type demo struct {
+	c        client.Client
+	wc       client.WithWatch
+	start    time.Time
+	timeline []string
+	target   release.Target
+	env      *envconfig.Environment
+	sets     []string
+}
+
+// progress prints a line of live progress.
+func (d *demo) progress(format string, args ...any) string {
+	line := fmt.Sprintf("+%6.1fs  %s", time.Since(d.start).Seconds(), fmt.Sprintf(format, args...))
+	fmt.Println("  " + line)
+	return line
+}
+
+// milestone prints a line and keeps it for the timeline.
+func (d *demo) milestone(format string, args ...any) {
+	d.timeline = append(d.timeline, d.progress(format, args...))
+}
+
+func objectMeta(name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}
+}
+
+func (d *demo) revision() int {
+	rev, err := release.Deployed(d.target)
+	if err != nil || rev == nil {
+		return 0
+	}
+	return rev.Number
+}
+
+// deploy runs `ragdeploy upgrade` (install the first time) of the
+// environment at an api version, with its progress display.
+func (d *demo) deploy(ctx context.Context, version string) error {
+	plan, err := release.Prepare(ctx, d.env, append(append([]string{}, d.sets...), "api.image.tag="+version))
+	if err != nil {
+		return err
+	}
+	_, err = release.Upgrade(ctx, d.target, plan, release.Options{Timeout: 3 * time.Minute, Progress: indent{}})
+	return err
+}
+
+// indent prints release progress under the demo's lines.
+type indent struct{}
+
+func (indent) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		fmt.Println("    " + strings.TrimLeft(l, " "))
+	}
+	return len(p), nil
+}
+
+// measured is what one rollout showed.
+type measured struct {
+	switchTook, rollbackTook, exposed time.Duration
+	stable                            v1alpha1.Color
+}
+
+// watcher times the moments of a rollout from watch events (received
+// within milliseconds of the API server's write), not from polling.
+type watcher struct {
+	mu                                  sync.Mutex
+	d                                   *demo
+	version                             string
+	oldColour                           v1alpha1.Color
+	readyAt, switchedAt, failedAt, back time.Time
+}
+
+func (w *watcher) mark(at *time.Time, format string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if at.IsZero() {
+		*at = time.Now()
+		w.d.milestone(format, args...)
+	}
+}
+
+func (w *watcher) onRollout(b *v1alpha1.BlueGreenDeployment) {
+	if len(b.Spec.Template.Spec.Containers) == 0 || !strings.HasSuffix(b.Spec.Template.Spec.Containers[0].Image, ":"+w.version) {
+		return
+	}
+	rev := bluegreen.TemplateRevision(&b.Spec.Template)
+	if b.Status.CurrentRevision != rev {
+		return
+	}
+	newColour := w.oldColour.Other()
+	if colourStatus(b, newColour).ReadyReplicas >= *b.Spec.Replicas && checks(b, rev, v1alpha1.PrePromotion, v1alpha1.AnalysisSuccessful) {
+		w.mark(&w.readyAt, "%s ready on %s, pre-promotion check passed", w.version, newColour)
+	}
+	if checks(b, rev, v1alpha1.PostPromotion, v1alpha1.AnalysisFailed) {
+		w.mark(&w.failedAt, "post-promotion check of %s failed: %s", w.version, b.Status.AbortReason)
+	}
+}
+
+func (w *watcher) onActive(colour v1alpha1.Color) {
+	if colour == w.oldColour.Other() {
+		w.mark(&w.switchedAt, "active Service switched %s -> %s", w.oldColour, colour)
+	}
+	w.mu.Lock()
+	switched := !w.switchedAt.IsZero()
+	w.mu.Unlock()
+	if switched && colour == w.oldColour {
+		w.mark(&w.back, "rolled back automatically: active Service back on %s", w.oldColour)
+	}
+}
+
+// watch feeds the watcher from watches on the rollout and its active Service.
+func (d *demo) watch(ctx context.Context, w *watcher, b *v1alpha1.BlueGreenDeployment) error {
+	bw, err := d.wc.Watch(ctx, &v1alpha1.BlueGreenDeploymentList{}, client.InNamespace(b.Namespace), client.MatchingFields{"metadata.name": b.Name})
+	if err != nil {
+		return err
+	}
+	sw, err := d.wc.Watch(ctx, &corev1.ServiceList{}, client.InNamespace(b.Namespace), client.MatchingFields{"metadata.name": b.Spec.ActiveService})
+	if err != nil {
+		bw.Stop()
+		return err
+	}
+	go func() {
+		defer bw.Stop()
+		for ev := range bw.ResultChan() {
+			if b, ok := ev.Object.(*v1alpha1.BlueGreenDeployment); ok {
+				w.onRollout(b)
+			}
+		}
+	}()
+	go func() {
+		defer sw.Stop()
+		for ev := range sw.ResultChan() {
+			if svc, ok := ev.Object.(*corev1.Service); ok {
+				w.onActive(v1alpha1.Color(svc.Spec.Selector[bluegreen.LabelColor]))
+			}
+		}
+	}()
+	return nil
+}
+
+// rollout upgrades to version, prints the rollout as it goes, and times the
+// switch and, when the version fails after it, the rollback.
+func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (*measured, error) {
+	before, err := d.bgd(ctx)
+	if err != nil {
+		return nil, err
+	}
+	oldColour := before.Status.StableColor
+	d.milestone("upgrade to %s (old colour %s serves)", version, oldColour)
+	plan, err := release.Prepare(ctx, d.env, append(append([]string{}, d.sets...), "api.image.tag="+version))
+	if err != nil {
+		return nil, err
+	}
+	w := &watcher{d: d, version: version, oldColour: oldColour}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := d.watch(wctx, w, before); err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := release.Upgrade(ctx, d.target, plan, release.Options{Timeout: 3 * time.Minute, Progress: indent{}})
+		done <- err
+	}()
+	upgradeErr := <-done
+	m := &measured{stable: oldColour}
+	if wantRollback {
+		if upgradeErr == nil {
+			return nil, fmt.Errorf("%s was not rolled back", version)
+		}
+		if err := waitFor(ctx, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return !w.back.IsZero() }); err != nil {
+			return nil, err
+		}
+	} else {
+		if upgradeErr != nil {
+			return nil, upgradeErr
+		}
+		// The old colour stays warm for the scale-down delay, then goes to 0.
+		if err := waitFor(ctx, func() bool {
+			b, err := d.bgd(ctx)
+			return err == nil && colourStatus(b, oldColour).Replicas == 0
+		}); err != nil {
+			return nil, err
+		}
+		d.milestone("%s kept warm for the scale-down delay, then scaled to 0; %s stable on %s", oldColour, version, oldColour.Other())
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m.switchTook = w.switchedAt.Sub(w.readyAt)
+	if wantRollback {
+		m.rollbackTook, m.exposed = w.back.Sub(w.failedAt), w.back.Sub(w.switchedAt)
+	}
+	return m, nil
+}
+
+func waitFor(ctx context.Context, cond func() bool) error {
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (d *demo) bgd(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
+	var b v1alpha1.BlueGreenDeployment
+	err := d.c.Get(ctx, client.ObjectKey{Namespace: d.target.Namespace, Name: d.target.Name + "-api"}, &b)
+	return &b, err
+}
+
+func colourStatus(b *v1alpha1.BlueGreenDeployment, c v1alpha1.Color) v1alpha1.ColorStatus {
+	if c == v1alpha1.Blue {
+		return b.Status.Blue
+	}
+	return b.Status.Green
+}
+
+// checks reports whether every check of a stage for rev has the result.
+func checks(b *v1alpha1.BlueGreenDeployment, rev string, stage v1alpha1.AnalysisStage, result v1alpha1.AnalysisResult) bool {
+	found := false
+	for _, a := range b.Status.Analysis {
+		if a.Revision == rev && a.Stage == stage {
+			if a.Result != result {
+				return false
+			}
+			found = true
+		}
+	}
+	return found
+}
