@@ -66,13 +66,11 @@ func run(runs int) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := controller.New(cluster.RESTConfig, controller.Options{MetricsAddr: "0", ProbeAddr: "0"})
+	stop, err := controller.Start(cluster.RESTConfig, controller.Options{MetricsAddr: "0", ProbeAddr: "0"})
 	if err != nil {
 		return err
 	}
-	mctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { _ = mgr.Start(mctx) }()
+	defer stop()
 	app, err := simapp.Start(c)
 	if err != nil {
 		return err

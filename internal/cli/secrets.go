@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -71,8 +72,8 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(streams.Out, "%s:\n", f)
-			for _, name := range sortedNames(data) {
-				for _, k := range sortedNames(data[name]) {
+			for _, name := range slices.Sorted(maps.Keys(data)) {
+				for _, k := range slices.Sorted(maps.Keys(data[name])) {
 					fmt.Fprintf(streams.Out, "  %s/%s %s\n", name, k, envconfig.Fingerprint([]byte(data[name][k])))
 				}
 			}
@@ -84,13 +85,4 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 	_ = list.MarkFlagRequired("env")
 	cmd.AddCommand(encrypt, list)
 	return cmd
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

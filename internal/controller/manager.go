@@ -4,6 +4,7 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -131,4 +132,18 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// Start runs a controller in the background of this process (tests,
+// benchmarks, the pipeline rehearsal); stop cancels it and waits until it
+// has stopped.
+func Start(cfg *rest.Config, o Options) (stop func(), err error) {
+	mgr, err := New(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = mgr.Start(ctx) }()
+	return func() { cancel(); <-done }, nil
 }

@@ -3,6 +3,7 @@ package envconfig
 import (
 	_ "embed"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -40,7 +41,7 @@ var profiles = func() map[string]Profile {
 }()
 
 func profileNames() []string {
-	names := sortedKeys(profiles)
+	names := slices.Sorted(maps.Keys(profiles))
 	return names
 }
 
@@ -192,7 +193,7 @@ func containers(v any) []map[string]any {
 	var out []map[string]any
 	switch t := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(t) {
+		for _, k := range slices.Sorted(maps.Keys(t)) {
 			if k == "containers" || k == "initContainers" {
 				if list, ok := t[k].([]any); ok {
 					for _, c := range list {

@@ -6,9 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/getsops/sops/v3"
@@ -209,9 +210,9 @@ func (e *Environment) SecretObjects(data SecretData) []*unstructured.Unstructure
 	}
 	var out []*unstructured.Unstructured
 	if ext := e.Secrets.External; ext != nil {
-		for _, name := range sortedKeys(ext.Secrets) {
+		for _, name := range slices.Sorted(maps.Keys(ext.Secrets)) {
 			var entries []any
-			for _, k := range sortedKeys(ext.Secrets[name]) {
+			for _, k := range slices.Sorted(maps.Keys(ext.Secrets[name])) {
 				ref := map[string]any{"key": ext.Secrets[name][k].Key}
 				if p := ext.Secrets[name][k].Property; p != "" {
 					ref["property"] = p
@@ -232,7 +233,7 @@ func (e *Environment) SecretObjects(data SecretData) []*unstructured.Unstructure
 		}
 		return out
 	}
-	for _, name := range sortedKeys(data) {
+	for _, name := range slices.Sorted(maps.Keys(data)) {
 		d := map[string]any{}
 		for k, v := range data[name] {
 			d[k] = base64.StdEncoding.EncodeToString([]byte(v))
@@ -241,15 +242,6 @@ func (e *Environment) SecretObjects(data SecretData) []*unstructured.Unstructure
 			"apiVersion": "v1", "kind": "Secret", "metadata": meta(name), "type": "Opaque", "data": d,
 		}})
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 

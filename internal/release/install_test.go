@@ -70,14 +70,11 @@ func newPlatform(t *testing.T, name string) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := controller.New(env.Config, controller.Options{MetricsAddr: "0", ProbeAddr: "0", Namespace: env.Namespace, MultipleInProcess: true})
+	stop, err := controller.Start(env.Config, controller.Options{MetricsAddr: "0", ProbeAddr: "0", Namespace: env.Namespace, MultipleInProcess: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(stop)
 	return &platform{env: env, c: c, e: e, target: release.Target{
 		Kubeconfig: env.Cluster.Kubeconfig, Namespace: env.Namespace, Name: e.Release.Name,
 	}}

@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
@@ -122,18 +121,7 @@ var e2eSecrets = map[string]string{
 
 func newEnvWorld(t *testing.T) *envWorld {
 	t.Helper()
-	cluster, err := localcluster.Start(context.Background(), localcluster.Options{Nodes: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Stop)
-	if err := controller.InstallCRDs(t.Context(), cluster.RESTConfig); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster, c := startCluster(t)
 	w := &envWorld{cluster: cluster, c: c, dir: t.TempDir()}
 	if err := os.CopyFS(filepath.Join(w.dir, "environments"), os.DirFS("../../environments")); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 )
 
@@ -76,4 +79,23 @@ func ragdeploy(t *testing.T, dir string, env []string, args ...string) result {
 	}
 	t.Logf("ragdeploy %v -> exit %d\nstdout:\n%s\nstderr:\n%s", args, res.code, res.stdout, res.stderr)
 	return res
+}
+
+// startCluster starts a local cluster with the ragdeploy CRDs installed,
+// stopped when the test ends, and a client for it.
+func startCluster(t *testing.T) (*localcluster.Cluster, client.Client) {
+	t.Helper()
+	cluster, err := localcluster.Start(context.Background(), localcluster.Options{Nodes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Stop)
+	if err := controller.InstallCRDs(t.Context(), cluster.RESTConfig); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cluster, c
 }

@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
-	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 )
 
@@ -30,18 +29,7 @@ type rolloutWorld struct {
 
 func newRolloutWorld(t *testing.T) *rolloutWorld {
 	t.Helper()
-	cluster, err := localcluster.Start(context.Background(), localcluster.Options{Nodes: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Stop)
-	if err := controller.InstallCRDs(t.Context(), cluster.RESTConfig); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cluster, c := startCluster(t)
 	w := &rolloutWorld{cluster: cluster, c: c, args: []string{"--kubeconfig", cluster.Kubeconfig, "--namespace", "shop"}}
 	ctx := t.Context()
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {

@@ -56,14 +56,11 @@ func newRehearsal(t *testing.T) *rehearsal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := controller.New(cluster.RESTConfig, controller.Options{MetricsAddr: "0", ProbeAddr: "0"})
+	stop, err := controller.Start(cluster.RESTConfig, controller.Options{MetricsAddr: "0", ProbeAddr: "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = mgr.Start(mctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(stop)
 	app, err := simapp.Start(c)
 	if err != nil {
 		t.Fatal(err)
