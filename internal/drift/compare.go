@@ -153,3 +153,37 @@ func number(v any) (float64, bool) {
 func escape(k string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
 }
+
+// covers reports whether every field of want is in live with an equal value
+// (lists element by element). When the desired object is the one last
+// applied, its fields are exactly the fields its manager owns, so a covered
+// object cannot change under a re-apply: it is in sync without asking the
+// API server.
+func covers(live, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range w {
+			lv, present := l[k]
+			if !present || !covers(lv, v) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !covers(l[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return equalScalar(live, want)
+}

@@ -75,11 +75,17 @@ type Options struct {
 	// Adopt, when set, copies into the desired object the fields another
 	// controller owns in the live one, before the dry run.
 	Adopt func(desired, live *unstructured.Unstructured)
+	// LastApplied says the desired objects are the ones the field manager
+	// applied last (a drift check against the deployed revision): an object
+	// whose live state covers every desired field is in sync without a dry
+	// run. Leave it off when comparing a new manifest (a diff), where a
+	// field dropped from the manifest must show.
+	LastApplied bool
 }
 
 // DefaultOptions are the options of `ragdeploy drift`.
 func DefaultOptions() Options {
-	return Options{FieldManager: "helm", Concurrency: 32}
+	return Options{FieldManager: "helm", Concurrency: 32, LastApplied: true}
 }
 
 // Check compares every desired object with the live cluster. Secret values
@@ -125,6 +131,15 @@ func checkOne(ctx context.Context, c client.Client, live *Live, desired *unstruc
 	if cur == nil {
 		res.State = Missing
 		return res, nil
+	}
+	if opts.LastApplied {
+		want := desired.DeepCopy()
+		if opts.Adopt != nil {
+			opts.Adopt(want, cur)
+		}
+		if covers(cur.Object, want.Object) {
+			return res, nil
+		}
 	}
 	var predicted *unstructured.Unstructured
 	// The dry run answers from the object as stored now; when that is newer

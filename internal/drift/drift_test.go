@@ -54,6 +54,11 @@ func check(t *testing.T, c client.Client, objs []*unstructured.Unstructured, ign
 	t.Helper()
 	opts := drift.DefaultOptions()
 	opts.Ignore = ignore
+	return checkWith(t, c, objs, opts)
+}
+
+func checkWith(t *testing.T, c client.Client, objs []*unstructured.Unstructured, opts drift.Options) *drift.Report {
+	t.Helper()
 	r, err := drift.Check(t.Context(), c, objs, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -141,8 +146,14 @@ data: {password: c2VjcmV0}
 			c, ns := newClient(t)
 			objs := objects(t, ns, tc.docs...)
 			apply(t, c, objs)
-			if r := check(t, c, objs); !r.Clean() || r.Checked != len(objs) {
-				t.Fatalf("checked %d, drift: %+v", r.Checked, r.Objects)
+			// Both paths: the shortcut for a last-applied manifest, and the
+			// server-side dry run of every object (what diff uses).
+			for _, lastApplied := range []bool{true, false} {
+				opts := drift.DefaultOptions()
+				opts.LastApplied = lastApplied
+				if r := checkWith(t, c, objs, opts); !r.Clean() || r.Checked != len(objs) {
+					t.Fatalf("last applied %t: checked %d, drift: %+v", lastApplied, r.Checked, r.Objects)
+				}
 			}
 		})
 	}
@@ -176,6 +187,35 @@ func TestFieldsOfOtherManagersAreNotDrift(t *testing.T) {
 	}
 	if r := check(t, c, withReplicas, drift.IgnoreRule{Kind: "Deployment", Name: "other", Pointers: []string{"/spec/replicas"}}); r.Clean() {
 		t.Fatal("an ignore rule for another name hid the drift")
+	}
+}
+
+// TestDroppedFieldShowsOnlyInADiff: a field the new manifest no longer has
+// is a change for a diff (the dry run removes it), while a drift check of
+// the manifest that was last applied takes the object as in sync.
+func TestDroppedFieldShowsOnlyInADiff(t *testing.T) {
+	c, ns := newClient(t)
+	applied := objects(t, ns, `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, labels: {tier: backend}}
+data: {LOG_LEVEL: info, CACHE: "on"}
+`)
+	apply(t, c, applied)
+	next := objects(t, ns, `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, labels: {tier: backend}}
+data: {LOG_LEVEL: info}
+`)
+	diff := drift.DefaultOptions()
+	diff.LastApplied = false
+	r := checkWith(t, c, next, diff)
+	if len(r.Objects) != 1 || len(r.Objects[0].Changes) != 1 || r.Objects[0].Changes[0].Path != "/data/CACHE" {
+		t.Fatalf("diff %+v; want /data/CACHE removed", r.Objects)
+	}
+	if r := check(t, c, applied); !r.Clean() {
+		t.Fatalf("drift of the applied manifest: %+v", r.Objects)
 	}
 }
 

@@ -146,7 +146,11 @@ func diff(ctx context.Context, c client.Client, t Target, p *Plan) (*drift.Repor
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	report, err := drift.Check(ctx, c, p.Desired(), checkOptions(p.Env))
+	// A new manifest: every object goes through the dry run, so a field the
+	// new revision drops shows as a change.
+	opts := checkOptions(p.Env)
+	opts.LastApplied = false
+	report, err := drift.Check(ctx, c, p.Desired(), opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
