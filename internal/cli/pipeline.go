@@ -7,17 +7,21 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"helm.sh/helm/v4/pkg/strvals"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/charts"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/release"
+	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
 // EnvNotifyWebhook is where pipeline commands post failures by default.
@@ -30,7 +34,7 @@ func newPipelineCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		Long: "The steps .github/workflows/deploy.yml and .gitlab-ci.yml run (through\n" +
 			"hack/pipeline/*.sh), so what CI does can be run and tested locally.",
 	}
-	cmd.AddCommand(newPipelineDeployCommand(streams, kube), newPipelineAbortCommand(streams, kube))
+	cmd.AddCommand(newPipelineControllerCommand(streams, kube), newPipelineDeployCommand(streams, kube), newPipelineAbortCommand(streams, kube))
 	return cmd
 }
 
@@ -238,4 +242,71 @@ func newPipelineAbortCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 	cmd.Flags().StringVar(&reason, "reason", "", "why the pipeline failed (sent with the notification)")
 	cmd.Flags().StringVar(&o.Webhook, "notify-webhook", os.Getenv(EnvNotifyWebhook), "Slack-compatible webhook (default $"+EnvNotifyWebhook+")")
 	return cmd
+}
+
+func newPipelineControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	var image, namespace string
+	var sets []string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "controller --image REF",
+		Short: "Install or upgrade the ragdeploy controller (charts/ragdeploy) with an image",
+		Long: "The pipeline's first deploy step: the controller chart from this repository,\n" +
+			"as Helm release ragdeploy in --release-namespace, running --image (pinned by\n" +
+			"digest, as cd.yml's build job publishes it, or by tag). Waits until it is ready.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			values, err := controllerImageValues(image)
+			if err != nil {
+				return err
+			}
+			for _, s := range sets {
+				if err := strvals.ParseInto(s, values); err != nil {
+					return fmt.Errorf("--set %q: %w", s, err)
+				}
+			}
+			if timeout <= 0 {
+				return errors.New("--timeout must be positive")
+			}
+			c, err := render.LoadChart(charts.FS, "ragdeploy")
+			if err != nil {
+				return err
+			}
+			// Values are checked against the chart's schema before the cluster is contacted.
+			if _, err := render.Render(cmd.Context(), c, render.Release{Name: "ragdeploy", Namespace: namespace}, values); err != nil {
+				return err
+			}
+			t := release.Target{Kubeconfig: kube.Kubeconfig, Context: kube.Context, Namespace: namespace, Name: "ragdeploy"}
+			start := time.Now()
+			res, err := release.ApplyChart(cmd.Context(), t, c, values, release.Options{Timeout: timeout, Progress: streams.Out})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.Out, "controller %s revision %d runs %s (ready in %.1fs)\n", t, res.Revision, image, time.Since(start).Seconds())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&image, "image", "", "controller image, repository@sha256:... or repository:tag")
+	cmd.Flags().StringVar(&namespace, "release-namespace", "ragdeploy-system", "namespace of the controller release")
+	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a chart value (a.b=c)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the controller to be ready")
+	_ = cmd.MarkFlagRequired("image")
+	return cmd
+}
+
+// controllerImageValues turns an image reference into the controller
+// chart's image values.
+func controllerImageValues(ref string) (map[string]any, error) {
+	img := map[string]any{"registry": ""}
+	if repo, digest, ok := strings.Cut(ref, "@"); ok {
+		if !strings.HasPrefix(digest, "sha256:") || repo == "" {
+			return nil, fmt.Errorf("--image %q: a digest is repository@sha256:<hex>", ref)
+		}
+		img["repository"], img["digest"] = repo, digest
+	} else if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") && i > 0 && i < len(ref)-1 {
+		img["repository"], img["tag"] = ref[:i], ref[i+1:]
+	} else {
+		return nil, fmt.Errorf("--image %q: pin a tag or a digest (repository:tag or repository@sha256:...)", ref)
+	}
+	return map[string]any{"image": img}, nil
 }

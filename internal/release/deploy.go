@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/kube"
+	"helm.sh/helm/v4/pkg/postrenderer"
+	ri "helm.sh/helm/v4/pkg/release"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
 // Options tune Upgrade.
@@ -81,43 +85,9 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 		}
 	}
 
-	cfg, err := actionConfig(t)
+	res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, prev == nil, opts, colourPostRenderer{ctx: ctx, live: drift.NewLive(c)})
 	if err != nil {
 		return nil, err
-	}
-	strategy := action.DryRunNone
-	if opts.DryRun {
-		strategy = action.DryRunServer
-	}
-	if prev == nil {
-		in := action.NewInstall(cfg)
-		in.ReleaseName, in.Namespace = t.Name, t.Namespace
-		in.ServerSideApply, in.ForceConflicts = true, true
-		in.WaitStrategy, in.Timeout = kube.HookOnlyStrategy, opts.Timeout
-		in.DryRunStrategy = strategy
-		in.PostRenderer = colourPostRenderer{ctx: ctx, live: drift.NewLive(c)}
-		rel, err := in.RunWithContext(ctx, p.Chart, p.Values)
-		if err != nil {
-			return nil, fmt.Errorf("install %s: %w", t, err)
-		}
-		if rev, err := revisionOf(rel); err == nil {
-			res.Revision = rev.Number
-		}
-	} else {
-		up := action.NewUpgrade(cfg)
-		up.Namespace = t.Namespace
-		up.ServerSideApply, up.ForceConflicts = "true", true
-		up.WaitStrategy, up.Timeout = kube.HookOnlyStrategy, opts.Timeout
-		up.DryRunStrategy = strategy
-		up.PostRenderer = colourPostRenderer{ctx: ctx, live: drift.NewLive(c)}
-		up.MaxHistory = 10
-		rel, err := up.RunWithContext(ctx, t.Name, p.Chart, p.Values)
-		if err != nil {
-			return nil, fmt.Errorf("upgrade %s: %w", t, err)
-		}
-		if rev, err := revisionOf(rel); err == nil {
-			res.Revision = rev.Number
-		}
 	}
 	if opts.DryRun {
 		return res, nil
@@ -125,6 +95,82 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	if err := Wait(wctx, c, p.Desired(), opts.Progress); err != nil {
+		return res, fmt.Errorf("%s revision %d: %w", t, res.Revision, err)
+	}
+	return res, nil
+}
+
+// runHelm installs or upgrades a chart as a Helm release with server-side
+// apply, waiting for hooks only (the caller waits for the objects).
+func runHelm(ctx context.Context, t Target, ch *chart.Chart, values map[string]any, install bool, opts Options, post postrenderer.PostRenderer) (int, error) {
+	cfg, err := actionConfig(t)
+	if err != nil {
+		return 0, err
+	}
+	strategy := action.DryRunNone
+	if opts.DryRun {
+		strategy = action.DryRunServer
+	}
+	var rel ri.Releaser
+	if install {
+		in := action.NewInstall(cfg)
+		in.ReleaseName, in.Namespace = t.Name, t.Namespace
+		in.ServerSideApply, in.ForceConflicts = true, true
+		in.WaitStrategy, in.Timeout = kube.HookOnlyStrategy, opts.Timeout
+		in.DryRunStrategy, in.PostRenderer = strategy, post
+		if rel, err = in.RunWithContext(ctx, ch, values); err != nil {
+			return 0, fmt.Errorf("install %s: %w", t, err)
+		}
+	} else {
+		up := action.NewUpgrade(cfg)
+		up.Namespace = t.Namespace
+		up.ServerSideApply, up.ForceConflicts = "true", true
+		up.WaitStrategy, up.Timeout = kube.HookOnlyStrategy, opts.Timeout
+		up.DryRunStrategy, up.PostRenderer = strategy, post
+		up.MaxHistory = 10
+		if rel, err = up.RunWithContext(ctx, t.Name, ch, values); err != nil {
+			return 0, fmt.Errorf("upgrade %s: %w", t, err)
+		}
+	}
+	rev, err := revisionOf(rel)
+	if err != nil {
+		return 0, err
+	}
+	return rev.Number, nil
+}
+
+// ApplyChart installs or upgrades any chart (the controller's, in the
+// pipeline) as release t and waits until its objects are ready.
+func ApplyChart(ctx context.Context, t Target, ch *chart.Chart, values map[string]any, opts Options) (*Result, error) {
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	objs, err := render.Render(ctx, ch, render.Release{Name: t.Name, Namespace: t.Namespace}, values)
+	if err != nil {
+		return nil, err
+	}
+	c, err := t.Client()
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureNamespace(ctx, c, t.Namespace, opts.DryRun); err != nil {
+		return nil, err
+	}
+	prev, err := Deployed(t)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Installed: prev == nil}
+	if res.Revision, err = runHelm(ctx, t, ch, values, prev == nil, opts, nil); err != nil || opts.DryRun {
+		return res, err
+	}
+	desired := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, o := range objs {
+		desired = append(desired, withHelmOwnership(o.Unstructured, t.Name, t.Namespace))
+	}
+	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	if err := Wait(wctx, c, desired, opts.Progress); err != nil {
 		return res, fmt.Errorf("%s revision %d: %w", t, res.Revision, err)
 	}
 	return res, nil

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -39,6 +40,9 @@ type rehearsal struct {
 }
 
 var namespaces = map[string]string{"staging": "agentic-rag-staging", "production": "agentic-rag"}
+
+// controllerImage stands in for the image cd.yml's build job publishes.
+const controllerImage = "ghcr.io/agentic-rag/ragdeploy@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func newRehearsal(t *testing.T) *rehearsal {
 	t.Helper()
@@ -103,6 +107,8 @@ func newRehearsal(t *testing.T) *rehearsal {
 		env:     []string{"KUBECONFIG=" + cluster.Kubeconfig, localcluster.EnvBinDir + "=" + os.Getenv(localcluster.EnvBinDir)},
 		envFor:  func(env string) []string { return []string{"RAGDEPLOY_SET=" + sets[env]} },
 		secrets: map[string]string{"NOTIFY_WEBHOOK": hook.URL},
+		// What the build job would have published.
+		outputs: map[string]string{"build.image": controllerImage},
 	}
 	return r
 }
@@ -189,6 +195,14 @@ func TestPipelineRehearsal(t *testing.T) {
 	})
 	wantResults(t, runs, "success", "success")
 	r.assertServing(t, "production", "1.1.0")
+	// The controller chart was rolled out first, with the built image.
+	var ctrl appsv1.Deployment
+	if err := r.c.Get(t.Context(), client.ObjectKey{Namespace: "ragdeploy-system", Name: "ragdeploy"}, &ctrl); err != nil {
+		t.Fatalf("controller Deployment: %v", err)
+	}
+	if img := ctrl.Spec.Template.Spec.Containers[0].Image; img != controllerImage || ctrl.Status.AvailableReplicas == 0 {
+		t.Fatalf("controller runs %s with %d available; want %s available", img, ctrl.Status.AvailableReplicas, controllerImage)
+	}
 
 	t.Run("a good version reaches production only after approval", func(t *testing.T) {
 		runs := r.cd(t, "1.2.0", func(t *testing.T) bool {

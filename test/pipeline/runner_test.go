@@ -29,8 +29,9 @@ type runner struct {
 	// per-environment variables (as GitHub environment variables would).
 	env    []string
 	envFor func(environment string) []string
-	// secrets answer ${{ secrets.NAME }}.
-	secrets map[string]string
+	// secrets answer ${{ secrets.NAME }}; outputs answer
+	// ${{ needs.JOB.outputs.NAME }} of the jobs not rehearsed, by "JOB.NAME".
+	secrets, outputs map[string]string
 	// approve is asked before a job in the production environment runs; it
 	// returns false to reject.
 	approve func(t *testing.T) bool
@@ -139,10 +140,11 @@ var (
 	andOrRe  = regexp.MustCompile(`^inputs\.([\w-]+) && '([^']*)' \|\| '([^']*)'$`)
 	inputRe  = regexp.MustCompile(`^inputs\.([\w-]+)$`)
 	secretRe = regexp.MustCompile(`^secrets\.(\w+)$`)
+	outputRe = regexp.MustCompile(`^needs\.([\w-]+)\.outputs\.([\w-]+)$`)
 )
 
 // expand resolves the expressions the deploy workflows use: inputs.NAME,
-// secrets.NAME and inputs.NAME && 'a' || 'b'. Any other expression fails
+// secrets.NAME, needs.JOB.outputs.NAME and inputs.NAME && 'a' || 'b'. Any other expression fails
 // the test, so the rehearsal never silently runs something else than CI.
 func (r *runner) expand(s string, inputs map[string]string) string {
 	return exprRe.ReplaceAllStringFunc(s, func(m string) string {
@@ -158,6 +160,13 @@ func (r *runner) expand(s string, inputs map[string]string) string {
 		}
 		if g := secretRe.FindStringSubmatch(e); g != nil {
 			return r.secrets[g[1]]
+		}
+		if g := outputRe.FindStringSubmatch(e); g != nil {
+			v, ok := r.outputs[g[1]+"."+g[2]]
+			if !ok {
+				r.t.Fatalf("no output %s of job %s in the rehearsal", g[2], g[1])
+			}
+			return v
 		}
 		r.t.Fatalf("the rehearsal cannot evaluate ${{ %s }}", e)
 		return ""

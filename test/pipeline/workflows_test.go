@@ -138,7 +138,7 @@ func TestProductionWaitsForStagingAndApproval(t *testing.T) {
 	// production (which needs that job) waits for them.
 	order := map[string]int{}
 	for i, s := range j.Steps {
-		for _, script := range []string{"deploy.sh", "verify.sh", "on-failure.sh"} {
+		for _, script := range []string{"controller.sh", "deploy.sh", "verify.sh", "on-failure.sh"} {
 			if strings.Contains(s.Run, "hack/pipeline/"+script) {
 				order[script] = i
 				if script == "on-failure.sh" && s.If != "failure()" {
@@ -147,8 +147,8 @@ func TestProductionWaitsForStagingAndApproval(t *testing.T) {
 			}
 		}
 	}
-	if len(order) != 3 || order["deploy.sh"] > order["verify.sh"] || order["verify.sh"] > order["on-failure.sh"] {
-		t.Errorf("deploy steps in order %v; want deploy.sh, verify.sh, on-failure.sh", order)
+	if len(order) != 4 || order["controller.sh"] > order["deploy.sh"] || order["deploy.sh"] > order["verify.sh"] || order["verify.sh"] > order["on-failure.sh"] {
+		t.Errorf("deploy steps in order %v; want controller.sh, deploy.sh, verify.sh, on-failure.sh", order)
 	}
 }
 
@@ -187,7 +187,7 @@ func TestGitLabRunsTheSameSteps(t *testing.T) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, script := range []string{"lint.sh", "test.sh", "coverage-gate.sh", "charts.sh", "security.sh", "image.sh", "publish.sh", "deploy.sh", "verify.sh", "on-failure.sh"} {
+	for _, script := range []string{"lint.sh", "test.sh", "coverage-gate.sh", "charts.sh", "security.sh", "image.sh", "publish.sh", "controller.sh", "deploy.sh", "verify.sh", "on-failure.sh"} {
 		if !strings.Contains(string(data), "hack/pipeline/"+script) {
 			t.Errorf(".gitlab-ci.yml does not call hack/pipeline/%s", script)
 		}
