@@ -93,17 +93,13 @@ func newPipelineDeployCommand(streams Streams, kube *kubeOptions) *cobra.Command
 func (o *pipelineOptions) deploy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	prev, err := release.Deployed(o.target)
+	fmt.Fprintf(o.streams.Out, "deploy %s with api %s\n", o.target, o.ImageTag)
+	res, err := release.Upgrade(ctx, o.target, o.plan, release.Options{Timeout: o.Timeout, Progress: o.streams.Out})
 	if err != nil {
 		return err
 	}
-	verb := "upgrade"
-	if prev == nil {
-		verb = "install"
-	}
-	fmt.Fprintf(o.streams.Out, "%s %s with api %s\n", verb, o.target, o.ImageTag)
-	if _, err := release.Upgrade(ctx, o.target, o.plan, release.Options{Timeout: o.Timeout, Progress: o.streams.Out}); err != nil {
-		return err
+	if res.Installed {
+		fmt.Fprintf(o.streams.Out, "installed %s at revision %d\n", o.target, res.Revision)
 	}
 	b, err := o.rollout(ctx)
 	if err != nil || b == nil {

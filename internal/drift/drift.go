@@ -123,33 +123,24 @@ func Check(ctx context.Context, c client.Client, desired []*unstructured.Unstruc
 
 func checkOne(ctx context.Context, c client.Client, live *Live, desired *unstructured.Unstructured, opts Options) (Object, error) {
 	ref := RefOf(desired)
-	res := Object{Ref: ref, Kind: ref.Kind, Object: ref.String(), State: InSync, desired: desired.DeepCopy()}
+	res := Object{Ref: ref, Kind: ref.Kind, Object: ref.String(), State: InSync}
 	cur, err := live.Get(ctx, ref)
 	if err != nil {
 		return res, err
 	}
 	if cur == nil {
-		res.State = Missing
+		res.State, res.desired = Missing, desired.DeepCopy()
 		return res, nil
 	}
-	if opts.LastApplied {
-		want := desired.DeepCopy()
-		if opts.Adopt != nil {
-			opts.Adopt(want, cur)
-		}
-		if covers(cur.Object, want.Object) {
-			return res, nil
-		}
+	if opts.LastApplied && covers(cur.Object, opts.adopted(desired, cur).Object) {
+		return res, nil
 	}
 	var predicted *unstructured.Unstructured
 	// The dry run answers from the object as stored now; when that is newer
 	// than the listed one (a controller wrote to it in between), compare
 	// with a fresh read instead, so a concurrent write is not taken for drift.
 	for attempt := 0; ; attempt++ {
-		predicted = desired.DeepCopy()
-		if opts.Adopt != nil {
-			opts.Adopt(predicted, cur)
-		}
+		predicted = opts.adopted(desired, cur)
 		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(predicted), client.DryRunAll,
 			client.FieldOwner(opts.FieldManager), client.ForceOwnership); err != nil {
 			return res, fmt.Errorf("%s: server-side dry-run apply: %w", ref, err)
@@ -160,7 +151,7 @@ func checkOne(ctx context.Context, c client.Client, live *Live, desired *unstruc
 		fresh := &unstructured.Unstructured{}
 		fresh.SetGroupVersionKind(ref.GroupVersionKind)
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, fresh); apierrors.IsNotFound(err) {
-			res.State = Missing
+			res.State, res.desired = Missing, desired.DeepCopy()
 			return res, nil
 		} else if err != nil {
 			return res, fmt.Errorf("%s: %w", ref, err)
@@ -169,12 +160,18 @@ func checkOne(ctx context.Context, c client.Client, live *Live, desired *unstruc
 	}
 	res.Changes = compare(ref, envconfig.Redact(cur), envconfig.Redact(predicted), opts.Ignore)
 	if len(res.Changes) > 0 {
-		res.State = Drifted
-		if opts.Adopt != nil {
-			opts.Adopt(res.desired, cur)
-		}
+		res.State, res.desired = Drifted, opts.adopted(desired, cur)
 	}
 	return res, nil
+}
+
+// adopted is a copy of desired with the fields Adopt takes from live.
+func (o Options) adopted(desired, live *unstructured.Unstructured) *unstructured.Unstructured {
+	out := desired.DeepCopy()
+	if o.Adopt != nil {
+		o.Adopt(out, live)
+	}
+	return out
 }
 
 // Fix re-applies the drifted and missing objects of a report (and nothing
