@@ -160,7 +160,7 @@ func abort(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployme
 		return "", err
 	}
 	if b.Status.AbortedRevision == rev {
-		return fmt.Sprintf("%s: revision %s is already aborted", b.Name, rev), nil
+		return "", fmt.Errorf("nothing to abort: revision %s of %s is already aborted (%s); traffic is on the stable colour %s", rev, b.Name, b.Status.AbortReason, b.Status.StableColor)
 	}
 	if err := o.patchStatus(ctx, b, bluegreen.AbortPatch(rev, "aborted with `ragdeploy rollout abort`")); err != nil {
 		return "", err
@@ -171,7 +171,7 @@ func abort(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployme
 func retry(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
 	rev := bluegreen.TemplateRevision(&b.Spec.Template)
 	if b.Status.AbortedRevision != rev {
-		return "", fmt.Errorf("revision %s of %s is not aborted: nothing to retry", rev, b.Name)
+		return "", fmt.Errorf("nothing to retry: revision %s of %s is not aborted", rev, b.Name)
 	}
 	// A failed pre-deploy Job of this revision must run again.
 	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, Name: bluegreen.PreDeployJobName(b.Name, rev)}}

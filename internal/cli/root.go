@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -55,7 +56,33 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		newRenderCommand(streams, kube), newValidateCommand(streams, kube), newInstallCommand(streams, kube),
 		newUpgradeCommand(streams, kube), newDiffCommand(streams, kube), newUninstallCommand(streams, kube),
 		newDriftCommand(streams, kube), newTestCommand(streams, kube), newPipelineCommand(streams, kube), newEnvCommand(streams), newSecretsCommand(streams))
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// rejectUnknownSubcommands makes every command that only groups subcommands
+// fail on an argument that names none of them (cobra prints help and exits
+// 0 for those, so a typo in a CI script would pass). Without arguments such
+// a command prints its help, as kubectl's do.
+func rejectUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("\n\nDid you mean this?\n\t%s", strings.Join(s, "\n\t"))
+		}
+		return fmt.Errorf("%s\n\nRun '%s --help' for its commands", msg, cmd.CommandPath())
+	}
 }
 
 // Execute runs the command line args and returns the process exit code:

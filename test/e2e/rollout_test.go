@@ -139,6 +139,10 @@ func TestRolloutCommands(t *testing.T) {
 	if r := w.run(t, "rollout", "status", "api", "--watch", "--timeout", "30s"); r.code != 2 || !strings.Contains(r.stderr, "aborted") {
 		t.Fatalf("status --watch of an aborted rollout: exit %d; want 2", r.code)
 	}
+	// No-ops answer alike: an error saying there is nothing to do.
+	if r := w.run(t, "rollout", "abort", "api"); r.code != 1 || !strings.Contains(r.stderr, "nothing to abort") {
+		t.Fatalf("abort of an aborted rollout: exit %d, %q; want 1 and nothing to abort", r.code, r.stderr)
+	}
 	if r := w.run(t, "rollout", "retry", "api"); r.code != 0 {
 		t.Fatalf("retry: exit %d", r.code)
 	}

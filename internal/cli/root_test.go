@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// run executes the command line in-process and returns exit code and output.
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Execute(context.Background(), Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args)
+	return code, out.String(), errOut.String()
+}
+
+func TestUnknownSubcommandsFail(t *testing.T) {
+	tests := []struct {
+		args []string
+		// suggest is the subcommand cobra should propose ("" for none).
+		suggest string
+	}{
+		{args: []string{"rollout", "promte", "api"}, suggest: "promote"},
+		{args: []string{"rollout", "list"}},
+		{args: []string{"local", "start"}},
+		{args: []string{"env", "list"}},
+		{args: []string{"secrets", "encypt"}, suggest: "encrypt"},
+		{args: []string{"pipeline", "deploi"}, suggest: "deploy"},
+		{args: []string{"rollouts"}, suggest: "rollout"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, stdout, stderr := run(t, tt.args...)
+			if code != 1 {
+				t.Fatalf("exit %d; want 1\nstdout: %s\nstderr: %s", code, stdout, stderr)
+			}
+			if !strings.Contains(stderr, "unknown command \""+tt.args[len(tt.args)-1]) && !strings.Contains(stderr, "unknown command \""+tt.args[1]) && !strings.Contains(stderr, "unknown command \""+tt.args[0]) {
+				t.Fatalf("stderr does not name the unknown command: %q", stderr)
+			}
+			if tt.suggest != "" && !strings.Contains(stderr, "Did you mean this?\n\t"+tt.suggest) {
+				t.Fatalf("no suggestion of %q: %q", tt.suggest, stderr)
+			}
+			if strings.Contains(stdout, "Available Commands") {
+				t.Fatalf("help printed instead of an error:\n%s", stdout)
+			}
+		})
+	}
+}
+
+func TestGroupCommandWithoutArgsPrintsHelp(t *testing.T) {
+	code, stdout, _ := run(t, "rollout")
+	if code != 0 || !strings.Contains(stdout, "Available Commands") || !strings.Contains(stdout, "promote") {
+		t.Fatalf("exit %d; want 0 and the rollout help:\n%s", code, stdout)
+	}
+}
