@@ -36,6 +36,7 @@ func (c Color) Other() Color {
 
 // BlueGreenDeploymentSpec is the desired state: a pod template served by one
 // colour at a time.
+// +kubebuilder:validation:XValidation:rule="!has(self.previewService) || self.previewService != self.activeService",message="previewService must differ from activeService: one Service cannot carry production and preview traffic"
 type BlueGreenDeploymentSpec struct {
 	// Replicas of the active colour.
 	// +kubebuilder:default=1
@@ -269,6 +270,7 @@ const (
 	ReasonSuperseded            = "Superseded"
 	ReasonInvalidSpec           = "InvalidSpec"
 	ReasonServiceMissing        = "ServiceMissing"
+	ReasonServiceConflict       = "ServiceConflict"
 	ReasonFastRollback          = "FastRollback"
 	ReasonScaledDown            = "ScaledDown"
 	ReasonStableColorNotReady   = "StableColorNotReady"

@@ -86,23 +86,31 @@ func ownerRef(b *v1alpha1.BlueGreenDeployment) *metav1ac.OwnerReferenceApplyConf
 }
 
 // selectColor points a Service at a colour by merging the BlueGreenDeployment's
-// labels and the colour into its selector; other selector keys are kept.
-func (r *Reconciler) selectColor(ctx context.Context, b *v1alpha1.BlueGreenDeployment, name string, observed ServiceState, c v1alpha1.Color) error {
-	if observed.Color == c {
+// labels and the colour into its selector (other selector keys are kept) and
+// records b's claim on it. A Service already on c and claimed by b is not
+// written. Claiming is conditional on the Service's resourceVersion, so of
+// two rollouts racing for one Service only one can win.
+func (r *Reconciler) selectColor(ctx context.Context, b *v1alpha1.BlueGreenDeployment, live *corev1.Service, observed ServiceState, c v1alpha1.Color) error {
+	if observed.Color == c && observed.Claimed {
 		return nil
 	}
-	if !observed.Exists {
-		return fmt.Errorf("service %s/%s not found; create it (the chart does) so traffic can be switched", b.Namespace, name)
+	if live == nil || !observed.Exists || observed.ClaimedBy != "" {
+		return nil // Decide reported it; nothing to switch
 	}
 	selector := maps.Clone(b.Spec.Selector.MatchLabels)
 	selector[LabelColor] = string(c)
-	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"selector": selector}})
+	metadata := map[string]any{}
+	if !observed.Claimed {
+		metadata["resourceVersion"] = live.ResourceVersion
+		metadata["annotations"] = map[string]string{AnnotationClaimedBy: b.Name, AnnotationClaimUID: string(b.UID)}
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": metadata, "spec": map[string]any{"selector": selector}})
 	if err != nil {
 		return err
 	}
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, Name: name}}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, Name: live.Name}}
 	if err := r.Client.Patch(ctx, svc, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("switch Service %s to %s: %w", name, c, err)
+		return fmt.Errorf("switch Service %s to %s: %w", live.Name, c, err)
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ func Decide(o Observed) Plan {
 	d.st = &d.p.Status
 	d.begin()
 	switch {
+	case d.servicesUnusable():
 	case d.st.StableColor == "":
 		d.initial()
 	case o.Revision == d.st.StableRevision:
@@ -122,6 +123,43 @@ func (d *decider) initial() {
 	}
 	d.promoteStable(c, rev)
 	d.steady()
+}
+
+// servicesUnusable reports Services the rollout cannot switch: one that does
+// not exist, or one another rollout has claimed. Nothing is changed then;
+// the rollout is Degraded (terminal until the Service appears or the other
+// rollout lets it go) and says which Service and why.
+func (d *decider) servicesUnusable() bool {
+	o := d.o
+	services := []struct {
+		role, name string
+		state      ServiceState
+	}{{"active", o.Spec.ActiveService, o.Active}}
+	if o.Spec.PreviewService != "" {
+		services = append(services, struct {
+			role, name string
+			state      ServiceState
+		}{"preview", o.Spec.PreviewService, o.Preview})
+	}
+	for _, svc := range services {
+		switch {
+		case !svc.state.Exists:
+			d.reason = v1alpha1.ReasonServiceMissing
+			d.message = fmt.Sprintf("%s Service %s not found; create it (the chart does) so traffic can be switched", svc.role, svc.name)
+		case svc.state.ClaimedBy != "":
+			d.reason = v1alpha1.ReasonServiceConflict
+			d.message = fmt.Sprintf("%s Service %s belongs to BlueGreenDeployment %s; this rollout leaves it alone (point spec.%sService at a Service of its own, or delete one of the two)",
+				svc.role, svc.name, svc.state.ClaimedBy, svc.role)
+		default:
+			continue
+		}
+		d.phase = v1alpha1.PhaseDegraded
+		if c := meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionDegraded); c == nil || c.Status != metav1.ConditionTrue || c.Message != d.message {
+			d.event(true, d.reason, d.message, false)
+		}
+		return true
+	}
+	return false
 }
 
 // checkInitialDeadline reports a first revision that does not become ready in

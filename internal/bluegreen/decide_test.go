@@ -2,10 +2,12 @@ package bluegreen
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
@@ -36,7 +38,8 @@ func newTestWorld() *testWorld {
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "api:v1"}}},
 		},
 	}
-	w := &testWorld{o: Observed{Now: t0, Generation: 1, Spec: spec, Colors: map[v1alpha1.Color]ColorState{}}}
+	w := &testWorld{o: Observed{Now: t0, Generation: 1, Spec: spec, Colors: map[v1alpha1.Color]ColorState{},
+		Active: ServiceState{Exists: true}, Preview: ServiceState{Exists: true}}}
 	w.o.Revision = TemplateRevision(&w.o.Spec.Template)
 	return w
 }
@@ -103,6 +106,51 @@ func TestInitialDeploy(t *testing.T) {
 	p = w.decide()
 	if p.Status.StableColor != blue || p.Status.StableRevision != rev || p.Status.Phase != v1alpha1.PhaseHealthy {
 		t.Fatalf("status %+v; want blue stable at %s, Healthy", p.Status, rev)
+	}
+}
+
+// A Service that is missing or belongs to another rollout is never written:
+// the rollout changes nothing, is Degraded with a reason naming the Service,
+// and records one Warning per distinct problem.
+func TestUnusableServicesStopTheRollout(t *testing.T) {
+	tests := []struct {
+		name string
+		// break mutates a stable world.
+		brk    func(w *testWorld)
+		reason string
+		// want is part of the message.
+		want string
+	}{
+		{"active missing", func(w *testWorld) { w.o.Active = ServiceState{} }, v1alpha1.ReasonServiceMissing, "active Service api not found"},
+		{"preview missing", func(w *testWorld) { w.o.Preview = ServiceState{} }, v1alpha1.ReasonServiceMissing, "preview Service api-preview not found"},
+		{"active claimed", func(w *testWorld) { w.o.Active.ClaimedBy = "other" }, v1alpha1.ReasonServiceConflict, "active Service api belongs to BlueGreenDeployment other"},
+		{"preview claimed", func(w *testWorld) { w.o.Preview.ClaimedBy = "other" }, v1alpha1.ReasonServiceConflict, "preview Service api-preview belongs to BlueGreenDeployment other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, mid := range []bool{false, true} {
+				w := newTestWorld()
+				w.stable(blue, w.o.Revision)
+				if mid {
+					w.image("api:v2")
+				}
+				tt.brk(w)
+				p := w.decide()
+				if p.ActiveColor != "" || p.PreviewColor != "" || len(p.Colors) != 0 || p.StartPreDeployJob {
+					t.Fatalf("mid-rollout %v: plan writes %+v", mid, p)
+				}
+				c := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionDegraded)
+				if p.Status.Phase != v1alpha1.PhaseDegraded || c == nil || c.Reason != tt.reason || !strings.Contains(c.Message, tt.want) {
+					t.Fatalf("mid-rollout %v: phase %s condition %+v; want Degraded %s with %q", mid, p.Status.Phase, c, tt.reason, tt.want)
+				}
+				if !hasEvent(p, tt.reason) {
+					t.Fatalf("no %s event", tt.reason)
+				}
+				if p = w.decide(); hasEvent(p, tt.reason) {
+					t.Fatalf("the same problem recorded twice")
+				}
+			}
+		})
 	}
 }
 

@@ -21,6 +21,8 @@ import (
 type world struct {
 	Observed
 	deployments map[v1alpha1.Color]*appsv1.Deployment
+	// services are the live active and preview Services, by name.
+	services map[string]*corev1.Service
 }
 
 // DeploymentName is the Deployment of a colour.
@@ -38,6 +40,7 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 			Colors:   map[v1alpha1.Color]ColorState{},
 		},
 		deployments: map[v1alpha1.Color]*appsv1.Deployment{},
+		services:    map[string]*corev1.Service{},
 	}
 	var pods corev1.PodList
 	if err := r.Client.List(ctx, &pods, client.InNamespace(b.Namespace), client.MatchingLabels{LabelName: b.Name}); err != nil {
@@ -78,11 +81,11 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 		w.Colors[c] = cs
 	}
 	var err error
-	if w.Active, err = r.observeService(ctx, b.Namespace, b.Spec.ActiveService, readyPods); err != nil {
+	if w.Active, err = r.observeService(ctx, b, w, b.Spec.ActiveService, readyPods); err != nil {
 		return nil, err
 	}
 	if b.Spec.PreviewService != "" {
-		if w.Preview, err = r.observeService(ctx, b.Namespace, b.Spec.PreviewService, readyPods); err != nil {
+		if w.Preview, err = r.observeService(ctx, b, w, b.Spec.PreviewService, readyPods); err != nil {
 			return nil, err
 		}
 	}
@@ -101,10 +104,12 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 	return w, nil
 }
 
-// observeService reads a Service's colour and counts its ready endpoints
-// that are ready pods of the colour it selects, running that colour's
-// revision: stale EndpointSlice entries of another colour do not count.
-func (r *Reconciler) observeService(ctx context.Context, ns, name string, readyPods map[v1alpha1.Color]map[string]bool) (ServiceState, error) {
+// observeService reads a Service's colour and claim, and counts its ready
+// endpoints that are ready pods of the colour it selects, running that
+// colour's revision: stale EndpointSlice entries of another colour do not
+// count.
+func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, name string, readyPods map[v1alpha1.Color]map[string]bool) (ServiceState, error) {
+	ns := b.Namespace
 	var svc corev1.Service
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &svc)
 	if apierrors.IsNotFound(err) {
@@ -113,7 +118,11 @@ func (r *Reconciler) observeService(ctx context.Context, ns, name string, readyP
 	if err != nil {
 		return ServiceState{}, fmt.Errorf("get Service %s: %w", name, err)
 	}
+	w.services[name] = &svc
 	s := ServiceState{Exists: true, Color: v1alpha1.Color(svc.Spec.Selector[LabelColor])}
+	if s.Claimed, s.ClaimedBy, err = r.claim(ctx, b, &svc); err != nil {
+		return s, err
+	}
 	if s.Color == "" {
 		return s, nil
 	}
@@ -134,6 +143,30 @@ func (r *Reconciler) observeService(ctx context.Context, ns, name string, readyP
 	}
 	s.ReadyEndpoints = int32(len(counted))
 	return s, nil
+}
+
+// claim says whether b holds the Service's claim, or which other existing
+// BlueGreenDeployment does. A claim whose rollout is gone (deleted, or
+// recreated under a new UID) binds nobody.
+func (r *Reconciler) claim(ctx context.Context, b *v1alpha1.BlueGreenDeployment, svc *corev1.Service) (ours bool, other string, err error) {
+	uid, owner := svc.Annotations[AnnotationClaimUID], svc.Annotations[AnnotationClaimedBy]
+	switch {
+	case uid == "":
+		return false, "", nil
+	case uid == string(b.UID):
+		return true, "", nil
+	}
+	var claimant v1alpha1.BlueGreenDeployment
+	err = r.Client.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: owner}, &claimant)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, "", nil
+	case err != nil:
+		return false, "", fmt.Errorf("get claimant %s of Service %s: %w", owner, svc.Name, err)
+	case string(claimant.UID) != uid || claimant.DeletionTimestamp != nil:
+		return false, "", nil
+	}
+	return false, owner, nil
 }
 
 // PodReady reports whether a pod is Ready and not terminating.

@@ -51,6 +51,12 @@ type ServiceState struct {
 	Color v1alpha1.Color
 	// ReadyEndpoints counts ready endpoints over its EndpointSlices.
 	ReadyEndpoints int32
+	// Claimed is true when the Service carries this rollout's claim
+	// (AnnotationClaimUID); a Service is switched by one rollout only.
+	Claimed bool
+	// ClaimedBy names another, existing rollout that claimed the Service
+	// ("" when none did, or its claimant no longer exists).
+	ClaimedBy string
 }
 
 // JobState is the state of a Job.

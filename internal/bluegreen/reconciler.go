@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -106,14 +107,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		b = *updated
 	}
 	if plan.PreviewColor != "" && b.Spec.PreviewService != "" {
-		if err := r.selectColor(ctx, &b, b.Spec.PreviewService, w.Preview, plan.PreviewColor); err != nil {
-			return ctrl.Result{}, err
+		if err := r.selectColor(ctx, &b, w.services[b.Spec.PreviewService], w.Preview, plan.PreviewColor); err != nil {
+			return requeueOnConflict(err)
 		}
 	}
 	if plan.ActiveColor != "" {
-		if err := r.selectColor(ctx, &b, b.Spec.ActiveService, w.Active, plan.ActiveColor); err != nil {
-			r.Recorder.Eventf(&b, nil, corev1.EventTypeWarning, v1alpha1.ReasonServiceMissing, "Switch", err.Error())
-			return ctrl.Result{}, err
+		if err := r.selectColor(ctx, &b, w.services[b.Spec.ActiveService], w.Active, plan.ActiveColor); err != nil {
+			return requeueOnConflict(err)
 		}
 		if w.Active.Color != plan.ActiveColor {
 			r.Metrics.switched(now)
@@ -134,6 +134,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 	}
 	return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
+}
+
+// requeueOnConflict looks again at once when a write lost a race (the next
+// pass observes the winner's write); any other error is returned.
+func requeueOnConflict(err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
+	}
+	return ctrl.Result{}, err
 }
 
 func (r *Reconciler) now() time.Time {
@@ -201,14 +210,7 @@ func (r *Reconciler) invalid(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 // BlueGreenDeployments that use them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.BlueGreenDeployment{}, serviceIndex,
-		func(o client.Object) []string {
-			b := o.(*v1alpha1.BlueGreenDeployment)
-			out := []string{b.Spec.ActiveService}
-			if b.Spec.PreviewService != "" {
-				out = append(out, b.Spec.PreviewService)
-			}
-			return out
-		}); err != nil {
+		func(o client.Object) []string { return servicesOf(o.(*v1alpha1.BlueGreenDeployment)) }); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
@@ -217,6 +219,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&batchv1.Job{}).
 		Owns(&appsv1.ControllerRevision{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(byNameLabel)).
+		// A deleted rollout lets its Services go: wake the rollouts that wait for them.
+		Watches(&v1alpha1.BlueGreenDeployment{}, handler.EnqueueRequestsFromMapFunc(r.sharingServices),
+			builder.WithPredicates(predicate.Funcs{
+				CreateFunc: func(event.CreateEvent) bool { return false }, UpdateFunc: func(event.UpdateEvent) bool { return false },
+				GenericFunc: func(event.GenericEvent) bool { return false },
+			})).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.byService(func(o client.Object) string { return o.GetName() }))).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.byService(func(o client.Object) string {
 			return o.GetLabels()[discoveryv1.LabelServiceName]
@@ -244,6 +252,33 @@ func byNameLabel(_ context.Context, o client.Object) []reconcile.Request {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+// sharingServices maps a BlueGreenDeployment to the others that name one of
+// its Services.
+func (r *Reconciler) sharingServices(ctx context.Context, o client.Object) []reconcile.Request {
+	b, ok := o.(*v1alpha1.BlueGreenDeployment)
+	if !ok {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, name := range servicesOf(b) {
+		for _, req := range r.byService(func(client.Object) string { return name })(ctx, o) {
+			if req.Name != b.Name && !slices.Contains(reqs, req) {
+				reqs = append(reqs, req)
+			}
+		}
+	}
+	return reqs
+}
+
+// servicesOf lists the Services a BlueGreenDeployment switches.
+func servicesOf(b *v1alpha1.BlueGreenDeployment) []string {
+	out := []string{b.Spec.ActiveService}
+	if b.Spec.PreviewService != "" {
+		out = append(out, b.Spec.PreviewService)
+	}
+	return out
 }
 
 // byService maps a Service (or an EndpointSlice of it) to the

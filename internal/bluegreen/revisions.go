@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -88,9 +89,18 @@ func StoredTemplate(ctx context.Context, c client.Reader, namespace, bgd, rev st
 // Outcome classifies a rollout of the current template: done (the current
 // revision is stable and Healthy), failed (Aborted or Degraded), or neither
 // (still in progress, or the controller has not seen the change yet).
+//
+// An invalid spec is failed as soon as the controller has seen it: it never
+// gets as far as recording the template's revision.
 func Outcome(b *v1alpha1.BlueGreenDeployment) (done, failed bool) {
 	current := TemplateRevision(&b.Spec.Template)
-	if b.Status.ObservedGeneration != b.Generation || b.Status.CurrentRevision != current {
+	if b.Status.ObservedGeneration != b.Generation {
+		return false, false
+	}
+	if b.Status.Phase == v1alpha1.PhaseDegraded && FailureReason(b) == v1alpha1.ReasonInvalidSpec {
+		return false, true
+	}
+	if b.Status.CurrentRevision != current {
 		return false, false
 	}
 	switch b.Status.Phase {
@@ -100,4 +110,16 @@ func Outcome(b *v1alpha1.BlueGreenDeployment) (done, failed bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// FailureReason is why a rollout is Aborted or Degraded: the abort's reason,
+// else the Degraded condition's ("" when it is neither).
+func FailureReason(b *v1alpha1.BlueGreenDeployment) string {
+	if b.Status.Phase == v1alpha1.PhaseAborted {
+		return b.Status.AbortReason
+	}
+	if c := meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionDegraded); c != nil && c.Status == metav1.ConditionTrue {
+		return c.Reason
+	}
+	return ""
 }

@@ -27,6 +27,10 @@ const (
 	FieldOwner = "ragdeploy"
 	// AnnotationScaleDownAt (RFC 3339) is when an idle colour scales to zero.
 	AnnotationScaleDownAt = "ragdeploy.io/scale-down-at"
+	// AnnotationClaimedBy and AnnotationClaimUID, on a Service, name the
+	// BlueGreenDeployment that switches it; no other rollout writes it.
+	AnnotationClaimedBy = "ragdeploy.io/claimed-by"
+	AnnotationClaimUID  = "ragdeploy.io/claimed-by-uid"
 )
 
 // Defaults for unset spec fields (the CRD applies the same ones).

@@ -106,7 +106,7 @@ func (o *statusOptions) run(ctx context.Context) error {
 		case done:
 			return nil
 		case failed:
-			return &ExitError{Code: exitRolloutFailed, Err: fmt.Errorf("rollout of %s %s: %s", o.Name, strings.ToLower(string(b.Status.Phase)), b.Status.Message)}
+			return &ExitError{Code: exitRolloutFailed, Err: fmt.Errorf("rollout of %s %s (%s): %s", o.Name, strings.ToLower(string(b.Status.Phase)), bluegreen.FailureReason(b), b.Status.Message)}
 		case !o.Watch:
 			return &ExitError{Code: exitRolloutInProgress, Err: fmt.Errorf("rollout of %s in progress (%s)", o.Name, b.Status.Phase)}
 		}

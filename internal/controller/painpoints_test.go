@@ -6,8 +6,6 @@ import (
 	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
@@ -47,30 +45,5 @@ func TestScaleSubresourceMidRollout(t *testing.T) {
 	got := s.healthyOn(v2, 30*time.Second)
 	if got.Status.Replicas != 2 {
 		t.Fatalf("status.replicas %d after promotion; want 2", got.Status.Replicas)
-	}
-}
-
-// A missing active Service is reported, and nothing switches.
-func TestMissingActiveServiceIsReported(t *testing.T) {
-	s := newScenario(t)
-	if err := s.env.Client.CoreV1().Services(s.env.Namespace).Delete(t.Context(), "api", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	s.create(s.bgd("agentic-rag/api:1.0.0", nil))
-	var found bool
-	s.waitFor("a ServiceMissing event", 30*time.Second, func(*v1alpha1.BlueGreenDeployment) bool {
-		events, err := s.env.Client.EventsV1().Events(s.env.Namespace).List(t.Context(), metav1.ListOptions{})
-		if err != nil {
-			return false
-		}
-		for _, e := range events.Items {
-			if e.Reason == v1alpha1.ReasonServiceMissing && strings.Contains(e.Note, "service "+s.env.Namespace+"/api not found") && e.Type == corev1.EventTypeWarning {
-				found = true
-			}
-		}
-		return found
-	})
-	if got := s.get(); got.Status.StableColor != "" {
-		t.Fatalf("became stable on %s without an active Service", got.Status.StableColor)
 	}
 }

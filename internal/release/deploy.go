@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"helm.sh/helm/v4/pkg/action"
@@ -294,39 +297,95 @@ func ensureNamespace(ctx context.Context, c client.Client, name string, dryRun b
 }
 
 // checkReferencedSecrets fails before anything is applied when a Secret the
-// chart references neither comes with the environment nor exists.
+// chart reads a key of neither comes with the environment nor exists, or
+// lacks that key (the pods would never start). Values are never read out.
 func checkReferencedSecrets(ctx context.Context, c client.Client, p *Plan) error {
-	provided := map[string]bool{}
+	provided := map[string]map[string]bool{}
 	for _, s := range p.Secrets {
-		provided[s.GetName()] = true
+		provided[s.GetName()] = secretKeys(s)
 	}
+	ns := p.Env.Release.Namespace
 	var missing []error
-	for name, user := range referencedSecrets(p) {
-		if provided[name] {
-			continue
+	refs := referencedSecrets(p)
+	for _, name := range slices.Sorted(maps.Keys(refs)) {
+		keys, ok := provided[name]
+		where := p.Env.Name + ".secrets.yaml"
+		if !ok {
+			var live corev1.Secret
+			err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &live)
+			if apierrors.IsNotFound(err) {
+				missing = append(missing, fmt.Errorf("secret %s/%s (used by %s) does not exist (hint: add it to %s or create it)",
+					ns, name, refs[name][slices.Sorted(maps.Keys(refs[name]))[0]], where))
+				continue
+			} else if err != nil {
+				return fmt.Errorf("secret %s/%s: %w", ns, name, err)
+			}
+			keys, where = map[string]bool{}, "the Secret"
+			for k := range live.Data {
+				keys[k] = true
+			}
+			for k := range live.StringData {
+				keys[k] = true
+			}
 		}
-		err := c.Get(ctx, client.ObjectKey{Namespace: p.Env.Release.Namespace, Name: name}, &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}})
-		if apierrors.IsNotFound(err) {
-			missing = append(missing, fmt.Errorf("secret %s/%s (used by %s) does not exist (hint: add it to %s.secrets.yaml or create it)",
-				p.Env.Release.Namespace, name, user, p.Env.Name))
-		} else if err != nil {
-			return err
+		for _, key := range slices.Sorted(maps.Keys(refs[name])) {
+			if !keys[key] {
+				missing = append(missing, fmt.Errorf("secret %s/%s has no key %q (used by %s; it has %s) (hint: add %q to %s)",
+					ns, name, key, refs[name][key], keyList(keys), key, where))
+			}
 		}
 	}
 	return errors.Join(missing...)
 }
 
-// referencedSecrets maps each Secret name used through secretKeyRef by a
-// rendered object to that object's name.
-func referencedSecrets(p *Plan) map[string]string {
-	out := map[string]string{}
+// secretKeys lists the keys a Secret (or the Secret an ExternalSecret makes) holds.
+func secretKeys(u *unstructured.Unstructured) map[string]bool {
+	out := map[string]bool{}
+	if u.GetKind() == "ExternalSecret" {
+		entries, _, _ := unstructured.NestedSlice(u.Object, "spec", "data")
+		for _, e := range entries {
+			if m, ok := e.(map[string]any); ok {
+				if k, _ := m["secretKey"].(string); k != "" {
+					out[k] = true
+				}
+			}
+		}
+		return out
+	}
+	for _, field := range []string{"data", "stringData"} {
+		m, _, _ := unstructured.NestedMap(u.Object, field)
+		for k := range m {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+func keyList(keys map[string]bool) string {
+	if len(keys) == 0 {
+		return "no keys"
+	}
+	return "keys " + strings.Join(slices.Sorted(maps.Keys(keys)), ", ")
+}
+
+// referencedSecrets maps each Secret name and key read through secretKeyRef
+// by a rendered object to that object's kind and name.
+func referencedSecrets(p *Plan) map[string]map[string]string {
+	out := map[string]map[string]string{}
 	var walk func(owner string, v any)
 	walk = func(owner string, v any) {
 		switch t := v.(type) {
 		case map[string]any:
 			if ref, ok := t["secretKeyRef"].(map[string]any); ok {
-				if name, _ := ref["name"].(string); name != "" && ref["optional"] != true {
-					out[name] = owner
+				name, _ := ref["name"].(string)
+				key, _ := ref["key"].(string)
+				if name != "" && key != "" && ref["optional"] != true {
+					if out[name] == nil {
+						out[name] = map[string]string{}
+					}
+					if _, seen := out[name][key]; !seen {
+						out[name][key] = owner
+					}
 				}
 			}
 			for _, e := range t {

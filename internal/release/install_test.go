@@ -80,34 +80,9 @@ func newPlatform(t *testing.T, name string) *platform {
 	}}
 }
 
-// encryptedSecrets writes secretValues encrypted for a new age key and
-// points SOPS_AGE_KEY_FILE at the key.
-func encryptedSecrets(t *testing.T) string {
-	t.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	key := filepath.Join(dir, "age.key")
-	if err := os.WriteFile(key, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOPS_AGE_KEY_FILE", key)
-	plain := "secrets:\n"
-	for name, v := range secretValues {
-		plain += "  " + name + ":\n    password: " + v + "\n    token: " + v + "\n"
-	}
-	enc, err := envconfig.EncryptSecrets([]byte(plain), id.Recipient().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "env.secrets.yaml")
-	if err := os.WriteFile(file, enc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return file
-}
+// encryptedSecrets writes secretValues (as keys password and token of each
+// Secret) encrypted for a new age key and points SOPS_AGE_KEY_FILE at the key.
+func encryptedSecrets(t *testing.T) string { return encryptedSecretsWithout(t, "", "") }
 
 func (p *platform) plan(t *testing.T, sets ...string) *release.Plan {
 	t.Helper()
@@ -348,4 +323,74 @@ func TestUninstallKeepsDataUnlessPurged(t *testing.T) {
 	if len(left.PersistentVolumeClaims)+len(left.Secrets) != 0 {
 		t.Fatalf("purge left %v", left)
 	}
+}
+
+// A Secret the chart reads a key of must hold that key: checked before any
+// write, for a Secret from the environment's secrets file and for one that
+// already exists; the error names the Secret and the key, never a value.
+func TestSecretWithoutAReadKeyIsRejectedBeforeAnyWrite(t *testing.T) {
+	t.Run("secrets file", func(t *testing.T) {
+		p := newPlatform(t, "development")
+		p.e.Secrets.File = encryptedSecretsWithout(t, "agentic-rag-chromadb", "token")
+		_, err := release.Upgrade(t.Context(), p.target, p.plan(t), release.Options{Timeout: time.Minute})
+		if err == nil || !strings.Contains(err.Error(), `agentic-rag-chromadb has no key "token"`) {
+			t.Fatalf("install: %v; want the missing key named", err)
+		}
+		assertEmptyNamespace(t, p.c, p.target)
+	})
+	t.Run("existing Secret", func(t *testing.T) {
+		p := newPlatform(t, "development")
+		p.e.Secrets.File = ""
+		for name, v := range secretValues {
+			data := map[string][]byte{"password": []byte(v), "token": []byte(v)}
+			if name == "agentic-rag-redis" {
+				data = map[string][]byte{"passwd": []byte(v)}
+			}
+			if err := p.c.Create(t.Context(), &corev1.Secret{ObjectMeta: metaName(p.target.Namespace, name), Data: data}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := release.Upgrade(t.Context(), p.target, p.plan(t), release.Options{Timeout: time.Minute})
+		if err == nil || !strings.Contains(err.Error(), `agentic-rag-redis has no key "password"`) || !strings.Contains(err.Error(), "it has keys passwd") {
+			t.Fatalf("install: %v; want the missing key and the keys present named", err)
+		}
+		p.out.WriteString(err.Error())
+		p.assertNoSecretValue(t)
+		if rev, err := release.Deployed(p.target); err != nil || rev != nil {
+			t.Fatalf("a release exists after the rejected install: %v (err %v)", rev, err)
+		}
+	})
+}
+
+// encryptedSecretsWithout is encryptedSecrets with key of secret left out.
+func encryptedSecretsWithout(t *testing.T, secret, key string) string {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "age.key")
+	if err := os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SOPS_AGE_KEY_FILE", keyFile)
+	plain := "secrets:\n"
+	for name, v := range secretValues {
+		plain += "  " + name + ":\n"
+		for _, k := range []string{"password", "token"} {
+			if name != secret || k != key {
+				plain += "    " + k + ": " + v + "\n"
+			}
+		}
+	}
+	enc, err := envconfig.EncryptSecrets([]byte(plain), id.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "env.secrets.yaml")
+	if err := os.WriteFile(file, enc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }

@@ -7,13 +7,16 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
@@ -180,3 +183,86 @@ func TestDriftDetectedReportedAndFixed(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func metaName(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
+
+// A chart release that changes no value (only the charts' versions) changes
+// no pod template: no new rollout revision, no migration Job, no restarted
+// database.
+func TestChartVersionBumpAloneRestartsNothing(t *testing.T) {
+	p := newPlatform(t, "staging")
+	p.deploy(t)
+	p.assertReady(t)
+	ctx, ns := t.Context(), p.target.Namespace
+	generations := func() map[string]int64 {
+		out := map[string]int64{}
+		var bgds v1alpha1.BlueGreenDeploymentList
+		var sts appsv1.StatefulSetList
+		var deps appsv1.DeploymentList
+		for _, l := range []client.ObjectList{&bgds, &sts, &deps} {
+			if err := p.c.List(ctx, l, client.InNamespace(ns)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, b := range bgds.Items {
+			out["BlueGreenDeployment/"+b.Name] = b.Generation
+		}
+		for _, s := range sts.Items {
+			out["StatefulSet/"+s.Name] = s.Generation
+		}
+		for _, d := range deps.Items {
+			out["Deployment/"+d.Name] = d.Generation
+		}
+		return out
+	}
+	jobs := func() int {
+		var l batchv1.JobList
+		if err := p.c.List(ctx, &l, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		return len(l.Items)
+	}
+	before, jobsBefore := generations(), jobs()
+	revBefore := apiRollout(t, p).Status.CurrentRevision
+
+	plan := p.plan(t)
+	plan.Chart.Metadata.Version = "99.0.0"
+	for _, sub := range plan.Chart.Dependencies() {
+		sub.Metadata.Version = "99.0.0"
+	}
+	objs, err := envconfig.Validate(ctx, p.e, plan.Chart, plan.Values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Objects = objs
+	res, err := release.Upgrade(ctx, p.target, plan, release.Options{Timeout: 3 * time.Minute, Progress: &p.out})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.out.String())
+	}
+	if res.Revision != 2 {
+		t.Fatalf("revision %d; want the upgrade to make revision 2", res.Revision)
+	}
+	after := generations()
+	if len(after) != len(before) || len(after) < 4 {
+		t.Fatalf("workloads %v, then %v", before, after)
+	}
+	for k, g := range before {
+		if after[k] != g {
+			t.Errorf("%s: generation %d -> %d; a chart version bump changed its spec", k, g, after[k])
+		}
+	}
+	if b := apiRollout(t, p); b.Status.CurrentRevision != revBefore || b.Status.StableRevision != revBefore {
+		t.Errorf("rollout revision %s (stable %s); want %s unchanged", b.Status.CurrentRevision, b.Status.StableRevision, revBefore)
+	}
+	if n := jobs(); n != jobsBefore {
+		t.Errorf("%d Jobs after the chart bump; want %d (no migration)", n, jobsBefore)
+	}
+}
+
+// apiRollout is the platform's BlueGreenDeployment.
+func apiRollout(t *testing.T, p *platform) *v1alpha1.BlueGreenDeployment {
+	t.Helper()
+	var b v1alpha1.BlueGreenDeployment
+	if err := p.c.Get(t.Context(), types.NamespacedName{Namespace: p.target.Namespace, Name: "agentic-rag-api"}, &b); err != nil {
+		t.Fatal(err)
+	}
+	return &b
+}

@@ -7,12 +7,25 @@ app.kubernetes.io/name: agentic-rag
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
-{{- define "agentic-rag.labels" -}}
+{{/* Pod labels: they change only when what runs changes (no chart version),
+so a chart release alone never restarts a pod. */}}
+{{- define "agentic-rag.podLabels" -}}
 {{ include "agentic-rag.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ include "agentic-rag.version" . | quote }}
 app.kubernetes.io/part-of: agentic-rag
+{{- end -}}
+
+{{- define "agentic-rag.labels" -}}
+{{ include "agentic-rag.podLabels" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* The version label: what runs (the image tag, else its digest), not the chart. */}}
+{{- define "agentic-rag.version" -}}
+{{- $img := .Values.api.image -}}
+{{- $v := default .Chart.AppVersion (default ($img.digest | trimPrefix "sha256:" | trunc 12) $img.tag) -}}
+{{- regexReplaceAll "[^A-Za-z0-9_.-]" $v "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "agentic-rag.api.selectorLabels" -}}
@@ -108,14 +121,23 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
+{{/* The api ConfigMap's data; the pod template carries its checksum (of the
+data only, so a chart release that changes no value restarts nothing). */}}
+{{- define "agentic-rag.api.configData" -}}
+{{- range $k, $v := .Values.api.config }}
+{{ $k }}: {{ $v | quote }}
+{{- end }}
+API_PORT: {{ .Values.api.port | quote }}
+{{- end -}}
+
 {{/* The api's pod template, shared by the BlueGreenDeployment and the Deployment. */}}
 {{- define "agentic-rag.api.podTemplate" -}}
 metadata:
   labels:
-    {{- include "agentic-rag.labels" . | nindent 4 }}
+    {{- include "agentic-rag.podLabels" . | nindent 4 }}
     app.kubernetes.io/component: api
   annotations:
-    checksum/config: {{ include (print $.Template.BasePath "/api-configmap.yaml") . | sha256sum }}
+    checksum/config: {{ include "agentic-rag.api.configData" . | sha256sum }}
     {{- with .Values.api.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

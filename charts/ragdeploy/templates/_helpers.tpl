@@ -15,13 +15,26 @@ app.kubernetes.io/name: {{ include "ragdeploy.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
-{{- define "ragdeploy.labels" -}}
+{{/* Pod labels: they change only when what runs changes (no chart version),
+so a chart release alone never restarts a pod. */}}
+{{- define "ragdeploy.podLabels" -}}
 {{ include "ragdeploy.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ include "ragdeploy.version" . | quote }}
 app.kubernetes.io/component: controller
 app.kubernetes.io/part-of: ragdeploy
+{{- end -}}
+
+{{- define "ragdeploy.labels" -}}
+{{ include "ragdeploy.podLabels" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end -}}
+
+{{/* The version label: what runs (the image tag, else its digest), not the chart. */}}
+{{- define "ragdeploy.version" -}}
+{{- $img := .Values.image -}}
+{{- $v := default .Chart.AppVersion (default ($img.digest | trimPrefix "sha256:" | trunc 12) $img.tag) -}}
+{{- regexReplaceAll "[^A-Za-z0-9_.-]" $v "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "ragdeploy.serviceAccountName" -}}

@@ -7,13 +7,26 @@ app.kubernetes.io/name: postgresql
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
-{{- define "postgresql.labels" -}}
+{{/* Pod labels: they change only when what runs changes (no chart version),
+so a chart release alone never restarts a pod. */}}
+{{- define "postgresql.podLabels" -}}
 {{ include "postgresql.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ include "postgresql.version" . | quote }}
 app.kubernetes.io/component: database
 app.kubernetes.io/part-of: agentic-rag
+{{- end -}}
+
+{{- define "postgresql.labels" -}}
+{{ include "postgresql.podLabels" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* The version label: what runs (the image tag, else its digest), not the chart. */}}
+{{- define "postgresql.version" -}}
+{{- $img := .Values.image -}}
+{{- $v := default .Chart.AppVersion (default ($img.digest | trimPrefix "sha256:" | trunc 12) $img.tag) -}}
+{{- regexReplaceAll "[^A-Za-z0-9_.-]" $v "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{/* registry/repository:tag or @digest; global.imageRegistry overrides the registry. */}}
