@@ -3,6 +3,9 @@ package main
 
 import (
 	"context"
+	"io"
+	"log"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -11,6 +14,11 @@ import (
 )
 
 func main() {
+	// Libraries (the Helm SDK among them) log through the standard loggers;
+	// the CLI reports through its own output only. The controller logs
+	// through logr, which it sets up itself.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	log.SetOutput(io.Discard)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Execute(ctx, cli.Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, os.Args[1:])
 	stop()

@@ -10,9 +10,13 @@ package envconfig
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 
 	"helm.sh/helm/v4/pkg/strvals"
@@ -128,19 +132,166 @@ func (e *Environment) PolicyName() string {
 	return e.Name
 }
 
-// MergedValues layers --set overrides (Helm's syntax: a.b=c,d[0]=e) over
-// the environment's values. The environment is not modified.
+// MergedValues layers --set overrides (Helm's syntax: a.b=c,d[0]=e,f={x,y})
+// over the environment's values. Each override is parsed on its own and
+// merged; a malformed one, or one that would put a list index or a key into
+// a value that is neither, is an error naming the argument. The environment
+// is not modified.
 func (e *Environment) MergedValues(sets []string) (map[string]any, error) {
 	out, err := deepCopy(e.Values)
 	if err != nil {
 		return nil, err
 	}
 	for _, s := range sets {
-		if err := strvals.ParseInto(s, out); err != nil {
+		set, err := parseSet(s)
+		if err != nil {
 			return nil, fmt.Errorf("--set %q: %w (hint: --set api.replicas=3)", s, err)
+		}
+		if err := mergeInto(out, set, nil); err != nil {
+			return nil, fmt.Errorf("--set %q: %w", s, err)
 		}
 	}
 	return out, nil
+}
+
+// parseSet checks the keys of one --set argument, then parses it with
+// Helm's parser into a fresh map.
+func parseSet(s string) (map[string]any, error) {
+	for _, assignment := range splitUnescaped(s, ',', true) {
+		if assignment == "" {
+			return nil, errors.New("an empty assignment")
+		}
+		key, _, ok := cutUnescaped(assignment, '=')
+		if !ok {
+			return nil, fmt.Errorf("%q has no value (want KEY=VALUE)", assignment)
+		}
+		if key == "" {
+			return nil, fmt.Errorf("%q has no key", assignment)
+		}
+		for i, seg := range splitUnescaped(key, '.', false) {
+			if !setSegment.MatchString(seg) {
+				return nil, fmt.Errorf("key %q: part %d (%q) is not a name with optional [index]es", key, i+1, seg)
+			}
+		}
+	}
+	out := map[string]any{}
+	if err := strvals.ParseInto(s, out); err != nil {
+		if strings.Contains(err.Error(), "interface conversion") {
+			return nil, errors.New("one key is given both a value and keys or indexes of its own")
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// setSegment is one dot-separated part of a --set key: a name (backslash
+// escapes allowed) and any number of list indexes.
+var setSegment = regexp.MustCompile(`^([^\\\[\]]|\\.)+(\[[0-9]+\])*$`)
+
+// splitUnescaped splits s at sep, except where sep is backslash-escaped or,
+// with braces, inside {...} (a list value).
+func splitUnescaped(s string, sep byte, braces bool) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			i++
+		case braces && c == '{':
+			depth++
+		case braces && c == '}' && depth > 0:
+			depth--
+		case c == sep && depth == 0:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, s[start:])
+}
+
+// cutUnescaped cuts s around the first sep that is not backslash-escaped.
+func cutUnescaped(s string, sep byte) (before, after string, found bool) {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case sep:
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// mergeInto merges src (one parsed --set) into dst: maps key by key, lists
+// index by index (an index --set left unset keeps dst's element), anything
+// else replaced. A map or list where dst holds a scalar, or the reverse, is
+// an error naming the path.
+func mergeInto(dst, src map[string]any, path []string) error {
+	for k, v := range src {
+		p := append(slices.Clone(path), k)
+		merged, err := mergeValue(dst[k], v, p)
+		if err != nil {
+			return err
+		}
+		dst[k] = merged
+	}
+	return nil
+}
+
+func mergeValue(dst, src any, path []string) (any, error) {
+	switch s := src.(type) {
+	case map[string]any:
+		switch d := dst.(type) {
+		case nil:
+			return s, nil
+		case map[string]any:
+			return d, mergeInto(d, s, path)
+		}
+		return nil, fmt.Errorf("%s is %s in the environment, not a map: it has no key %s", strings.Join(path, "."), kindOf(dst), firstKey(s))
+	case []any:
+		switch d := dst.(type) {
+		case nil:
+			return s, nil
+		case []any:
+			for len(d) < len(s) {
+				d = append(d, nil)
+			}
+			for i, e := range s {
+				if e == nil {
+					continue
+				}
+				m, err := mergeValue(d[i], e, append(slices.Clone(path), fmt.Sprintf("[%d]", i)))
+				if err != nil {
+					return nil, err
+				}
+				d[i] = m
+			}
+			return d, nil
+		}
+		return nil, fmt.Errorf("%s is %s in the environment, not a list: it has no index", strings.Join(path, "."), kindOf(dst))
+	}
+	return src, nil
+}
+
+func firstKey(m map[string]any) string {
+	return slices.Sorted(maps.Keys(m))[0]
+}
+
+// kindOf names a decoded value's type the way a user reads a values file.
+func kindOf(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "a map"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64, int, int64:
+		return "a number"
+	}
+	return fmt.Sprintf("a %T", v)
 }
 
 func deepCopy(v map[string]any) (map[string]any, error) {

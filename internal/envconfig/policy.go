@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
@@ -102,6 +103,7 @@ func policyErrors(p Profile, values map[string]any, objs []render.Object) field.
 					}
 				}
 			}
+			errs = append(errs, requestLimitErrors(c, prefix.Child("resources"), cwhere)...)
 			errs = append(errs, imageErrors(p, image, prefix.Child("image"), cwhere)...)
 		}
 	}
@@ -112,6 +114,28 @@ func policyErrors(p Profile, values map[string]any, objs []render.Object) field.
 		errs = append(errs, field.Invalid(vals.Child("networkPolicy", "enabled"), false, "NetworkPolicies are required in this environment (hint: networkPolicy.enabled: true)"))
 	}
 	return dedupe(errs)
+}
+
+// requestLimitErrors reports a request above its limit, which the API
+// server would reject at apply time, in every profile.
+func requestLimitErrors(c map[string]any, path *field.Path, where string) field.ErrorList {
+	var errs field.ErrorList
+	for _, res := range []string{"cpu", "memory"} {
+		req, lim := nested(c, "resources", "requests", res), nested(c, "resources", "limits", res)
+		if req == nil || lim == nil {
+			continue
+		}
+		rq, err1 := resource.ParseQuantity(fmt.Sprint(req))
+		lq, err2 := resource.ParseQuantity(fmt.Sprint(lim))
+		if err1 != nil || err2 != nil {
+			continue // the schema reports malformed quantities
+		}
+		if rq.Cmp(lq) > 0 {
+			errs = append(errs, field.Invalid(path.Child("requests", res), fmt.Sprint(req),
+				fmt.Sprintf("%s: the %s request is above its limit %v (hint: raise limits.%s or lower requests.%s)", where, res, lim, res, res)))
+		}
+	}
+	return errs
 }
 
 func imageErrors(p Profile, image string, path *field.Path, where string) field.ErrorList {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -92,8 +94,59 @@ func collectLeaves(e *jsonschema.ValidationError, base *field.Path, out *field.E
 		for _, prop := range k.Missing {
 			*out = append(*out, field.Required(p.Child(prop), "required by the chart's values.schema.json"))
 		}
+	case *kind.Pattern:
+		detail := k.LocalizedString(printer)
+		if k.Want == quantityPattern {
+			detail = fmt.Sprintf("%q is not a Kubernetes quantity (hint: 250m or 1 for cpu, 512Mi or 1Gi for memory and storage)", k.Got)
+		}
+		*out = append(*out, &field.Error{Type: field.ErrorTypeInvalid, Field: p.String(), BadValue: field.OmitValueType{}, Detail: detail})
 	default:
 		*out = append(*out, &field.Error{Type: field.ErrorTypeInvalid, Field: p.String(), BadValue: field.OmitValueType{},
 			Detail: e.ErrorKind.LocalizedString(printer)})
 	}
+}
+
+// quantityPattern is the charts' schema pattern for a resource quantity
+// (Kubernetes' own grammar, without a sign).
+const quantityPattern = `^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$`
+
+// shapeErrors reports user values that are not maps where the chart's
+// default is a map (api.config=x): Helm's coalescing drops such a value
+// silently and keeps the default, so the schema would never see it. null
+// stays allowed (it removes a default).
+func shapeErrors(c *chart.Chart, values map[string]any, path *field.Path) field.ErrorList {
+	defaults := maps.Clone(c.Values)
+	subs := map[string]*chart.Chart{}
+	for _, sub := range c.Dependencies() {
+		subs[sub.Name()] = sub
+	}
+	var errs field.ErrorList
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		v, p := values[k], path.Child(k)
+		if sub, ok := subs[k]; ok {
+			if m, ok := v.(map[string]any); ok {
+				errs = append(errs, shapeErrors(sub, m, p)...)
+				continue
+			}
+		}
+		def, isMap := defaults[k].(map[string]any)
+		if _, isSub := subs[k]; !isMap && !isSub {
+			continue
+		}
+		switch m := v.(type) {
+		case nil:
+		case map[string]any:
+			errs = append(errs, shapeErrors(&chart.Chart{Values: def}, m, p)...)
+		default:
+			errs = append(errs, field.Invalid(p, v, "must be a map of settings, not "+kindOf(v)+" (hint: set one of its keys, e.g. "+p.String()+"."+exampleKey(def)+"=...)"))
+		}
+	}
+	return errs
+}
+
+func exampleKey(def map[string]any) string {
+	if len(def) == 0 {
+		return "KEY"
+	}
+	return slices.Sorted(maps.Keys(def))[0]
 }

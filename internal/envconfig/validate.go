@@ -25,6 +25,9 @@ func Validate(ctx context.Context, env *Environment, c *chart.Chart, values map[
 		return nil, fail(field.ErrorList{field.Required(field.NewPath("policy"),
 			fmt.Sprintf("no policy profile is named %q (hint: set policy: to one of %s)", env.PolicyName(), strings.Join(profileNames(), ", ")))})
 	}
+	if errs := shapeErrors(c, values, field.NewPath("values")); len(errs) > 0 {
+		return nil, fail(errs)
+	}
 	coalesced, err := util.CoalesceValues(c, values)
 	if err != nil {
 		return nil, fail(field.ErrorList{field.Invalid(field.NewPath("values"), nil, err.Error())})

@@ -193,3 +193,42 @@ func waitPhase(t *testing.T, w *rolloutWorld, phase v1alpha1.Phase) {
 	}
 	t.Fatalf("phase %s not reached; status %+v", phase, w.get(t).Status)
 }
+
+// States that cannot progress end `rollout status --watch` at once with
+// exit 2 and the reason, instead of waiting for the timeout.
+func TestRolloutStatusEndsOnStatesThatCannotProgress(t *testing.T) {
+	w := newRolloutWorld(t)
+	for _, tt := range []struct {
+		name   string
+		mutate func(*v1alpha1.BlueGreenDeployment)
+		reason string
+	}{
+		{"mismatched", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.Template.Labels = map[string]string{"app": "other"} }, v1alpha1.ReasonInvalidSpec},
+		{"lonely", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ActiveService = "nosuch" }, v1alpha1.ReasonServiceMissing},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &v1alpha1.BlueGreenDeployment{
+				ObjectMeta: metav1.ObjectMeta{Name: tt.name, Namespace: "shop"},
+				Spec: v1alpha1.BlueGreenDeploymentSpec{
+					Selector:      &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+					ActiveService: "api",
+					Template: corev1.PodTemplateSpec{
+						ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
+						Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "agentic-rag/api:1.0.0"}}},
+					},
+				},
+			}
+			tt.mutate(b)
+			if err := w.c.Create(t.Context(), b); err != nil {
+				t.Fatal(err)
+			}
+			r := w.run(t, "rollout", "status", tt.name, "--watch", "--timeout", "2m")
+			if r.code != 2 || !strings.Contains(r.stderr, "degraded ("+tt.reason+")") {
+				t.Fatalf("status --watch: exit %d, %q; want 2 naming %s", r.code, r.stderr, tt.reason)
+			}
+			if !strings.Contains(r.stdout, "Phase:      Degraded") {
+				t.Fatalf("the phase does not say Degraded:\n%s", r.stdout)
+			}
+		})
+	}
+}
