@@ -82,7 +82,7 @@ func (o *driftOptions) checkOnce(ctx context.Context) (*drift.Report, error) {
 	if !o.Fix || report.Clean() {
 		return report, nil
 	}
-	if err := release.FixDrift(ctx, o.target, report); err != nil {
+	if err := release.FixDrift(ctx, o.target, o.plan, report); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(o.streams.ErrOut, "re-applied %d drifted objects\n", len(report.Objects))

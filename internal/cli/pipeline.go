@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -23,6 +24,9 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/release"
 	"github.com/agentic-rag/ragdeploy/internal/render"
 )
+
+// imageTag is the OCI distribution spec's grammar for a tag.
+var imageTag = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 // EnvNotifyWebhook is where pipeline commands post failures by default.
 const EnvNotifyWebhook = "RAGDEPLOY_NOTIFY_WEBHOOK"
@@ -66,6 +70,9 @@ func newPipelineDeployCommand(streams Streams, kube *kubeOptions) *cobra.Command
 				return errors.New("--timeout must be positive")
 			}
 			if o.ImageTag != "" {
+				if !imageTag.MatchString(o.ImageTag) {
+					return fmt.Errorf("--image-tag %q is not an image tag (letters, digits, _ . and -, at most 128, not starting with . or -; e.g. 1.2.3)", o.ImageTag)
+				}
 				o.Sets = append(o.Sets, "api.image.tag="+o.ImageTag)
 			} else {
 				o.ImageTag = "the environment's api version"

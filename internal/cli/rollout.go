@@ -2,27 +2,35 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 )
 
 // rolloutOptions are shared by the rollout subcommands.
 type rolloutOptions struct {
-	kube      *kubeOptions
-	streams   Streams
-	Name      string
+	kube    *kubeOptions
+	streams Streams
+	Name    string
+	// Env and Dir select the environment whose policy applies to commands
+	// that change what runs (set-image, undo).
+	Env, Dir  string
 	namespace string
 	client    client.Client
 }
@@ -63,27 +71,98 @@ func (o *rolloutOptions) patchStatus(ctx context.Context, b *v1alpha1.BlueGreenD
 	return nil
 }
 
-// update changes the spec, retrying on conflicts.
-func (o *rolloutOptions) update(ctx context.Context, mutate func(*v1alpha1.BlueGreenDeployment) error) (*v1alpha1.BlueGreenDeployment, error) {
-	for {
-		b, err := o.get(ctx)
+// patchSpec changes only what ops change (a JSON patch): fields the
+// command does not touch stay exactly as stored, so a later drift check
+// sees no change it did not make. The patched rollout is validated first.
+func (o *rolloutOptions) patchSpec(ctx context.Context, b *v1alpha1.BlueGreenDeployment, mutated *v1alpha1.BlueGreenDeployment, ops []jsonPatchOp) error {
+	if errs := bluegreen.Validate(mutated); len(errs) > 0 {
+		return fmt.Errorf("BlueGreenDeployment %s/%s would be invalid: %w", o.namespace, o.Name, errs.ToAggregate())
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		return err
+	}
+	if err := o.client.Patch(ctx, b, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "test") {
+			return fmt.Errorf("BlueGreenDeployment %s/%s changed while the command ran (its containers differ); nothing was changed, run it again", o.namespace, o.Name)
+		}
+		return fmt.Errorf("patch BlueGreenDeployment %s/%s: %w", o.namespace, o.Name, err)
+	}
+	return nil
+}
+
+// jsonPatchOp is one RFC 6902 operation.
+type jsonPatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// environment is the environment a rollout belongs to, for its policy:
+// --env when given (it must deploy to the rollout's namespace), else the
+// environment file whose release the rollout is part of (Helm's release
+// annotations), else nil (a rollout outside any environment).
+func (o *rolloutOptions) environment(b *v1alpha1.BlueGreenDeployment) (*envconfig.Environment, error) {
+	if o.Env != "" {
+		env, err := envconfig.Load(envFile(o.Dir, o.Env))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--env %s: %w", o.Env, err)
 		}
-		if err := mutate(b); err != nil {
-			return nil, err
+		if env.Release.Namespace != b.Namespace {
+			return nil, fmt.Errorf("--env %s deploys to namespace %s, not %s where %s runs", o.Env, env.Release.Namespace, b.Namespace, b.Name)
 		}
-		if errs := bluegreen.Validate(b); len(errs) > 0 {
-			return nil, fmt.Errorf("BlueGreenDeployment %s/%s would be invalid: %w", o.namespace, o.Name, errs.ToAggregate())
+		return env, nil
+	}
+	release := b.Annotations["meta.helm.sh/release-name"]
+	if release == "" || b.Annotations["meta.helm.sh/release-namespace"] != b.Namespace {
+		return nil, nil
+	}
+	files, err := filepath.Glob(filepath.Join(o.Dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, ".secrets.yaml") {
+			continue
 		}
-		err = o.client.Update(ctx, b)
-		if err == nil {
-			return b, nil
+		env, err := envconfig.Load(f)
+		if err != nil {
+			continue // another file's problems are not this command's
 		}
-		if !apierrors.IsConflict(err) || ctx.Err() != nil {
-			return nil, fmt.Errorf("update BlueGreenDeployment %s/%s: %w", o.namespace, o.Name, err)
+		if env.Release.Name == release && env.Release.Namespace == b.Namespace {
+			return env, nil
 		}
 	}
+	return nil, nil
+}
+
+// checkImages checks every image a template would run against the rollout's
+// environment policy (and that each is an image reference at all).
+func (o *rolloutOptions) checkImages(b *v1alpha1.BlueGreenDeployment, tmpl *corev1.PodTemplateSpec) error {
+	env, err := o.environment(b)
+	if err != nil {
+		return err
+	}
+	containers := field.NewPath("spec", "template", "spec", "containers")
+	for i, c := range tmpl.Spec.Containers {
+		if err := envconfig.ParseImage(c.Image); err != nil {
+			return fmt.Errorf("container %s: %w", c.Name, err)
+		}
+		if env != nil {
+			where := fmt.Sprintf("BlueGreenDeployment %s container %s", b.Name, c.Name)
+			if err := env.CheckImage(c.Image, containers.Index(i).Child("image"), where); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// bindEnvFlags adds --env and --environments-dir to a command that changes
+// what a rollout runs.
+func (o *rolloutOptions) bindEnvFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment whose policy applies (default: the one whose release the rollout belongs to)")
+	cmd.Flags().StringVar(&o.Dir, "environments-dir", "environments", "directory of the environment files")
 }
 
 func newRolloutCommand(streams Streams, kube *kubeOptions) *cobra.Command {
@@ -204,6 +283,7 @@ func newRolloutUndoCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.ToRevision, "to-revision", "", "revision to return to (see `ragdeploy rollout history`); default: the previous one")
+	o.bindEnvFlags(cmd)
 	return cmd
 }
 
@@ -222,10 +302,12 @@ func (o *undoOptions) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w; known revisions: %s", err, strings.Join(knownRevisions(b), ", "))
 	}
-	if _, err := o.update(ctx, func(b *v1alpha1.BlueGreenDeployment) error {
-		b.Spec.Template = *tmpl
-		return nil
-	}); err != nil {
+	if err := o.checkImages(b, tmpl); err != nil {
+		return err
+	}
+	mutated := b.DeepCopy()
+	mutated.Spec.Template = *tmpl
+	if err := o.patchSpec(ctx, b, mutated, []jsonPatchOp{{Op: "replace", Path: "/spec/template", Value: tmpl}}); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.streams.Out, "%s: rolling back to revision %s\n", o.Name, target)
@@ -257,10 +339,13 @@ func knownRevisions(b *v1alpha1.BlueGreenDeployment) []string {
 
 func newRolloutSetImageCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &rolloutOptions{kube: kube, streams: streams}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "set-image NAME CONTAINER=IMAGE [CONTAINER=IMAGE...]",
 		Short: "Change container images, starting a blue-green rollout",
-		Args:  cobra.MinimumNArgs(2),
+		Long: "Changes only the named containers' images (a patch: no other field is touched).\n" +
+			"Each image must be a valid reference and meet the policy of the rollout's\n" +
+			"environment (found from its Helm release, or --env); otherwise nothing changes.",
+		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			images, err := parseImages(args[1:])
 			if err != nil {
@@ -269,19 +354,30 @@ func newRolloutSetImageCommand(streams Streams, kube *kubeOptions) *cobra.Comman
 			if err := o.complete(args[:1]); err != nil {
 				return err
 			}
-			b, err := o.update(cmd.Context(), func(b *v1alpha1.BlueGreenDeployment) error {
-				return setImages(b, images)
-			})
+			b, err := o.get(cmd.Context())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(o.streams.Out, "%s: rolling out revision %s\n", o.Name, bluegreen.TemplateRevision(&b.Spec.Template))
+			mutated := b.DeepCopy()
+			ops, err := setImages(mutated, images)
+			if err != nil {
+				return err
+			}
+			if err := o.checkImages(b, &mutated.Spec.Template); err != nil {
+				return err
+			}
+			if err := o.patchSpec(cmd.Context(), b, mutated, ops); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.streams.Out, "%s: rolling out revision %s\n", o.Name, bluegreen.TemplateRevision(&mutated.Spec.Template))
 			return nil
 		},
 	}
+	o.bindEnvFlags(cmd)
+	return cmd
 }
 
-// parseImages reads CONTAINER=IMAGE arguments.
+// parseImages reads CONTAINER=IMAGE arguments; each image must be a reference.
 func parseImages(args []string) (map[string]string, error) {
 	images := map[string]string{}
 	for _, a := range args {
@@ -289,26 +385,35 @@ func parseImages(args []string) (map[string]string, error) {
 		if !ok || name == "" || image == "" {
 			return nil, fmt.Errorf("argument %q: want CONTAINER=IMAGE, e.g. api=agentic-rag/api:2.0.0", a)
 		}
+		if err := envconfig.ParseImage(image); err != nil {
+			return nil, fmt.Errorf("argument %q: %w (hint: e.g. api=agentic-rag/api:2.0.0)", a, err)
+		}
 		images[name] = image
 	}
 	return images, nil
 }
 
-// setImages sets the images of the named containers, all or none.
-func setImages(b *v1alpha1.BlueGreenDeployment, images map[string]string) error {
+// setImages sets the images of the named containers, all or none, and
+// returns the patch that does the same: a test of each container's name at
+// its index (so a reordered list is never patched blindly) and a replace of
+// its image.
+func setImages(b *v1alpha1.BlueGreenDeployment, images map[string]string) ([]jsonPatchOp, error) {
 	var names []string
+	var ops []jsonPatchOp
 	found := map[string]bool{}
 	for i := range b.Spec.Template.Spec.Containers {
 		c := &b.Spec.Template.Spec.Containers[i]
 		names = append(names, c.Name)
 		if img, ok := images[c.Name]; ok {
 			c.Image, found[c.Name] = img, true
+			path := fmt.Sprintf("/spec/template/spec/containers/%d", i)
+			ops = append(ops, jsonPatchOp{Op: "test", Path: path + "/name", Value: c.Name}, jsonPatchOp{Op: "replace", Path: path + "/image", Value: img})
 		}
 	}
 	for name := range images {
 		if !found[name] {
-			return fmt.Errorf("container %q not in %s (containers: %s)", name, b.Name, strings.Join(names, ", "))
+			return nil, fmt.Errorf("container %q not in %s (containers: %s)", name, b.Name, strings.Join(names, ", "))
 		}
 	}
-	return nil
+	return ops, nil
 }

@@ -8,7 +8,9 @@ package drift
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -81,6 +83,10 @@ type Options struct {
 	// run. Leave it off when comparing a new manifest (a diff), where a
 	// field dropped from the manifest must show.
 	LastApplied bool
+	// DryRunMissing sends missing objects to the API server as a dry-run
+	// create too, so that everything a real apply would reject is found
+	// before anything is written (an install's or upgrade's check).
+	DryRunMissing bool
 }
 
 // DefaultOptions are the options of `ragdeploy drift`.
@@ -94,6 +100,7 @@ func Check(ctx context.Context, c client.Client, desired []*unstructured.Unstruc
 	if opts.Concurrency < 1 {
 		opts.Concurrency = 1
 	}
+	opts.Ignore = append(slices.Clone(opts.Ignore), hpaOwnedReplicas(desired)...)
 	live := NewLive(c)
 	results := make([]Object, len(desired))
 	errs := make([]error, len(desired))
@@ -108,17 +115,35 @@ func Check(ctx context.Context, c client.Client, desired []*unstructured.Unstruc
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	report := &Report{Checked: len(desired)}
-	for i, r := range results {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
+	for _, r := range results {
 		if r.State != InSync {
 			report.Objects = append(report.Objects, r)
 		}
 	}
 	sort.Slice(report.Objects, func(i, j int) bool { return report.Objects[i].Object < report.Objects[j].Object })
 	return report, nil
+}
+
+// hpaOwnedReplicas ignores the replicas of every object an HPA among the
+// desired ones scales: the HPA owns them, whatever the manifest said when it
+// was applied.
+func hpaOwnedReplicas(desired []*unstructured.Unstructured) []IgnoreRule {
+	var rules []IgnoreRule
+	for _, d := range desired {
+		if d.GetKind() != "HorizontalPodAutoscaler" || d.GroupVersionKind().Group != "autoscaling" {
+			continue
+		}
+		kind, _, _ := unstructured.NestedString(d.Object, "spec", "scaleTargetRef", "kind")
+		name, _, _ := unstructured.NestedString(d.Object, "spec", "scaleTargetRef", "name")
+		if kind != "" && name != "" && !strings.ContainsAny(name, "*?[") {
+			rules = append(rules, IgnoreRule{Kind: kind, Name: name, Pointers: []string{"/spec/replicas"}})
+		}
+	}
+	return rules
 }
 
 func checkOne(ctx context.Context, c client.Client, live *Live, desired *unstructured.Unstructured, opts Options) (Object, error) {
@@ -130,6 +155,12 @@ func checkOne(ctx context.Context, c client.Client, live *Live, desired *unstruc
 	}
 	if cur == nil {
 		res.State, res.desired = Missing, desired.DeepCopy()
+		if opts.DryRunMissing {
+			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired.DeepCopy()), client.DryRunAll,
+				client.FieldOwner(opts.FieldManager), client.ForceOwnership); err != nil {
+				return res, fmt.Errorf("%s: server-side dry-run apply: %w", ref, err)
+			}
+		}
 		return res, nil
 	}
 	if opts.LastApplied && covers(cur.Object, opts.adopted(desired, cur).Object) {

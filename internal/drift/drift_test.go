@@ -188,6 +188,29 @@ func TestFieldsOfOtherManagersAreNotDrift(t *testing.T) {
 	if r := check(t, c, withReplicas, drift.IgnoreRule{Kind: "Deployment", Name: "other", Pointers: []string{"/spec/replicas"}}); r.Clean() {
 		t.Fatal("an ignore rule for another name hid the drift")
 	}
+
+	// With an HPA among the desired objects that scales it, the replicas in
+	// the manifest are a starting point: what the HPA set is not drift.
+	hpa := objects(t, ns, `
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: `+withReplicas[0].GetName()+`}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: `+withReplicas[0].GetName()+`}
+  minReplicas: 2
+  maxReplicas: 6
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}
+`)
+	apply(t, c, hpa)
+	for _, lastApplied := range []bool{true, false} {
+		opts := drift.DefaultOptions()
+		opts.LastApplied = lastApplied
+		if r := checkWith(t, c, append(withReplicas, hpa...), opts); !r.Clean() {
+			t.Fatalf("last applied %t: replicas of an HPA's target reported: %+v", lastApplied, r.Objects)
+		}
+	}
 }
 
 // TestDroppedFieldShowsOnlyInADiff: a field the new manifest no longer has

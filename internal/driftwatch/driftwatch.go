@@ -67,7 +67,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 }
 
 func (w *Watcher) check(ctx context.Context, r release.Target) {
-	report, err := release.DriftOfRelease(ctx, r, nil, release.CheckOptions())
+	report, err := release.DriftFromCluster(ctx, r)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.Log.Error(err, "drift check failed", "release", r.String())

@@ -2,13 +2,16 @@ package driftwatch_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -32,7 +35,7 @@ func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
-		if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s, Namespace: env.Namespace}, StringData: map[string]string{"password": "x"}}); err != nil {
+		if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s, Namespace: env.Namespace}, StringData: map[string]string{"password": "x", "token": "x"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,4 +94,115 @@ func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 	if _, err := driftwatch.ParseReleases(env.Config, []string{"no-slash"}); err == nil {
 		t.Fatal("a release without namespace/ was accepted")
 	}
+}
+
+// The controller's drift watch and `ragdeploy drift` judge one release
+// alike: the environment's ignore rules and the Secrets ragdeploy applied
+// (by fingerprint, a key added by hand included) count for both.
+func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
+	env := clustertest.New(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	ctx := t.Context()
+	c, err := client.New(env.Config, client.Options{Scheme: controller.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := envconfig.Load(filepath.Join("..", "..", "environments", "development.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Release.Namespace = env.Namespace
+	e.Secrets.File = encrypted(t, "password", "token")
+	e.Drift.Ignore = []envconfig.IgnoreRule{{Kind: "Deployment", Name: "agentic-rag-*", Pointers: []string{"/spec/replicas"}}}
+	plan, err := release.Prepare(ctx, e, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := plan.Target(env.Cluster.Kubeconfig, "")
+	if _, err := release.Upgrade(ctx, target, plan, release.Options{Timeout: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	key := func(name string) types.NamespacedName {
+		return types.NamespacedName{Namespace: env.Namespace, Name: name}
+	}
+	var dep appsv1.Deployment
+	if err := c.Get(ctx, key("agentic-rag-api"), &dep); err != nil {
+		t.Fatal(err)
+	}
+	dep.Spec.Replicas = new(int32(4)) // ignored by the environment's rule
+	if err := c.Update(ctx, &dep); err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(*corev1.Secret){
+		"agentic-rag-redis":      func(s *corev1.Secret) { s.Data["extra"] = []byte("by-hand") },
+		"agentic-rag-postgresql": func(s *corev1.Secret) { s.Data["password"] = []byte("changed-by-hand") },
+	} {
+		var s corev1.Secret
+		if err := c.Get(ctx, key(name), &s); err != nil {
+			t.Fatal(err)
+		}
+		edit(&s)
+		if err := c.Update(ctx, &s); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cli, err := release.Drift(ctx, target, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inCluster, err := release.DriftFromCluster(ctx, release.Target{Config: env.Config, Namespace: env.Namespace, Name: "agentic-rag"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Secret " + env.Namespace + "/agentic-rag-postgresql:Drifted /data/password\n" +
+		"Secret " + env.Namespace + "/agentic-rag-redis:Drifted /data/extra\n"
+	if cli.Signature() != want || inCluster.Signature() != want {
+		t.Fatalf("CLI report:\n%s\ncontroller report:\n%s\nwant both:\n%s", cli.Signature(), inCluster.Signature(), want)
+	}
+
+	releases, err := driftwatch.ParseReleases(env.Config, []string{env.Namespace + "/agentic-rag"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge := drift.NewObjectsGauge()
+	w := &driftwatch.Watcher{Client: c, Releases: releases, Interval: 300 * time.Millisecond, Gauge: gauge, Log: logr.Discard()}
+	wctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Start(wctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	clustertest.Eventually(t, 20*time.Second, "the gauge at 2", func(context.Context) (bool, error) {
+		return testutil.CollectAndCount(gauge) == 1 && testutil.ToFloat64(gauge.WithLabelValues(env.Namespace, "agentic-rag")) == 2, nil
+	})
+}
+
+// encrypted writes a SOPS file with the keys for each of the platform's
+// Secrets, encrypted for a new age key that SOPS_AGE_KEY_FILE points at.
+func encrypted(t *testing.T, keys ...string) string {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "age.key")
+	if err := os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SOPS_AGE_KEY_FILE", keyFile)
+	plain := "secrets:\n"
+	for _, name := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
+		plain += "  " + name + ":\n"
+		for _, k := range keys {
+			plain += "    " + k + ": value-of-" + name + "\n"
+		}
+	}
+	enc, err := envconfig.EncryptSecrets([]byte(plain), id.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "env.secrets.yaml")
+	if err := os.WriteFile(file, enc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }

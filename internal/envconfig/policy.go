@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -138,7 +139,39 @@ func requestLimitErrors(c map[string]any, path *field.Path, where string) field.
 	return errs
 }
 
+// CheckImage applies the environment's image rules to one image reference,
+// as the imperative paths (`rollout set-image`, `rollout undo`) need: it must
+// parse, and meet the profile's rules on tags. path and where locate it.
+func (e *Environment) CheckImage(image string, path *field.Path, where string) error {
+	profile, ok := profiles[e.PolicyName()]
+	if !ok {
+		return &ValidationError{File: e.File, Errs: field.ErrorList{field.NotSupported(field.NewPath("policy"), e.PolicyName(), profileNames())}}
+	}
+	if errs := imageErrors(profile, image, path, where); len(errs) > 0 {
+		for _, err := range errs {
+			err.Detail = "policy " + e.PolicyName() + ": " + err.Detail
+		}
+		return &ValidationError{File: e.File, Errs: errs}
+	}
+	return nil
+}
+
+// ParseImage checks that s is an image reference (registry/repository,
+// optionally :tag and @sha256:digest).
+func ParseImage(s string) error {
+	if s != strings.TrimSpace(s) || s == "" {
+		return fmt.Errorf("%q is not an image reference", s)
+	}
+	if _, err := name.ParseReference(s); err != nil {
+		return fmt.Errorf("%q is not an image reference: %w", s, err)
+	}
+	return nil
+}
+
 func imageErrors(p Profile, image string, path *field.Path, where string) field.ErrorList {
+	if err := ParseImage(image); err != nil {
+		return field.ErrorList{field.Invalid(path, image, where+": "+err.Error()+" (hint: repository:1.2.3 or repository@sha256:...)")}
+	}
 	if !p.ForbidLatestImages && !p.RequirePinnedImages {
 		return nil
 	}

@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
@@ -52,9 +53,12 @@ type Result struct {
 }
 
 // Upgrade installs the plan's release, or upgrades it when it exists:
-// applies the environment's secrets, runs the chart through the Helm SDK
-// with server-side apply, and waits until every object is ready
-// (blue-green rollouts included).
+// checks the Secrets the chart reads, sends every object to the API server
+// as a server-side dry run (new ones included), and only then applies the
+// environment's secrets and runs the chart through the Helm SDK with
+// server-side apply, and waits until every object is ready (blue-green
+// rollouts included). A failure while applying returns the cluster to its
+// state before the call (see undo) and says so.
 func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, error) {
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
@@ -63,37 +67,44 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	if err := ensureNamespace(ctx, c, t.Namespace, opts.DryRun); err != nil {
-		return nil, err
-	}
 	if err := checkReferencedSecrets(ctx, c, p); err != nil {
 		return nil, err
 	}
-	changes, removed, prev, err := diff(ctx, c, t, p)
+	// Dry runs of namespaced objects need their namespace: one made here
+	// goes again when the command fails or only dry-runs.
+	created, err := ensureNamespace(ctx, c, t.Namespace)
 	if err != nil {
 		return nil, err
 	}
+	u := &undo{c: c, t: t, namespace: created, start: time.Now()}
+	changes, removed, prev, err := diff(ctx, c, t, p)
+	if err != nil {
+		return nil, u.run(ctx, err)
+	}
+	u.prev = prev
 	res := &Result{Installed: prev == nil, Changes: changes, Removed: removed}
 	if opts.OnChanges != nil {
 		opts.OnChanges(changes, removed)
 	}
-
-	dryRun := []client.ApplyOption{client.FieldOwner(FieldManager), client.ForceOwnership}
 	if opts.DryRun {
-		dryRun = append(dryRun, client.DryRunAll)
+		res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colourPostRenderer{ctx: ctx, live: drift.NewLive(c)})
+		return res, errors.Join(err, u.dropNamespace(ctx))
+	}
+	if err := u.recordSecrets(ctx, p.Secrets); err != nil {
+		return nil, u.run(ctx, err)
 	}
 	for _, s := range p.Secrets {
-		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(s.DeepCopy()), dryRun...); err != nil {
-			return nil, fmt.Errorf("%s: apply: %w", drift.RefOf(s), err)
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(s.DeepCopy()), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+			return nil, u.run(ctx, fmt.Errorf("%s: apply: %w", drift.RefOf(s), err))
 		}
 	}
-
-	res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, prev == nil, opts, colourPostRenderer{ctx: ctx, live: drift.NewLive(c)})
+	u.helm, u.created = true, missingObjects(changes)
+	res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colourPostRenderer{ctx: ctx, live: drift.NewLive(c)})
 	if err != nil {
-		return nil, err
+		return nil, u.run(ctx, err)
 	}
-	if opts.DryRun {
-		return res, nil
+	if err := storeDriftConfig(ctx, c, t, p); err != nil {
+		return res, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
@@ -103,19 +114,24 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 	return res, nil
 }
 
-// runHelm installs or upgrades a chart as a Helm release with server-side
-// apply, waiting for hooks only (the caller waits for the objects).
-func runHelm(ctx context.Context, t Target, ch *chart.Chart, values map[string]any, install bool, opts Options, post postrenderer.PostRenderer) (int, error) {
+// runHelm installs a chart as a Helm release, or upgrades the release when
+// it has any record, with server-side apply, waiting for hooks only (the
+// caller waits for the objects).
+func runHelm(ctx context.Context, t Target, ch *chart.Chart, values map[string]any, opts Options, post postrenderer.PostRenderer) (int, error) {
 	cfg, err := actionConfig(t)
 	if err != nil {
 		return 0, err
+	}
+	found, err := exists(cfg, t.Name)
+	if err != nil {
+		return 0, fmt.Errorf("release %s: %w", t, err)
 	}
 	strategy := action.DryRunNone
 	if opts.DryRun {
 		strategy = action.DryRunServer
 	}
 	var rel ri.Releaser
-	if install {
+	if !found {
 		in := action.NewInstall(cfg)
 		in.ReleaseName, in.Namespace = t.Name, t.Namespace
 		in.ServerSideApply, in.ForceConflicts = true, true
@@ -156,7 +172,7 @@ func ApplyChart(ctx context.Context, t Target, ch *chart.Chart, values map[strin
 	if err != nil {
 		return nil, err
 	}
-	if err := ensureNamespace(ctx, c, t.Namespace, opts.DryRun); err != nil {
+	if _, err := ensureNamespace(ctx, c, t.Namespace); err != nil {
 		return nil, err
 	}
 	prev, err := Deployed(t)
@@ -164,7 +180,7 @@ func ApplyChart(ctx context.Context, t Target, ch *chart.Chart, values map[strin
 		return nil, err
 	}
 	res := &Result{Installed: prev == nil}
-	if res.Revision, err = runHelm(ctx, t, ch, values, prev == nil, opts, nil); err != nil || opts.DryRun {
+	if res.Revision, err = runHelm(ctx, t, ch, values, opts, nil); err != nil || opts.DryRun {
 		return res, err
 	}
 	desired := make([]*unstructured.Unstructured, 0, len(objs))
@@ -195,10 +211,17 @@ func diff(ctx context.Context, c client.Client, t Target, p *Plan) (*drift.Repor
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	// A new manifest: every object goes through the dry run, so a field the
-	// new revision drops shows as a change.
+	// A new manifest: every object goes through the dry run, new ones too
+	// (once their namespace exists), so a field the new revision drops shows
+	// as a change and whatever the API server would refuse is found before
+	// anything is written.
+	var ns corev1.Namespace
+	nsErr := c.Get(ctx, client.ObjectKey{Name: t.Namespace}, &ns)
+	if nsErr != nil && !apierrors.IsNotFound(nsErr) {
+		return nil, nil, nil, nsErr
+	}
 	opts := checkOptions(p.Env)
-	opts.LastApplied = false
+	opts.LastApplied, opts.DryRunMissing = false, nsErr == nil
 	report, err := drift.Check(ctx, c, p.Desired(), opts)
 	if err != nil {
 		return nil, nil, nil, err
@@ -224,14 +247,36 @@ func diff(ctx context.Context, c client.Client, t Target, p *Plan) (*drift.Repor
 }
 
 // Drift compares the live cluster with the last deployed revision of the
-// release and the environment's secrets.
+// release and the environment's secrets, under the environment's drift
+// configuration: the same check the controller's drift watch makes from the
+// configuration stored next to the release.
 func Drift(ctx context.Context, t Target, p *Plan) (*drift.Report, error) {
-	return DriftOfRelease(ctx, t, p.Secrets, checkOptions(p.Env))
+	cfg, err := driftConfigOf(p)
+	if err != nil {
+		return nil, err
+	}
+	return driftOf(ctx, t, cfg, otherThanSecrets(p.Secrets))
 }
 
-// DriftOfRelease compares the live cluster with the release's last deployed
-// revision plus extra objects that live next to it.
-func DriftOfRelease(ctx context.Context, t Target, extra []*unstructured.Unstructured, opts drift.Options) (*drift.Report, error) {
+// DriftFromCluster is Drift for a process that has only the cluster (the
+// controller): the drift configuration is the one the last install or
+// upgrade stored next to the release.
+func DriftFromCluster(ctx context.Context, t Target) (*drift.Report, error) {
+	c, err := t.Client()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadDriftConfig(ctx, c, t)
+	if err != nil {
+		return nil, err
+	}
+	return driftOf(ctx, t, cfg, nil)
+}
+
+// driftOf compares the release's last deployed revision (and extra objects
+// next to it) by server-side dry run, and the Secrets ragdeploy owns by
+// fingerprint.
+func driftOf(ctx context.Context, t Target, cfg *DriftConfig, extra []*unstructured.Unstructured) (*drift.Report, error) {
 	c, err := t.Client()
 	if err != nil {
 		return nil, err
@@ -251,16 +296,77 @@ func DriftOfRelease(ctx context.Context, t Target, extra []*unstructured.Unstruc
 	for _, o := range objs {
 		desired = append(desired, withHelmOwnership(o.Unstructured, t.Name, t.Namespace))
 	}
-	return drift.Check(ctx, c, append(desired, extra...), opts)
+	opts := CheckOptions()
+	opts.Ignore = cfg.Ignore
+	report, err := drift.Check(ctx, c, append(desired, extra...), opts)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := drift.CheckSecrets(ctx, c, t.Namespace, cfg.Secrets, cfg.Ignore)
+	if err != nil {
+		return nil, err
+	}
+	report.Merge(len(cfg.Secrets), secrets)
+	return report, nil
 }
 
-// FixDrift re-applies only the drifted objects of a report.
-func FixDrift(ctx context.Context, t Target, report *drift.Report) error {
+// FixDrift re-applies only the drifted objects of a report. The Secrets
+// ragdeploy owns are written back whole from the plan (a key someone added
+// goes, which an apply could not remove).
+func FixDrift(ctx context.Context, t Target, p *Plan, report *drift.Report) error {
 	c, err := t.Client()
 	if err != nil {
 		return err
 	}
-	return drift.Fix(ctx, c, report, FieldManager)
+	owned := map[drift.Ref]*unstructured.Unstructured{}
+	for _, s := range p.Secrets {
+		owned[drift.RefOf(s)] = s
+	}
+	rest := &drift.Report{}
+	for _, o := range report.Objects {
+		s, ok := owned[o.Ref]
+		if !ok || o.Ref.Kind != "Secret" {
+			rest.Objects = append(rest.Objects, o)
+			continue
+		}
+		if err := replaceSecret(ctx, c, s); err != nil {
+			return err
+		}
+	}
+	return drift.Fix(ctx, c, rest, FieldManager)
+}
+
+// replaceSecret makes the live Secret hold exactly desired's data.
+func replaceSecret(ctx context.Context, c client.Client, desired *unstructured.Unstructured) error {
+	var want corev1.Secret
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(desired.Object, &want); err != nil {
+		return err
+	}
+	var live corev1.Secret
+	err := c.Get(ctx, client.ObjectKeyFromObject(&want), &live)
+	if apierrors.IsNotFound(err) {
+		return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired.DeepCopy()), client.FieldOwner(FieldManager), client.ForceOwnership)
+	}
+	if err != nil {
+		return err
+	}
+	live.Data, live.StringData = want.Data, nil
+	if err := c.Update(ctx, &live, client.FieldOwner(FieldManager)); err != nil {
+		return fmt.Errorf("Secret %s/%s: %w", live.Namespace, live.Name, err)
+	}
+	return nil
+}
+
+// otherThanSecrets are the objects ragdeploy applies next to the release
+// that are checked like release objects (ExternalSecrets).
+func otherThanSecrets(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() != "Secret" || o.GroupVersionKind().Group != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // CheckOptions are the drift options for a release: Helm's field manager,
@@ -274,26 +380,33 @@ func CheckOptions() drift.Options {
 
 func checkOptions(env *envconfig.Environment) drift.Options {
 	opts := CheckOptions()
-	for _, r := range env.Drift.Ignore {
-		opts.Ignore = append(opts.Ignore, drift.IgnoreRule{Kind: r.Kind, Name: r.Name, Pointers: r.Pointers})
-	}
+	opts.Ignore = ignoreRules(env)
 	return opts
 }
 
+// ignoreRules are the environment file's drift ignore rules.
+func ignoreRules(env *envconfig.Environment) []drift.IgnoreRule {
+	var out []drift.IgnoreRule
+	for _, r := range env.Drift.Ignore {
+		out = append(out, drift.IgnoreRule{Kind: r.Kind, Name: r.Name, Pointers: r.Pointers})
+	}
+	return out
+}
+
 // ensureNamespace creates the release namespace when it is missing, with the
-// restricted Pod Security level every chart pod meets.
-func ensureNamespace(ctx context.Context, c client.Client, name string, dryRun bool) error {
+// restricted Pod Security level every chart pod meets, and reports whether
+// it did.
+func ensureNamespace(ctx context.Context, c client.Client, name string) (bool, error) {
 	ns := &corev1.Namespace{}
 	err := c.Get(ctx, client.ObjectKey{Name: name}, ns)
 	if err == nil || !apierrors.IsNotFound(err) {
-		return err
+		return false, err
 	}
 	ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
-	var opts []client.CreateOption
-	if dryRun {
-		opts = append(opts, client.DryRunAll)
+	if err := c.Create(ctx, ns); err != nil {
+		return false, fmt.Errorf("create namespace %s: %w", name, err)
 	}
-	return c.Create(ctx, ns, opts...)
+	return true, nil
 }
 
 // checkReferencedSecrets fails before anything is applied when a Secret the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -364,6 +365,19 @@ func TestSecretWithoutAReadKeyIsRejectedBeforeAnyWrite(t *testing.T) {
 
 // encryptedSecretsWithout is encryptedSecrets with key of secret left out.
 func encryptedSecretsWithout(t *testing.T, secret, key string) string {
+	return encryptValues(t, secretValues, func(name, k string) bool { return name != secret || k != key })
+}
+
+// encryptedSecretsWith is encryptedSecrets with some Secrets' values changed.
+func encryptedSecretsWith(t *testing.T, changed map[string]string) string {
+	values := maps.Clone(secretValues)
+	maps.Copy(values, changed)
+	return encryptValues(t, values, func(string, string) bool { return true })
+}
+
+// encryptValues writes keys password and token of each Secret (those keep
+// allows) encrypted for a new age key and points SOPS_AGE_KEY_FILE at it.
+func encryptValues(t *testing.T, values map[string]string, keep func(secret, key string) bool) string {
 	t.Helper()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -376,10 +390,10 @@ func encryptedSecretsWithout(t *testing.T, secret, key string) string {
 	}
 	t.Setenv("SOPS_AGE_KEY_FILE", keyFile)
 	plain := "secrets:\n"
-	for name, v := range secretValues {
+	for name, v := range values {
 		plain += "  " + name + ":\n"
 		for _, k := range []string{"password", "token"} {
-			if name != secret || k != key {
+			if keep(name, k) {
 				plain += "    " + k + ": " + v + "\n"
 			}
 		}

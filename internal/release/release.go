@@ -108,20 +108,30 @@ func Install(ctx context.Context, t Target, c *chart.Chart, values map[string]an
 	return rel, nil
 }
 
-// Deployed is the last deployed revision of a release and its manifest;
-// nil when the release does not exist.
+// Deployed is the last revision of a release whose status is deployed (a
+// failed upgrade after it does not count), with its manifest, chart and
+// values; nil when the release has no deployed revision.
 func Deployed(t Target) (*Revision, error) {
 	cfg, err := actionConfig(t)
 	if err != nil {
 		return nil, err
 	}
-	rel, err := action.NewGet(cfg).Run(t.Name)
-	if errors.Is(err, driver.ErrReleaseNotFound) {
+	rel, err := cfg.Releases.Deployed(t.Name)
+	if errors.Is(err, driver.ErrReleaseNotFound) || errors.Is(err, driver.ErrNoDeployedReleases) {
 		return nil, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("release %s: %w", t, err)
 	}
 	return revisionOf(rel)
+}
+
+// exists reports whether the release has any record (deployed or not).
+func exists(cfg *action.Configuration, name string) (bool, error) {
+	_, err := cfg.Releases.Last(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Revision is one release record.

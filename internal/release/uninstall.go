@@ -61,13 +61,16 @@ func Uninstall(ctx context.Context, t Target, env string, purge bool, timeout ti
 	if _, err := un.Run(t.Name); err != nil {
 		return nil, fmt.Errorf("uninstall %s: %w", t, err)
 	}
-	kept, err := Data(ctx, t, env)
-	if err != nil || !purge {
-		return kept, err
-	}
 	c, err := t.Client()
 	if err != nil {
 		return nil, err
+	}
+	if err := dropDriftConfig(ctx, c, t); err != nil {
+		return nil, err
+	}
+	kept, err := Data(ctx, t, env)
+	if err != nil || !purge {
+		return kept, err
 	}
 	for _, name := range kept.PersistentVolumeClaims {
 		pvc := &corev1.PersistentVolumeClaim{}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -127,6 +128,15 @@ func TestDriftDetectedReportedAndFixed(t *testing.T) {
 	if err := p.c.Update(ctx, &secret, client.FieldOwner("kubectl-edit")); err != nil {
 		t.Fatal(err)
 	}
+	// A key added to a Secret ragdeploy owns is drift too.
+	var redis corev1.Secret
+	if err := p.c.Get(ctx, key("agentic-rag-redis"), &redis); err != nil {
+		t.Fatal(err)
+	}
+	redis.Data["extra"] = []byte("added-by-hand")
+	if err := p.c.Update(ctx, &redis, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
 	var untouched corev1.Service
 	if err := p.c.Get(ctx, key("agentic-rag-postgresql"), &untouched); err != nil {
 		t.Fatal(err)
@@ -144,20 +154,21 @@ func TestDriftDetectedReportedAndFixed(t *testing.T) {
 		{"Service", "agentic-rag-redis", ""},
 		{"NetworkPolicy", "agentic-rag-default-deny", ""},
 		{"Secret", "agentic-rag-postgresql", "/data/password"},
+		{"Secret", "agentic-rag-redis", "/data/extra"},
 	} {
 		if !changed(report, want.kind, want.name, want.path) {
 			t.Errorf("drift of %s %s at %q not reported", want.kind, want.name, want.path)
 		}
 	}
-	if len(report.Objects) != 5 {
-		t.Errorf("%d objects reported drifted; want exactly the 5 edited", len(report.Objects))
+	if len(report.Objects) != 6 {
+		t.Errorf("%d objects reported drifted; want exactly the 6 edited", len(report.Objects))
 	}
 	if strings.Contains(p.out.String(), "Hand-Edited-Secret-55") {
 		t.Fatal("the drift report shows a secret value")
 	}
 	p.assertNoSecretValue(t)
 
-	if err := release.FixDrift(ctx, p.target, report); err != nil {
+	if err := release.FixDrift(ctx, p.target, p.plan(t), report); err != nil {
 		t.Fatal(err)
 	}
 	after, err := release.Drift(ctx, p.target, p.plan(t))
@@ -177,6 +188,9 @@ func TestDriftDetectedReportedAndFixed(t *testing.T) {
 	}
 	if err := p.c.Get(ctx, key("agentic-rag-postgresql"), &secret); err != nil || string(secret.Data["password"]) != secretValues["agentic-rag-postgresql"] {
 		t.Errorf("Secret not restored (err %v)", err)
+	}
+	if err := p.c.Get(ctx, key("agentic-rag-redis"), &redis); err != nil || redis.Data["extra"] != nil || len(redis.Data) != 2 {
+		t.Errorf("added key not removed by the fix: keys %d (err %v)", len(redis.Data), err)
 	}
 }
 
@@ -265,4 +279,43 @@ func apiRollout(t *testing.T, p *platform) *v1alpha1.BlueGreenDeployment {
 		t.Fatal(err)
 	}
 	return &b
+}
+
+// Under an HPA the api starts at the HPA's minReplicas (not the CRD's
+// default of 1 until the HPA's first sync), an upgrade keeps what the HPA
+// chose, and that choice is not drift.
+func TestHPAWorkloadStartsAtMinReplicasAndKeepsTheHPAsCount(t *testing.T) {
+	p := newPlatform(t, "production")
+	p.deploy(t)
+	p.assertReady(t)
+	ctx := t.Context()
+	b := apiRollout(t, p)
+	if b.Spec.Replicas == nil || *b.Spec.Replicas != 3 || b.Generation != 1 {
+		t.Fatalf("rollout created with replicas %v (generation %d); want 3 from the start", b.Spec.Replicas, b.Generation)
+	}
+	var blue appsv1.Deployment
+	if err := p.c.Get(ctx, types.NamespacedName{Namespace: p.target.Namespace, Name: "agentic-rag-api-blue"}, &blue); err != nil {
+		t.Fatal(err)
+	}
+	if *blue.Spec.Replicas != 3 || blue.Generation != 1 {
+		t.Fatalf("blue Deployment at %d replicas (generation %d); want 3 from its creation", *blue.Spec.Replicas, blue.Generation)
+	}
+
+	// The HPA scales up (through the scale subresource, as it does).
+	scale := &autoscalingv1.Scale{}
+	if err := p.c.SubResource("scale").Get(ctx, b, scale); err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = 5
+	if err := p.c.SubResource("scale").Update(ctx, b, client.WithSubResourceBody(scale), client.FieldOwner("horizontal-pod-autoscaler")); err != nil {
+		t.Fatal(err)
+	}
+	report, err := release.Drift(ctx, p.target, p.plan(t))
+	if err != nil || !report.Clean() {
+		t.Fatalf("the HPA's count reported as drift: %+v (err %v)", report, err)
+	}
+	p.deploy(t, "api.autoscaling.maxReplicas=12")
+	if b := apiRollout(t, p); *b.Spec.Replicas != 5 {
+		t.Fatalf("replicas %d after an upgrade; want the HPA's 5 kept", *b.Spec.Replicas)
+	}
 }

@@ -153,7 +153,7 @@ func TestPlatformEnvironments(t *testing.T) {
 	}{
 		"development": {"Deployment", 1, "256Mi", "5Gi"},
 		"staging":     {"BlueGreenDeployment", 2, "512Mi", "20Gi"},
-		"production":  {"BlueGreenDeployment", 0, "1Gi", "100Gi"}, // HPA owns replicas
+		"production":  {"BlueGreenDeployment", 3, "1Gi", "100Gi"}, // the HPA's minReplicas; the HPA owns them after
 	}
 	for _, env := range environments {
 		rel, values := environment(t, env)
@@ -168,7 +168,7 @@ func TestPlatformEnvironments(t *testing.T) {
 		}
 		raw, found, _ := unstructured.NestedFieldNoCopy(api[0].Object, "spec", "replicas")
 		replicas := toInt64(raw)
-		if replicas != w.replicas || (w.replicas == 0 && found) {
+		if replicas != w.replicas || !found {
 			t.Errorf("%s: api replicas %d (set %t); want %d", env, replicas, found, w.replicas)
 		}
 		containers, _, _ := unstructured.NestedSlice(api[0].Object, "spec", "template", "spec", "containers")

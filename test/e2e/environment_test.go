@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
@@ -309,4 +310,64 @@ func (w *envWorld) watchDrift(t *testing.T, ns string) {
 		}
 		return false, nil
 	})
+}
+
+// The imperative paths that change what runs follow the environment's
+// policy and refuse malformed images before writing anything; set-image
+// changes the image only, so drift then reports that one field.
+func TestImperativePathsFollowThePolicy(t *testing.T) {
+	w := newEnvWorld(t)
+	startController(t, w.cluster.Kubeconfig)
+	ctx := t.Context()
+	const ns = "agentic-rag"
+	if err := w.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range e2eSecrets {
+		if err := w.c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			StringData: map[string]string{"password": v, "token": v}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.want(t, w.run(t, "install", "--env", "production", "--timeout", "2m"), 0, "revision 1 ready")
+	rollout := func() *v1alpha1.BlueGreenDeployment {
+		var b v1alpha1.BlueGreenDeployment
+		if err := w.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "agentic-rag-api"}, &b); err != nil {
+			t.Fatal(err)
+		}
+		return &b
+	}
+	gen := rollout().Generation
+
+	w.want(t, w.run(t, "rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:latest", "-n", ns), 1,
+		"policy production", "untagged and :latest images are not allowed")
+	w.want(t, w.run(t, "rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:latest", "-n", ns, "--env", "production"), 1,
+		"policy production", "untagged and :latest images are not allowed")
+	w.want(t, w.run(t, "rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:2.0.0", "-n", ns, "--env", "staging"), 1,
+		"--env staging deploys to namespace agentic-rag-staging, not agentic-rag")
+	w.want(t, w.run(t, "rollout", "set-image", "agentic-rag-api", "api=Not A Valid::Image", "-n", ns), 1, "is not an image reference")
+	w.want(t, w.run(t, "pipeline", "deploy", "--env", "production", "--image-tag", "bad tag"), 1, `--image-tag "bad tag" is not an image tag`)
+	w.want(t, w.run(t, "upgrade", "--env", "production", "--set", "api.image.tag=bad tag"), 1, "is not an image reference")
+	if g := rollout().Generation; g != gen {
+		t.Fatalf("a refused command changed the rollout (generation %d -> %d)", gen, g)
+	}
+
+	w.want(t, w.run(t, "rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:1.1.0", "-n", ns), 0, "rolling out revision")
+	res := w.run(t, "drift", "--env", "production", "-o", "json")
+	w.want(t, res, 2)
+	var report struct {
+		Drifted []struct {
+			Object  string `json:"object"`
+			Changes []struct {
+				Path string `json:"path"`
+			} `json:"changes"`
+		} `json:"drifted"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &report); err != nil {
+		t.Fatalf("drift -o json: %v\n%s", err, res.stdout)
+	}
+	if len(report.Drifted) != 1 || len(report.Drifted[0].Changes) != 1 || report.Drifted[0].Changes[0].Path != "/spec/template/spec/containers/0/image" {
+		t.Fatalf("drift after set-image: %+v; want only the BlueGreenDeployment's image", report)
+	}
 }

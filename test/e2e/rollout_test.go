@@ -44,7 +44,15 @@ func newRolloutWorld(t *testing.T) *rolloutWorld {
 			t.Fatal(err)
 		}
 	}
-	ctrlCmd := exec.Command(binary, "controller", "--kubeconfig", cluster.Kubeconfig,
+	startController(t, cluster.Kubeconfig)
+	return w
+}
+
+// startController runs `ragdeploy controller` against the cluster until the
+// test ends.
+func startController(t *testing.T, kubeconfig string) {
+	t.Helper()
+	ctrlCmd := exec.Command(binary, "controller", "--kubeconfig", kubeconfig,
 		"--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=0")
 	ctrlCmd.Stdout, ctrlCmd.Stderr = os.Stderr, os.Stderr
 	ctrlCmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -52,7 +60,6 @@ func newRolloutWorld(t *testing.T) *rolloutWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ctrlCmd.Process.Signal(syscall.SIGTERM); _ = ctrlCmd.Wait() })
-	return w
 }
 
 func (w *rolloutWorld) run(t *testing.T, args ...string) result {
@@ -96,6 +103,9 @@ func TestRolloutCommands(t *testing.T) {
 	// Bad input changes nothing.
 	if r := w.run(t, "rollout", "set-image", "api", "worker=x:1"); r.code != 1 || !strings.Contains(r.stderr, `container "worker" not in api (containers: api)`) {
 		t.Fatalf("set-image of an unknown container: exit %d, %q", r.code, r.stderr)
+	}
+	if r := w.run(t, "rollout", "set-image", "api", "api=Not A Valid::Image"); r.code != 1 || !strings.Contains(r.stderr, "is not an image reference") {
+		t.Fatalf("set-image of a malformed image: exit %d, %q", r.code, r.stderr)
 	}
 	if r := w.run(t, "rollout", "promote", "api"); r.code != 1 || !strings.Contains(r.stderr, "nothing to promote") {
 		t.Fatalf("promote with nothing to promote: exit %d, %q", r.code, r.stderr)

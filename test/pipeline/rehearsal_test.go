@@ -90,7 +90,7 @@ func newRehearsal(t *testing.T) *rehearsal {
 			t.Fatal(err)
 		}
 		for _, s := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
-			if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s, Namespace: ns}, StringData: map[string]string{"password": "rehearsal"}}); err != nil {
+			if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s, Namespace: ns}, StringData: map[string]string{"password": "rehearsal", "token": "rehearsal"}}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -41,6 +41,21 @@ app.kubernetes.io/component: api
 {{- else -}}{{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.api.image.tag) -}}{{- end -}}
 {{- end -}}
 
+{{/* The api workload's replicas (args: context, apiVersion, kind). Under an
+HPA: never below minReplicas, and an upgrade keeps what the HPA chose (the
+live count), so the workload neither starts on one replica nor is shrunk by
+a release. */}}
+{{- define "agentic-rag.api.replicas" -}}
+{{- $ := index . 0 -}}
+{{- $a := $.Values.api.autoscaling -}}
+{{- if $a.enabled -}}
+{{- $live := lookup (index . 1) (index . 2) $.Release.Namespace (printf "%s-api" (include "agentic-rag.fullname" $)) | default dict -}}
+{{- max (int $a.minReplicas) (int (dig "spec" "replicas" 0 $live)) -}}
+{{- else -}}
+{{- $.Values.api.replicas -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "agentic-rag.serviceAccountName" -}}
 {{- if .Values.api.serviceAccount.create -}}{{- default (printf "%s-api" (include "agentic-rag.fullname" .)) .Values.api.serviceAccount.name -}}
 {{- else -}}{{- default "default" .Values.api.serviceAccount.name -}}{{- end -}}
