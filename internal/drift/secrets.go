@@ -35,7 +35,7 @@ func FingerprintsOf(secrets []*unstructured.Unstructured) (SecretFingerprints, e
 		for k, v := range data {
 			raw, err := base64.StdEncoding.DecodeString(v)
 			if err != nil {
-				return nil, fmt.Errorf("Secret %s: key %s: %w", s.GetName(), k, err)
+				return nil, fmt.Errorf("secret %s: key %s: %w", s.GetName(), k, err)
 			}
 			keys[k] = envconfig.Fingerprint(raw)
 		}

@@ -2,14 +2,13 @@ package driftwatch_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +20,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/drift"
 	"github.com/agentic-rag/ragdeploy/internal/driftwatch"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig/secretstest"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
@@ -56,12 +56,7 @@ func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gauge := drift.NewObjectsGauge()
-	w := &driftwatch.Watcher{Client: c, Releases: releases, Interval: 300 * time.Millisecond, Gauge: gauge, Log: logr.Discard()}
-	wctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Start(wctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	gauge := startWatcher(t, c, releases)
 	value := func() float64 { return testutil.ToFloat64(gauge.WithLabelValues(env.Namespace, "agentic-rag")) }
 
 	// Clean: the gauge is set to 0 (it exists once a check ran).
@@ -164,12 +159,7 @@ func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gauge := drift.NewObjectsGauge()
-	w := &driftwatch.Watcher{Client: c, Releases: releases, Interval: 300 * time.Millisecond, Gauge: gauge, Log: logr.Discard()}
-	wctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Start(wctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	gauge := startWatcher(t, c, releases)
 	clustertest.Eventually(t, 20*time.Second, "the gauge at 2", func(context.Context) (bool, error) {
 		return testutil.CollectAndCount(gauge) == 1 && testutil.ToFloat64(gauge.WithLabelValues(env.Namespace, "agentic-rag")) == 2, nil
 	})
@@ -178,31 +168,23 @@ func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
 // encrypted writes a SOPS file with the keys for each of the platform's
 // Secrets, encrypted for a new age key that SOPS_AGE_KEY_FILE points at.
 func encrypted(t *testing.T, keys ...string) string {
-	t.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "age.key")
-	if err := os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOPS_AGE_KEY_FILE", keyFile)
-	plain := "secrets:\n"
+	secrets := map[string]map[string]string{}
 	for _, name := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
-		plain += "  " + name + ":\n"
+		secrets[name] = map[string]string{}
 		for _, k := range keys {
-			plain += "    " + k + ": value-of-" + name + "\n"
+			secrets[name][k] = "value-of-" + name
 		}
 	}
-	enc, err := envconfig.EncryptSecrets([]byte(plain), id.Recipient().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "env.secrets.yaml")
-	if err := os.WriteFile(file, enc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return file
+	return secretstest.Encrypt(t, secrets)
+}
+
+// startWatcher runs a drift watch over releases until the test ends.
+func startWatcher(t *testing.T, c client.Client, releases []release.Target) *prometheus.GaugeVec {
+	gauge := drift.NewObjectsGauge()
+	w := &driftwatch.Watcher{Client: c, Releases: releases, Interval: 300 * time.Millisecond, Gauge: gauge, Log: logr.Discard()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return gauge
 }

@@ -352,7 +352,7 @@ func replaceSecret(ctx context.Context, c client.Client, desired *unstructured.U
 	}
 	live.Data, live.StringData = want.Data, nil
 	if err := c.Update(ctx, &live, client.FieldOwner(FieldManager)); err != nil {
-		return fmt.Errorf("Secret %s/%s: %w", live.Namespace, live.Name, err)
+		return fmt.Errorf("secret %s/%s: %w", live.Namespace, live.Name, err)
 	}
 	return nil
 }

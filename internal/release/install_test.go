@@ -6,17 +6,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"maps"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -24,6 +23,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig/secretstest"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
@@ -339,6 +339,19 @@ func TestSecretWithoutAReadKeyIsRejectedBeforeAnyWrite(t *testing.T) {
 		}
 		assertEmptyNamespace(t, p.c, p.target)
 	})
+	t.Run("new namespace", func(t *testing.T) {
+		p := newPlatform(t, "development")
+		fresh := p.target.Namespace + "-new"
+		p.e.Release.Namespace, p.target.Namespace = fresh, fresh
+		p.e.Secrets.File = ""
+		_, err := release.Upgrade(t.Context(), p.target, p.plan(t), release.Options{Timeout: time.Minute})
+		if err == nil || !strings.Contains(err.Error(), "agentic-rag-redis (used by") {
+			t.Fatalf("install: %v; want the missing Secrets named", err)
+		}
+		if err := p.c.Get(t.Context(), types.NamespacedName{Name: fresh}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("the failed secrets check left namespace %s (err %v)", fresh, err)
+		}
+	})
 	t.Run("existing Secret", func(t *testing.T) {
 		p := newPlatform(t, "development")
 		p.e.Secrets.File = ""
@@ -379,32 +392,14 @@ func encryptedSecretsWith(t *testing.T, changed map[string]string) string {
 // allows) encrypted for a new age key and points SOPS_AGE_KEY_FILE at it.
 func encryptValues(t *testing.T, values map[string]string, keep func(secret, key string) bool) string {
 	t.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "age.key")
-	if err := os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOPS_AGE_KEY_FILE", keyFile)
-	plain := "secrets:\n"
+	secrets := map[string]map[string]string{}
 	for name, v := range values {
-		plain += "  " + name + ":\n"
+		secrets[name] = map[string]string{}
 		for _, k := range []string{"password", "token"} {
 			if keep(name, k) {
-				plain += "    " + k + ": " + v + "\n"
+				secrets[name][k] = v
 			}
 		}
 	}
-	enc, err := envconfig.EncryptSecrets([]byte(plain), id.Recipient().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "env.secrets.yaml")
-	if err := os.WriteFile(file, enc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return file
+	return secretstest.Encrypt(t, secrets)
 }

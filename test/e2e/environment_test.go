@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -227,17 +228,7 @@ func TestEnvironmentLifecycle(t *testing.T) {
 	}
 	res := w.run(t, "drift", "--env", "development", "-o", "json")
 	w.want(t, res, 2)
-	var report struct {
-		Drifted []struct {
-			Object  string `json:"object"`
-			Changes []struct {
-				Path string `json:"path"`
-			} `json:"changes"`
-		} `json:"drifted"`
-	}
-	if err := json.Unmarshal([]byte(res.stdout), &report); err != nil {
-		t.Fatalf("drift -o json: %v\n%s", err, res.stdout)
-	}
+	report := parseDrift(t, res.stdout)
 	if len(report.Drifted) != 1 || report.Drifted[0].Changes[0].Path != "/data/LOG_LEVEL" {
 		t.Fatalf("drift report %+v; want the ConfigMap at /data/LOG_LEVEL", report)
 	}
@@ -356,18 +347,42 @@ func TestImperativePathsFollowThePolicy(t *testing.T) {
 	w.want(t, w.run(t, "rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:1.1.0", "-n", ns), 0, "rolling out revision")
 	res := w.run(t, "drift", "--env", "production", "-o", "json")
 	w.want(t, res, 2)
-	var report struct {
-		Drifted []struct {
-			Object  string `json:"object"`
-			Changes []struct {
-				Path string `json:"path"`
-			} `json:"changes"`
-		} `json:"drifted"`
-	}
-	if err := json.Unmarshal([]byte(res.stdout), &report); err != nil {
-		t.Fatalf("drift -o json: %v\n%s", err, res.stdout)
-	}
+	report := parseDrift(t, res.stdout)
 	if len(report.Drifted) != 1 || len(report.Drifted[0].Changes) != 1 || report.Drifted[0].Changes[0].Path != "/spec/template/spec/containers/0/image" {
 		t.Fatalf("drift after set-image: %+v; want only the BlueGreenDeployment's image", report)
 	}
+}
+
+// Malformed --set arguments fail naming the argument, with nothing but the
+// error on stderr (no Go type errors, no library log lines).
+func TestSetErrorsAreClear(t *testing.T) {
+	logLine := regexp.MustCompile(`(?m)^\d{4}/\d{2}/\d{2} |time=|level=`)
+	for _, set := range []string{"api..replicas=2", "=foo", "api.replicas[0]=1", "api.config=x"} {
+		res := ragdeploy(t, "../..", nil, "validate", "--env", "development", "--set", set)
+		if res.code != 1 || !strings.HasPrefix(res.stderr, "Error: ") || strings.Contains(res.stderr, "interface") || logLine.MatchString(res.stderr) {
+			t.Errorf("--set %q: exit %d, stderr %q; want exit 1 and one clear error", set, res.code, res.stderr)
+		}
+		if !strings.Contains(res.stderr, set) && !strings.Contains(res.stderr, "values.api.config") {
+			t.Errorf("--set %q: the error names neither the argument nor the field: %q", set, res.stderr)
+		}
+	}
+}
+
+// driftJSON is what `drift -o json` prints, as far as the tests read it.
+type driftJSON struct {
+	Drifted []struct {
+		Object  string `json:"object"`
+		Changes []struct {
+			Path string `json:"path"`
+		} `json:"changes"`
+	} `json:"drifted"`
+}
+
+func parseDrift(t *testing.T, out string) driftJSON {
+	t.Helper()
+	var report driftJSON
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("drift -o json: %v\n%s", err, out)
+	}
+	return report
 }
