@@ -2,6 +2,8 @@
 // make image) and the packaged charts (dist/*.tgz) to an OCI registry:
 //
 //	<registry>/ragdeploy:<version>          the image index
+//	<registry>/ragdeploy@<digest>           its SBOM (--sbom), an OCI artifact
+//	                                        whose subject is the index (referrers API)
 //	<registry>/charts/<chart>:<version>     each chart (helm pull oci://...)
 //
 // Credentials come from the Docker config (docker/login-action, cosign and
@@ -21,7 +23,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/registry"
 
@@ -31,7 +37,9 @@ import (
 // options are the command's flags.
 type options struct {
 	Registry, ImageDir, ChartsDir, Output string
-	Username, Password                    string
+	// SBOM is a CycloneDX JSON file (make sbom) attached to the image.
+	SBOM               string
+	Username, Password string
 	// PlainHTTP talks to a registry without TLS (tests, local registries).
 	PlainHTTP bool
 }
@@ -43,6 +51,7 @@ func main() {
 	flag.StringVar(&o.ImageDir, "image", "dist/image", "OCI layout written by make image")
 	flag.StringVar(&o.ChartsDir, "charts", "dist", "directory of packaged charts (*.tgz)")
 	flag.StringVar(&o.Output, "output", "", "file to append image= and digest= lines to")
+	flag.StringVar(&o.SBOM, "sbom", "", "CycloneDX SBOM (make sbom) to attach to the image as an OCI artifact")
 	flag.StringVar(&o.Username, "username", "", "registry user (with --password-stdin)")
 	flag.BoolVar(&passwordStdin, "password-stdin", false, "read the registry password from stdin")
 	flag.BoolVar(&o.PlainHTTP, "plain-http", false, "use HTTP instead of HTTPS")
@@ -97,6 +106,13 @@ func run(o options) (string, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "pushed %s@%s\n", ref, digest)
+	if o.SBOM != "" {
+		sbomRef, err := attachSBOM(ref.Context(), idx, o.SBOM, auth)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "pushed SBOM %s (subject %s)\n", sbomRef, digest)
+	}
 
 	clientOpts := []registry.ClientOption{registry.ClientOptWriter(io.Discard)}
 	if o.Username != "" {
@@ -118,7 +134,7 @@ func run(o options) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", path, err)
 		}
-		data, err := os.ReadFile(path)
+		data, err := os.ReadFile(path) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
 		if err != nil {
 			return "", err
 		}
@@ -130,7 +146,7 @@ func run(o options) (string, error) {
 		fmt.Fprintf(&b, "pushed oci://%s@%s\n", target, res.Manifest.Digest)
 	}
 	if o.Output != "" {
-		f, err := os.OpenFile(o.Output, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		f, err := os.OpenFile(o.Output, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644) //nolint:gosec // G302: an output list of pushed references, meant to be read by CI; no secret
 		if err != nil {
 			return "", err
 		}
@@ -167,4 +183,47 @@ func indexVersion(idx v1.ImageIndex) (string, error) {
 		return "", fmt.Errorf("image has no org.opencontainers.image.version label")
 	}
 	return v, nil
+}
+
+// SBOMMediaType is the CycloneDX JSON media type: the SBOM layer's, and the
+// artifact's type (its config media type) that referrers filter on.
+const SBOMMediaType = "application/vnd.cyclonedx+json"
+
+// attachSBOM pushes the SBOM file as an OCI artifact whose subject is the
+// image index, so registries list it among the index's referrers.
+func attachSBOM(repo name.Repository, idx v1.ImageIndex, path string, auth remote.Option) (name.Digest, error) {
+	data, err := os.ReadFile(path) //nolint:gosec // G304: the SBOM file the caller named
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("%w (hint: make sbom)", err)
+	}
+	mt, err := idx.MediaType()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	size, err := idx.Size()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	digest, err := idx.Digest()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	artifact, err := mutate.AppendLayers(empty.Image, static.NewLayer(data, SBOMMediaType))
+	if err != nil {
+		return name.Digest{}, err
+	}
+	artifact = mutate.ConfigMediaType(mutate.MediaType(artifact, types.OCIManifestSchema1), SBOMMediaType)
+	withSubject, ok := mutate.Subject(artifact, v1.Descriptor{MediaType: mt, Size: size, Digest: digest}).(v1.Image)
+	if !ok {
+		return name.Digest{}, fmt.Errorf("SBOM artifact: not an image")
+	}
+	d, err := withSubject.Digest()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	ref := repo.Digest(d.String())
+	if err := remote.Write(ref, withSubject, auth); err != nil {
+		return name.Digest{}, fmt.Errorf("push SBOM %s: %w", ref, err)
+	}
+	return ref, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -21,7 +22,7 @@ import (
 // TestPublishToAnOCIRegistry pushes an image layout and both charts to an
 // in-memory OCI registry and pulls them back.
 func TestPublishToAnOCIRegistry(t *testing.T) {
-	srv := httptest.NewServer(ggcrregistry.New())
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.WithReferrersSupport(true)))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	dist := t.TempDir()
@@ -41,7 +42,12 @@ func TestPublishToAnOCIRegistry(t *testing.T) {
 		}
 	}
 	outputs := filepath.Join(dist, "github-output")
-	out, err := run(options{Registry: host + "/agentic-rag", ImageDir: filepath.Join(dist, "image"), ChartsDir: dist, Output: outputs, PlainHTTP: true})
+	sbom := filepath.Join(dist, "sbom.cdx.json")
+	sbomData := []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","components":[]}`)
+	if err := os.WriteFile(sbom, sbomData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(options{Registry: host + "/agentic-rag", ImageDir: filepath.Join(dist, "image"), ChartsDir: dist, Output: outputs, SBOM: sbom, PlainHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +64,32 @@ func TestPublishToAnOCIRegistry(t *testing.T) {
 	if d, _ := pulled.Digest(); d != digest {
 		t.Fatalf("registry holds %s; pushed %s", d, digest)
 	}
-	data, err := os.ReadFile(outputs)
+	// The SBOM is one of the index's referrers, with its content.
+	referrers, err := remote.Referrers(ref.Context().Digest(digest.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := referrers.IndexManifest()
+	if err != nil || len(found.Manifests) != 1 || found.Manifests[0].ArtifactType != SBOMMediaType {
+		t.Fatalf("referrers %+v (err %v); want one CycloneDX SBOM", found, err)
+	}
+	art, err := remote.Image(ref.Context().Digest(found.Manifests[0].Digest.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := art.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("SBOM artifact has %d layers (err %v)", len(layers), err)
+	}
+	rd, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rd)
+	if err != nil || string(got) != string(sbomData) {
+		t.Fatalf("SBOM content %q (err %v)", got, err)
+	}
+	data, err := os.ReadFile(outputs) //nolint:gosec // G304: test fixture path
 	if err != nil || !strings.Contains(string(data), "digest="+digest.String()) || !strings.Contains(string(data), "image="+host+"/agentic-rag/ragdeploy@"+digest.String()) {
 		t.Fatalf("step outputs %q (err %v)", data, err)
 	}

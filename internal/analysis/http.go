@@ -49,7 +49,7 @@ func (h HTTP) Measure(ctx context.Context, t Target, c *v1alpha1.AnalysisCheck) 
 	if want == 0 {
 		want = http.StatusOK
 	}
-	if int32(resp.StatusCode) != want {
+	if resp.StatusCode != int(want) {
 		return Result{Message: fmt.Sprintf("GET %s: status %d, want %d", url, resp.StatusCode, want)}
 	}
 	if spec.JSONField == "" {

@@ -496,13 +496,13 @@ func TestAbortKeepsActiveWhenStableNotReady(t *testing.T) {
 // the active Service at a colour (other than the one it already selects)
 // with fewer ready pods of its revision than desired.
 func TestNeverSwitchesToUnreadyColor(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
+	rng := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // G404: reproducible pseudo-random cases for a property test, not security
 	colors := []v1alpha1.Color{"", blue, green}
 	revs := []string{"r1", "r2", "r3"}
 	for i := range 20000 {
 		w := newTestWorld()
 		w.o.Revision = revs[rng.IntN(3)]
-		w.o.Spec.Replicas = new(int32(rng.IntN(4)))
+		w.o.Spec.Replicas = new(int32(rng.IntN(4))) //nolint:gosec // G115: small test sizes, far below 2^31
 		if rng.IntN(2) == 0 {
 			w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
 		}
@@ -523,11 +523,11 @@ func TestNeverSwitchesToUnreadyColor(t *testing.T) {
 			st.History = []v1alpha1.RevisionRecord{{Revision: revs[rng.IntN(3)], PromotedAt: mtime(t0)}}
 		}
 		for _, c := range []v1alpha1.Color{blue, green} {
-			r := int32(rng.IntN(4))
-			w.color(c, revs[rng.IntN(3)], r, int32(rng.IntN(int(r)+1)))
+			r := int32(rng.IntN(4))                                     //nolint:gosec // G115: small test sizes, far below 2^31
+			w.color(c, revs[rng.IntN(3)], r, int32(rng.IntN(int(r)+1))) //nolint:gosec // G115: small test sizes, far below 2^31
 		}
-		w.o.Active = ServiceState{Exists: true, Color: colors[rng.IntN(3)], ReadyEndpoints: int32(rng.IntN(4))}
-		w.o.Preview = ServiceState{Exists: true, Color: colors[rng.IntN(3)], ReadyEndpoints: int32(rng.IntN(4))}
+		w.o.Active = ServiceState{Exists: true, Color: colors[rng.IntN(3)], ReadyEndpoints: int32(rng.IntN(4))}  //nolint:gosec // G115: small test sizes, far below 2^31
+		w.o.Preview = ServiceState{Exists: true, Color: colors[rng.IntN(3)], ReadyEndpoints: int32(rng.IntN(4))} //nolint:gosec // G115: small test sizes, far below 2^31
 		p := Decide(w.o)
 		if p.ActiveColor == "" || p.ActiveColor == w.o.Active.Color {
 			continue

@@ -77,7 +77,7 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 				cs.Stale++
 			}
 		}
-		cs.Ready = int32(len(readyPods[c]))
+		cs.Ready = int32(len(readyPods[c])) //nolint:gosec // G115: a count of pods, bounded far below 2^31
 		w.Colors[c] = cs
 	}
 	var err error
@@ -141,7 +141,7 @@ func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.BlueGreenDe
 			}
 		}
 	}
-	s.ReadyEndpoints = int32(len(counted))
+	s.ReadyEndpoints = int32(len(counted)) //nolint:gosec // G115: a count of pods, bounded far below 2^31
 	return s, nil
 }
 

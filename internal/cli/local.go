@@ -138,12 +138,12 @@ func (o *localUpOptions) run(ctx context.Context) error {
 		return err
 	}
 	logPath := filepath.Join(o.StateDir, "supervisor.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
 	if err != nil {
 		return err
 	}
 	defer func() { _ = logFile.Close() }()
-	supervisor := exec.Command(exe, "local", "serve", "--state-dir", o.StateDir,
+	supervisor := exec.Command(exe, "local", "serve", "--state-dir", o.StateDir, //nolint:gosec // G204: runs a binary this program built or pinned, with arguments as a list (no shell)
 		"--nodes", strconv.Itoa(o.Nodes), "--timeout", o.Timeout.String(), "--no-controller="+strconv.FormatBool(o.NoController))
 	supervisor.Stdout, supervisor.Stderr = logFile, logFile
 	// A session of its own: the cluster outlives this command and its terminal.
@@ -183,7 +183,7 @@ func printUsage(streams Streams, s localcluster.State) {
 }
 
 func tail(path string) string {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
 	if err != nil {
 		return err.Error()
 	}
@@ -354,7 +354,7 @@ func runLocalController(ctx context.Context, c *localcluster.Cluster, logPath st
 	if err := controller.InstallCRDs(ctx, c.RESTConfig); err != nil {
 		return nil, err
 	}
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ func newRenderCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 				}
 				return nil
 			}
-			if err := os.MkdirAll(outDir, 0o755); err != nil {
+			if err := os.MkdirAll(outDir, 0o755); err != nil { //nolint:gosec // G301: output directory meant to be shared (rendered manifests, charts); it holds no secret
 				return err
 			}
 			for i, obj := range objs {
@@ -44,7 +44,7 @@ func newRenderCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 					return err
 				}
 				name := fmt.Sprintf("%03d-%s-%s.yaml", i, strings.ToLower(obj.GetKind()), obj.GetName())
-				if err := os.WriteFile(filepath.Join(outDir, name), data, 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(outDir, name), data, 0o644); err != nil { //nolint:gosec // G306: output file meant to be shared (rendered manifests, redacted); it holds no secret
 					return err
 				}
 			}

@@ -32,7 +32,7 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 			if in == "" || in == "-" {
 				plain, err = io.ReadAll(streams.In)
 			} else {
-				plain, err = os.ReadFile(in)
+				plain, err = os.ReadFile(in) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
 			}
 			if err != nil {
 				return err
@@ -45,7 +45,7 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 				_, err = streams.Out.Write(enc)
 				return err
 			}
-			return os.WriteFile(out, enc, 0o600)
+			return os.WriteFile(out, enc, 0o600) //nolint:gosec // G703: writes where the user asked (-o); the path is theirs to choose
 		},
 	}
 	encrypt.Flags().StringVar(&recipients, "age-recipient", "", "comma-separated age public keys")

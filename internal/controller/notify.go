@@ -63,7 +63,8 @@ func (n WebhookNotifier) Notify(ctx context.Context, b *v1alpha1.BlueGreenDeploy
 			host = u.Host
 		}
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// Delivery outlives the reconcile that asked for it.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			if err := Post(ctx, client, url, body); err != nil {
 				logger.Error(err, "notification not delivered", "host", host)

@@ -83,7 +83,7 @@ func TestInvalidEnvironments(t *testing.T) {
 // WantedPaths reads the "# want:" header of an invalid environment file.
 func WantedPaths(t *testing.T, file string) []string {
 	t.Helper()
-	data, err := os.ReadFile(file)
+	data, err := os.ReadFile(file) //nolint:gosec // G304: test fixture path
 	if err != nil {
 		t.Fatal(err)
 	}

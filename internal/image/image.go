@@ -74,7 +74,7 @@ func compile(ctx context.Context, o Options, osName, arch string) ([]byte, error
 	defer func() { _ = os.RemoveAll(dir) }()
 	out := filepath.Join(dir, "ragdeploy")
 	ldflags := fmt.Sprintf("-s -w -X github.com/agentic-rag/ragdeploy/internal/cli.Version=%s -X github.com/agentic-rag/ragdeploy/internal/cli.Commit=%s", o.Version, o.Commit)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", out, o.Package)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", out, o.Package) //nolint:gosec // G204: runs a binary this program built or pinned, with arguments as a list (no shell)
 	cmd.Dir = o.Dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+osName, "GOARCH="+arch)
 	var stderr bytes.Buffer
@@ -82,7 +82,7 @@ func compile(ctx context.Context, o Options, osName, arch string) ([]byte, error
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("go build for %s/%s: %w\n%s", osName, arch, err, stderr.String())
 	}
-	return os.ReadFile(out)
+	return os.ReadFile(out) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
 }
 
 // imageFor wraps the binary in a one-layer image.

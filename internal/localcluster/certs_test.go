@@ -34,7 +34,7 @@ func TestGeneratePKI(t *testing.T) {
 		t.Fatal(err)
 	}
 	read := func(name string) []byte {
-		data, err := os.ReadFile(filepath.Join(dir, name))
+		data, err := os.ReadFile(filepath.Join(dir, name)) //nolint:gosec // G304: test fixture path
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,7 @@ func fakeBinDir(t *testing.T, script string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, b := range binaries {
-		if err := os.WriteFile(filepath.Join(dir, b), []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, b), []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil { //nolint:gosec // G306: temporary test file
 			t.Fatal(err)
 		}
 	}

@@ -57,14 +57,14 @@ func TestPlatformGolden(t *testing.T) {
 			}
 			golden := filepath.Join("testdata", "golden", env+".yaml")
 			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil { //nolint:gosec // G301: temporary test directory
 					t.Fatal(err)
 				}
-				if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
+				if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil { //nolint:gosec // G306: temporary test file
 					t.Fatal(err)
 				}
 			}
-			want, err := os.ReadFile(golden)
+			want, err := os.ReadFile(golden) //nolint:gosec // G304: test fixture path
 			if err != nil {
 				t.Fatalf("%v (run go test ./internal/render -update)", err)
 			}
@@ -284,7 +284,7 @@ func TestManifestsUpToDate(t *testing.T) {
 			t.Errorf("%s has %d files; the chart renders %d: run make manifests", dir, len(entries), len(files))
 		}
 		for name, want := range files {
-			got, err := os.ReadFile(filepath.Join(dir, name))
+			got, err := os.ReadFile(filepath.Join(dir, name)) //nolint:gosec // G304: test fixture path
 			if err != nil || string(got) != string(want) {
 				t.Errorf("%s/%s is out of date: run make manifests", dir, name)
 			}

@@ -21,7 +21,7 @@ func TestDemo(t *testing.T) {
 	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down") })
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	demo := exec.CommandContext(ctx, "go", "run", "./hack/demo", "--kubeconfig", filepath.Join(work, ".ragdeploy", "local", "kubeconfig"),
+	demo := exec.CommandContext(ctx, "go", "run", "./hack/demo", "--kubeconfig", filepath.Join(work, ".ragdeploy", "local", "kubeconfig"), //nolint:gosec // G204: runs the binary or tool the test built or pinned, arguments as a list
 		"--state", filepath.Join(work, "demo-state"))
 	demo.Dir = "../.."
 	out, err := demo.CombinedOutput()

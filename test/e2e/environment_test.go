@@ -75,7 +75,7 @@ func TestInvalidEnvironmentsTouchNoCluster(t *testing.T) {
 	}
 	for _, file := range files {
 		abs, _ := filepath.Abs(file)
-		data, err := os.ReadFile(file)
+		data, err := os.ReadFile(file) //nolint:gosec // G304: test fixture path
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +267,7 @@ func (w *envWorld) watchDrift(t *testing.T, ns string) {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
-	cmd := exec.Command(binary, "drift", "--env", "development", "--watch", "1s", "--metrics-addr", addr, "--kubeconfig", w.cluster.Kubeconfig)
+	cmd := exec.Command(binary, "drift", "--env", "development", "--watch", "1s", "--metrics-addr", addr, "--kubeconfig", w.cluster.Kubeconfig) //nolint:gosec // G204: runs the binary or tool the test built or pinned, arguments as a list
 	cmd.Dir, cmd.Env = w.dir, append(os.Environ(), w.env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -42,7 +42,7 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
 	binary = filepath.Join(tmp, "ragdeploy")
-	build := exec.Command("go", "build", "-o", binary, "../../cmd/ragdeploy")
+	build := exec.Command("go", "build", "-o", binary, "../../cmd/ragdeploy") //nolint:gosec // G204: runs the binary or tool the test built or pinned, arguments as a list
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: build ragdeploy: %v\n", err)
@@ -63,7 +63,7 @@ func ragdeploy(t *testing.T, dir string, env []string, args ...string) result {
 	// Not t.Context(): cleanups run commands after it is cancelled.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, binary, args...) //nolint:gosec // G204: runs the binary or tool the test built or pinned, arguments as a list
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), localcluster.EnvBinDir+"="+binDir), env...)
 	var stdout, stderr bytes.Buffer

@@ -52,7 +52,7 @@ func newRolloutWorld(t *testing.T) *rolloutWorld {
 // test ends.
 func startController(t *testing.T, kubeconfig string) {
 	t.Helper()
-	ctrlCmd := exec.Command(binary, "controller", "--kubeconfig", kubeconfig,
+	ctrlCmd := exec.Command(binary, "controller", "--kubeconfig", kubeconfig, //nolint:gosec // G204: runs the binary or tool the test built or pinned, arguments as a list
 		"--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=0")
 	ctrlCmd.Stdout, ctrlCmd.Stderr = os.Stderr, os.Stderr
 	ctrlCmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

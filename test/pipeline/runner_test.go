@@ -115,7 +115,7 @@ func (r *runner) runDeploy(j *job, inputs map[string]string, run *jobRun) {
 		for k, v := range s.Env {
 			env = append(env, k+"="+r.expand(v, inputs))
 		}
-		cmd := exec.Command("bash", "-eo", "pipefail", "-c", s.Run)
+		cmd := exec.Command("bash", "-eo", "pipefail", "-c", s.Run) //nolint:gosec // G204: runs the binary or tool the test built or pinned, arguments as a list
 		cmd.Dir, cmd.Env = r.repo, env
 		fmt.Fprintf(&log, "### %s\n", name)
 		cmd.Stdout, cmd.Stderr = &log, &log

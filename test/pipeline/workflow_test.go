@@ -69,7 +69,7 @@ func (s *stringList) UnmarshalJSON(data []byte) error {
 
 func loadWorkflow(t *testing.T, name string) *workflow {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(workflowsDir, name))
+	data, err := os.ReadFile(filepath.Join(workflowsDir, name)) //nolint:gosec // G304: test fixture path
 	if err != nil {
 		t.Fatal(err)
 	}

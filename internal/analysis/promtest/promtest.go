@@ -52,11 +52,11 @@ func Start(t testing.TB, targets ...string) *Server {
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	logFile, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	logFile, err := os.Create(filepath.Join(dir, "prometheus.log")) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin,
+	cmd := exec.Command(bin, //nolint:gosec // G204: runs a binary this program built or pinned, with arguments as a list (no shell)
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr,
@@ -86,11 +86,11 @@ func Start(t testing.TB, targets ...string) *Server {
 		}
 		select {
 		case err := <-exited:
-			exited <- err // for the cleanup
-			log, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+			exited <- err                                               // for the cleanup
+			log, _ := os.ReadFile(filepath.Join(dir, "prometheus.log")) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
 			t.Fatalf("promtest: prometheus exited (%v):\n%s", err, log)
 		case <-ctx.Done():
-			log, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
+			log, _ := os.ReadFile(filepath.Join(dir, "prometheus.log")) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
 			t.Fatalf("promtest: prometheus not ready: %v\n%s", ctx.Err(), log)
 		case <-time.After(100 * time.Millisecond):
 		}
