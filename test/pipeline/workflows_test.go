@@ -168,7 +168,7 @@ func TestCIRunsEveryGate(t *testing.T) {
 	}
 	for _, want := range []string{
 		"hack/pipeline/lint.sh", "hack/pipeline/test.sh", "hack/pipeline/coverage-gate.sh", "hack/pipeline/charts.sh",
-		"hack/pipeline/security.sh", "scan-type=config", "scan-type=fs", "format=cyclonedx", "hashFiles('hack/cluster/go.mod', 'hack/cluster/go.sum'",
+		"hack/pipeline/security.sh", "scan-type=config", "scan-type=fs", "make sbom", "hashFiles('hack/cluster/go.mod', 'hack/cluster/go.sum'",
 	} {
 		if !strings.Contains(all.String(), want) {
 			t.Errorf("ci.yml does not run %s", want)
