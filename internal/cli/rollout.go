@@ -21,6 +21,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
 // rolloutOptions are shared by the rollout subcommands.
@@ -102,7 +103,7 @@ type jsonPatchOp struct {
 // --env when given (it must deploy to the rollout's namespace), else the
 // environment file whose release the rollout is part of (Helm's release
 // annotations), else nil (a rollout outside any environment).
-func (o *rolloutOptions) environment(b *v1alpha1.BlueGreenDeployment) (*envconfig.Environment, error) {
+func (o *rolloutOptions) environment(ctx context.Context, b *v1alpha1.BlueGreenDeployment) (*envconfig.Environment, error) {
 	if o.Env != "" {
 		env, err := envconfig.Load(envFile(o.Dir, o.Env))
 		if err != nil {
@@ -113,8 +114,8 @@ func (o *rolloutOptions) environment(b *v1alpha1.BlueGreenDeployment) (*envconfi
 		}
 		return env, nil
 	}
-	release := b.Annotations["meta.helm.sh/release-name"]
-	if release == "" || b.Annotations["meta.helm.sh/release-namespace"] != b.Namespace {
+	rel := b.Annotations["meta.helm.sh/release-name"]
+	if rel == "" || b.Annotations["meta.helm.sh/release-namespace"] != b.Namespace {
 		return nil, nil
 	}
 	files, err := filepath.Glob(filepath.Join(o.Dir, "*.yaml"))
@@ -129,17 +130,26 @@ func (o *rolloutOptions) environment(b *v1alpha1.BlueGreenDeployment) (*envconfi
 		if err != nil {
 			continue // another file's problems are not this command's
 		}
-		if env.Release.Name == release && env.Release.Namespace == b.Namespace {
+		if env.Release.Name == rel && env.Release.Namespace == b.Namespace {
 			return env, nil
 		}
 	}
-	return nil, nil
+	// No environment file at hand: the policy the release was deployed
+	// under, as ragdeploy stored it next to the release.
+	policy, err := release.StoredPolicy(ctx, o.client, release.Target{Namespace: b.Namespace, Name: rel})
+	if err != nil {
+		return nil, fmt.Errorf("%w (hint: pass --env, or run from the directory holding %s)", err, o.Dir)
+	}
+	if policy == "" {
+		return nil, nil
+	}
+	return &envconfig.Environment{Name: policy, Policy: policy, File: "release " + b.Namespace + "/" + rel}, nil
 }
 
 // checkImages checks every image a template would run against the rollout's
 // environment policy (and that each is an image reference at all).
-func (o *rolloutOptions) checkImages(b *v1alpha1.BlueGreenDeployment, tmpl *corev1.PodTemplateSpec) error {
-	env, err := o.environment(b)
+func (o *rolloutOptions) checkImages(ctx context.Context, b *v1alpha1.BlueGreenDeployment, tmpl *corev1.PodTemplateSpec) error {
+	env, err := o.environment(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -302,7 +312,7 @@ func (o *undoOptions) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w; known revisions: %s", err, strings.Join(knownRevisions(b), ", "))
 	}
-	if err := o.checkImages(b, tmpl); err != nil {
+	if err := o.checkImages(ctx, b, tmpl); err != nil {
 		return err
 	}
 	mutated := b.DeepCopy()
@@ -363,7 +373,7 @@ func newRolloutSetImageCommand(streams Streams, kube *kubeOptions) *cobra.Comman
 			if err != nil {
 				return err
 			}
-			if err := o.checkImages(b, &mutated.Spec.Template); err != nil {
+			if err := o.checkImages(cmd.Context(), b, &mutated.Spec.Template); err != nil {
 				return err
 			}
 			if err := o.patchSpec(cmd.Context(), b, mutated, ops); err != nil {

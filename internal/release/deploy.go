@@ -98,7 +98,7 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 			return nil, u.run(ctx, fmt.Errorf("%s: apply: %w", drift.RefOf(s), err))
 		}
 	}
-	u.helm, u.created = true, missingObjects(changes)
+	u.helm, u.created = true, u.missingReleaseObjects(changes)
 	res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colourPostRenderer{ctx: ctx, live: drift.NewLive(c)})
 	if err != nil {
 		return nil, u.run(ctx, err)

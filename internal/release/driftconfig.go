@@ -21,9 +21,14 @@ import (
 // builds it from the environment; install and upgrade store it next to the
 // release (in a Secret, as it describes Secrets) for the controller's drift
 // watch, so both judge alike.
+//
+// It also records the environment's policy profile, so commands that change
+// what runs (`rollout set-image`, `rollout undo`) apply it even where the
+// environment file is not at hand.
 type DriftConfig struct {
 	Ignore  []drift.IgnoreRule       `json:"ignore,omitempty"`
 	Secrets drift.SecretFingerprints `json:"secrets,omitempty"`
+	Policy  string                   `json:"policy,omitempty"`
 }
 
 // driftConfigKey is the key of the stored configuration.
@@ -37,7 +42,7 @@ func driftConfigOf(p *Plan) (*DriftConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DriftConfig{Ignore: ignoreRules(p.Env), Secrets: fps}, nil
+	return &DriftConfig{Ignore: ignoreRules(p.Env), Secrets: fps, Policy: p.Env.PolicyName()}, nil
 }
 
 // storeDriftConfig applies the plan's drift configuration next to the release.
@@ -85,6 +90,17 @@ func loadDriftConfig(ctx context.Context, c client.Client, t Target) (*DriftConf
 		return nil, fmt.Errorf("drift configuration of %s (Secret %s): %w", t, s.Name, err)
 	}
 	return cfg, nil
+}
+
+// StoredPolicy is the policy profile the last install or upgrade of the
+// release stored ("" when ragdeploy stored none: a release installed
+// otherwise).
+func StoredPolicy(ctx context.Context, c client.Client, t Target) (string, error) {
+	cfg, err := loadDriftConfig(ctx, c, t)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Policy, nil
 }
 
 // dropDriftConfig deletes the stored configuration (uninstall).

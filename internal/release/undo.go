@@ -262,11 +262,12 @@ func (u *undo) deleteNewClaims(ctx context.Context) (string, error) {
 	return fmt.Sprintf("deleted %d claims it created", n), nil
 }
 
-// missingObjects are the objects a report says do not exist yet.
-func missingObjects(r *drift.Report) []drift.Ref {
+// missingReleaseObjects are the objects a report says do not exist yet,
+// but for the environment's Secrets (restoreSecrets takes care of those).
+func (u *undo) missingReleaseObjects(r *drift.Report) []drift.Ref {
 	var out []drift.Ref
 	for _, o := range r.Objects {
-		if o.State == drift.Missing {
+		if _, secret := u.secrets[o.Ref]; o.State == drift.Missing && !secret {
 			out = append(out, o.Ref)
 		}
 	}

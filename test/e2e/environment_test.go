@@ -337,6 +337,10 @@ func TestImperativePathsFollowThePolicy(t *testing.T) {
 		"policy production", "untagged and :latest images are not allowed")
 	w.want(t, w.run(t, "rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:2.0.0", "-n", ns, "--env", "staging"), 1,
 		"--env staging deploys to namespace agentic-rag-staging, not agentic-rag")
+	// Away from the environment files, the policy the release was deployed
+	// under (stored next to it) still applies.
+	away := ragdeploy(t, t.TempDir(), nil, "rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:latest", "-n", ns, "--kubeconfig", w.cluster.Kubeconfig)
+	w.want(t, away, 1, "release agentic-rag/agentic-rag", "policy production", "untagged and :latest images are not allowed")
 	w.want(t, w.run(t, "rollout", "set-image", "agentic-rag-api", "api=Not A Valid::Image", "-n", ns), 1, "is not an image reference")
 	w.want(t, w.run(t, "pipeline", "deploy", "--env", "production", "--image-tag", "bad tag"), 1, `--image-tag "bad tag" is not an image tag`)
 	w.want(t, w.run(t, "upgrade", "--env", "production", "--set", "api.image.tag=bad tag"), 1, "is not an image reference")
