@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the local cluster's control-plane binaries from the pins in this
+# Builds the local cluster's binaries (control plane, kwok, and kubelet and
+# kube-proxy for real nodes) from the pins in this
 # module's go.mod/go.sum into a cache directory keyed by those pins and the Go
 # version, then points bin/cluster at it. A second run with the same pins is a
 # no-op, so CI and developers pay the ~8 minute build once per pin change.
@@ -19,7 +20,8 @@ if [[ "${1:-}" == "--print-dir" ]]; then
   exit 0
 fi
 
-bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+# kubelet and kube-proxy run the real nodes of `local up --real-nodes N`.
+bins=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubelet kube-proxy)
 complete=1
 for b in "${bins[@]}"; do [[ -x "$dir/$b" ]] || complete=0; done
 
@@ -40,6 +42,8 @@ if [[ $complete == 0 ]]; then
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubelet \
+    k8s.io/kubernetes/cmd/kube-proxy \
     sigs.k8s.io/kwok/cmd/kwok
   go build -p "${BUILD_PARALLELISM:-2}" -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3
   rm -rf "$dir" && mv "$tmp" "$dir"
