@@ -5,14 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
-	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
@@ -30,30 +26,19 @@ type envOptions struct {
 }
 
 func (o *envOptions) bindFlags(cmd *cobra.Command, sets bool) {
-	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment: a name in --environments-dir (development, staging, production) or a file")
-	cmd.Flags().StringVar(&o.Dir, "environments-dir", "environments", "directory of the environment files")
+	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment: a name in the environments directory (development, staging, production) or a file")
+	bindEnvironmentsDir(cmd, &o.Dir)
 	if sets {
 		cmd.Flags().StringArrayVar(&o.Sets, "set", nil, "override a value (a.b=c); applied after the environment file")
 	}
 	_ = cmd.MarkFlagRequired("env")
 }
 
-// envFile resolves --env to a file.
-func envFile(dir, env string) string {
-	if strings.HasSuffix(env, ".yaml") || strings.HasSuffix(env, ".yml") || strings.ContainsRune(env, os.PathSeparator) {
-		return env
-	}
-	return filepath.Join(dir, env+".yaml")
-}
-
 // complete loads, validates and prepares the environment; nothing touches
 // a cluster yet.
 func (o *envOptions) complete(ctx context.Context) error {
-	env, err := envconfig.Load(envFile(o.Dir, o.Env))
+	env, err := loadEnvironment(o.Dir, o.Env)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return fmt.Errorf("--env %s: %w (hint: the environments are the files in %s/)", o.Env, err, o.Dir)
-		}
 		return err
 	}
 	if o.kube.Namespace != "" && o.kube.Namespace != env.Release.Namespace {
@@ -107,4 +92,9 @@ func short(v any) string {
 	} else {
 		return s[:97] + "..."
 	}
+}
+
+// bindEnvironmentsDir adds --environments-dir (default: found upward).
+func bindEnvironmentsDir(cmd *cobra.Command, dir *string) {
+	cmd.Flags().StringVar(dir, "environments-dir", "", "directory of the environment files (default: the nearest environments/ at or above the working directory)")
 }

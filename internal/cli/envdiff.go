@@ -2,8 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"helm.sh/helm/v4/pkg/chart/common/util"
@@ -30,7 +32,7 @@ func newEnvCommand(streams Streams) *cobra.Command {
 			var flat [2]map[string]string
 			var files [2]string
 			for i, name := range args {
-				env, err := envconfig.Load(envFile(dir, name))
+				env, err := loadEnvironment(dir, name)
 				if err != nil {
 					return err
 				}
@@ -66,8 +68,79 @@ func newEnvCommand(streams Streams) *cobra.Command {
 			return nil
 		},
 	}
-	diff.Flags().StringVar(&dir, "environments-dir", "environments", "directory of the environment files")
-	cmd.AddCommand(diff)
+	bindEnvironmentsDir(diff, &dir)
+	cmd.AddCommand(diff, newEnvListCommand(streams))
+	return cmd
+}
+
+// envEntry is one line of `env list` (and one object of its JSON).
+type envEntry struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	Release   string `json:"release"`
+	Policy    string `json:"policy"`
+	Secrets   string `json:"secrets"`
+	File      string `json:"file"`
+	Error     string `json:"error,omitempty"`
+}
+
+func newEnvListCommand(streams Streams) *cobra.Command {
+	var dir, output string
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List the environments: release target, policy profile and where secrets come from",
+		Example: "  ragdeploy env list\n  ragdeploy env list -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateOutput(output); err != nil {
+				return err
+			}
+			d, err := environmentsDir(dir)
+			if err != nil {
+				return err
+			}
+			names, err := environmentNames(d)
+			if err != nil {
+				return err
+			}
+			entries := []envEntry{}
+			invalid := 0
+			for _, name := range names {
+				file := filepath.Join(d, name+".yaml")
+				e := envEntry{Name: name, File: file}
+				if env, err := envconfig.Load(file); err != nil {
+					e.Error, invalid = strings.SplitN(err.Error(), "\n", 2)[0], invalid+1
+				} else {
+					e.Namespace, e.Release, e.Policy, e.Secrets = env.Release.Namespace, env.Release.Name, env.PolicyName(), secretsSource(env)
+				}
+				entries = append(entries, e)
+			}
+			if output != "text" {
+				if err := printObject(streams.Out, output, entries); err != nil {
+					return err
+				}
+			} else {
+				w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "NAME\tNAMESPACE\tRELEASE\tPOLICY\tSECRETS")
+				for _, e := range entries {
+					if e.Error != "" {
+						fmt.Fprintf(w, "%s\t-\t-\t-\tinvalid: %s\n", e.Name, e.Error)
+						continue
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Namespace, e.Release, e.Policy, e.Secrets)
+				}
+				if err := w.Flush(); err != nil {
+					return err
+				}
+			}
+			if invalid > 0 {
+				return fmt.Errorf("%d of %d environment files in %s/ are invalid (hint: ragdeploy validate --env NAME)", invalid, len(entries), d)
+			}
+			return nil
+		},
+	}
+	bindEnvironmentsDir(cmd, &dir)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, json or yaml")
 	return cmd
 }
 

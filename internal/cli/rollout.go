@@ -105,9 +105,9 @@ type jsonPatchOp struct {
 // annotations), else nil (a rollout outside any environment).
 func (o *rolloutOptions) environment(ctx context.Context, b *v1alpha1.BlueGreenDeployment) (*envconfig.Environment, error) {
 	if o.Env != "" {
-		env, err := envconfig.Load(envFile(o.Dir, o.Env))
+		env, err := loadEnvironment(o.Dir, o.Env)
 		if err != nil {
-			return nil, fmt.Errorf("--env %s: %w", o.Env, err)
+			return nil, err
 		}
 		if env.Release.Namespace != b.Namespace {
 			return nil, fmt.Errorf("--env %s deploys to namespace %s, not %s where %s runs", o.Env, env.Release.Namespace, b.Namespace, b.Name)
@@ -118,27 +118,23 @@ func (o *rolloutOptions) environment(ctx context.Context, b *v1alpha1.BlueGreenD
 	if rel == "" || b.Annotations["meta.helm.sh/release-namespace"] != b.Namespace {
 		return nil, nil
 	}
-	files, err := filepath.Glob(filepath.Join(o.Dir, "*.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
-		if strings.HasSuffix(f, ".secrets.yaml") {
-			continue
-		}
-		env, err := envconfig.Load(f)
-		if err != nil {
-			continue // another file's problems are not this command's
-		}
-		if env.Release.Name == rel && env.Release.Namespace == b.Namespace {
-			return env, nil
+	if dir, err := environmentsDir(o.Dir); err == nil {
+		names, _ := environmentNames(dir)
+		for _, name := range names {
+			env, err := envconfig.Load(filepath.Join(dir, name+".yaml"))
+			if err != nil {
+				continue // another file's problems are not this command's
+			}
+			if env.Release.Name == rel && env.Release.Namespace == b.Namespace {
+				return env, nil
+			}
 		}
 	}
 	// No environment file at hand: the policy the release was deployed
 	// under, as ragdeploy stored it next to the release.
 	policy, err := release.StoredPolicy(ctx, o.client, release.Target{Namespace: b.Namespace, Name: rel})
 	if err != nil {
-		return nil, fmt.Errorf("%w (hint: pass --env, or run from the directory holding %s)", err, o.Dir)
+		return nil, fmt.Errorf("%w (hint: pass --env, or run inside the repository holding the environments)", err)
 	}
 	if policy == "" {
 		return nil, nil
@@ -172,7 +168,7 @@ func (o *rolloutOptions) checkImages(ctx context.Context, b *v1alpha1.BlueGreenD
 // what a rollout runs.
 func (o *rolloutOptions) bindEnvFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment whose policy applies (default: the one whose release the rollout belongs to)")
-	cmd.Flags().StringVar(&o.Dir, "environments-dir", "environments", "directory of the environment files")
+	bindEnvironmentsDir(cmd, &o.Dir)
 }
 
 func newRolloutCommand(streams Streams, kube *kubeOptions) *cobra.Command {

@@ -50,12 +50,14 @@ func NewRootCommand(streams Streams) *cobra.Command {
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	root.SetVersionTemplate("ragdeploy {{.Version}}\n")
+	// --version without a shorthand: -v means --verbose wherever it exists.
+	root.Flags().Bool("version", false, "print the version (ragdeploy version shows more)")
 	kube := &kubeOptions{}
 	kube.bindFlags(root)
 	root.AddCommand(newLocalCommand(streams), newControllerCommand(streams, kube), newRolloutCommand(streams, kube),
 		newRenderCommand(streams, kube), newValidateCommand(streams, kube), newInstallCommand(streams, kube),
 		newUpgradeCommand(streams, kube), newDiffCommand(streams, kube), newUninstallCommand(streams, kube),
-		newDriftCommand(streams, kube), newTestCommand(streams, kube), newPipelineCommand(streams, kube), newEnvCommand(streams), newSecretsCommand(streams))
+		newDriftCommand(streams, kube), newTestCommand(streams, kube), newPipelineCommand(streams, kube), newEnvCommand(streams), newSecretsCommand(streams), newVersionCommand(streams))
 	rejectUnknownSubcommands(root)
 	return root
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -24,7 +26,7 @@ func TestUnknownSubcommandsFail(t *testing.T) {
 		{args: []string{"rollout", "promte", "api"}, suggest: "promote"},
 		{args: []string{"rollout", "list"}},
 		{args: []string{"local", "start"}},
-		{args: []string{"env", "list"}},
+		{args: []string{"env", "lsit"}, suggest: "list"},
 		{args: []string{"secrets", "encypt"}, suggest: "encrypt"},
 		{args: []string{"pipeline", "deploi"}, suggest: "deploy"},
 		{args: []string{"rollouts"}, suggest: "rollout"},
@@ -52,5 +54,23 @@ func TestGroupCommandWithoutArgsPrintsHelp(t *testing.T) {
 	code, stdout, _ := run(t, "rollout")
 	if code != 0 || !strings.Contains(stdout, "Available Commands") || !strings.Contains(stdout, "promote") {
 		t.Fatalf("exit %d; want 0 and the rollout help:\n%s", code, stdout)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := run(t, "version", "-o", "json")
+	var v versionInfo
+	if err := json.Unmarshal([]byte(stdout), &v); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v: %s", code, err, stdout)
+	}
+	if v.Version == "" || v.Go != runtime.Version() || v.Platform == "" {
+		t.Fatalf("version %+v", v)
+	}
+	if code, stdout, _ := run(t, "--version"); code != 0 || !strings.HasPrefix(stdout, "ragdeploy ") {
+		t.Fatalf("--version: exit %d, %q", code, stdout)
+	}
+	// -v is --verbose where it exists, never --version.
+	if code, _, stderr := run(t, "-v"); code != 1 || !strings.Contains(stderr, "unknown shorthand flag: 'v'") {
+		t.Fatalf("-v on the root: exit %d, %q; want an unknown flag", code, stderr)
 	}
 }

@@ -58,7 +58,7 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 		Short: "List an environment's Secrets and keys with value fingerprints (never values)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := envconfig.Load(envFile(dir, env))
+			e, err := loadEnvironment(dir, env)
 			if err != nil {
 				return err
 			}
@@ -81,7 +81,7 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 		},
 	}
 	list.Flags().StringVarP(&env, "env", "e", "", "environment name or file")
-	list.Flags().StringVar(&dir, "environments-dir", "environments", "directory of the environment files")
+	bindEnvironmentsDir(list, &dir)
 	_ = list.MarkFlagRequired("env")
 	cmd.AddCommand(encrypt, list)
 	return cmd

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"helm.sh/helm/v4/pkg/chart/common/util"
@@ -19,11 +20,16 @@ import (
 // problem is reported at once in a *ValidationError; on success the rendered
 // objects are returned.
 func Validate(ctx context.Context, env *Environment, c *chart.Chart, values map[string]any) ([]render.Object, error) {
-	fail := func(errs field.ErrorList) error { return &ValidationError{File: env.File, Errs: errs} }
+	// An unknown policy profile is one problem among the others: the rest
+	// of the file is still checked (only the policy rules cannot run).
+	var policyErr field.ErrorList
 	profile, ok := profiles[env.PolicyName()]
 	if !ok {
-		return nil, fail(field.ErrorList{field.Required(field.NewPath("policy"),
-			fmt.Sprintf("no policy profile is named %q (hint: set policy: to one of %s)", env.PolicyName(), strings.Join(profileNames(), ", ")))})
+		policyErr = field.ErrorList{field.Required(field.NewPath("policy"),
+			fmt.Sprintf("no policy profile is named %q (hint: set policy: to one of %s)", env.PolicyName(), strings.Join(profileNames(), ", ")))}
+	}
+	fail := func(errs field.ErrorList) error {
+		return &ValidationError{File: env.File, Errs: append(slices.Clone(policyErr), errs...)}
 	}
 	if errs := shapeErrors(c, values, field.NewPath("values")); len(errs) > 0 {
 		return nil, fail(errs)
@@ -38,6 +44,9 @@ func Validate(ctx context.Context, env *Environment, c *chart.Chart, values map[
 	objs, err := render.Render(ctx, c, render.Release{Name: env.Release.Name, Namespace: env.Release.Namespace}, values)
 	if err != nil {
 		return nil, fail(field.ErrorList{field.Invalid(field.NewPath("values"), field.OmitValueType{}, "the chart does not render: "+err.Error())})
+	}
+	if !ok {
+		return nil, fail(nil)
 	}
 	if errs := policyErrors(profile, coalesced, objs); len(errs) > 0 {
 		for _, e := range errs {

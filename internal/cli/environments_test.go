@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestEnvironmentsAreFoundAndNamed(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		// code and want: the exit code and part of the output.
+		code int
+		want string
+		// chdir runs the command from a directory outside the repository.
+		chdir bool
+	}{
+		{name: "found from a subdirectory", args: []string{"validate", "--env", "development"}, want: "environments/development.yaml: valid"},
+		{name: "unknown name", args: []string{"validate", "--env", "prod"}, code: 1, want: `no environment named "prod" in ../../environments/ (known: development, production, staging); did you mean production?`},
+		{name: "typo", args: []string{"validate", "--env", "stagign"}, code: 1, want: "did you mean staging?"},
+		{name: "no suggestion", args: []string{"validate", "--env", "qa"}, code: 1, want: "(known: development, production, staging)\n"},
+		{name: "outside the repository", args: []string{"validate", "--env", "staging"}, chdir: true, code: 1, want: "no environments/ directory in"},
+		{name: "list", args: []string{"env", "list"}, want: "staging      agentic-rag-staging  agentic-rag  staging"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.chdir {
+				t.Chdir(t.TempDir())
+			}
+			code, stdout, stderr := run(t, tt.args...)
+			if code != tt.code || !strings.Contains(stdout+stderr, tt.want) {
+				t.Fatalf("exit %d; want %d and %q\nstdout: %s\nstderr: %s", code, tt.code, tt.want, stdout, stderr)
+			}
+		})
+	}
+}
+
+func TestEnvListJSON(t *testing.T) {
+	code, stdout, stderr := run(t, "env", "list", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var entries []envEntry
+	if err := json.Unmarshal([]byte(stdout), &entries); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 3 || entries[2].Name != "staging" || entries[2].Namespace != "agentic-rag-staging" || entries[2].Policy != "staging" {
+		t.Fatalf("entries %+v; want development, production, staging with their targets", entries)
+	}
+	code, stdout, _ = run(t, "env", "list", "-o", "json", "--environments-dir", t.TempDir())
+	if code != 0 || strings.TrimSpace(stdout) != "[]" {
+		t.Fatalf("empty directory: exit %d, %q; want []", code, stdout)
+	}
+}
