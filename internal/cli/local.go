@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"strconv"
 	"syscall"
 	"time"
@@ -123,7 +124,7 @@ func (o *localUpOptions) validate() error {
 func (o *localUpOptions) run(ctx context.Context) error {
 	if s, ok := o.running(); ok {
 		fmt.Fprintf(o.streams.Out, "Local cluster already running (pid %d, %s).\n", s.PID, s.Server)
-		printUsage(o.streams, s)
+		printUsage(o.streams, s, o.StateDir)
 		return nil
 	}
 	// Whatever a stopped or crashed cluster left is stale: start clean.
@@ -171,15 +172,30 @@ func (o *localUpOptions) run(ctx context.Context) error {
 		case <-tick.C:
 			if s, err := localcluster.ReadState(o.StateDir); err == nil {
 				fmt.Fprintf(o.streams.Out, "Local cluster ready in %.1fs: %s, API server %s.\n", s.ReadySeconds, plural(len(s.Nodes), "node"), s.Server)
-				printUsage(o.streams, s)
+				printUsage(o.streams, s, o.StateDir)
 				return nil
 			}
 		}
 	}
 }
 
-func printUsage(streams Streams, s localcluster.State) {
-	fmt.Fprintf(streams.Out, "\nUse it with:\n  export KUBECONFIG=%s\n  kubectl get nodes\n\nStop it with: ragdeploy local down\n", s.Kubeconfig)
+// printUsage tells how to use and stop the cluster, with the command as it
+// was invoked and the state directory when it is not the default.
+func printUsage(streams Streams, s localcluster.State, stateDir string) {
+	down := invokedAs() + " local down"
+	if def, err := filepath.Abs(defaultLocalStateDir); err != nil || def != stateDir {
+		down += " --state-dir " + stateDir
+	}
+	fmt.Fprintf(streams.Out, "\nUse it with:\n  export KUBECONFIG=%s\n  kubectl get nodes\n\nStop it with:\n  %s\n", s.Kubeconfig, down)
+}
+
+// invokedAs is how the user ran ragdeploy (bin/ragdeploy, ./ragdeploy or
+// ragdeploy from PATH), so printed commands can be pasted as they are.
+func invokedAs() string {
+	if len(os.Args) == 0 || os.Args[0] == "" || strings.HasSuffix(os.Args[0], ".test") {
+		return "ragdeploy"
+	}
+	return os.Args[0]
 }
 
 func tail(path string) string {

@@ -47,6 +47,9 @@ func TestLocalClusterLifecycle(t *testing.T) {
 	if !strings.Contains(up.stdout, "export KUBECONFIG="+kubeconfig) {
 		t.Fatalf("local up does not tell how to use the cluster:\n%s", up.stdout)
 	}
+	if !strings.Contains(up.stdout, "\n  "+binary+" local down\n") {
+		t.Fatalf("local up does not print the exact command that stops it:\n%s", up.stdout)
+	}
 	state, err := localcluster.ReadState(stateDir)
 	if err != nil {
 		t.Fatal(err)
