@@ -1,14 +1,13 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
 // kubeOptions select the cluster and namespace, as kubectl's flags do.
@@ -35,7 +34,7 @@ func (k *kubeOptions) loader() clientcmd.ClientConfig {
 func (k *kubeOptions) restConfig() (*rest.Config, error) {
 	cfg, err := k.loader().ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w (use --kubeconfig or `ragdeploy local up`)", err)
+		return nil, release.ExplainKubeconfig(err, k.Kubeconfig)
 	}
 	return cfg, nil
 }
@@ -47,7 +46,7 @@ func (k *kubeOptions) namespace() (string, error) {
 	}
 	ns, _, err := k.loader().Namespace()
 	if err != nil {
-		return "", fmt.Errorf("kubeconfig: %w", err)
+		return "", release.ExplainKubeconfig(err, k.Kubeconfig)
 	}
 	return ns, nil
 }

@@ -74,3 +74,23 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("-v on the root: exit %d, %q; want an unknown flag", code, stderr)
 	}
 }
+
+// A missing kubeconfig is explained in the product's words, with the way to
+// get one for the local cluster; client-go's wording does not reach the user.
+func TestKubeconfigErrorsSayWhatToDo(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBECONFIG", "")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rollout", "status", "api"}, "no kubeconfig: ~/.kube/config does not exist and $KUBECONFIG is unset"},
+		{[]string{"rollout", "status", "api", "--kubeconfig", "/nonexistent/kubeconfig"}, "kubeconfig /nonexistent/kubeconfig does not exist"},
+		{[]string{"diff", "--env", "development"}, "no kubeconfig: ~/.kube/config does not exist"},
+	} {
+		code, _, stderr := run(t, tt.args...)
+		if code != 1 || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, "ragdeploy local kubeconfig") || strings.Contains(stderr, "KUBERNETES_MASTER") {
+			t.Errorf("%v: exit %d, %q; want %q and the local cluster hint", tt.args, code, stderr, tt.want)
+		}
+	}
+}

@@ -55,7 +55,7 @@ func (t Target) restConfig() (*rest.Config, error) {
 	rules.ExplicitPath = t.Kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: t.Context}).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w", err)
+		return nil, ExplainKubeconfig(err, t.Kubeconfig)
 	}
 	cfg.QPS, cfg.Burst = -1, 0
 	return cfg, nil
