@@ -148,12 +148,17 @@ func (e *Environment) CheckImage(image string, path *field.Path, where string) e
 		return &ValidationError{File: e.File, Errs: field.ErrorList{field.NotSupported(field.NewPath("policy"), e.PolicyName(), profileNames())}}
 	}
 	if errs := imageErrors(profile, image, path, where); len(errs) > 0 {
-		for _, err := range errs {
-			err.Detail = "policy " + e.PolicyName() + ": " + err.Detail
-		}
-		return &ValidationError{File: e.File, Errs: errs}
+		return &ValidationError{File: e.File, Errs: e.ofPolicy(errs)}
 	}
 	return nil
+}
+
+// ofPolicy says in each error's detail which policy profile it comes from.
+func (e *Environment) ofPolicy(errs field.ErrorList) field.ErrorList {
+	for _, err := range errs {
+		err.Detail = "policy " + e.PolicyName() + ": " + err.Detail
+	}
+	return errs
 }
 
 // ParseImage checks that s is an image reference (registry/repository,

@@ -49,10 +49,7 @@ func Validate(ctx context.Context, env *Environment, c *chart.Chart, values map[
 		return nil, fail(nil)
 	}
 	if errs := policyErrors(profile, coalesced, objs); len(errs) > 0 {
-		for _, e := range errs {
-			e.Detail = "policy " + env.PolicyName() + ": " + e.Detail
-		}
-		return nil, fail(errs)
+		return nil, fail(env.ofPolicy(errs))
 	}
 	return objs, nil
 }

@@ -251,11 +251,15 @@ func diff(ctx context.Context, c client.Client, t Target, p *Plan) (*drift.Repor
 // configuration: the same check the controller's drift watch makes from the
 // configuration stored next to the release.
 func Drift(ctx context.Context, t Target, p *Plan) (*drift.Report, error) {
+	c, err := t.Client()
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := driftConfigOf(p)
 	if err != nil {
 		return nil, err
 	}
-	return driftOf(ctx, t, cfg, otherThanSecrets(p.Secrets))
+	return driftOf(ctx, c, t, cfg, otherThanSecrets(p.Secrets))
 }
 
 // DriftFromCluster is Drift for a process that has only the cluster (the
@@ -270,17 +274,13 @@ func DriftFromCluster(ctx context.Context, t Target) (*drift.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return driftOf(ctx, t, cfg, nil)
+	return driftOf(ctx, c, t, cfg, nil)
 }
 
 // driftOf compares the release's last deployed revision (and extra objects
 // next to it) by server-side dry run, and the Secrets ragdeploy owns by
 // fingerprint.
-func driftOf(ctx context.Context, t Target, cfg *DriftConfig, extra []*unstructured.Unstructured) (*drift.Report, error) {
-	c, err := t.Client()
-	if err != nil {
-		return nil, err
-	}
+func driftOf(ctx context.Context, c client.Client, t Target, cfg *DriftConfig, extra []*unstructured.Unstructured) (*drift.Report, error) {
 	rev, err := Deployed(t)
 	if err != nil {
 		return nil, err
@@ -336,7 +336,9 @@ func FixDrift(ctx context.Context, t Target, p *Plan, report *drift.Report) erro
 	return drift.Fix(ctx, c, rest, FieldManager)
 }
 
-// replaceSecret makes the live Secret hold exactly desired's data.
+// replaceSecret makes the live Secret hold exactly desired's data (keys
+// someone added go, which an apply could not remove), creating it when it is
+// gone. FixDrift and the undo of a failed upgrade both write Secrets back so.
 func replaceSecret(ctx context.Context, c client.Client, desired *unstructured.Unstructured) error {
 	var want corev1.Secret
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(desired.Object, &want); err != nil {
@@ -345,14 +347,17 @@ func replaceSecret(ctx context.Context, c client.Client, desired *unstructured.U
 	var live corev1.Secret
 	err := c.Get(ctx, client.ObjectKeyFromObject(&want), &live)
 	if apierrors.IsNotFound(err) {
-		return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired.DeepCopy()), client.FieldOwner(FieldManager), client.ForceOwnership)
+		fresh := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: want.Namespace, Name: want.Name, Labels: want.Labels, Annotations: want.Annotations},
+			Type:       want.Type, Data: want.Data,
+		}
+		err = c.Create(ctx, fresh, client.FieldOwner(FieldManager))
+	} else if err == nil {
+		live.Data, live.StringData = want.Data, nil
+		err = c.Update(ctx, &live, client.FieldOwner(FieldManager))
 	}
 	if err != nil {
-		return err
-	}
-	live.Data, live.StringData = want.Data, nil
-	if err := c.Update(ctx, &live, client.FieldOwner(FieldManager)); err != nil {
-		return fmt.Errorf("secret %s/%s: %w", live.Namespace, live.Name, err)
+		return fmt.Errorf("secret %s/%s: %w", want.Namespace, want.Name, err)
 	}
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -195,16 +194,8 @@ func (u *undo) restoreSecrets(ctx context.Context) (string, error) {
 			deleted++
 			continue
 		}
-		var cur, old corev1.Secret
-		if err := u.c.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &cur); err != nil {
-			return "restore Secrets", fmt.Errorf("%s: %w", ref, err)
-		}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(before.Object, &old); err != nil {
+		if err := replaceSecret(ctx, u.c, before); err != nil {
 			return "restore Secrets", err
-		}
-		cur.Data, cur.StringData = old.Data, nil
-		if err := u.c.Update(ctx, &cur); err != nil {
-			return "restore Secrets", fmt.Errorf("%s: %w", ref, err)
 		}
 		restored++
 	}
