@@ -29,10 +29,11 @@ help: ## list the targets
 build: ## build bin/ragdeploy
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ragdeploy ./cmd/ragdeploy
 
-cluster-bin: ## build the control-plane binaries (cached by their pins; ~8 min once)
+cluster-bin: ## build the control-plane binaries (cached by their pins; ~8 min once) and the real nodes' image binaries (bin/node)
 	@hack/cluster/build.sh >/dev/null
+	@CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/node/ ./hack/nodebin/pause ./hack/nodebin/api
 
-deps: ## install the Debian packages the tests need (prometheus)
+deps: ## install the Debian packages the tests need (prometheus; containerd, runc, CNI plugins, iptables, conntrack for real nodes)
 	@hack/install-deps.sh
 
 test: deps cluster-bin ## unit, integration (real local cluster) and end-to-end tests

@@ -11,9 +11,12 @@ import (
 	"syscall"
 
 	"github.com/agentic-rag/ragdeploy/internal/cli"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 )
 
 func main() {
+	// A real node of the local cluster re-executes this binary as its sandbox.
+	localcluster.MaybeRunNodeSandbox()
 	// Libraries (the Helm SDK among them) log through the standard loggers;
 	// the CLI reports through its own output only. The controller logs
 	// through logr, which it sets up itself.

@@ -73,8 +73,10 @@ func newLocalCommand(streams Streams) *cobra.Command {
 // localUpOptions start a background cluster.
 type localUpOptions struct {
 	localOptions
-	Nodes   int
-	Timeout time.Duration
+	Nodes int
+	// RealNodes run real containers beside the kwok nodes.
+	RealNodes int
+	Timeout   time.Duration
 	// NoController skips running the BlueGreenDeployment controller next to
 	// the control plane (tests that run their own use it).
 	NoController bool
@@ -83,6 +85,7 @@ type localUpOptions struct {
 func (o *localUpOptions) bindUpFlags(cmd *cobra.Command) {
 	o.bindFlags(cmd)
 	cmd.Flags().IntVar(&o.Nodes, "nodes", localcluster.DefaultOptions().Nodes, "number of kwok nodes")
+	cmd.Flags().IntVar(&o.RealNodes, "real-nodes", 0, fmt.Sprintf("number of real nodes (kubelet, kube-proxy, containerd; root and `make deps`), 0..%d", localcluster.MaxRealNodes))
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
 	cmd.Flags().BoolVar(&o.NoController, "no-controller", false, "do not run the BlueGreenDeployment controller (and do not install its CRD)")
 }
@@ -117,7 +120,7 @@ func (o *localUpOptions) validate() error {
 	if _, ok := o.running(); ok {
 		return nil // already running: nothing to check
 	}
-	_, err := localcluster.DefaultOptions().Resolve()
+	_, err := localcluster.Options{RealNodes: o.RealNodes, StateDir: o.StateDir}.Resolve()
 	return err
 }
 
@@ -128,6 +131,9 @@ func (o *localUpOptions) run(ctx context.Context) error {
 		return nil
 	}
 	// Whatever a stopped or crashed cluster left is stale: start clean.
+	if err := localcluster.Cleanup(o.StateDir); err != nil {
+		return fmt.Errorf("clean up what a stopped cluster left in %s: %w", o.StateDir, err)
+	}
 	if err := os.RemoveAll(o.StateDir); err != nil {
 		return fmt.Errorf("clear stale state in %s: %w", o.StateDir, err)
 	}
@@ -145,11 +151,15 @@ func (o *localUpOptions) run(ctx context.Context) error {
 	}
 	defer func() { _ = logFile.Close() }()
 	supervisor := exec.Command(exe, "local", "serve", "--state-dir", o.StateDir, //nolint:gosec // G204: runs a binary this program built or pinned, with arguments as a list (no shell)
-		"--nodes", strconv.Itoa(o.Nodes), "--timeout", o.Timeout.String(), "--no-controller="+strconv.FormatBool(o.NoController))
+		"--nodes", strconv.Itoa(o.Nodes), "--real-nodes", strconv.Itoa(o.RealNodes), "--timeout", o.Timeout.String(), "--no-controller="+strconv.FormatBool(o.NoController))
 	supervisor.Stdout, supervisor.Stderr = logFile, logFile
 	// A session of its own: the cluster outlives this command and its terminal.
 	supervisor.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	fmt.Fprintf(o.streams.ErrOut, "Starting local cluster (%s) in %s ...\n", plural(o.Nodes, "node"), o.StateDir)
+	nodes := plural(o.Nodes, "kwok node")
+	if o.RealNodes > 0 {
+		nodes += ", " + plural(o.RealNodes, "real node")
+	}
+	fmt.Fprintf(o.streams.ErrOut, "Starting local cluster (%s) in %s ...\n", nodes, o.StateDir)
 	if err := supervisor.Start(); err != nil {
 		return fmt.Errorf("start supervisor: %w", err)
 	}
@@ -171,7 +181,11 @@ func (o *localUpOptions) run(ctx context.Context) error {
 			return ctx.Err()
 		case <-tick.C:
 			if s, err := localcluster.ReadState(o.StateDir); err == nil {
-				fmt.Fprintf(o.streams.Out, "Local cluster ready in %.1fs: %s, API server %s.\n", s.ReadySeconds, plural(len(s.Nodes), "node"), s.Server)
+				nodes := plural(len(s.Nodes), "kwok node")
+				if len(s.RealNodes) > 0 {
+					nodes += ", " + plural(len(s.RealNodes), "real node")
+				}
+				fmt.Fprintf(o.streams.Out, "Local cluster ready in %.1fs: %s, API server %s.\n", s.ReadySeconds, nodes, s.Server)
 				printUsage(o.streams, s, o.StateDir)
 				return nil
 			}
@@ -233,7 +247,7 @@ func (o *localUpOptions) serve(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	started := time.Now()
-	c, err := localcluster.Start(ctx, localcluster.Options{StateDir: o.StateDir, Nodes: o.Nodes, ReadyTimeout: o.Timeout, KeepStateDir: true})
+	c, err := localcluster.Start(ctx, localcluster.Options{StateDir: o.StateDir, Nodes: o.Nodes, RealNodes: o.RealNodes, ReadyTimeout: o.Timeout, KeepStateDir: true})
 	if err != nil {
 		return err
 	}
@@ -304,6 +318,11 @@ func (o *localDownOptions) run() error {
 		if localcluster.ProcessAlive(pid, name) {
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
+	}
+	// Real nodes' pods and shims outlive a killed supervisor: end them, and
+	// with them the nodes' namespaces.
+	if err := localcluster.Cleanup(o.StateDir); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(o.StateDir); err != nil {
 		return fmt.Errorf("remove %s: %w", o.StateDir, err)

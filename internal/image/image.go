@@ -85,9 +85,38 @@ func compile(ctx context.Context, o Options, osName, arch string) ([]byte, error
 	return os.ReadFile(out) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
 }
 
-// imageFor wraps the binary in a one-layer image.
+// imageFor wraps the controller binary in a one-layer image.
 func imageFor(o Options, osName, arch string, bin []byte) (v1.Image, error) {
-	layerTar, err := fileTar("ragdeploy", bin, o.Created)
+	return FromBinary(Binary{
+		Name: "ragdeploy", Data: bin, OS: osName, Arch: arch, Created: o.Created,
+		Config: v1.Config{
+			User:       User,
+			Entrypoint: []string{"/ragdeploy"},
+			Cmd:        []string{"controller"},
+			Labels: map[string]string{
+				"org.opencontainers.image.title":    "ragdeploy",
+				"org.opencontainers.image.version":  o.Version,
+				"org.opencontainers.image.revision": o.Commit,
+				"org.opencontainers.image.source":   "https://github.com/agentic-rag/ragdeploy",
+			},
+		},
+	})
+}
+
+// Binary is a one-file image: an executable at /<Name> on an empty base.
+type Binary struct {
+	Name     string
+	Data     []byte
+	OS, Arch string
+	Created  time.Time
+	// Config is the runtime configuration (entrypoint, user, env, labels).
+	Config v1.Config
+}
+
+// FromBinary builds the one-layer image of b, with pinned metadata so the
+// same binary gives the same digest.
+func FromBinary(b Binary) (v1.Image, error) {
+	layerTar, err := fileTar(b.Name, b.Data, b.Created)
 	if err != nil {
 		return nil, err
 	}
@@ -99,29 +128,24 @@ func imageFor(o Options, osName, arch string, bin []byte) (v1.Image, error) {
 	}
 	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{
 		Layer:   layer,
-		History: v1.History{CreatedBy: "ragdeploy image builder: /ragdeploy", Created: v1.Time{Time: o.Created}},
+		History: v1.History{CreatedBy: "ragdeploy image builder: /" + b.Name, Created: v1.Time{Time: b.Created}},
 	})
 	if err != nil {
 		return nil, err
 	}
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	return WithConfig(mutate.ConfigMediaType(img, types.OCIConfigJSON), b.OS, b.Arch, b.Created, b.Config)
+}
+
+// WithConfig returns img with its platform, creation time and runtime
+// configuration replaced.
+func WithConfig(img v1.Image, osName, arch string, created time.Time, c v1.Config) (v1.Image, error) {
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
 	}
 	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture, cfg.Created = osName, arch, v1.Time{Time: o.Created}
-	cfg.Config = v1.Config{
-		User:       User,
-		Entrypoint: []string{"/ragdeploy"},
-		Cmd:        []string{"controller"},
-		Labels: map[string]string{
-			"org.opencontainers.image.title":    "ragdeploy",
-			"org.opencontainers.image.version":  o.Version,
-			"org.opencontainers.image.revision": o.Commit,
-			"org.opencontainers.image.source":   "https://github.com/agentic-rag/ragdeploy",
-		},
-	}
+	cfg.OS, cfg.Architecture, cfg.Created = osName, arch, v1.Time{Time: created}
+	cfg.Config = c
 	return mutate.ConfigFile(img, cfg)
 }
 

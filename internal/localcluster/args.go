@@ -108,3 +108,17 @@ func kwokArgs(k pki, p ports, stagesPath string) []string {
 		"--server-address=" + loopback(p.kwok),
 	}
 }
+
+// realNodeAPIServerArgs let the API server reach real kubelets (logs, exec,
+// port-forward) by their InternalIP, never a name the host's DNS would be
+// asked for, with a client certificate they trust, and only through the
+// egress proxy into the nodes' network.
+func realNodeAPIServerArgs(k pki, egressConfig string) []string {
+	return []string{
+		"--kubelet-client-certificate=" + k.path("apiserver-kubelet-client.crt"),
+		"--kubelet-client-key=" + k.path("apiserver-kubelet-client.key"),
+		"--kubelet-certificate-authority=" + k.path("ca.crt"),
+		"--kubelet-preferred-address-types=InternalIP",
+		"--egress-selector-config-file=" + egressConfig,
+	}
+}

@@ -28,11 +28,17 @@ type Cluster struct {
 	RESTConfig *rest.Config
 	// Nodes are the names of the kwok nodes.
 	Nodes []string
+	// RealNodes are the names of the real nodes.
+	RealNodes []string
 
 	opts       Options
 	removeDir  bool
 	components []*component
-	stopOnce   sync.Once
+	realNodes  []*realNode
+	egress     *egressProxy
+	// cancel ends what serves the real nodes (forwarders, registry).
+	cancel   context.CancelFunc
+	stopOnce sync.Once
 }
 
 // ports the components listen on, all on 127.0.0.1.
@@ -54,9 +60,15 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if err := c.prepareStateDir(); err != nil {
 		return nil, err
 	}
+	// Whatever a killed cluster in this state directory left runs no more.
+	if err := Cleanup(c.StateDir); err != nil {
+		return nil, err
+	}
+	var serveCtx context.Context
+	serveCtx, c.cancel = context.WithCancel(context.Background())
 	ctx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
 	defer cancel()
-	if err := c.start(ctx); err != nil {
+	if err := c.start(ctx, serveCtx); err != nil {
 		c.Stop()
 		return nil, err
 	}
@@ -86,7 +98,9 @@ func (c *Cluster) prepareStateDir() error {
 	return nil
 }
 
-func (c *Cluster) start(ctx context.Context) error {
+// start brings the cluster up within ctx; serveCtx outlives it and ends
+// with Stop.
+func (c *Cluster) start(ctx, serveCtx context.Context) error {
 	p, err := freePorts(6)
 	if err != nil {
 		return err
@@ -94,9 +108,22 @@ func (c *Cluster) start(ctx context.Context) error {
 	pt := ports{etcdClient: p[0], etcdPeer: p[1], apiserver: p[2], controllerManager: p[3], scheduler: p[4], kwok: p[5]}
 	c.Server = "https://127.0.0.1:" + strconv.Itoa(pt.apiserver)
 
-	keys, err := generatePKI(filepath.Join(c.StateDir, "pki"), c.Server)
+	c.realNodes = newRealNodes(c.StateDir, c.opts.RealNodes)
+	keys, err := generatePKI(filepath.Join(c.StateDir, "pki"), c.Server, c.realNodes...)
 	if err != nil {
 		return err
+	}
+	apiserverFlags := apiserverArgs(keys, pt)
+	if len(c.realNodes) > 0 {
+		if c.egress, err = listenEgress(filepath.Join(c.StateDir, "egress.sock")); err != nil {
+			return err
+		}
+		go c.egress.serve(serveCtx)
+		egressPath := filepath.Join(c.StateDir, "egress-selector.yaml")
+		if err := os.WriteFile(egressPath, []byte(egressConfig(c.egress.ln.Addr().String())), 0o600); err != nil {
+			return err
+		}
+		apiserverFlags = append(apiserverFlags, realNodeAPIServerArgs(keys, egressPath)...)
 	}
 	c.Kubeconfig = filepath.Join(c.StateDir, "kubeconfig")
 	if err := copyFile(keys.kubeconfig("admin"), c.Kubeconfig); err != nil {
@@ -129,7 +156,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	}, etcd); err != nil {
 		return err
 	}
-	apiserver, err := c.run("kube-apiserver", apiserverArgs(keys, pt))
+	apiserver, err := c.run("kube-apiserver", apiserverFlags)
 	if err != nil {
 		return err
 	}
@@ -158,9 +185,46 @@ func (c *Cluster) start(ctx context.Context) error {
 		}
 		rest = append(rest, comp)
 	}
+	if len(c.realNodes) > 0 {
+		if err := c.startRealNodes(ctx, serveCtx, client, keys, pt); err != nil {
+			return err
+		}
+		for _, n := range c.realNodes {
+			rest = append(rest, n.sandbox)
+		}
+	}
 	return c.waitFor(ctx, "nodes Ready and default ServiceAccount", func(ctx context.Context) (bool, error) {
-		return clusterUsable(ctx, client, c.Nodes)
+		return clusterUsable(ctx, client, append(append([]string{}, c.Nodes...), c.RealNodes...))
 	}, rest...)
+}
+
+// startRealNodes fills the local registry, publishes the API server's
+// in-cluster endpoint and starts each real node's sandbox with its
+// forwarders.
+func (c *Cluster) startRealNodes(ctx, serveCtx context.Context, client kubernetes.Interface, keys pki, pt ports) error {
+	registry, err := newNodeRegistry(c.opts.NodeBinDir)
+	if err != nil {
+		return err
+	}
+	if err := publishAPIServerEndpoint(ctx, client, c.realNodes[0]); err != nil {
+		return fmt.Errorf("kubernetes Service endpoint: %w", err)
+	}
+	for _, n := range c.realNodes {
+		cfg, err := n.writeConfig(keys, c.opts.BinDir)
+		if err != nil {
+			return err
+		}
+		if err := n.startSandbox(c.opts.SandboxExecutable, cfg, filepath.Join(c.StateDir, "logs")); err != nil {
+			return err
+		}
+		c.components = append(c.components, n.sandbox)
+		if err := n.serve(serveCtx, loopback(pt.apiserver), registry); err != nil {
+			return err
+		}
+		c.egress.add(n)
+		c.RealNodes = append(c.RealNodes, n.name)
+	}
+	return nil
 }
 
 // run starts a component from the binary directory and records it for Stop.
@@ -212,6 +276,18 @@ func (c *Cluster) Stop() {
 		for i := len(c.components) - 1; i >= 0; i-- {
 			c.components[i].stop(c.opts.StopTimeout)
 		}
+		for _, n := range c.realNodes {
+			n.close()
+		}
+		if c.egress != nil {
+			c.egress.close()
+		}
+		if c.cancel != nil {
+			c.cancel()
+		}
+		// Pods, shims and anything else the nodes left: gone with their
+		// cgroups, and the nodes' namespaces with them.
+		_ = Cleanup(c.StateDir)
 		if c.removeDir {
 			_ = os.RemoveAll(c.StateDir)
 		}
@@ -227,6 +303,18 @@ func (c *Cluster) PIDs() map[string]int {
 		}
 	}
 	return pids
+}
+
+// Cleanup removes what real nodes of a cluster in stateDir left running
+// (their cgroups, and with the processes in them the nodes' namespaces),
+// as after a supervisor that was killed. It is a no-op when there is
+// nothing.
+func Cleanup(stateDir string) error {
+	abs, err := filepath.Abs(stateDir)
+	if err != nil {
+		return err
+	}
+	return removeCgroupTree(cgroupRootOf(abs), 30*time.Second)
 }
 
 func copyFile(from, to string) error {

@@ -45,7 +45,21 @@ type Options struct {
 	// KeepStateDir keeps StateDir after Stop (the default removes it when
 	// Start created it).
 	KeepStateDir bool
+	// RealNodes is the number of real nodes (kubelet, kube-proxy, containerd)
+	// started beside the kwok nodes. Default 0. They need root, cgroup v1 and
+	// the packages `make deps` installs; Resolve says what is missing.
+	RealNodes int
+	// NodeBinDir holds the binaries of the real nodes' images (pause, api).
+	// Default: $RAGDEPLOY_NODE_BIN, else "node" beside BinDir.
+	NodeBinDir string
+	// SandboxExecutable is re-executed as each real node's sandbox; it must
+	// call MaybeRunNodeSandbox first thing in main. Default: this executable.
+	SandboxExecutable string
 }
+
+// MaxRealNodes is how many real nodes a local cluster can have today: pods
+// on two real nodes would need a network between the nodes' namespaces.
+const MaxRealNodes = 1
 
 // DefaultOptions returns the options Start uses for unset fields.
 func DefaultOptions() Options {
@@ -74,8 +88,32 @@ func (o Options) Resolve() (Options, error) {
 	if err := checkBinaries(o.BinDir); err != nil {
 		return o, err
 	}
+	if o.RealNodes < 0 || o.RealNodes > MaxRealNodes {
+		return o, fmt.Errorf("real nodes: %d is out of range, use 0..%d", o.RealNodes, MaxRealNodes)
+	}
+	if o.RealNodes > 0 {
+		if o.NodeBinDir == "" {
+			o.NodeBinDir = os.Getenv(EnvNodeBinDir)
+		}
+		if o.NodeBinDir == "" {
+			o.NodeBinDir = filepath.Join(filepath.Dir(o.BinDir), "node")
+		}
+		if o.SandboxExecutable == "" {
+			exe, err := os.Executable()
+			if err != nil {
+				return o, err
+			}
+			o.SandboxExecutable = exe
+		}
+		if err := checkRealNodeSupport(o); err != nil {
+			return o, err
+		}
+	}
 	return o, nil
 }
+
+// EnvNodeBinDir overrides where the real nodes' image binaries are looked up.
+const EnvNodeBinDir = "RAGDEPLOY_NODE_BIN"
 
 // FindBinDir returns where the control-plane binaries are expected: the
 // $RAGDEPLOY_CLUSTER_BIN directory, else "cluster" beside the running

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -31,8 +32,10 @@ func (p pki) kubeconfig(identity string) string { return p.path(identity + ".kub
 
 // generatePKI creates a fresh CA, the API server's serving certificate, a
 // client certificate and kubeconfig per identity, and the service-account
-// signing keys. No static tokens or passwords are written.
-func generatePKI(dir, server string) (pki, error) {
+// signing keys. No static tokens or passwords are written. Each real node
+// gets its identities too (see issueNodeIdentities); the CA key is never
+// written, so nothing can be signed once this returns.
+func generatePKI(dir, server string, nodes ...*realNode) (pki, error) {
 	p := pki{dir: dir}
 	ca, err := newAuthority("ragdeploy-local-ca")
 	if err != nil {
@@ -81,19 +84,65 @@ func generatePKI(dir, server string) (pki, error) {
 		if err != nil {
 			return p, err
 		}
-		if err := writeKubeconfig(p.kubeconfig(identity), server, ca.certPEM, kp); err != nil {
+		if err := writeKubeconfig(p.kubeconfig(identity), server, "", ca.certPEM, kp); err != nil {
 			return p, fmt.Errorf("kubeconfig for %s: %w", identity, err)
+		}
+	}
+	if len(nodes) > 0 {
+		if err := issueNodeIdentities(p, ca, nodes); err != nil {
+			return p, err
 		}
 	}
 	return p, nil
 }
 
+// issueNodeIdentities issues what real nodes and the API server need to
+// talk to each other with proper identities: per node a kubelet client
+// certificate (system:node:<name> in system:nodes, so the Node authorizer
+// and NodeRestriction confine it to its own node), a kubelet serving
+// certificate for the node's address, and a kube-proxy kubeconfig
+// (system:kube-proxy, bound to system:node-proxier by the bootstrap policy);
+// and the API server's client certificate for kubelets (logs, exec).
+// Node kubeconfigs point at the API server forwarder inside the node's
+// network; the serving certificate names "kubernetes", so they verify it
+// under that name.
+func issueNodeIdentities(p pki, ca *authority, nodes []*realNode) error {
+	apiClient, err := ca.issue(certRequest{commonName: "kube-apiserver-kubelet-client", organization: []string{"system:masters"}})
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{"apiserver-kubelet-client.crt": apiClient.certPEM, "apiserver-kubelet-client.key": apiClient.keyPEM}
+	for _, n := range nodes {
+		server := "https://" + net.JoinHostPort(n.ip, strconv.Itoa(nodeAPIServerPort))
+		for identity, req := range map[string]certRequest{
+			n.name:                 {commonName: "system:node:" + n.name, organization: []string{"system:nodes"}},
+			n.name + "-kube-proxy": {commonName: "system:kube-proxy"},
+		} {
+			kp, err := ca.issue(req)
+			if err != nil {
+				return err
+			}
+			if err := writeKubeconfig(p.kubeconfig(identity), server, "kubernetes", ca.certPEM, kp); err != nil {
+				return fmt.Errorf("kubeconfig for %s: %w", identity, err)
+			}
+		}
+		serving, err := ca.issue(certRequest{commonName: n.name, dnsNames: []string{n.name}, ips: []net.IP{net.ParseIP(n.ip)}})
+		if err != nil {
+			return err
+		}
+		files[n.name+"-kubelet.crt"], files[n.name+"-kubelet.key"] = serving.certPEM, serving.keyPEM
+	}
+	return writeFiles(p.dir, files)
+}
+
 // contextName names the cluster, user and context in every generated kubeconfig.
 const contextName = "ragdeploy-local"
 
-func writeKubeconfig(path, server string, caPEM []byte, kp keyPair) error {
+// writeKubeconfig writes a client-certificate kubeconfig; tlsServerName,
+// when set, is the name the server's certificate is verified against.
+func writeKubeconfig(path, server, tlsServerName string, caPEM []byte, kp keyPair) error {
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[contextName] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.Clusters[contextName] = &clientcmdapi.Cluster{Server: server, TLSServerName: tlsServerName, CertificateAuthorityData: caPEM}
 	cfg.AuthInfos[contextName] = &clientcmdapi.AuthInfo{ClientCertificateData: kp.certPEM, ClientKeyData: kp.keyPEM}
 	cfg.Contexts[contextName] = &clientcmdapi.Context{Cluster: contextName, AuthInfo: contextName}
 	cfg.CurrentContext = contextName

@@ -26,6 +26,16 @@ type component struct {
 // <logDir>/<name>.log. The kernel kills it if the starting process dies
 // (Pdeathsig), so an interrupted test or supervisor leaves nothing behind.
 func startComponent(name, binary string, args []string, logDir string) (*component, error) {
+	return startComponentEnv(name, binary, args, logDir, componentEnv())
+}
+
+// startComponentEnv is startComponent with the component's environment.
+func startComponentEnv(name, binary string, args []string, logDir string, env []string) (*component, error) {
+	return startProcess(name, binary, args, logDir, env, &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL})
+}
+
+// startProcess starts the component with the given process attributes.
+func startProcess(name, binary string, args []string, logDir string, env []string, attr *syscall.SysProcAttr) (*component, error) {
 	logPath := filepath.Join(logDir, name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
 	if err != nil {
@@ -34,8 +44,8 @@ func startComponent(name, binary string, args []string, logDir string) (*compone
 	cmd := exec.Command(binary, args...) //nolint:gosec // G204: runs a binary this program built or pinned, with arguments as a list (no shell)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.Env = componentEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Env = env
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return nil, fmt.Errorf("%s: start %s: %w", name, binary, err)

@@ -23,6 +23,7 @@ type State struct {
 	Server     string         `json:"server"`
 	Kubeconfig string         `json:"kubeconfig"`
 	Nodes      []string       `json:"nodes"`
+	RealNodes  []string       `json:"realNodes,omitempty"`
 	Components map[string]int `json:"components"`
 	StartedAt  time.Time      `json:"startedAt"`
 	// ReadySeconds is how long the start took.
@@ -35,7 +36,7 @@ type State struct {
 // StateOf returns the state of the running cluster c, supervised by pid.
 func (c *Cluster) StateOf(pid int, started time.Time, ready time.Duration) State {
 	return State{
-		PID: pid, Server: c.Server, Kubeconfig: c.Kubeconfig, Nodes: c.Nodes,
+		PID: pid, Server: c.Server, Kubeconfig: c.Kubeconfig, Nodes: c.Nodes, RealNodes: c.RealNodes,
 		Components: c.PIDs(), StartedAt: started, ReadySeconds: ready.Seconds(),
 	}
 }

@@ -25,6 +25,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/internal/standin"
 )
 
 // Server is a running stand-in.
@@ -71,7 +73,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, img := range images {
 		tag := img[strings.LastIndex(img, ":")+1:]
-		if strings.Contains(tag, "broken") || (strings.Contains(tag, "regress") && q.Get("stage") == "PostPromotion") {
+		if !standin.BehaviourOf(tag).HealthyIn(q.Get("stage") == "PostPromotion") {
 			status, code = "down", http.StatusServiceUnavailable
 		}
 	}

@@ -1,0 +1,129 @@
+package localcluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/agentic-rag/ragdeploy/internal/image"
+)
+
+// StandinRepository is the api stand-in's image repository: the registry
+// answers for any tag of it with the stand-in, its version set to the tag.
+const StandinRepository = "agentic-rag/api"
+
+// localRegistry is the local cluster's OCI registry (go-containerregistry's
+// in-memory one). containerd on every real node uses it as the mirror of
+// every registry, so manifests keep their image names; it holds the images
+// the cluster needs and those `local load` adds.
+type localRegistry struct {
+	handler http.Handler
+	// standin is the stand-in's one-binary image; each tag is this image
+	// with AGENTIC_RAG_VERSION set to the tag.
+	standin v1.Image
+	mu      sync.Mutex
+	tags    map[string]bool
+}
+
+func newLocalRegistry(standin v1.Image) *localRegistry {
+	quiet := log.New(io.Discard, "", 0)
+	return &localRegistry{handler: registry.New(registry.Logger(quiet)), standin: standin, tags: map[string]bool{}}
+}
+
+// inProcess sends requests to the registry's handler without a network.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	if req.Body == nil {
+		// A server's request always has a body; handlers rely on it.
+		req.Body = http.NoBody
+	}
+	t.h.ServeHTTP(rec, req)
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
+}
+
+// push stores img as repo:tag.
+func (r *localRegistry) push(repo, tag string, img v1.Image) error {
+	ref, err := name.NewTag("registry.local/"+repo+":"+tag, name.Insecure)
+	if err != nil {
+		return err
+	}
+	if err := remote.Write(ref, img, remote.WithTransport(inProcess{r.handler})); err != nil {
+		return fmt.Errorf("push %s:%s into the local registry: %w", repo, tag, err)
+	}
+	return nil
+}
+
+var standinManifest = regexp.MustCompile(`^/v2/` + regexp.QuoteMeta(StandinRepository) + `/manifests/([A-Za-z0-9_][A-Za-z0-9._-]{0,127})$`)
+
+// ensureStandin pushes the stand-in for tag on first demand.
+func (r *localRegistry) ensureStandin(tag string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tags[tag] {
+		return nil
+	}
+	cfg, err := r.standin.ConfigFile()
+	if err != nil {
+		return err
+	}
+	c := cfg.Config
+	c.Env = append([]string{"AGENTIC_RAG_VERSION=" + tag}, c.Env...)
+	img, err := image.WithConfig(r.standin, cfg.OS, cfg.Architecture, cfg.Created.Time, c)
+	if err != nil {
+		return err
+	}
+	if err := r.push(StandinRepository, tag, img); err != nil {
+		return err
+	}
+	r.tags[tag] = true
+	return nil
+}
+
+// ServeHTTP answers the OCI distribution API, making stand-in tags on demand.
+func (r *localRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if m := standinManifest.FindStringSubmatch(req.URL.Path); m != nil && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+		if err := r.ensureStandin(m[1]); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	r.handler.ServeHTTP(w, req)
+}
+
+// serve answers on ln until the returned function is called; readOnly
+// refuses every method but GET and HEAD (what pods on a node could reach).
+func (r *localRegistry) serve(ln net.Listener, readOnly bool) func() {
+	h := http.Handler(r)
+	if readOnly {
+		h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.Method != http.MethodGet && req.Method != http.MethodHead {
+				http.Error(w, "read-only: push with `ragdeploy local load`", http.StatusMethodNotAllowed)
+				return
+			}
+			r.ServeHTTP(w, req)
+		})
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+}

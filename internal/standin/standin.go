@@ -1,0 +1,164 @@
+// Package standin is the Agentic RAG api stand-in: a real HTTP server that
+// takes the platform api's place where its image cannot be had (the local
+// cluster). Its image tag decides how it behaves, so rollouts, pipelines and
+// demos can ship good and bad versions:
+//
+//	tag contains "broken"   never ready: /health always fails
+//	tag contains "regress"  /health passes at first, fails after RegressAfter
+//	                        (a version that breaks under production traffic)
+//	tag contains "crash"    exits with an error soon after start
+//	anything else           healthy
+package standin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Behaviour is what a version of the stand-in does.
+type Behaviour string
+
+// The behaviours a tag can ask for.
+const (
+	Healthy Behaviour = "healthy"
+	Broken  Behaviour = "broken"
+	Regress Behaviour = "regress"
+	Crash   Behaviour = "crash"
+)
+
+// BehaviourOf is the behaviour the image tag (or version) asks for.
+func BehaviourOf(tag string) Behaviour {
+	for _, b := range []Behaviour{Broken, Regress, Crash} {
+		if strings.Contains(tag, string(b)) {
+			return b
+		}
+	}
+	return Healthy
+}
+
+// HealthyIn reports whether /health of a version passes in a rollout stage:
+// broken versions never pass, regressing ones stop passing once they carry
+// production traffic (post-promotion). It is the judgement simapp makes for
+// pods that run nothing; the real server makes it by time.
+func (b Behaviour) HealthyIn(postPromotion bool) bool {
+	switch b {
+	case Broken:
+		return false
+	case Regress:
+		return !postPromotion
+	default:
+		return true
+	}
+}
+
+// Config is one running version.
+type Config struct {
+	// Version answers every request (the image tag).
+	Version string
+	// Pod is the answering pod's name (its hostname).
+	Pod string
+	// RegressAfter is how long a regressing version passes /health.
+	RegressAfter time.Duration
+	// DrainDelay is how long, after the stop signal, the server keeps
+	// accepting connections while failing readiness (so endpoints can be
+	// updated), before it stops accepting and finishes in-flight requests.
+	DrainDelay time.Duration
+	// ShutdownTimeout bounds finishing in-flight requests.
+	ShutdownTimeout time.Duration
+}
+
+// Answer is the body of every response.
+type Answer struct {
+	Status  string `json:"status"`
+	Version string `json:"version"`
+	Pod     string `json:"pod"`
+	Path    string `json:"path,omitempty"`
+}
+
+// Server is the stand-in's HTTP handler and lifecycle.
+type Server struct {
+	cfg      Config
+	started  time.Time
+	draining atomic.Bool
+	srv      *http.Server
+}
+
+// New returns a server for cfg.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, started: time.Now()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", s.health)
+	mux.HandleFunc("/", s.answer)
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second}
+	return s
+}
+
+// Handler serves the stand-in's routes.
+func (s *Server) Handler() http.Handler { return s.srv.Handler }
+
+func (s *Server) healthy() bool {
+	if s.draining.Load() {
+		return false
+	}
+	switch BehaviourOf(s.cfg.Version) {
+	case Broken:
+		return false
+	case Regress:
+		return time.Since(s.started) < s.cfg.RegressAfter
+	default:
+		return true
+	}
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	if s.healthy() {
+		s.reply(w, r, http.StatusOK, "ok")
+		return
+	}
+	s.reply(w, r, http.StatusServiceUnavailable, "down")
+}
+
+func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
+	s.reply(w, r, http.StatusOK, "ok")
+}
+
+func (s *Server) reply(w http.ResponseWriter, r *http.Request, code int, status string) {
+	if s.draining.Load() {
+		// Keep-alive clients reconnect, and so reach a pod that stays.
+		w.Header().Set("Connection", "close")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(Answer{Status: status, Version: s.cfg.Version, Pod: s.cfg.Pod, Path: r.URL.Path})
+}
+
+// Serve answers on ln until ctx is done, then drains: readiness fails at
+// once, connections are still accepted for DrainDelay, then the listener
+// closes, idle keep-alive connections are closed and in-flight requests
+// finish (within ShutdownTimeout).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	time.Sleep(s.cfg.DrainDelay) // the drain window is a duration by design, not a wait for an event
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

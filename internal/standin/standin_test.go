@@ -1,0 +1,89 @@
+package standin
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestBehaviourOf(t *testing.T) {
+	for tag, want := range map[string]Behaviour{
+		"1.0.0": Healthy, "1.1.0-broken": Broken, "2.0.0-regress": Regress, "3.0-crash": Crash, "latest": Healthy,
+	} {
+		if got := BehaviourOf(tag); got != want {
+			t.Errorf("BehaviourOf(%q) = %s, want %s", tag, got, want)
+		}
+	}
+	if Regress.HealthyIn(true) || !Regress.HealthyIn(false) || Broken.HealthyIn(false) || !Healthy.HealthyIn(true) {
+		t.Error("HealthyIn: regress passes only before promotion, broken never, healthy always")
+	}
+}
+
+// get returns the status, the answer and whether the server asked to close
+// the connection.
+func get(t *testing.T, url string) (int, Answer, bool) {
+	t.Helper()
+	resp, err := http.Get(url) //nolint:gosec,noctx // G107: the test's own loopback server
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var a Answer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, a, resp.Close
+}
+
+// TestDrain: once told to stop, the server fails /health at once, tells
+// keep-alive clients to reconnect, keeps answering during the drain delay,
+// then stops cleanly.
+func TestDrain(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	s := New(Config{Version: "1.2.3", Pod: "api-0", DrainDelay: time.Hour, ShutdownTimeout: time.Second})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+
+	code, a, _ := get(t, url+"/health")
+	if code != http.StatusOK || a.Version != "1.2.3" || a.Pod != "api-0" {
+		t.Fatalf("before stop: %d %+v", code, a)
+	}
+	cancel()
+	for !s.draining.Load() {
+		time.Sleep(time.Millisecond) // Serve sets the flag as soon as it sees ctx done
+	}
+	code, _, closing := get(t, url+"/health")
+	if code != http.StatusServiceUnavailable || !closing {
+		t.Fatalf("draining /health: %d, Connection: close %v; want 503 and close", code, closing)
+	}
+	if code, a, _ := get(t, url+"/v1/query"); code != http.StatusOK || a.Path != "/v1/query" {
+		t.Fatalf("draining request: %d %+v; want it answered", code, a)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Serve returned %v during the drain delay", err)
+	default:
+	}
+}
+
+func TestRegressFailsAfterItsTime(t *testing.T) {
+	s := New(Config{Version: "1.0-regress", RegressAfter: 0})
+	if s.healthy() {
+		t.Fatal("a regressing version past its time is healthy")
+	}
+	s = New(Config{Version: "1.0-regress", RegressAfter: time.Hour})
+	if !s.healthy() {
+		t.Fatal("a regressing version within its time is unhealthy")
+	}
+	if New(Config{Version: "1.0-broken"}).healthy() {
+		t.Fatal("a broken version is healthy")
+	}
+}

@@ -1,0 +1,320 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	apiwatch "k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/utils/ptr"
+
+	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+)
+
+// hostSysctls are the host settings a real node could change: the globals
+// kubelet rewrites at start-up, forwarding, and conntrack's table size.
+var hostSysctls = []string{
+	"vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops",
+	"kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes",
+	"net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet", "net/netfilter/nf_conntrack_max",
+	"net/bridge/bridge-nf-call-iptables",
+}
+
+// hostPaths are the fixed paths containerd, the CNI library and kubelet
+// use whatever their configuration says, and others they might create.
+var hostPaths = []string{
+	"/run/containerd", "/run/netns", "/var/lib/cni", "/var/lib/kubelet", "/var/log/containers", "/var/log/pods",
+	"/var/lib/containerd", "/opt/containerd", "/etc/cni", "/usr/libexec/kubernetes", "/etc/kubernetes",
+}
+
+// counters are packet and byte counters in iptables-save output; they move
+// with any traffic and say nothing about the rules.
+var counters = regexp.MustCompile(`\[\d+:\d+\]`)
+
+// hostState records the host's networking, mounts, sysctls and fixed paths
+// as the tools a user would check them with show them.
+func hostState(t *testing.T) map[string]string {
+	t.Helper()
+	state := map[string]string{}
+	for _, argv := range [][]string{
+		{"iptables-save"}, {"ip6tables-save"}, {"nft", "list", "ruleset"},
+		{"ip", "link"}, {"ip", "addr"}, {"ip", "route", "show", "table", "all"}, {"ip", "-6", "route", "show", "table", "all"}, {"ip", "rule"},
+	} {
+		out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput() //nolint:gosec // G204: the test's own observation tools, arguments as a list
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+		var lines []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if !strings.HasPrefix(l, "#") {
+				lines = append(lines, counters.ReplaceAllString(l, "[counters]"))
+			}
+		}
+		state[strings.Join(argv, " ")] = strings.Join(lines, "\n")
+	}
+	// Mount points and what is mounted there (IDs differ between runs of
+	// the same mount, so they are left out).
+	mountinfo, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mounts []string
+	for _, l := range strings.Split(strings.TrimSpace(string(mountinfo)), "\n") {
+		f := strings.Fields(l)
+		sep := 0
+		for i, x := range f {
+			if x == "-" {
+				sep = i
+			}
+		}
+		mounts = append(mounts, f[4]+" "+f[sep+1]+" "+f[sep+2])
+	}
+	sort.Strings(mounts)
+	state["mounts"] = strings.Join(mounts, "\n")
+	for _, s := range hostSysctls {
+		v, err := os.ReadFile(filepath.Join("/proc/sys", s)) //nolint:gosec // G304: a fixed list of sysctls the test observes
+		state["sysctl "+s] = strings.TrimSpace(string(v)) + errString(err)
+	}
+	for _, p := range hostPaths {
+		entries, err := os.ReadDir(p)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		state["path "+p] = strings.Join(names, " ") + errString(err)
+	}
+	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/ragdeploy-*")
+	state["cgroups"] = strings.Join(cgroups, " ")
+	return state
+}
+
+func errString(err error) string {
+	if err != nil {
+		return " (" + err.Error() + ")"
+	}
+	return ""
+}
+
+// sameHost fails the test with every difference between two host states.
+func sameHost(t *testing.T, when string, before, after map[string]string, except ...string) {
+	t.Helper()
+	var diffs []string
+	for k, v := range before {
+		if !contains(except, k) && after[k] != v {
+			diffs = append(diffs, fmt.Sprintf("%s:\n  before: %q\n  %s: %q", k, v, when, after[k]))
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 0 {
+		t.Fatalf("the host changed (%s):\n%s", when, strings.Join(diffs, "\n"))
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// requireRealNodes fails (not skips) when this machine cannot run real
+// nodes: make test installs what they need, so a missing piece is a defect.
+func requireRealNodes(t *testing.T) {
+	t.Helper()
+	if _, err := (localcluster.Options{BinDir: binDir, RealNodes: 1, SandboxExecutable: binary}).Resolve(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// upRealNode starts `local up --real-nodes 1` in stateDir and returns a
+// client for it.
+func upRealNode(t *testing.T, work, stateDir string) kubernetes.Interface {
+	t.Helper()
+	up := ragdeploy(t, work, nil, "local", "up", "--state-dir", stateDir, "--nodes", "1", "--real-nodes", "1", "--no-controller")
+	if up.code != 0 {
+		t.Fatalf("local up --real-nodes 1 failed: %s", up.stderr)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(stateDir, "kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// runOnRealNode creates an api stand-in pod on the real node and a Service
+// for it, waits (watching) until the pod is Ready, and returns its answer
+// through the Service, fetched through the API server's service proxy
+// (which reaches the pod from inside the node's network).
+func runOnRealNode(t *testing.T, cs kubernetes.Interface, name, version string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{localcluster.RealNodeLabel: "real"},
+			Tolerations:  []corev1.Toleration{{Key: localcluster.RealNodeTaintKey, Operator: corev1.TolerationOpExists}},
+			Containers: []corev1.Container{{
+				Name: "api", Image: "agentic-rag/api:" + version,
+				Ports:          []corev1.ContainerPort{{ContainerPort: 8000}},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(8000)}}, PeriodSeconds: 1},
+				SecurityContext: &corev1.SecurityContext{
+					RunAsNonRoot: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+					Capabilities:   &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				},
+			}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": name}, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8000)}}},
+	}
+	if _, err := cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPodReady(ctx, t, cs, "default", name)
+	// The Service answers once the endpoints controller has published the
+	// Ready pod; until then the proxy says it has no endpoint.
+	var body []byte
+	var lastErr error
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		body, lastErr = cs.CoreV1().Services("default").ProxyGet("http", name, "80", "/hello", nil).DoRaw(ctx)
+		return lastErr == nil, nil
+	}); err != nil {
+		t.Fatalf("request through Service %s: %v (last: %v)", name, err, lastErr)
+	}
+	return string(body)
+}
+
+// waitPodReady watches pod until its Ready condition is True.
+func waitPodReady(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string) {
+	t.Helper()
+	lw := cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "pods", ns, fields.OneTermEqualSelector("metadata.name", name))
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, func(ev apiwatch.Event) (bool, error) {
+		p, ok := ev.Object.(*corev1.Pod)
+		if !ok {
+			return false, nil
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		p, _ := cs.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
+		t.Fatalf("pod %s/%s not Ready: %v\nstatus: %+v", ns, name, err, p.Status)
+	}
+}
+
+func TestRealNodeLeavesTheHostAsItFoundIt(t *testing.T) {
+	requireRealNodes(t)
+	work := t.TempDir()
+	stateDir := filepath.Join(work, "state")
+	before := hostState(t)
+
+	cs := upRealNode(t, work, stateDir)
+	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir) })
+	answer := runOnRealNode(t, cs, "probe", "1.0.0")
+	if !strings.Contains(answer, `"version":"1.0.0"`) || !strings.Contains(answer, `"pod":"probe"`) {
+		t.Fatalf("the pod on the real node answered %q; want its version and name", answer)
+	}
+	// While it runs, a pod serves through a Service, the node has its
+	// bridge, veths, iptables rules and pod namespaces: none of it on the
+	// host. Only the nodes' cgroups are global.
+	sameHost(t, "during", before, hostState(t), "cgroups")
+
+	if down := ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir); down.code != 0 {
+		t.Fatalf("local down: %s", down.stderr)
+	}
+	sameHost(t, "after local down", before, hostState(t))
+	if left, _ := localcluster.RealNodeProcesses(stateDir); len(left) > 0 {
+		t.Fatalf("processes left after local down: %v", left)
+	}
+}
+
+func TestKilledSupervisorLeavesNothingBehind(t *testing.T) {
+	requireRealNodes(t)
+	work := t.TempDir()
+	stateDir := filepath.Join(work, "state")
+	before := hostState(t)
+	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir) })
+
+	// alive lists which of pids still run.
+	alive := func(pids []int) []string {
+		var out []string
+		for _, pid := range pids {
+			if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && len(cmdline) > 0 {
+				out = append(out, fmt.Sprintf("%d %s", pid, bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+			}
+		}
+		return out
+	}
+	// killed brings a cluster up (checking that this cleaned up what the
+	// previous round left), runs a pod on the real node, kills the
+	// supervisor with SIGKILL and returns what survived it: shims and
+	// containers daemonize away from the supervisor.
+	killed := func(pod string, previous []int) []int {
+		cs := upRealNode(t, work, stateDir)
+		if a := alive(previous); len(a) > 0 {
+			t.Fatalf("local up left the killed cluster's processes running:\n%s", strings.Join(a, "\n"))
+		}
+		runOnRealNode(t, cs, pod, "1.0.0")
+		state, err := localcluster.ReadState(stateDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(state.PID, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, map[string]int{"supervisor": state.PID}, 10*time.Second)
+		left, err := localcluster.RealNodeProcesses(stateDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(alive(left)) == 0 {
+			t.Fatal("nothing survived the supervisor: this test would show nothing")
+		}
+		return left
+	}
+
+	// The next local up cleans up what a killed one left, and works; so
+	// does local down.
+	left := killed("second", killed("first", nil))
+	if down := ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir); down.code != 0 {
+		t.Fatalf("local down: %s", down.stderr)
+	}
+	if a := alive(left); len(a) > 0 {
+		t.Fatalf("local down left the killed cluster's processes running:\n%s", strings.Join(a, "\n"))
+	}
+	sameHost(t, "after a killed supervisor and local down", before, hostState(t))
+}
