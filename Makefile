@@ -32,6 +32,7 @@ build: ## build bin/ragdeploy
 cluster-bin: ## build the control-plane binaries (cached by their pins; ~8 min once) and the real nodes' image binaries (bin/node)
 	@hack/cluster/build.sh >/dev/null
 	@CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/node/ ./hack/nodebin/pause ./hack/nodebin/api
+	@hack/coredns/build.sh
 
 deps: ## install the Debian packages the tests need (prometheus; containerd, runc, CNI plugins, iptables, conntrack for real nodes)
 	@hack/install-deps.sh

@@ -193,8 +193,19 @@ func (c *Cluster) start(ctx, serveCtx context.Context) error {
 			rest = append(rest, n.sandbox)
 		}
 	}
-	return c.waitFor(ctx, "nodes Ready and default ServiceAccount", func(ctx context.Context) (bool, error) {
+	if err := c.waitFor(ctx, "nodes Ready and default ServiceAccount", func(ctx context.Context) (bool, error) {
 		return clusterUsable(ctx, client, append(append([]string{}, c.Nodes...), c.RealNodes...))
+	}, rest...); err != nil {
+		return err
+	}
+	if len(c.realNodes) == 0 {
+		return nil
+	}
+	if err := applyManifest(ctx, c.RESTConfig, corednsManifest); err != nil {
+		return fmt.Errorf("cluster DNS: %w", err)
+	}
+	return c.waitFor(ctx, "cluster DNS (CoreDNS on the real node) available", func(ctx context.Context) (bool, error) {
+		return deploymentAvailable(ctx, client, "kube-system", "coredns"), nil
 	}, rest...)
 }
 

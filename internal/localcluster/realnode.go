@@ -369,7 +369,7 @@ func (n *realNode) close() {
 var ErrRealNodesUnsupported = errors.New("real nodes cannot run here")
 
 // nodeImageBinaries are built by `make cluster-bin` into the node bin dir.
-var nodeImageBinaries = []string{"pause", "api"}
+var nodeImageBinaries = []string{"pause", "api", "coredns"}
 
 // checkRealNodeSupport reports, all at once, what real nodes would lack:
 // root, cgroup v1 hierarchies, kubelet and kube-proxy, the host packages
@@ -457,10 +457,17 @@ func newNodeRegistry(nodeBinDir string) (*localRegistry, error) {
 	if err != nil {
 		return nil, err
 	}
+	coredns, err := binaryImage(nodeBinDir, "coredns", v1.Config{User: image.User})
+	if err != nil {
+		return nil, err
+	}
 	r := newLocalRegistry(api)
-	ref, _ := strings.CutPrefix(sandboxImage, "registry.k8s.io/")
-	repo, tag, _ := strings.Cut(ref, ":")
-	return r, r.push(repo, tag, pause)
+	for ref, img := range map[string]v1.Image{sandboxImage: pause, corednsImage: coredns} {
+		if err := r.pushRef(ref, img); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // publishAPIServerEndpoint points the kubernetes Service at the API server

@@ -69,6 +69,17 @@ func (r *localRegistry) push(repo, tag string, img v1.Image) error {
 	return nil
 }
 
+// pushRef stores img under a full image reference (registry.k8s.io/pause:3.10)
+// as the mirror is asked for it: by repository and tag, whatever the
+// registry host.
+func (r *localRegistry) pushRef(ref string, img v1.Image) error {
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return err
+	}
+	return r.push(tag.RepositoryStr(), tag.TagStr(), img)
+}
+
 var standinManifest = regexp.MustCompile(`^/v2/` + regexp.QuoteMeta(StandinRepository) + `/manifests/([A-Za-z0-9_][A-Za-z0-9._-]{0,127})$`)
 
 // ensureStandin pushes the stand-in for tag on first demand.

@@ -94,6 +94,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, started: time.Now()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", s.health)
+	mux.HandleFunc("/resolve", s.resolve)
 	mux.HandleFunc("/", s.answer)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second}
 	return s
@@ -126,6 +127,21 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusOK, "ok")
+}
+
+// resolve looks a name up as the pod's resolver does (?name=...): a way to
+// see cluster DNS from inside a pod, which has no shell.
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, r.URL.Query().Get("name"))
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusNotFound)
+		_ = json.NewEncoder(w).Encode(map[string]any{"error": err.Error(), "pod": s.cfg.Pod})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"addresses": addrs, "pod": s.cfg.Pod})
 }
 
 func (s *Server) reply(w http.ResponseWriter, r *http.Request, code int, status string) {

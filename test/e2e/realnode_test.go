@@ -15,14 +15,19 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	apiwatch "k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/remotecommand"
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
 
@@ -149,6 +154,12 @@ func requireRealNodes(t *testing.T) {
 // upRealNode starts `local up --real-nodes 1` in stateDir and returns a
 // client for it.
 func upRealNode(t *testing.T, work, stateDir string) kubernetes.Interface {
+	cs, _ := upRealNodeConfig(t, work, stateDir)
+	return cs
+}
+
+// upRealNodeConfig is upRealNode with the admin's REST config.
+func upRealNodeConfig(t *testing.T, work, stateDir string) (kubernetes.Interface, *rest.Config) {
 	t.Helper()
 	up := ragdeploy(t, work, nil, "local", "up", "--state-dir", stateDir, "--nodes", "1", "--real-nodes", "1", "--no-controller")
 	if up.code != 0 {
@@ -162,7 +173,7 @@ func upRealNode(t *testing.T, work, stateDir string) kubernetes.Interface {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cs
+	return cs, cfg
 }
 
 // runOnRealNode creates an api stand-in pod on the real node and a Service
@@ -317,4 +328,81 @@ func TestKilledSupervisorLeavesNothingBehind(t *testing.T) {
 		t.Fatalf("local down left the killed cluster's processes running:\n%s", strings.Join(a, "\n"))
 	}
 	sameHost(t, "after a killed supervisor and local down", before, hostState(t))
+}
+
+// TestRealNodePlumbing: what a real cluster gives pods and users works on
+// the real node: cluster DNS from a pod, the API server through the
+// kubernetes Service (CoreDNS watches through it), kubectl logs and exec,
+// and the node's own identity, confined by NodeRestriction.
+func TestRealNodePlumbing(t *testing.T) {
+	requireRealNodes(t)
+	work := t.TempDir()
+	stateDir := filepath.Join(work, "state")
+	cs, cfg := upRealNodeConfig(t, work, stateDir)
+	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir) })
+	ctx := t.Context()
+	runOnRealNode(t, cs, "plumbing", "2.0.0")
+
+	// DNS, asked by the pod's own resolver (CoreDNS answers only because it
+	// lists Services through the kubernetes Service).
+	for name, want := range map[string]string{
+		"kubernetes.default.svc.cluster.local": "10.96.0.1",
+		"kube-dns.kube-system":                 localcluster.ClusterDNSIP,
+	} {
+		body, err := cs.CoreV1().Pods("default").ProxyGet("http", "plumbing", "8000", "/resolve", map[string]string{"name": name}).DoRaw(ctx)
+		if err != nil || !strings.Contains(string(body), `"`+want+`"`) {
+			t.Fatalf("pod resolving %s: %s %v; want %s", name, body, err, want)
+		}
+	}
+	svc, err := cs.CoreV1().Services("default").Get(ctx, "plumbing", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := cs.CoreV1().Pods("default").ProxyGet("http", "plumbing", "8000", "/resolve", map[string]string{"name": "plumbing.default.svc.cluster.local"}).DoRaw(ctx)
+	if err != nil || !strings.Contains(string(body), svc.Spec.ClusterIP) {
+		t.Fatalf("pod resolving its own Service: %s %v; want %s", body, err, svc.Spec.ClusterIP)
+	}
+	// A name outside the cluster is not answered: nothing is forwarded off
+	// the machine.
+	if _, err := cs.CoreV1().Pods("default").ProxyGet("http", "plumbing", "8000", "/resolve", map[string]string{"name": "example.com"}).DoRaw(ctx); err == nil {
+		t.Fatal("example.com resolved: cluster DNS forwards names off the machine")
+	}
+
+	// kubectl logs: the stand-in's start-up line.
+	logs, err := cs.CoreV1().Pods("default").GetLogs("plumbing", &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil || !strings.Contains(string(logs), "api stand-in 2.0.0") {
+		t.Fatalf("logs: %q %v", logs, err)
+	}
+	// kubectl exec.
+	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace("default").Name("plumbing").SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: "api", Command: []string{"/api", "version"}, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	exec, err := remotecommand.NewWebSocketExecutor(cfg, "GET", req.URL().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr}); err != nil || strings.TrimSpace(stdout.String()) != "2.0.0" {
+		t.Fatalf("exec /api version: %q %q %v", stdout.String(), stderr.String(), err)
+	}
+
+	// The node's identity: system:node:real-node-0 reads its own Node and
+	// may not touch another (NodeRestriction).
+	nodeCfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(stateDir, "pki", "real-node-0.kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The kubeconfig names the forwarder inside the node's network; from
+	// here the API server is on loopback.
+	nodeCfg.Host, nodeCfg.TLSClientConfig.ServerName = cfg.Host, ""
+	asNode, err := kubernetes.NewForConfig(nodeCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asNode.CoreV1().Nodes().Get(ctx, "real-node-0", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the node cannot read itself: %v", err)
+	}
+	patch := []byte(`{"metadata":{"labels":{"hijacked":"true"}}}`)
+	if _, err := asNode.CoreV1().Nodes().Patch(ctx, "kwok-node-0", types.MergePatchType, patch, metav1.PatchOptions{}); !apierrors.IsForbidden(err) {
+		t.Fatalf("the real node patched another node: %v; want Forbidden", err)
+	}
 }

@@ -1,7 +1,7 @@
 // Command api is the Agentic RAG api stand-in image's entrypoint on real
 // nodes of the local cluster (see internal/standin): it listens on :8000 and
 // answers with its version (AGENTIC_RAG_VERSION, which the local registry
-// sets from the image tag) and pod name.
+// sets from the image tag) and pod name; `api version` prints the version.
 package main
 
 import (
@@ -25,6 +25,11 @@ func main() {
 
 func run() error {
 	version := env("AGENTIC_RAG_VERSION", "unknown")
+	if len(os.Args) > 1 && os.Args[1] == "version" {
+		// What `kubectl exec POD -- /api version` shows.
+		fmt.Println(version)
+		return nil
+	}
 	pod, _ := os.Hostname()
 	cfg := standin.Config{
 		Version:         version,
