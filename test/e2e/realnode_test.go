@@ -393,7 +393,7 @@ func TestRealNodePlumbing(t *testing.T) {
 	}
 	// The kubeconfig names the forwarder inside the node's network; from
 	// here the API server is on loopback.
-	nodeCfg.Host, nodeCfg.TLSClientConfig.ServerName = cfg.Host, ""
+	nodeCfg.Host, nodeCfg.ServerName = cfg.Host, ""
 	asNode, err := kubernetes.NewForConfig(nodeCfg)
 	if err != nil {
 		t.Fatal(err)
