@@ -26,8 +26,8 @@ all: build
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/ragdeploy
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ragdeploy ./cmd/ragdeploy
+build: ## build bin/ragdeploy (static: the local cluster runs it as the controller image too)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/ragdeploy ./cmd/ragdeploy
 
 cluster-bin: ## build the control-plane binaries (cached by their pins; ~8 min once) and the real nodes' image binaries (bin/node)
 	@hack/cluster/build.sh >/dev/null

@@ -18,8 +18,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/agentic-rag/ragdeploy/charts"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/image"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/release"
+	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
 // defaultLocalStateDir is relative to the working directory.
@@ -253,7 +257,17 @@ func (o *localUpOptions) serve(ctx context.Context) error {
 	}
 	defer c.Stop()
 	state := c.StateOf(os.Getpid(), started, time.Since(started))
-	if !o.NoController {
+	switch {
+	case o.NoController:
+	case len(c.RealNodes) > 0:
+		// Real nodes run the controller as it runs on any cluster: the
+		// chart's Deployment, from an image of this very binary.
+		if err := installInClusterController(ctx, c); err != nil {
+			return fmt.Errorf("controller: %w", err)
+		}
+		state.ControllerRelease = localControllerNamespace + "/" + localControllerRelease
+		state.ReadySeconds = time.Since(started).Seconds()
+	default:
 		state.ControllerLog = filepath.Join(o.StateDir, "logs", "ragdeploy-controller.log")
 		stopController, err := runLocalController(ctx, c, state.ControllerLog)
 		if err != nil {
@@ -380,6 +394,48 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// The in-cluster controller's Helm release on a local cluster with real nodes.
+const (
+	localControllerNamespace = "ragdeploy-system"
+	localControllerRelease   = "ragdeploy"
+	controllerRepository     = "agentic-rag/ragdeploy"
+)
+
+// installInClusterController pushes an image of this binary into the local
+// registry (tagged by its digest, so a rebuilt binary rolls the pods) and
+// installs charts/ragdeploy with it on the real nodes: 2 replicas with
+// leader election, the chart's security context, probes and RBAC.
+func installInClusterController(ctx context.Context, c *localcluster.Cluster) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	img, err := image.FromExecutable(exe, Version, Commit)
+	if err != nil {
+		return err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	tag := "local-" + digest.Hex[:12]
+	if err := c.PushImage(controllerRepository+":"+tag, img); err != nil {
+		return err
+	}
+	ch, err := render.LoadChart(charts.FS, "ragdeploy")
+	if err != nil {
+		return err
+	}
+	values := map[string]any{
+		"image":        map[string]any{"repository": controllerRepository, "tag": tag},
+		"nodeSelector": map[string]any{localcluster.RealNodeLabel: "real"},
+		"tolerations":  []any{map[string]any{"key": localcluster.RealNodeTaintKey, "operator": "Exists", "effect": "NoSchedule"}},
+	}
+	t := release.Target{Kubeconfig: c.Kubeconfig, Namespace: localControllerNamespace, Name: localControllerRelease}
+	_, err = release.ApplyChart(ctx, t, ch, values, release.Options{Timeout: 2 * time.Minute})
+	return err
 }
 
 // runLocalController installs the CRDs and runs the controller in this

@@ -9,11 +9,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"debug/elf"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -200,4 +202,33 @@ func ReadLayout(dir string) (v1.ImageIndex, error) {
 		return nil, fmt.Errorf("%s: %d entries in index.json; want 1", dir, len(m.Manifests))
 	}
 	return outer.ImageIndex(m.Manifests[0].Digest)
+}
+
+// FromExecutable is the controller image of a ragdeploy binary that is
+// already built (the running one, for the local cluster). The binary must
+// be statically linked: the image has no libc.
+func FromExecutable(path, version, commit string) (v1.Image, error) {
+	if err := static(path); err != nil {
+		return nil, err
+	}
+	bin, err := os.ReadFile(path) //nolint:gosec // G304: the running executable
+	if err != nil {
+		return nil, err
+	}
+	return imageFor(Options{Version: version, Commit: commit, Created: time.Unix(0, 0).UTC()}, "linux", runtime.GOARCH, bin)
+}
+
+// static fails for an executable that needs a dynamic loader.
+func static(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer func() { _ = f.Close() }()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked, so it cannot run in the controller image (no libc there): build it with CGO_ENABLED=0 (make build does)", path)
+		}
+	}
+	return nil
 }

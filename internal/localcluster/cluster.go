@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -30,12 +32,17 @@ type Cluster struct {
 	Nodes []string
 	// RealNodes are the names of the real nodes.
 	RealNodes []string
+	// Registry is the host loopback address of the local image registry
+	// real nodes pull from ("" without real nodes).
+	Registry string
 
 	opts       Options
 	removeDir  bool
 	components []*component
 	realNodes  []*realNode
 	egress     *egressProxy
+	registry   *localRegistry
+	closers    []func()
 	// cancel ends what serves the real nodes (forwarders, registry).
 	cancel   context.CancelFunc
 	stopOnce sync.Once
@@ -213,10 +220,19 @@ func (c *Cluster) start(ctx, serveCtx context.Context) error {
 // in-cluster endpoint and starts each real node's sandbox with its
 // forwarders.
 func (c *Cluster) startRealNodes(ctx, serveCtx context.Context, client kubernetes.Interface, keys pki, pt ports) error {
-	registry, err := newNodeRegistry(c.opts.NodeBinDir)
+	registry, err := newNodeRegistry(filepath.Join(c.StateDir, "registry"), c.opts.NodeBinDir)
 	if err != nil {
 		return err
 	}
+	c.registry = registry
+	// The registry's face on the host's loopback, for `local load`.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	c.Registry = ln.Addr().String()
+	stop := registry.serve(ln, false)
+	c.closers = append(c.closers, stop)
 	if err := publishAPIServerEndpoint(ctx, client, c.realNodes[0]); err != nil {
 		return fmt.Errorf("kubernetes Service endpoint: %w", err)
 	}
@@ -290,6 +306,9 @@ func (c *Cluster) Stop() {
 		for _, n := range c.realNodes {
 			n.close()
 		}
+		for _, close := range c.closers {
+			close()
+		}
 		if c.egress != nil {
 			c.egress.close()
 		}
@@ -314,6 +333,16 @@ func (c *Cluster) PIDs() map[string]int {
 		}
 	}
 	return pids
+}
+
+// PushImage stores img in the local registry under ref (e.g.
+// agentic-rag/ragdeploy:local), so pods on real nodes can run it by that
+// name.
+func (c *Cluster) PushImage(ref string, img v1.Image) error {
+	if c.registry == nil {
+		return errors.New("the local registry runs only with real nodes")
+	}
+	return c.registry.pushRef(ref, img)
 }
 
 // Cleanup removes what real nodes of a cluster in stateDir left running

@@ -445,7 +445,7 @@ func binaryImage(dir, name string, cfg v1.Config) (v1.Image, error) {
 
 // newNodeRegistry fills a local registry with the images every real node
 // needs: the pause image and the api stand-in (for any tag).
-func newNodeRegistry(nodeBinDir string) (*localRegistry, error) {
+func newNodeRegistry(dir, nodeBinDir string) (*localRegistry, error) {
 	pause, err := binaryImage(nodeBinDir, "pause", v1.Config{User: "65535:65535"})
 	if err != nil {
 		return nil, err
@@ -461,7 +461,10 @@ func newNodeRegistry(nodeBinDir string) (*localRegistry, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := newLocalRegistry(api)
+	r, err := newLocalRegistry(dir, api)
+	if err != nil {
+		return nil, err
+	}
 	for ref, img := range map[string]v1.Image{sandboxImage: pause, corednsImage: coredns} {
 		if err := r.pushRef(ref, img); err != nil {
 			return nil, err

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"sync"
 	"time"
@@ -37,9 +38,15 @@ type localRegistry struct {
 	tags    map[string]bool
 }
 
-func newLocalRegistry(standin v1.Image) *localRegistry {
+// newLocalRegistry keeps blobs under dir (images are large; the supervisor
+// need not hold them in memory).
+func newLocalRegistry(dir string, standin v1.Image) (*localRegistry, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	quiet := log.New(io.Discard, "", 0)
-	return &localRegistry{handler: registry.New(registry.Logger(quiet)), standin: standin, tags: map[string]bool{}}
+	h := registry.New(registry.Logger(quiet), registry.WithBlobHandler(registry.NewDiskBlobHandler(dir)))
+	return &localRegistry{handler: h, standin: standin, tags: map[string]bool{}}, nil
 }
 
 // inProcess sends requests to the registry's handler without a network.

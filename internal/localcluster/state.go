@@ -19,11 +19,13 @@ const StateFile = "cluster.json"
 // State describes a running background cluster.
 type State struct {
 	// PID is the supervising process; the components are its children.
-	PID        int            `json:"pid"`
-	Server     string         `json:"server"`
-	Kubeconfig string         `json:"kubeconfig"`
-	Nodes      []string       `json:"nodes"`
-	RealNodes  []string       `json:"realNodes,omitempty"`
+	PID        int      `json:"pid"`
+	Server     string   `json:"server"`
+	Kubeconfig string   `json:"kubeconfig"`
+	Nodes      []string `json:"nodes"`
+	RealNodes  []string `json:"realNodes,omitempty"`
+	// Registry is the local image registry's host loopback address.
+	Registry   string         `json:"registry,omitempty"`
 	Components map[string]int `json:"components"`
 	StartedAt  time.Time      `json:"startedAt"`
 	// ReadySeconds is how long the start took.
@@ -31,12 +33,15 @@ type State struct {
 	// ControllerLog is the log of the BlueGreenDeployment controller running
 	// in the supervising process ("" when it does not run).
 	ControllerLog string `json:"controllerLog,omitempty"`
+	// ControllerRelease is the controller chart's release (namespace/name)
+	// when the controller runs as pods on the real nodes.
+	ControllerRelease string `json:"controllerRelease,omitempty"`
 }
 
 // StateOf returns the state of the running cluster c, supervised by pid.
 func (c *Cluster) StateOf(pid int, started time.Time, ready time.Duration) State {
 	return State{
-		PID: pid, Server: c.Server, Kubeconfig: c.Kubeconfig, Nodes: c.Nodes, RealNodes: c.RealNodes,
+		PID: pid, Server: c.Server, Kubeconfig: c.Kubeconfig, Nodes: c.Nodes, RealNodes: c.RealNodes, Registry: c.Registry,
 		Components: c.PIDs(), StartedAt: started, ReadySeconds: ready.Seconds(),
 	}
 }

@@ -44,6 +44,8 @@ func run(m *testing.M) int {
 	binary = filepath.Join(tmp, "ragdeploy")
 	build := exec.Command("go", "build", "-o", binary, "../../cmd/ragdeploy") //nolint:gosec // G204: runs the binary or tool the test built or pinned, arguments as a list
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	// Static, as make build does: real nodes run it as the controller image.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if err := build.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: build ragdeploy: %v\n", err)
 		return 1

@@ -151,17 +151,17 @@ func requireRealNodes(t *testing.T) {
 	}
 }
 
-// upRealNode starts `local up --real-nodes 1` in stateDir and returns a
-// client for it.
+// upRealNode starts `local up --real-nodes 1 --no-controller` in stateDir
+// and returns a client for it.
 func upRealNode(t *testing.T, work, stateDir string) kubernetes.Interface {
-	cs, _ := upRealNodeConfig(t, work, stateDir)
+	cs, _ := upRealNodeConfig(t, work, stateDir, "--no-controller")
 	return cs
 }
 
-// upRealNodeConfig is upRealNode with the admin's REST config.
-func upRealNodeConfig(t *testing.T, work, stateDir string) (kubernetes.Interface, *rest.Config) {
+// upRealNodeConfig is upRealNode with more flags and the admin's REST config.
+func upRealNodeConfig(t *testing.T, work, stateDir string, flags ...string) (kubernetes.Interface, *rest.Config) {
 	t.Helper()
-	up := ragdeploy(t, work, nil, "local", "up", "--state-dir", stateDir, "--nodes", "1", "--real-nodes", "1", "--no-controller")
+	up := ragdeploy(t, work, nil, append([]string{"local", "up", "--state-dir", stateDir, "--nodes", "1", "--real-nodes", "1"}, flags...)...)
 	if up.code != 0 {
 		t.Fatalf("local up --real-nodes 1 failed: %s", up.stderr)
 	}
@@ -338,7 +338,7 @@ func TestRealNodePlumbing(t *testing.T) {
 	requireRealNodes(t)
 	work := t.TempDir()
 	stateDir := filepath.Join(work, "state")
-	cs, cfg := upRealNodeConfig(t, work, stateDir)
+	cs, cfg := upRealNodeConfig(t, work, stateDir, "--no-controller")
 	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir) })
 	ctx := t.Context()
 	runOnRealNode(t, cs, "plumbing", "2.0.0")
