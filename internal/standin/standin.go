@@ -4,8 +4,10 @@
 // demos can ship good and bad versions:
 //
 //	tag contains "broken"   never ready: /health always fails
-//	tag contains "regress"  /health passes at first, fails after RegressAfter
-//	                        (a version that breaks under production traffic)
+//	tag contains "regress"  /health passes until the server has answered
+//	                        RegressAfterRequests other requests (a version
+//	                        that breaks under production traffic; preview
+//	                        checks ask /health only)
 //	tag contains "crash"    exits with an error soon after start
 //	anything else           healthy
 package standin
@@ -63,8 +65,9 @@ type Config struct {
 	Version string
 	// Pod is the answering pod's name (its hostname).
 	Pod string
-	// RegressAfter is how long a regressing version passes /health.
-	RegressAfter time.Duration
+	// RegressAfterRequests is how many requests other than /health a
+	// regressing version answers before its /health fails.
+	RegressAfterRequests int64
 	// DrainDelay is how long, after the stop signal, the server keeps
 	// accepting connections while failing readiness (so endpoints can be
 	// updated), before it stops accepting and finishes in-flight requests.
@@ -84,14 +87,15 @@ type Answer struct {
 // Server is the stand-in's HTTP handler and lifecycle.
 type Server struct {
 	cfg      Config
-	started  time.Time
 	draining atomic.Bool
-	srv      *http.Server
+	// served counts answered requests other than /health.
+	served atomic.Int64
+	srv    *http.Server
 }
 
 // New returns a server for cfg.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, started: time.Now()}
+	s := &Server{cfg: cfg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", s.health)
 	mux.HandleFunc("/resolve", s.resolve)
@@ -111,7 +115,7 @@ func (s *Server) healthy() bool {
 	case Broken:
 		return false
 	case Regress:
-		return time.Since(s.started) < s.cfg.RegressAfter
+		return s.served.Load() < s.cfg.RegressAfterRequests
 	default:
 		return true
 	}
@@ -126,6 +130,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
+	s.served.Add(1)
 	s.reply(w, r, http.StatusOK, "ok")
 }
 

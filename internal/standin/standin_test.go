@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -74,14 +75,22 @@ func TestDrain(t *testing.T) {
 	}
 }
 
-func TestRegressFailsAfterItsTime(t *testing.T) {
-	s := New(Config{Version: "1.0-regress", RegressAfter: 0})
-	if s.healthy() {
-		t.Fatal("a regressing version past its time is healthy")
+// TestRegressFailsUnderTraffic: a regressing version passes /health (and
+// so its preview checks) until it has answered production requests.
+func TestRegressFailsUnderTraffic(t *testing.T) {
+	s := New(Config{Version: "1.0-regress", RegressAfterRequests: 3})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	for range 5 {
+		if code, _, _ := get(t, srv.URL+"/health"); code != http.StatusOK {
+			t.Fatalf("/health %d before any traffic; want 200", code)
+		}
 	}
-	s = New(Config{Version: "1.0-regress", RegressAfter: time.Hour})
-	if !s.healthy() {
-		t.Fatal("a regressing version within its time is unhealthy")
+	for range 3 {
+		get(t, srv.URL+"/v1/ask")
+	}
+	if code, _, _ := get(t, srv.URL+"/health"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/health %d after 3 requests; want 503", code)
 	}
 	if New(Config{Version: "1.0-broken"}).healthy() {
 		t.Fatal("a broken version is healthy")

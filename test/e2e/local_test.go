@@ -185,3 +185,22 @@ func TestVersionAndCompletion(t *testing.T) {
 		t.Errorf("completion bash: exit %d, output does not define the completion function", c.code)
 	}
 }
+
+// TestRealNodesRefusedWhereTheyCannotRun: when something real nodes need is
+// missing, local up --real-nodes says what at once and starts nothing.
+func TestRealNodesRefusedWhereTheyCannotRun(t *testing.T) {
+	work := t.TempDir()
+	empty := t.TempDir()
+	res := ragdeploy(t, work, []string{localcluster.EnvNodeBinDir + "=" + empty}, "local", "up", "--real-nodes", "1")
+	if res.code != 1 || !strings.Contains(res.stderr, "real nodes cannot run here") ||
+		!strings.Contains(res.stderr, "image binary pause missing in "+empty+" (run `make cluster-bin`)") {
+		t.Fatalf("local up --real-nodes 1 without image binaries: exit %d, stderr %q; want exit 1 naming what is missing", res.code, res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(work, ".ragdeploy")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused local up created state: %v", err)
+	}
+	res = ragdeploy(t, work, nil, "local", "up", "--real-nodes", "2")
+	if res.code != 1 || !strings.Contains(res.stderr, "--real-nodes: 2 is out of range; use 0..1") {
+		t.Fatalf("local up --real-nodes 2: exit %d, stderr %q", res.code, res.stderr)
+	}
+}

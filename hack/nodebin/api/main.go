@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -32,11 +33,11 @@ func run() error {
 	}
 	pod, _ := os.Hostname()
 	cfg := standin.Config{
-		Version:         version,
-		Pod:             pod,
-		RegressAfter:    duration("STANDIN_REGRESS_AFTER", 15*time.Second),
-		DrainDelay:      duration("STANDIN_DRAIN_DELAY", time.Second),
-		ShutdownTimeout: duration("STANDIN_SHUTDOWN_TIMEOUT", 20*time.Second),
+		Version:              version,
+		Pod:                  pod,
+		RegressAfterRequests: count("STANDIN_REGRESS_AFTER_REQUESTS", 10),
+		DrainDelay:           duration("STANDIN_DRAIN_DELAY", time.Second),
+		ShutdownTimeout:      duration("STANDIN_SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
 	if standin.BehaviourOf(version) == standin.Crash {
 		time.Sleep(duration("STANDIN_CRASH_AFTER", time.Second)) // the crash is timed by design
@@ -67,4 +68,12 @@ func duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func count(name string, def int64) int64 {
+	n, err := strconv.ParseInt(os.Getenv(name), 10, 64)
+	if err != nil || n < 0 {
+		return def
+	}
+	return n
 }
