@@ -70,7 +70,7 @@ func newLocalCommand(streams Streams) *cobra.Command {
 			"Its binaries are built once by `make cluster-bin`.",
 	}
 	cmd.AddCommand(newLocalUpCommand(streams), newLocalDownCommand(streams),
-		newLocalStatusCommand(streams), newLocalKubeconfigCommand(streams), newLocalServeCommand(streams))
+		newLocalStatusCommand(streams), newLocalKubeconfigCommand(streams), newLocalLoadCommand(streams), newLocalServeCommand(streams))
 	return cmd
 }
 

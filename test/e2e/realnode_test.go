@@ -8,12 +8,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,6 +35,7 @@ import (
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
 
+	"github.com/agentic-rag/ragdeploy/internal/image"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 )
 
@@ -182,6 +187,13 @@ func upRealNodeConfig(t *testing.T, work, stateDir string, flags ...string) (kub
 // (which reaches the pod from inside the node's network).
 func runOnRealNode(t *testing.T, cs kubernetes.Interface, name, version string) string {
 	t.Helper()
+	return runImageOnRealNode(t, cs, name, "agentic-rag/api:"+version)
+}
+
+// runImageOnRealNode is runOnRealNode with any image that serves like the
+// api stand-in.
+func runImageOnRealNode(t *testing.T, cs kubernetes.Interface, name, image string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	pod := &corev1.Pod{
@@ -190,7 +202,7 @@ func runOnRealNode(t *testing.T, cs kubernetes.Interface, name, version string) 
 			NodeSelector: map[string]string{localcluster.RealNodeLabel: "real"},
 			Tolerations:  []corev1.Toleration{{Key: localcluster.RealNodeTaintKey, Operator: corev1.TolerationOpExists}},
 			Containers: []corev1.Container{{
-				Name: "api", Image: "agentic-rag/api:" + version,
+				Name: "api", Image: image,
 				Ports:          []corev1.ContainerPort{{ContainerPort: 8000}},
 				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(8000)}}, PeriodSeconds: 1},
 				SecurityContext: &corev1.SecurityContext{
@@ -383,6 +395,32 @@ func TestRealNodePlumbing(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr}); err != nil || strings.TrimSpace(stdout.String()) != "2.0.0" {
 		t.Fatalf("exec /api version: %q %q %v", stdout.String(), stderr.String(), err)
+	}
+
+	// local load: a docker-save tarball of an image the registry did not
+	// have; a pod runs it by its name.
+	bin, err := os.ReadFile(filepath.Join(filepath.Dir(binDir), "node", "api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := image.FromBinary(image.Binary{Name: "api", Data: bin, OS: "linux", Arch: runtime.GOARCH,
+		Config: v1.Config{Entrypoint: []string{"/api"}, User: image.User, Env: []string{"AGENTIC_RAG_VERSION=loaded-7"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, err := name.NewTag("shop/echo:7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarPath := filepath.Join(work, "echo.tar")
+	if err := tarball.WriteToFile(tarPath, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	if res := ragdeploy(t, work, nil, "local", "load", "--state-dir", stateDir, tarPath); res.code != 0 || !strings.Contains(res.stdout, "loaded shop/echo:7") {
+		t.Fatalf("local load: exit %d %s %s", res.code, res.stdout, res.stderr)
+	}
+	if got := runImageOnRealNode(t, cs, "echo", "shop/echo:7"); !strings.Contains(got, `"version":"loaded-7"`) {
+		t.Fatalf("the loaded image answered %q", got)
 	}
 
 	// The node's identity: system:node:real-node-0 reads its own Node and
