@@ -194,7 +194,8 @@ func untar(path, dir string) error {
 		if err != nil {
 			return err
 		}
-		target := filepath.Join(dir, filepath.Clean("/"+h.Name)) //nolint:gosec // G305: Clean of a rooted name keeps it inside dir
+		// Clean of a rooted name keeps it inside dir.
+		target := filepath.Join(dir, filepath.Clean("/"+h.Name))
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(target, 0o700); err != nil {
