@@ -144,6 +144,16 @@ type AnalysisCheck struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	FailureLimit int32 `json:"failureLimit,omitempty"`
+	// ConsecutiveErrorLimit is how many measurements in a row that could
+	// not be taken (no answer: connection refused, no route, timeout) are
+	// retried at the interval before they count as one failure. An answer
+	// that fails the check always counts at once. It covers the moment
+	// after a Service's endpoints change, before every node's kube-proxy
+	// has caught up. Default 4 (as Argo Rollouts); 0 counts every error.
+	// +kubebuilder:default=4
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	ConsecutiveErrorLimit *int32 `json:"consecutiveErrorLimit,omitempty"`
 	// HTTP checks an endpoint.
 	// +optional
 	HTTP *HTTPCheck `json:"http,omitempty"`
@@ -325,8 +335,13 @@ type AnalysisStatus struct {
 	Result AnalysisResult `json:"result"`
 	// Successes counted.
 	Successes int32 `json:"successes"`
-	// Failures counted (errors count as failures).
+	// Failures counted (errors beyond the consecutive error limit count as
+	// failures).
 	Failures int32 `json:"failures"`
+	// ConsecutiveErrors are the measurement errors since the last
+	// measurement that was taken.
+	// +optional
+	ConsecutiveErrors int32 `json:"consecutiveErrors,omitempty"`
 	// Message of the last measurement.
 	// +optional
 	Message string `json:"message,omitempty"`

@@ -6,7 +6,10 @@
 // then scaled down), rolls out 1.2.0-regress, which passes its preview
 // check but fails after the switch and is rolled back automatically, checks
 // for drift, and prints a timeline with the measured switch and rollback
-// times. The api's /health is answered by simapp (pods run nothing here).
+// times. With a real node (make demo starts one where it can) the api runs
+// there as real containers, the controller as the chart's pods, and traffic
+// flows through the active Service throughout; on kwok nodes only, the
+// api's /health is answered by simapp (pods run nothing there).
 package main
 
 import (
@@ -19,6 +22,8 @@ import (
 
 	"filippo.io/age"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -45,13 +50,21 @@ func main() {
 	}
 }
 
+// realNodeSets put the api on the real node (the stateful components stay
+// on kwok nodes: their images cannot be had here).
+var realNodeSets = []string{
+	`api.nodeSelector.ragdeploy\.io/node-type=real`,
+	"api.tolerations[0].key=ragdeploy.io/real-node",
+	"api.tolerations[0].operator=Exists",
+}
+
 // demoSets shorten the staging environment's timings for the demo and add a
 // post-promotion check (staging has none) so a regression is caught after
 // the switch.
 var demoSets = []string{
 	"api.blueGreen.scaleDownDelaySeconds=8",
 	"api.blueGreen.postPromotionAnalysis[0].name=live",
-	"api.blueGreen.postPromotionAnalysis[0].count=2",
+	"api.blueGreen.postPromotionAnalysis[0].count=5",
 	"api.blueGreen.postPromotionAnalysis[0].intervalSeconds=1",
 	"api.blueGreen.postPromotionAnalysis[0].http.url=placeholder",
 	"api.blueGreen.postPromotionAnalysis[0].http.jsonField=status",
@@ -78,9 +91,17 @@ func run(ctx context.Context, kubeconfig, state string) error {
 		return err
 	}
 	fmt.Println("== Local cluster")
+	realNode := false
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		fmt.Printf("  %-12s ready=%-5t zone=%s\n", n.Name, localcluster.NodeReady(n), n.Labels["topology.kubernetes.io/zone"])
+		kind := "kwok (simulated pods)"
+		if n.Labels[localcluster.RealNodeLabel] == "real" {
+			kind, realNode = "real (containerd, kubelet, kube-proxy)", true
+		}
+		fmt.Printf("  %-12s ready=%-5t %s\n", n.Name, localcluster.NodeReady(n), kind)
+	}
+	if !realNode {
+		fmt.Println("  no real node: the api's pods are simulated and its /health is answered by a stand-in process")
 	}
 
 	fmt.Println("\n== Controller chart: charts/ragdeploy as Helm release ragdeploy-system/ragdeploy")
@@ -93,15 +114,24 @@ func run(ctx context.Context, kubeconfig, state string) error {
 	if err != nil {
 		return err
 	}
-	app, err := simapp.Start(c)
-	if err != nil {
-		return err
+	var sets []string
+	postURL := "http://{{.ActiveService}}.{{.Namespace}}.svc:8000/health"
+	if realNode {
+		// The api runs on the real node; the in-cluster controller's checks
+		// reach its Services by their cluster DNS names.
+		sets = append(sets, realNodeSets...)
+	} else {
+		app, err := simapp.Start(c)
+		if err != nil {
+			return err
+		}
+		defer app.Close()
+		sets = app.AnalysisSets(env.Values)
+		postURL = app.HealthURL(".ActiveService")
 	}
-	defer app.Close()
-	sets := app.AnalysisSets(env.Values)
 	for _, s := range demoSets {
 		if s == "api.blueGreen.postPromotionAnalysis[0].http.url=placeholder" {
-			s = "api.blueGreen.postPromotionAnalysis[0].http.url=" + app.HealthURL(".ActiveService")
+			s = "api.blueGreen.postPromotionAnalysis[0].http.url=" + postURL
 		}
 		sets = append(sets, s)
 	}
@@ -113,6 +143,16 @@ func run(ctx context.Context, kubeconfig, state string) error {
 		return err
 	}
 	d.milestone("platform installed: release %s revision %d", d.target, d.revision())
+	if realNode {
+		tcfg := rest.CopyConfig(cfg)
+		tcfg.QPS, tcfg.Burst = 200, 200 // the traffic's own rate, not client-go's default 5/s
+		cs, err := kubernetes.NewForConfig(tcfg)
+		if err != nil {
+			return err
+		}
+		d.traffic = startTraffic(ctx, cs, env.Release.Namespace, env.Release.Name+"-api", 20)
+		d.progress("traffic: 20 requests/s to the active Service, through the API server's service proxy")
+	}
 
 	fmt.Println("\n== Version 1.1.0: blue-green rollout (preview, pre-promotion check, switch, old colour warm, then scaled down)")
 	v2, err := d.rollout(ctx, "1.1.0", false)

@@ -25,6 +25,8 @@ type demo struct {
 	target   release.Target
 	env      *envconfig.Environment
 	sets     []string
+	// traffic runs when the api runs on a real node.
+	traffic *traffic
 }
 
 // progress prints a line of live progress.
@@ -184,6 +186,9 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 	m := &measured{stable: oldColour}
 	if wantRollback {
 		if upgradeErr == nil {
+			if d.traffic != nil {
+				d.milestone("traffic during the %s rollout: %s", version, d.traffic.take())
+			}
 			return nil, fmt.Errorf("%s was not rolled back", version)
 		}
 		if err := waitFor(ctx, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return !w.back.IsZero() }); err != nil {
@@ -201,6 +206,9 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 			return nil, err
 		}
 		d.milestone("%s kept warm for the scale-down delay, then scaled to 0; %s stable on %s", oldColour, version, oldColour.Other())
+	}
+	if d.traffic != nil {
+		d.milestone("traffic during the %s rollout: %s", version, d.traffic.take())
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -32,13 +32,18 @@ func (h HTTP) Measure(ctx context.Context, t Target, c *v1alpha1.AnalysisCheck) 
 	if err != nil {
 		return Result{Message: err.Error()}
 	}
+	// A new connection for every measurement: a kept-alive one to a Service
+	// address stays with the pod it reached first (kube-proxy's DNAT is per
+	// connection), so after a switch it would go on measuring the old
+	// colour.
+	req.Close = true
 	client := h.Client
 	if client == nil {
 		client = http.DefaultClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return Result{Message: err.Error()}
+		return failed(unreachable{err})
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -3,9 +3,11 @@ package analysis_test
 import (
 	"context"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
@@ -100,4 +102,60 @@ func FuzzParseCondition(f *testing.F) {
 			t.Fatalf("%q and its negation agree on %g", s, v)
 		}
 	})
+}
+
+// TestHTTPErrorOnlyWhenUnanswered: a request nobody answers is a
+// measurement error (retried); an answer that fails the check is not.
+func TestHTTPErrorOnlyWhenUnanswered(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	answered := srv.URL
+	srv.Close() // now nothing listens there
+	for _, tt := range []struct {
+		name      string
+		url       string
+		wantError bool
+	}{
+		{"connection refused", answered, true},
+		{"bad template", "/{{.Secret}}", false},
+	} {
+		res := analysis.HTTP{}.Measure(context.Background(), analysis.Target{}, &v1alpha1.AnalysisCheck{Name: "c", HTTP: &v1alpha1.HTTPCheck{URL: tt.url}})
+		if res.Success || res.Error != tt.wantError {
+			t.Errorf("%s: %+v; want a failure with Error %t", tt.name, res, tt.wantError)
+		}
+	}
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer live.Close()
+	if res := (analysis.HTTP{}).Measure(context.Background(), analysis.Target{}, &v1alpha1.AnalysisCheck{Name: "c", HTTP: &v1alpha1.HTTPCheck{URL: live.URL}}); res.Error || res.Success {
+		t.Errorf("a 503 answer: %+v; want a failed measurement, not an error", res)
+	}
+}
+
+// TestHTTPMeasuresOnANewConnection: each measurement opens its own
+// connection, so a Service switch is seen by the next one (a kept-alive
+// connection would stay with the pod it reached first).
+func TestHTTPMeasuresOnANewConnection(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("OK"))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	check := &v1alpha1.AnalysisCheck{Name: "c", HTTP: &v1alpha1.HTTPCheck{URL: srv.URL}}
+	for range 3 {
+		if res := (analysis.HTTP{}).Measure(context.Background(), analysis.Target{}, check); !res.Success {
+			t.Fatalf("measure: %+v", res)
+		}
+	}
+	if n := conns.Load(); n != 3 {
+		t.Fatalf("3 measurements used %d connections; want 3", n)
+	}
 }

@@ -88,7 +88,7 @@ func (p Prometheus) Measure(ctx context.Context, t Target, c *v1alpha1.AnalysisC
 	}
 	value, err := p.query(ctx, spec.Address, query)
 	if err != nil {
-		return Result{Message: err.Error()}
+		return failed(err)
 	}
 	ok := cond.Holds(value)
 	verdict := "holds"
@@ -114,7 +114,7 @@ func (p Prometheus) query(ctx context.Context, address, query string) (float64, 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("query %s: %w", address, err)
+		return 0, unreachable{fmt.Errorf("query %s: %w", address, err)}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))

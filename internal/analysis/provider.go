@@ -6,6 +6,7 @@ package analysis
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"text/template"
 
@@ -30,11 +31,30 @@ type Target struct {
 }
 
 // Result is one measurement. Pending is true when the measurement has not
-// finished yet (a Job still running); it counts neither way.
+// finished yet (a Job still running); it counts neither way. Error is true
+// when no measurement could be taken (no answer: connection refused, no
+// route, timeout), as happens for a moment after a Service's endpoints
+// change and before every node's kube-proxy has caught up: the decision
+// retries those, up to the check's consecutive error limit.
 type Result struct {
 	Pending bool
 	Success bool
+	Error   bool
 	Message string
+}
+
+// unreachable marks an error of reaching the measured system, as opposed
+// to an answer that fails the check.
+type unreachable struct{ err error }
+
+func (u unreachable) Error() string { return u.err.Error() }
+func (u unreachable) Unwrap() error { return u.err }
+
+// failed is the Result of an error: a measurement error when the system
+// could not be reached, a failed measurement otherwise.
+func failed(err error) Result {
+	var u unreachable
+	return Result{Error: errors.As(err, &u), Message: err.Error()}
 }
 
 // Provider takes one measurement of a check.

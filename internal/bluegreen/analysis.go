@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/analysis"
 )
 
 // Evaluate is the result of a check given its measurements so far: Failed
@@ -21,6 +22,33 @@ func Evaluate(c *v1alpha1.AnalysisCheck, s *v1alpha1.AnalysisStatus) v1alpha1.An
 	default:
 		return v1alpha1.AnalysisRunning
 	}
+}
+
+// DefaultConsecutiveErrorLimit is the consecutive error limit of a check
+// that sets none.
+const DefaultConsecutiveErrorLimit = 4
+
+// countError records a measurement error in the check's status and reports
+// whether it was retried rather than counted: up to the check's consecutive
+// error limit in a row are; the next counts as a failure. A measurement
+// that was taken resets the run.
+func countError(c *v1alpha1.AnalysisCheck, s *v1alpha1.AnalysisStatus, res analysis.Result) (retried bool) {
+	if !res.Error {
+		s.ConsecutiveErrors = 0
+		return false
+	}
+	limit := int32(DefaultConsecutiveErrorLimit)
+	if c.ConsecutiveErrorLimit != nil {
+		limit = *c.ConsecutiveErrorLimit
+	}
+	if s.ConsecutiveErrors < limit {
+		s.ConsecutiveErrors++
+		s.Message = fmt.Sprintf("measurement error %d of %d tolerated in a row, retrying: %s", s.ConsecutiveErrors, limit, res.Message)
+		return true
+	}
+	s.ConsecutiveErrors = 0
+	s.Message = fmt.Sprintf("%d measurement errors in a row: %s", limit+1, res.Message)
+	return false
 }
 
 // AnalysisEntry returns the status entry of a check for a stage and

@@ -173,14 +173,17 @@ func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 		if res.Pending {
 			continue
 		}
+		entry.LastMeasuredAt = &metav1.Time{Time: w.Now}
+		counted = true
+		if countError(c, entry, res) {
+			continue
+		}
 		if res.Success {
 			entry.Successes++
 		} else {
 			entry.Failures++
 		}
-		entry.LastMeasuredAt = &metav1.Time{Time: w.Now}
 		r.Metrics.measured(res.Success)
-		counted = true
 	}
 	return counted
 }

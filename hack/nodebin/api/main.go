@@ -35,7 +35,7 @@ func run() error {
 	cfg := standin.Config{
 		Version:              version,
 		Pod:                  pod,
-		RegressAfterRequests: count("STANDIN_REGRESS_AFTER_REQUESTS", 10),
+		RegressAfterRequests: count("STANDIN_REGRESS_AFTER_REQUESTS", 5),
 		DrainDelay:           duration("STANDIN_DRAIN_DELAY", time.Second),
 		ShutdownTimeout:      duration("STANDIN_SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
