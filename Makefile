@@ -98,8 +98,9 @@ demo: build cluster-bin deps ## local cluster (a real node where it can run), a 
 demo-down: build ## stop the local cluster and remove its state
 	bin/ragdeploy local down
 
-bench: cluster-bin ## run the benchmarks in bench/ and print their figures
+bench: build cluster-bin ## run the benchmarks in bench/ and print their figures
 	$(GO) run ./bench/localcluster
+	$(GO) run ./bench/realnode
 	$(GO) run ./bench/bluegreen
 	$(GO) run ./bench/drift
 	$(GO) run ./bench/release
