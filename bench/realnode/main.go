@@ -105,7 +105,7 @@ func once(exe string, realNode bool, pods int, settle time.Duration, f *figures)
 	}
 	start := time.Now()
 	if out, err := exec.Command(exe, args...).CombinedOutput(); err != nil { //nolint:gosec // G204: the ragdeploy binary under measurement, arguments as a list
-		return fmt.Errorf("local up: %v\n%s", err, out)
+		return fmt.Errorf("local up: %w\n%s", err, out)
 	}
 	f.up = append(f.up, time.Since(start).Seconds())
 	defer func() { _ = exec.Command(exe, "local", "down", "--state-dir", state).Run() }() //nolint:gosec // G204: as above
@@ -187,7 +187,7 @@ func podReady(cs kubernetes.Interface, name string, realNode bool) (time.Duratio
 			}
 		}
 	}
-	return 0, fmt.Errorf("pod %s: no Ready event: %v", name, ctx.Err())
+	return 0, fmt.Errorf("pod %s: no Ready event: %w", name, ctx.Err())
 }
 
 var intstr8000 = intstr.FromInt32(8000)
