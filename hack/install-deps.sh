@@ -12,6 +12,8 @@ command -v runc >/dev/null 2>&1 || need+=(runc)
 [[ -x /usr/lib/cni/bridge || -x /opt/cni/bin/bridge ]] || need+=(containernetworking-plugins)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
+# The platform chart's test image (busybox) on real nodes is the host's static busybox.
+[[ -x /bin/busybox ]] || need+=(busybox-static)
 # nft shows that the host's ruleset is left as it was (the host-state test).
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 [[ ${#need[@]} -eq 0 ]] && exit 0

@@ -113,12 +113,15 @@ type Binary struct {
 	Created  time.Time
 	// Config is the runtime configuration (entrypoint, user, env, labels).
 	Config v1.Config
+	// Links are more paths (bin/sh) made symbolic links to /<Name>, for a
+	// multi-call binary.
+	Links []string
 }
 
 // FromBinary builds the one-layer image of b, with pinned metadata so the
 // same binary gives the same digest.
 func FromBinary(b Binary) (v1.Image, error) {
-	layerTar, err := fileTar(b.Name, b.Data, b.Created)
+	layerTar, err := fileTar(b.Name, b.Data, b.Created, b.Links...)
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +154,9 @@ func WithConfig(img v1.Image, osName, arch string, created time.Time, c v1.Confi
 	return mutate.ConfigFile(img, cfg)
 }
 
-// fileTar is a tar holding one executable with pinned metadata.
-func fileTar(name string, data []byte, mtime time.Time) ([]byte, error) {
+// fileTar is a tar holding one executable, and symbolic links to it, with
+// pinned metadata.
+func fileTar(name string, data []byte, mtime time.Time, links ...string) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	hdr := &tar.Header{Name: name, Mode: 0o555, Size: int64(len(data)), ModTime: mtime, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
@@ -161,6 +165,11 @@ func fileTar(name string, data []byte, mtime time.Time) ([]byte, error) {
 	}
 	if _, err := tw.Write(data); err != nil {
 		return nil, err
+	}
+	for _, l := range links {
+		if err := tw.WriteHeader(&tar.Header{Name: l, Linkname: "/" + name, Mode: 0o777, ModTime: mtime, Typeflag: tar.TypeSymlink, Format: tar.FormatPAX}); err != nil {
+			return nil, err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err

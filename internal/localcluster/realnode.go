@@ -465,12 +465,37 @@ func newNodeRegistry(dir, nodeBinDir string) (*localRegistry, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.busybox, err = hostBusybox(); err != nil {
+		return nil, err
+	}
 	for ref, img := range map[string]v1.Image{sandboxImage: pause, corednsImage: coredns} {
 		if err := r.pushRef(ref, img); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// hostBusyboxPath is Debian's busybox-static (make deps installs it).
+const hostBusyboxPath = "/bin/busybox"
+
+// hostBusybox is an image of the host's static busybox, with sh, wget and
+// nc linked to it: what the platform chart's test (busybox) runs. Its
+// version is Debian's, whatever tag is asked for. Without one it is nil
+// and busybox images are not found.
+func hostBusybox() (v1.Image, error) {
+	data, err := os.ReadFile(hostBusyboxPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return image.FromBinary(image.Binary{
+		Name: "bin/busybox", Data: data, OS: "linux", Arch: runtime.GOARCH, Created: time.Unix(0, 0).UTC(),
+		Links:  []string{"bin/sh", "bin/wget", "bin/nc"},
+		Config: v1.Config{Cmd: []string{"sh"}, Env: []string{"PATH=/bin"}},
+	})
 }
 
 // publishAPIServerEndpoint points the kubernetes Service at the API server

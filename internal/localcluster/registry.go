@@ -34,6 +34,9 @@ type localRegistry struct {
 	// standin is the stand-in's one-binary image; each tag is this image
 	// with AGENTIC_RAG_VERSION set to the tag.
 	standin v1.Image
+	// busybox, when the host has a static busybox, answers for any tag of
+	// busybox (the chart's test image).
+	busybox v1.Image
 	mu      sync.Mutex
 	tags    map[string]bool
 }
@@ -87,7 +90,31 @@ func (r *localRegistry) pushRef(ref string, img v1.Image) error {
 	return r.push(tag.RepositoryStr(), tag.TagStr(), img)
 }
 
-var standinManifest = regexp.MustCompile(`^/v2/` + regexp.QuoteMeta(StandinRepository) + `/manifests/([A-Za-z0-9_][A-Za-z0-9._-]{0,127})$`)
+// manifestPath matches a manifest request by tag: repository and tag.
+var manifestPath = regexp.MustCompile(`^/v2/(.+)/manifests/([A-Za-z0-9_][A-Za-z0-9._-]{0,127})$`)
+
+// busyboxRepository is where busybox is asked for (docker.io/library/busybox).
+const busyboxRepository = "library/busybox"
+
+// ensureTag pushes, on first demand, the image the registry makes for any
+// tag of the stand-in and of busybox.
+func (r *localRegistry) ensureTag(repo, tag string) error {
+	switch {
+	case repo == StandinRepository:
+		return r.ensureStandin(tag)
+	case repo == busyboxRepository && r.busybox != nil:
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.tags[repo+":"+tag] {
+			return nil
+		}
+		if err := r.push(repo, tag, r.busybox); err != nil {
+			return err
+		}
+		r.tags[repo+":"+tag] = true
+	}
+	return nil
+}
 
 // ensureStandin pushes the stand-in for tag on first demand.
 func (r *localRegistry) ensureStandin(tag string) error {
@@ -113,10 +140,11 @@ func (r *localRegistry) ensureStandin(tag string) error {
 	return nil
 }
 
-// ServeHTTP answers the OCI distribution API, making stand-in tags on demand.
+// ServeHTTP answers the OCI distribution API, making stand-in and busybox
+// tags on demand.
 func (r *localRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if m := standinManifest.FindStringSubmatch(req.URL.Path); m != nil && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-		if err := r.ensureStandin(m[1]); err != nil {
+	if m := manifestPath.FindStringSubmatch(req.URL.Path); m != nil && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+		if err := r.ensureTag(m[1], m[2]); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}

@@ -20,12 +20,14 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/standin"
 )
 
-// realNodeSets put the api on the real node (the stateful components stay
-// on kwok nodes: their images cannot be had here).
+// realNodeSets put the api (and the chart's test pod) on the real node; the
+// stateful components stay on kwok nodes (their images cannot be had here),
+// so the test does not check them.
 var realNodeSets = []string{
 	"--set", `api.nodeSelector.ragdeploy\.io/node-type=real`,
 	"--set", "api.tolerations[0].key=ragdeploy.io/real-node",
 	"--set", "api.tolerations[0].operator=Exists",
+	"--set", "tests.dependencies=false",
 }
 
 // answer asks the active Service of staging for a page, through the API
@@ -228,4 +230,23 @@ func TestStagingOnTheRealNode(t *testing.T) {
 	}
 	waitRollout(ctx, t, c, "aborted", func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhaseAborted })
 	servedBy(ctx, t, cs, "1.1.0", 10)
+
+	// helm test: the chart's test pod (busybox: sh, wget) runs on the real
+	// node and gets an answer from the api's Service.
+	if res := ragdeploy(t, work, nil, append([]string{"test", "--env", "staging", "--environments-dir", envDir}, kube...)...); res.code != 0 {
+		t.Fatalf("ragdeploy test: %s", res.stderr)
+	}
+	events, err := cs.CoreV1().Events("agentic-rag-staging").List(ctx, metav1.ListOptions{FieldSelector: "reason=Scheduled"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranOnRealNode := false
+	for _, e := range events.Items {
+		if strings.HasPrefix(e.InvolvedObject.Name, "agentic-rag-test-") && strings.HasSuffix(e.Message, "to real-node-0") {
+			ranOnRealNode = true
+		}
+	}
+	if !ranOnRealNode {
+		t.Fatal("the chart's test pod was not scheduled on the real node")
+	}
 }
