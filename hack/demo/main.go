@@ -23,7 +23,6 @@ import (
 	"filippo.io/age"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -32,6 +31,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/simapp"
+	"github.com/agentic-rag/ragdeploy/internal/prober"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 	"github.com/agentic-rag/ragdeploy/internal/render"
 )
@@ -144,13 +144,11 @@ func run(ctx context.Context, kubeconfig, state string) error {
 	}
 	d.milestone("platform installed: release %s revision %d", d.target, d.revision())
 	if realNode {
-		tcfg := rest.CopyConfig(cfg)
-		tcfg.QPS, tcfg.Burst = 200, 200 // the traffic's own rate, not client-go's default 5/s
-		cs, err := kubernetes.NewForConfig(tcfg)
+		cs, err := kubernetes.NewForConfig(prober.Config(cfg, 20))
 		if err != nil {
 			return err
 		}
-		d.traffic = startTraffic(ctx, cs, env.Release.Namespace, env.Release.Name+"-api", 20)
+		d.traffic = prober.Start(ctx, cs, env.Release.Namespace, env.Release.Name+"-api", 20)
 		d.progress("traffic: 20 requests/s to the active Service, through the API server's service proxy")
 	}
 

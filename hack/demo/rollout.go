@@ -14,6 +14,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/prober"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
@@ -26,7 +27,7 @@ type demo struct {
 	env      *envconfig.Environment
 	sets     []string
 	// traffic runs when the api runs on a real node.
-	traffic *traffic
+	traffic *prober.Prober
 }
 
 // progress prints a line of live progress.
@@ -187,7 +188,7 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 	if wantRollback {
 		if upgradeErr == nil {
 			if d.traffic != nil {
-				d.milestone("traffic during the %s rollout: %s", version, d.traffic.take())
+				d.milestone("traffic during the %s rollout: %s", version, d.traffic.Take())
 			}
 			return nil, fmt.Errorf("%s was not rolled back", version)
 		}
@@ -208,7 +209,7 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 		d.milestone("%s kept warm for the scale-down delay, then scaled to 0; %s stable on %s", oldColour, version, oldColour.Other())
 	}
 	if d.traffic != nil {
-		d.milestone("traffic during the %s rollout: %s", version, d.traffic.take())
+		d.milestone("traffic during the %s rollout: %s", version, d.traffic.Take())
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
