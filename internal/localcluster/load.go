@@ -91,7 +91,7 @@ func loadDocker(registry, path, ref string) ([]string, error) {
 			return nil, fmt.Errorf("%s: image %d has no name (RepoTags): give one with --name", path, i)
 		}
 		for _, t := range tags {
-			tag, err := name.NewTag(t)
+			dst, err := localRef(registry, t)
 			if err != nil {
 				return nil, err
 			}
@@ -99,12 +99,12 @@ func loadDocker(registry, path, ref string) ([]string, error) {
 			if ref != "" {
 				img, err = tarball.ImageFromPath(path, nil)
 			} else {
+				tag, terr := name.NewTag(t)
+				if terr != nil {
+					return nil, terr
+				}
 				img, err = tarball.ImageFromPath(path, &tag)
 			}
-			if err != nil {
-				return nil, err
-			}
-			dst, err := localRef(registry, t)
 			if err != nil {
 				return nil, err
 			}
