@@ -3,6 +3,7 @@
 # (charts/ragdeploy) in CONTROLLER_NAMESPACE (default ragdeploy-system) with
 # the image the build published, before the platform is deployed. Without an
 # image (a run that built none) the controller is left as it is.
+# CONTROLLER_SET (one a.b=c per line) overrides chart values.
 source "$(dirname "$0")/lib.sh"
 image="${1:-}"
 if [[ -z "$image" ]]; then
@@ -10,4 +11,5 @@ if [[ -z "$image" ]]; then
   exit 0
 fi
 ensure_cli
-exec "$RAGDEPLOY" pipeline controller --image "$image" --release-namespace "${CONTROLLER_NAMESPACE:-ragdeploy-system}"
+extra_sets CONTROLLER_SET
+exec "$RAGDEPLOY" pipeline controller --image "$image" --release-namespace "${CONTROLLER_NAMESPACE:-ragdeploy-system}" "${SETS[@]}"

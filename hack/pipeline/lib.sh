@@ -12,10 +12,12 @@ ensure_cli() {
   fi
 }
 
-# extra_sets turns RAGDEPLOY_SET (one a.b=c per line) into --set flags.
+# extra_sets turns RAGDEPLOY_SET (one a.b=c per line), or the variable
+# named by its argument, into --set flags.
 extra_sets() {
+  local var="${1:-RAGDEPLOY_SET}"
   SETS=()
   while IFS= read -r line; do
     [[ -n "$line" ]] && SETS+=(--set "$line")
-  done <<< "${RAGDEPLOY_SET:-}"
+  done <<< "${!var:-}"
 }

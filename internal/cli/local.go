@@ -162,11 +162,7 @@ func (o *localUpOptions) run(ctx context.Context) error {
 	supervisor.Stdout, supervisor.Stderr = logFile, logFile
 	// A session of its own: the cluster outlives this command and its terminal.
 	supervisor.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	nodes := plural(o.Nodes, "kwok node")
-	if o.RealNodes > 0 {
-		nodes += ", " + plural(o.RealNodes, "real node")
-	}
-	fmt.Fprintf(o.streams.ErrOut, "Starting local cluster (%s) in %s ...\n", nodes, o.StateDir)
+	fmt.Fprintf(o.streams.ErrOut, "Starting local cluster (%s) in %s ...\n", nodeCounts(o.Nodes, o.RealNodes), o.StateDir)
 	if err := supervisor.Start(); err != nil {
 		return fmt.Errorf("start supervisor: %w", err)
 	}
@@ -188,11 +184,7 @@ func (o *localUpOptions) run(ctx context.Context) error {
 			return ctx.Err()
 		case <-tick.C:
 			if s, err := localcluster.ReadState(o.StateDir); err == nil {
-				nodes := plural(len(s.Nodes), "kwok node")
-				if len(s.RealNodes) > 0 {
-					nodes += ", " + plural(len(s.RealNodes), "real node")
-				}
-				fmt.Fprintf(o.streams.Out, "Local cluster ready in %.1fs: %s, API server %s.\n", s.ReadySeconds, nodes, s.Server)
+				fmt.Fprintf(o.streams.Out, "Local cluster ready in %.1fs: %s, API server %s.\n", s.ReadySeconds, nodeCounts(len(s.Nodes), len(s.RealNodes)), s.Server)
 				printUsage(o.streams, s, o.StateDir)
 				return nil
 			}
@@ -389,6 +381,15 @@ func newLocalKubeconfigCommand(streams Streams) *cobra.Command {
 
 func errNotRunning(dir string) error {
 	return &ExitError{Code: 3, Err: fmt.Errorf("no local cluster running in %s; start one with `ragdeploy local up`", dir)}
+}
+
+// nodeCounts says "3 kwok nodes" or "3 kwok nodes, 1 real node".
+func nodeCounts(kwok, real int) string {
+	s := plural(kwok, "kwok node")
+	if real > 0 {
+		s += ", " + plural(real, "real node")
+	}
+	return s
 }
 
 // plural returns "1 node", "3 nodes".

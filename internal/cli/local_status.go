@@ -39,10 +39,16 @@ func localStatus(ctx context.Context, o *localOptions) error {
 		fmt.Fprintf(w, "%s\t%d\t%s\n", name, s.Components[name], state)
 	}
 	_ = w.Flush()
-	if s.ControllerLog != "" {
+	switch {
+	case s.ControllerRelease != "":
+		fmt.Fprintf(out, "\nBlueGreenDeployment controller: the chart's pods on the real node (Helm release %s)\n", s.ControllerRelease)
+	case s.ControllerLog != "":
 		fmt.Fprintf(out, "\nBlueGreenDeployment controller: running in the supervisor (log %s)\n", s.ControllerLog)
-	} else {
+	default:
 		fmt.Fprintln(out, "\nBlueGreenDeployment controller: not running (--no-controller)")
+	}
+	if s.Registry != "" {
+		fmt.Fprintf(out, "Image registry: %s (the real nodes' mirror of every registry; add images with `local load`)\n", s.Registry)
 	}
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", s.Kubeconfig)
@@ -61,10 +67,14 @@ func localStatus(ctx context.Context, o *localOptions) error {
 	}
 	fmt.Fprintln(out)
 	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "NODE\tREADY\tZONE")
+	fmt.Fprintln(w, "NODE\tTYPE\tREADY\tZONE")
 	for i := range nodes.Items {
 		n := &nodes.Items[i]
-		fmt.Fprintf(w, "%s\t%t\t%s\n", n.Name, localcluster.NodeReady(n), n.Labels["topology.kubernetes.io/zone"])
+		kind := "kwok"
+		if n.Labels[localcluster.RealNodeLabel] == "real" {
+			kind = "real"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%t\t%s\n", n.Name, kind, localcluster.NodeReady(n), n.Labels["topology.kubernetes.io/zone"])
 	}
 	return w.Flush()
 }

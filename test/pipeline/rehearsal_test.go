@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -17,22 +19,28 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/agentic-rag/ragdeploy/internal/controller"
-	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/image"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
-	"github.com/agentic-rag/ragdeploy/internal/localcluster/simapp"
+	"github.com/agentic-rag/ragdeploy/internal/prober"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
-// rehearsal is a local cluster with staging and production namespaces, the
-// controller, the api stand-in and a webhook receiver.
+// rehearsal is a local cluster with a real node, staging and production
+// namespaces and a webhook receiver. The controller is what the pipeline
+// installs: the chart, with the image the build made, on the real node; the
+// api runs there too.
 type rehearsal struct {
-	cluster  *localcluster.Cluster
-	c        client.Client
-	runner   *runner
+	cluster *localcluster.Cluster
+	c       client.Client
+	cs      kubernetes.Interface
+	runner  *runner
+	// image is the controller image the build published (by digest).
+	image    string
 	mu       sync.Mutex
 	notified []string
 	// approvals counts the times production asked for approval.
@@ -41,37 +49,70 @@ type rehearsal struct {
 
 var namespaces = map[string]string{"staging": "agentic-rag-staging", "production": "agentic-rag"}
 
-// controllerImage stands in for the image cd.yml's build job publishes.
-const controllerImage = "ghcr.io/agentic-rag/ragdeploy@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+// controllerRepository is where cd.yml's build job publishes the image.
+const controllerRepository = "ghcr.io/agentic-rag/ragdeploy"
+
+// onRealNode are the chart values that put pods on the real node.
+var onRealNode = []string{
+	`nodeSelector.ragdeploy\.io/node-type=real`,
+	"tolerations[0].key=ragdeploy.io/real-node",
+	"tolerations[0].operator=Exists",
+}
+
+// apiOnRealNode puts an environment's api (and the chart's test pod) on the
+// real node, small enough that both colours of staging and production fit
+// on its 2 cores, and shortens the progress deadline so a version that
+// never becomes ready is aborted within the rehearsal.
+func apiOnRealNode() string {
+	sets := []string{
+		"api.resources.requests.cpu=50m", "api.resources.requests.memory=64Mi",
+		"api.blueGreen.progressDeadlineSeconds=30", "tests.dependencies=false",
+	}
+	for _, s := range onRealNode {
+		sets = append(sets, "api."+s)
+	}
+	return strings.Join(sets, "\n")
+}
 
 func newRehearsal(t *testing.T) *rehearsal {
 	t.Helper()
 	ctrllog.SetLogger(logr.Discard())
 	ctx := t.Context()
-	cluster, err := localcluster.Start(context.Background(), localcluster.Options{Nodes: 3})
+	cluster, err := localcluster.Start(context.Background(), localcluster.Options{Nodes: 3, RealNodes: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Stop)
-	if err := controller.InstallCRDs(ctx, cluster.RESTConfig); err != nil {
-		t.Fatal(err)
-	}
 	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := controller.Start(cluster.RESTConfig, controller.Options{MetricsAddr: "0", ProbeAddr: "0"})
+	cs, err := kubernetes.NewForConfig(prober.Config(cluster.RESTConfig, 20))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
-	app, err := simapp.Start(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(app.Close)
 
-	r := &rehearsal{cluster: cluster, c: c}
+	// The build job's part: the ragdeploy binary, its image, published by
+	// digest (here into the local registry, which real nodes pull from).
+	bin := filepath.Join(t.TempDir(), "ragdeploy")
+	build := exec.Command("go", "build", "-o", bin, "../../cmd/ragdeploy") //nolint:gosec // G204: builds the binary under test, arguments as a list
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build ragdeploy: %v\n%s", err, out)
+	}
+	img, err := image.FromExecutable(bin, "rehearsal", "rehearsal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.PushImage(controllerRepository+":rehearsal", img); err != nil {
+		t.Fatal(err)
+	}
+
+	r := &rehearsal{cluster: cluster, c: c, cs: cs, image: controllerRepository + "@" + digest.String()}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		var n controller.Notification
@@ -94,21 +135,18 @@ func newRehearsal(t *testing.T) *rehearsal {
 				t.Fatal(err)
 			}
 		}
-		e, err := envconfig.Load("../../environments/" + env + ".yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The api's health checks reach the stand-in (the controller runs
-		// outside the local cluster and cannot resolve Service DNS).
-		sets[env] = strings.Join(app.AnalysisSets(e.Values), "\n")
+		// The environments' own checks: the in-cluster controller reaches the
+		// Services by their cluster DNS names.
+		sets[env] = apiOnRealNode()
 	}
 	r.runner = &runner{
 		t: t, repo: repoRoot(t),
-		env:     []string{"KUBECONFIG=" + cluster.Kubeconfig, localcluster.EnvBinDir + "=" + os.Getenv(localcluster.EnvBinDir)},
+		env: []string{"KUBECONFIG=" + cluster.Kubeconfig, "RAGDEPLOY=" + bin,
+			"CONTROLLER_SET=" + strings.Join(onRealNode, "\n")},
 		envFor:  func(env string) []string { return []string{"RAGDEPLOY_SET=" + sets[env]} },
 		secrets: map[string]string{"NOTIFY_WEBHOOK": hook.URL},
-		// What the build job would have published.
-		outputs: map[string]string{"build.image": controllerImage},
+		// What the build job published.
+		outputs: map[string]string{"build.image": r.image},
 	}
 	return r
 }
@@ -195,13 +233,23 @@ func TestPipelineRehearsal(t *testing.T) {
 	})
 	wantResults(t, runs, "success", "success")
 	r.assertServing(t, "production", "1.1.0")
-	// The controller chart was rolled out first, with the built image.
+	// The controller chart was rolled out first, with the built image, and
+	// its pods run it on the real node.
 	var ctrl appsv1.Deployment
 	if err := r.c.Get(t.Context(), client.ObjectKey{Namespace: "ragdeploy-system", Name: "ragdeploy"}, &ctrl); err != nil {
 		t.Fatalf("controller Deployment: %v", err)
 	}
-	if img := ctrl.Spec.Template.Spec.Containers[0].Image; img != controllerImage || ctrl.Status.AvailableReplicas == 0 {
-		t.Fatalf("controller runs %s with %d available; want %s available", img, ctrl.Status.AvailableReplicas, controllerImage)
+	if img := ctrl.Spec.Template.Spec.Containers[0].Image; img != r.image || ctrl.Status.AvailableReplicas == 0 {
+		t.Fatalf("controller runs %s with %d available; want %s available", img, ctrl.Status.AvailableReplicas, r.image)
+	}
+	var pods corev1.PodList
+	if err := r.c.List(t.Context(), &pods, client.InNamespace("ragdeploy-system")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName != "real-node-0" || p.Status.Phase != corev1.PodRunning {
+			t.Fatalf("controller pod %s: %s on %q; want Running on real-node-0", p.Name, p.Status.Phase, p.Spec.NodeName)
+		}
 	}
 
 	t.Run("a good version reaches production only after approval", func(t *testing.T) {
@@ -233,6 +281,11 @@ func TestPipelineRehearsal(t *testing.T) {
 	})
 
 	t.Run("a version failing post-promotion analysis in production is rolled back", func(t *testing.T) {
+		// Users' traffic on production: the regressing version fails its
+		// /health once it carries some.
+		ctx, stop := context.WithCancel(t.Context())
+		traffic := prober.Start(ctx, r.cs, namespaces["production"], "agentic-rag-api", 20)
+		defer stop()
 		runs := r.cd(t, "1.4.0-regress", func(t *testing.T) bool {
 			r.assertServing(t, "staging", "1.4.0-regress")
 			return true
@@ -245,6 +298,7 @@ func TestPipelineRehearsal(t *testing.T) {
 		if !strings.Contains(r.notifications(), "deploy of 1.4.0-regress to production failed") {
 			t.Fatalf("no failure notification for production; got:\n%s", r.notifications())
 		}
+		t.Logf("production traffic during the rollout and its rollback: %s", traffic.Take())
 	})
 }
 
