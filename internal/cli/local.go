@@ -122,7 +122,7 @@ func (o *localUpOptions) validate() error {
 		return fmt.Errorf("--timeout: must be positive, got %v", o.Timeout)
 	}
 	if o.RealNodes < 0 || o.RealNodes > localcluster.MaxRealNodes {
-		return fmt.Errorf("--real-nodes: %d is out of range; use 0..%d (one real node today: pods on two would need a network between them)", o.RealNodes, localcluster.MaxRealNodes)
+		return fmt.Errorf("--real-nodes: %d is out of range; use 0..%d", o.RealNodes, localcluster.MaxRealNodes)
 	}
 	if _, ok := o.running(); ok {
 		return nil // already running: nothing to check

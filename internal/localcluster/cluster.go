@@ -251,7 +251,7 @@ func (c *Cluster) startRealNodes(ctx, serveCtx context.Context, client kubernete
 		c.egress.add(n)
 		c.RealNodes = append(c.RealNodes, n.name)
 	}
-	return nil
+	return connectNodes(c.realNodes)
 }
 
 // run starts a component from the binary directory and records it for Stop.

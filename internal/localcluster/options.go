@@ -57,9 +57,9 @@ type Options struct {
 	SandboxExecutable string
 }
 
-// MaxRealNodes is how many real nodes a local cluster can have today: pods
-// on two real nodes would need a network between the nodes' namespaces.
-const MaxRealNodes = 1
+// MaxRealNodes is how many real nodes a local cluster can have: each takes
+// about 250 MiB and a share of the machine's cores.
+const MaxRealNodes = 3
 
 // DefaultOptions returns the options Start uses for unset fields.
 func DefaultOptions() Options {

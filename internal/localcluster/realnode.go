@@ -400,7 +400,7 @@ func checkRealNodeSupport(o Options) error {
 		}
 	}
 	var packages []string
-	for _, tool := range []string{"containerd", "runc", "iptables", "ip6tables", "conntrack", "ip"} {
+	for _, tool := range []string{"containerd", "runc", "iptables", "ip6tables", "conntrack", "ip", "nsenter"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			packages = append(packages, tool)
 		}
@@ -431,6 +431,71 @@ func checkRealNodeSupport(o Options) error {
 func executable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// fabricIP is node i's address on the network between the nodes.
+func fabricIP(i int) string { return fmt.Sprintf("198.19.0.%d", i+1) }
+
+// inNodeNetwork runs ip (iproute2) inside a node's network namespace.
+func inNodeNetwork(n *realNode, args ...string) error {
+	argv := append([]string{fmt.Sprintf("--net=/proc/%d/ns/net", n.sandbox.cmd.Process.Pid), "ip"}, args...)
+	out, err := exec.Command("nsenter", argv...).CombinedOutput() //nolint:gosec // G204: iproute2 in a namespace of our own, arguments as a list
+	if err != nil {
+		return fmt.Errorf("%s: ip %s: %w: %s", n.name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// connectNodes joins the real nodes' networks: a bridge in the first
+// node's namespace, a veth from each other node's namespace to it, and in
+// every node a route to each other node's address and pod range. Each veth
+// is created directly in the two namespaces it joins; nothing is added to
+// the host's network, and nothing routes off the machine.
+func connectNodes(nodes []*realNode) error {
+	if len(nodes) < 2 {
+		return nil
+	}
+	hub := nodes[0]
+	type ipStep struct {
+		n    *realNode
+		args []string
+	}
+	steps := []ipStep{
+		{hub, []string{"link", "add", "fabric", "type", "bridge"}},
+		{hub, []string{"addr", "add", fabricIP(0) + "/24", "dev", "fabric"}},
+		{hub, []string{"link", "set", "fabric", "up"}},
+	}
+	for _, n := range nodes[1:] {
+		peer := fmt.Sprintf("fabric-%d", n.index)
+		out, err := exec.Command("ip", "link", "add", "name", "fabric", "netns", strconv.Itoa(n.sandbox.cmd.Process.Pid), //nolint:gosec // G204: iproute2 with arguments as a list (no shell)
+			"type", "veth", "peer", "name", peer, "netns", strconv.Itoa(hub.sandbox.cmd.Process.Pid)).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("link %s to %s: %w: %s", n.name, hub.name, err, strings.TrimSpace(string(out)))
+		}
+		steps = append(steps,
+			ipStep{hub, []string{"link", "set", peer, "master", "fabric", "up"}},
+			ipStep{n, []string{"addr", "add", fabricIP(n.index) + "/24", "dev", "fabric"}},
+			ipStep{n, []string{"link", "set", "fabric", "up"}},
+		)
+	}
+	for _, s := range steps {
+		if err := inNodeNetwork(s.n, s.args...); err != nil {
+			return err
+		}
+	}
+	for _, n := range nodes {
+		for _, m := range nodes {
+			if m == n {
+				continue
+			}
+			for _, dst := range []string{m.ip + "/32", m.podCIDR} {
+				if err := inNodeNetwork(n, "route", "add", dst, "via", fabricIP(m.index)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // binaryImage wraps one of the node bin dir's binaries in an image.

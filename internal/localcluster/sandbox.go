@@ -164,7 +164,9 @@ func prepareNetwork(cfg sandboxConfig) error {
 			return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 		}
 	}
-	return nil
+	// The node routes between its pods and the other nodes (this
+	// namespace's own setting; the host's ip_forward is not touched).
+	return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o600)
 }
 
 // runDaemons starts containerd, kubelet and kube-proxy and supervises them:

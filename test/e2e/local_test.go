@@ -199,8 +199,8 @@ func TestRealNodesRefusedWhereTheyCannotRun(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(work, ".ragdeploy")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a refused local up created state: %v", err)
 	}
-	res = ragdeploy(t, work, nil, "local", "up", "--real-nodes", "2")
-	if res.code != 1 || !strings.Contains(res.stderr, "--real-nodes: 2 is out of range; use 0..1") {
-		t.Fatalf("local up --real-nodes 2: exit %d, stderr %q", res.code, res.stderr)
+	res = ragdeploy(t, work, nil, "local", "up", "--real-nodes", "4")
+	if res.code != 1 || !strings.Contains(res.stderr, "--real-nodes: 4 is out of range; use 0..3") {
+		t.Fatalf("local up --real-nodes 4: exit %d, stderr %q", res.code, res.stderr)
 	}
 }

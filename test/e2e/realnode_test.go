@@ -187,12 +187,12 @@ func upRealNodeConfig(t *testing.T, work, stateDir string, flags ...string) (kub
 // (which reaches the pod from inside the node's network).
 func runOnRealNode(t *testing.T, cs kubernetes.Interface, name, version string) string {
 	t.Helper()
-	return runImageOnRealNode(t, cs, name, "agentic-rag/api:"+version)
+	return runImageOnRealNode(t, cs, name, "agentic-rag/api:"+version, "")
 }
 
 // runImageOnRealNode is runOnRealNode with any image that serves like the
-// api stand-in.
-func runImageOnRealNode(t *testing.T, cs kubernetes.Interface, name, image string) string {
+// api stand-in, on the named real node ("": any).
+func runImageOnRealNode(t *testing.T, cs kubernetes.Interface, name, image, node string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -212,6 +212,9 @@ func runImageOnRealNode(t *testing.T, cs kubernetes.Interface, name, image strin
 				},
 			}},
 		},
+	}
+	if node != "" {
+		pod.Spec.NodeSelector[corev1.LabelHostname] = node
 	}
 	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -265,7 +268,8 @@ func TestRealNodeLeavesTheHostAsItFoundIt(t *testing.T) {
 	stateDir := filepath.Join(work, "state")
 	before := hostState(t)
 
-	cs := upRealNode(t, work, stateDir)
+	// Two nodes: their network between them is inside their namespaces too.
+	cs, _ := upRealNodeConfig(t, work, stateDir, "--no-controller", "--real-nodes", "2")
 	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir) })
 	answer := runOnRealNode(t, cs, "probe", "1.0.0")
 	if !strings.Contains(answer, `"version":"1.0.0"`) || !strings.Contains(answer, `"pod":"probe"`) {
@@ -419,7 +423,7 @@ func TestRealNodePlumbing(t *testing.T) {
 	if res := ragdeploy(t, work, nil, "local", "load", "--state-dir", stateDir, tarPath); res.code != 0 || !strings.Contains(res.stdout, "loaded shop/echo:7") {
 		t.Fatalf("local load: exit %d %s %s", res.code, res.stdout, res.stderr)
 	}
-	if got := runImageOnRealNode(t, cs, "echo", "shop/echo:7"); !strings.Contains(got, `"version":"loaded-7"`) {
+	if got := runImageOnRealNode(t, cs, "echo", "shop/echo:7", ""); !strings.Contains(got, `"version":"loaded-7"`) {
 		t.Fatalf("the loaded image answered %q", got)
 	}
 
@@ -442,5 +446,47 @@ func TestRealNodePlumbing(t *testing.T) {
 	patch := []byte(`{"metadata":{"labels":{"hijacked":"true"}}}`)
 	if _, err := asNode.CoreV1().Nodes().Patch(ctx, "kwok-node-0", types.MergePatchType, patch, metav1.PatchOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("the real node patched another node: %v; want Forbidden", err)
+	}
+}
+
+// TestRealNodesTalkToEachOther: with two real nodes, a pod on one reaches a
+// Service whose pod runs on the other, by its cluster DNS name, both ways.
+func TestRealNodesTalkToEachOther(t *testing.T) {
+	requireRealNodes(t)
+	work := t.TempDir()
+	stateDir := filepath.Join(work, "state")
+	cs, _ := upRealNodeConfig(t, work, stateDir, "--no-controller", "--real-nodes", "2")
+	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir) })
+	ctx := t.Context()
+	for i, pair := range [][2]string{{"real-node-0", "real-node-1"}, {"real-node-1", "real-node-0"}} {
+		server, client := fmt.Sprintf("server-%d", i), fmt.Sprintf("client-%d", i)
+		runImageOnRealNode(t, cs, server, "agentic-rag/api:1.0.0", pair[0])
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: client, Namespace: "default"},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				NodeSelector:  map[string]string{corev1.LabelHostname: pair[1]},
+				Tolerations:   []corev1.Toleration{{Key: localcluster.RealNodeTaintKey, Operator: corev1.TolerationOpExists}},
+				Containers: []corev1.Container{{Name: "get", Image: "busybox:1.37",
+					Command: []string{"wget", "-q", "-O-", "http://" + server + ".default.svc.cluster.local/from-" + pair[1]}}},
+			},
+		}
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		lw := cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "pods", "default", fields.OneTermEqualSelector("metadata.name", client))
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		_, err := watchtools.UntilWithSync(wctx, lw, &corev1.Pod{}, nil, func(ev apiwatch.Event) (bool, error) {
+			p, ok := ev.Object.(*corev1.Pod)
+			if ok && p.Status.Phase == corev1.PodFailed {
+				return false, fmt.Errorf("%s failed", client)
+			}
+			return ok && p.Status.Phase == corev1.PodSucceeded, nil
+		})
+		cancel()
+		logs, lerr := cs.CoreV1().Pods("default").GetLogs(client, &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err != nil || lerr != nil || !strings.Contains(string(logs), `"pod":"`+server+`"`) {
+			t.Fatalf("%s on %s asking %s on %s: %v %v, answer %q", client, pair[1], server, pair[0], err, lerr, logs)
+		}
 	}
 }
