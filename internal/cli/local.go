@@ -80,7 +80,10 @@ type localUpOptions struct {
 	Nodes int
 	// RealNodes run real containers beside the kwok nodes.
 	RealNodes int
-	Timeout   time.Duration
+	// realNodesAsked: --real-nodes was given, so a running cluster with
+	// another number of them is not the one asked for.
+	realNodesAsked bool
+	Timeout        time.Duration
 	// NoController skips running the BlueGreenDeployment controller next to
 	// the control plane (tests that run their own use it).
 	NoController bool
@@ -107,6 +110,7 @@ func newLocalUpCommand(streams Streams) *cobra.Command {
 			if err := o.validate(); err != nil {
 				return err
 			}
+			o.realNodesAsked = cmd.Flags().Changed("real-nodes")
 			return o.run(cmd.Context())
 		},
 	}
@@ -133,6 +137,11 @@ func (o *localUpOptions) validate() error {
 
 func (o *localUpOptions) run(ctx context.Context) error {
 	if s, ok := o.running(); ok {
+		if o.realNodesAsked && len(s.RealNodes) != o.RealNodes {
+			// Not the cluster asked for: say so rather than hand it over.
+			return fmt.Errorf("a local cluster with %s already runs in %s; stop it first (%s local down) to start one with --real-nodes %d",
+				nodeCounts(len(s.Nodes), len(s.RealNodes)), o.StateDir, invokedAs(), o.RealNodes)
+		}
 		fmt.Fprintf(o.streams.Out, "Local cluster already running (pid %d, %s).\n", s.PID, s.Server)
 		printUsage(o.streams, s, o.StateDir)
 		return nil

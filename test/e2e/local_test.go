@@ -203,4 +203,14 @@ func TestRealNodesRefusedWhereTheyCannotRun(t *testing.T) {
 	if res.code != 1 || !strings.Contains(res.stderr, "--real-nodes: 4 is out of range; use 0..3") {
 		t.Fatalf("local up --real-nodes 4: exit %d, stderr %q", res.code, res.stderr)
 	}
+	// A cluster of another shape already running is not handed over as if
+	// it were the one asked for.
+	if up := ragdeploy(t, work, nil, "local", "up", "--nodes", "1", "--no-controller"); up.code != 0 {
+		t.Fatalf("local up: %s", up.stderr)
+	}
+	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down") })
+	res = ragdeploy(t, work, nil, "local", "up", "--real-nodes", "1")
+	if res.code != 1 || !strings.Contains(res.stderr, "a local cluster with 1 kwok node already runs in") || !strings.Contains(res.stderr, "local down) to start one with --real-nodes 1") {
+		t.Fatalf("local up --real-nodes 1 over a kwok-only cluster: exit %d, stderr %q", res.code, res.stderr)
+	}
 }
