@@ -364,3 +364,17 @@ func copyFile(from, to string) error {
 	}
 	return os.WriteFile(to, data, 0o600) //nolint:gosec // G703: writes where the user asked (-o); the path is theirs to choose
 }
+
+// DialInNode opens a connection from inside the first real node's network
+// namespace, where Service and pod addresses are routed (kube-proxy's
+// rules, the pod bridge): how the host's tools reach them without sending a
+// packet off the machine.
+func (c *Cluster) DialInNode(ctx context.Context, network, addr string) (net.Conn, error) {
+	if len(c.realNodes) == 0 {
+		return nil, errors.New("the cluster has no real node")
+	}
+	if network != "tcp" && network != "tcp4" {
+		return nil, fmt.Errorf("dial %s: only tcp", network)
+	}
+	return c.realNodes[0].ns.dial(ctx, addr)
+}

@@ -1,14 +1,25 @@
 // Package prober sends requests at a fixed rate to a Service, as users
-// would, and counts who answered: the version and pod of every answer (the
-// api stand-in says both) and every failure. Requests go through the API
-// server's service proxy, which reaches the Service from inside the real
-// node's network: the host never dials a Service address.
+// would, and records every one: when it was sent, the version and pod that
+// answered (the api stand-in says both) or how it failed. From the records
+// it reports failures, the switch as traffic saw it (first answer from one
+// version, last from another) and a per-second timeline.
+//
+// Requests reach the Service from inside the cluster's network, never from
+// the host's (a packet from there to a Service address would follow the
+// default route off the machine): through the API server's service proxy
+// (Start), or over connections dialled inside a real node's network
+// namespace (StartHTTP with localcluster's DialInNode), either a new
+// connection per request or long-lived keep-alive ones.
 package prober
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -19,25 +30,33 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/standin"
 )
 
-// Prober is a running stream of requests.
-type Prober struct {
-	mu       sync.Mutex
-	requests int
-	failed   int
-	lastErr  string
-	versions map[string]int
-	order    []string
+// Record is one request.
+type Record struct {
+	At      time.Time
+	Version string
+	Pod     string
+	// Err is why the request failed ("" when answered with 2xx).
+	Err string
 }
 
-// Start asks ns/service on port 8000 for /v1/ask, rate times a second, until
-// ctx ends. Requests overlap, so the rate holds whatever one takes; the
-// client's own rate limit must allow it (see Config).
-func Start(ctx context.Context, cs kubernetes.Interface, ns, service string, rate int) *Prober {
-	p := &Prober{versions: map[string]int{}}
+// Prober is a running stream of requests.
+type Prober struct {
+	mu      sync.Mutex
+	records []Record
+	// taken is how many records earlier Takes returned.
+	taken int
+}
+
+// send makes one request.
+type send func(ctx context.Context) (standin.Answer, error)
+
+// run paces send at rate a second until ctx ends. Requests overlap, so the
+// rate holds whatever one takes.
+func run(ctx context.Context, rate int, do send) *Prober {
+	p := &Prober{}
 	go func() {
 		tick := time.NewTicker(time.Second / time.Duration(rate))
 		defer tick.Stop()
-		// Requests overlap, so the rate holds whatever one takes.
 		inflight := make(chan struct{}, 4*rate)
 		for {
 			select {
@@ -45,56 +64,127 @@ func Start(ctx context.Context, cs kubernetes.Interface, ns, service string, rat
 				return
 			case <-tick.C:
 			}
+			at := time.Now()
 			select {
 			case inflight <- struct{}{}:
 			default:
-				p.record("", fmt.Errorf("more than %d requests in flight", cap(inflight)))
+				p.record(Record{At: at, Err: fmt.Sprintf("more than %d requests in flight", cap(inflight))})
 				continue
 			}
 			go func() {
 				defer func() { <-inflight }()
 				rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 				defer cancel()
-				body, err := cs.CoreV1().Services(ns).ProxyGet("http", service, "8000", "/v1/ask", nil).DoRaw(rctx)
+				a, err := do(rctx)
 				if ctx.Err() != nil {
-					return
+					return // stopped, not failed
 				}
-				var a standin.Answer
-				if err == nil {
-					err = json.Unmarshal(body, &a)
+				r := Record{At: at, Version: a.Version, Pod: a.Pod}
+				if err != nil {
+					r.Err = err.Error()
 				}
-				p.record(a.Version, err)
+				p.record(r)
 			}()
 		}
 	}()
 	return p
 }
 
-func (p *Prober) record(version string, err error) {
+func (p *Prober) record(r Record) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.requests++
-	if err != nil {
-		p.failed++
-		p.lastErr = err.Error()
-		return
-	}
-	if _, seen := p.versions[version]; !seen {
-		p.order = append(p.order, version)
-	}
-	p.versions[version]++
+	p.records = append(p.records, r)
 }
 
-// Take returns a summary of the traffic since the last Take and starts
-// counting anew.
+// Start asks ns/service on port 8000 for /v1/ask through the API server's
+// service proxy, rate times a second, until ctx ends. The client's own rate
+// limit must allow it (see Config).
+func Start(ctx context.Context, cs kubernetes.Interface, ns, service string, rate int) *Prober {
+	return run(ctx, rate, func(ctx context.Context) (standin.Answer, error) {
+		var a standin.Answer
+		body, err := cs.CoreV1().Services(ns).ProxyGet("http", service, "8000", "/v1/ask", nil).DoRaw(ctx)
+		if err == nil {
+			err = json.Unmarshal(body, &a)
+		}
+		return a, err
+	})
+}
+
+// HTTPOptions describe a stream of plain HTTP requests.
+type HTTPOptions struct {
+	// URL is asked with GET, e.g. http://<ClusterIP>:8000/v1/ask.
+	URL  string
+	Rate int
+	// KeepAlive reuses connections (a pool of long-lived ones, as a browser
+	// or a service client keeps); otherwise every request opens a new one.
+	KeepAlive bool
+	// Dial opens the connections (inside a node's network).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// StartHTTP sends o.Rate requests a second to o.URL until ctx ends.
+func StartHTTP(ctx context.Context, o HTTPOptions) *Prober {
+	transport := &http.Transport{DialContext: o.Dial, DisableKeepAlives: !o.KeepAlive, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}
+	client := &http.Client{Transport: transport}
+	context.AfterFunc(ctx, transport.CloseIdleConnections)
+	return run(ctx, o.Rate, func(ctx context.Context) (standin.Answer, error) {
+		var a standin.Answer
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.URL, nil)
+		if err != nil {
+			return a, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return a, err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return a, err
+		}
+		if resp.StatusCode/100 != 2 {
+			return a, fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return a, json.Unmarshal(body, &a)
+	})
+}
+
+// Take returns a summary of the requests since the last Take.
 func (p *Prober) Take() Summary {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Summary{Requests: p.requests, Failed: p.failed, LastError: p.lastErr}
-	for _, v := range p.order {
-		s.Versions = append(s.Versions, VersionCount{Version: v, Answers: p.versions[v]})
+	recs := p.records[p.taken:]
+	p.taken = len(p.records)
+	return summarize(recs)
+}
+
+// Records returns a copy of every record so far, in the order sent.
+func (p *Prober) Records() []Record {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := append([]Record(nil), p.records...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out
+}
+
+func summarize(recs []Record) Summary {
+	s := Summary{Requests: len(recs)}
+	index := map[string]int{}
+	for _, r := range recs {
+		if r.Err != "" {
+			s.Failed++
+			s.LastError = r.Err
+			continue
+		}
+		i, seen := index[r.Version]
+		if !seen {
+			i = len(s.Versions)
+			index[r.Version] = i
+			s.Versions = append(s.Versions, VersionCount{Version: r.Version, First: r.At})
+		}
+		s.Versions[i].Answers++
+		s.Versions[i].Last = r.At
 	}
-	p.requests, p.failed, p.lastErr, p.versions, p.order = 0, 0, "", map[string]int{}, nil
 	return s
 }
 
@@ -106,10 +196,22 @@ type Summary struct {
 	LastError string
 }
 
-// VersionCount is how many answers a version gave.
+// VersionCount is how many answers a version gave, and when the first and
+// the last were sent.
 type VersionCount struct {
-	Version string
-	Answers int
+	Version     string
+	Answers     int
+	First, Last time.Time
+}
+
+// Version is the count of one version (zero when it never answered).
+func (s Summary) Version(v string) VersionCount {
+	for _, c := range s.Versions {
+		if c.Version == v {
+			return c
+		}
+	}
+	return VersionCount{Version: v}
 }
 
 func (s Summary) String() string {
@@ -122,6 +224,34 @@ func (s Summary) String() string {
 		out += "; last failure: " + s.LastError
 	}
 	return out
+}
+
+// Timeline counts answers per version and failures per second of recs,
+// from the first record.
+func Timeline(recs []Record) []Second {
+	if len(recs) == 0 {
+		return nil
+	}
+	start := recs[0].At
+	var out []Second
+	for _, r := range recs {
+		i := int(r.At.Sub(start) / time.Second)
+		for len(out) <= i {
+			out = append(out, Second{Answers: map[string]int{}})
+		}
+		if r.Err != "" {
+			out[i].Failed++
+		} else {
+			out[i].Answers[r.Version]++
+		}
+	}
+	return out
+}
+
+// Second is one second of a timeline.
+type Second struct {
+	Answers map[string]int
+	Failed  int
 }
 
 // Config is cfg with a client rate limit that lets rate requests a second

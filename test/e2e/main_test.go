@@ -26,6 +26,9 @@ var binary string
 var binDir string
 
 func TestMain(m *testing.M) {
+	// Tests that start a real node in-process re-execute this binary as
+	// its sandbox.
+	localcluster.MaybeRunNodeSandbox()
 	os.Exit(run(m))
 }
 
