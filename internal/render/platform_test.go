@@ -128,7 +128,28 @@ func TestPlatformPodPolicy(t *testing.T) {
 		if pods < 4 {
 			t.Errorf("%s: only %d pod templates found; want the api and three databases at least", env, pods)
 		}
+		drainSafeAPI(t, env, objs)
 	}
+}
+
+// drainSafeAPI: the api's pods keep serving for a preStop pause when
+// deleted (kube-proxy's sync) within a grace period that covers it.
+func drainSafeAPI(t *testing.T, env string, objs []render.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if (o.GetKind() != "BlueGreenDeployment" && o.GetKind() != "Deployment") || !strings.HasSuffix(o.GetName(), "-api") {
+			continue
+		}
+		spec, _ := podSpecOf(o.Unstructured)
+		grace := toInt64(spec["terminationGracePeriodSeconds"])
+		containers, _, _ := unstructured.NestedSlice(spec, "containers")
+		pause, _, _ := unstructured.NestedFieldNoCopy(containers[0].(map[string]any), "lifecycle", "preStop", "sleep", "seconds")
+		if toInt64(pause) < 1 || grace < toInt64(pause) {
+			t.Errorf("%s %s %s: preStop sleep %v within grace %d; want a pause of at least 1 s covered by the grace period", env, o.GetKind(), o.GetName(), pause, grace)
+		}
+		return
+	}
+	t.Errorf("%s: no api workload", env)
 }
 
 // podSpecOf finds the pod spec in a workload (and in a BlueGreenDeployment).
@@ -218,6 +239,8 @@ func TestPlatformRejectsBadValues(t *testing.T) {
 		{"external database without host", []string{"postgresql", "enabled"}, false, "externalDatabase.host is required"},
 		{"bad webhook url", []string{"api", "blueGreen", "notifications"}, []any{"slack"}, "notifications"},
 		{"ingress host missing", []string{"ingress", "hosts"}, []any{map[string]any{"path": "/"}}, "hosts"},
+		{"negative preStop", []string{"api", "drain", "preStopSeconds"}, -1, "api/drain/preStopSeconds"},
+		{"grace shorter than preStop", []string{"api", "drain", "terminationGracePeriodSeconds"}, 2, "must be at least api.drain.preStopSeconds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

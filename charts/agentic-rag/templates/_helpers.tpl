@@ -176,6 +176,10 @@ spec:
   {{- end }}
   securityContext:
     {{- include "agentic-rag.podSecurityContext" . | nindent 4 }}
+  {{- if lt (int .Values.api.drain.terminationGracePeriodSeconds) (int .Values.api.drain.preStopSeconds) }}
+  {{- fail "api.drain.terminationGracePeriodSeconds must be at least api.drain.preStopSeconds: the grace period counts from the same moment" }}
+  {{- end }}
+  terminationGracePeriodSeconds: {{ .Values.api.drain.terminationGracePeriodSeconds }}
   containers:
   - name: api
     image: {{ include "agentic-rag.api.image" . | quote }}
@@ -206,6 +210,12 @@ spec:
         port: http
       periodSeconds: 5
       timeoutSeconds: 3
+    {{- with .Values.api.drain.preStopSeconds }}
+    lifecycle:
+      preStop:
+        sleep:
+          seconds: {{ . }}
+    {{- end }}
     resources:
       {{- toYaml .Values.api.resources | nindent 6 }}
     securityContext:
