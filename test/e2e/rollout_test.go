@@ -32,6 +32,15 @@ func newRolloutWorld(t *testing.T) *rolloutWorld {
 	cluster, c := startCluster(t)
 	w := &rolloutWorld{cluster: cluster, c: c, args: []string{"--kubeconfig", cluster.Kubeconfig, "--namespace", "shop"}}
 	ctx := t.Context()
+	shopServices(ctx, t, c)
+	startController(t, cluster.Kubeconfig)
+	return w
+}
+
+// shopServices creates namespace "shop" with the api's active and preview
+// Services (port 8000, selecting app=api).
+func shopServices(ctx context.Context, t *testing.T, c client.Client) {
+	t.Helper()
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +53,6 @@ func newRolloutWorld(t *testing.T) *rolloutWorld {
 			t.Fatal(err)
 		}
 	}
-	startController(t, cluster.Kubeconfig)
-	return w
 }
 
 // startController runs `ragdeploy controller` against the cluster until the

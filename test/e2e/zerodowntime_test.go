@@ -57,18 +57,7 @@ func newTrafficWorld(t *testing.T, scaleDownDelay int32, autoPromotion bool) *tr
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"api", "api-preview"} {
-		if err := c.Create(ctx, &corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop"},
-			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "api"},
-				Ports: []corev1.ServicePort{{Port: 8000, TargetPort: intstr.FromInt32(8000)}}},
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	shopServices(ctx, t, c)
 	b := &v1alpha1.BlueGreenDeployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
 		Spec: v1alpha1.BlueGreenDeploymentSpec{
