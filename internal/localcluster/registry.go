@@ -38,7 +38,8 @@ type localRegistry struct {
 	// busybox (the chart's test image).
 	busybox v1.Image
 	mu      sync.Mutex
-	tags    map[string]bool
+	// tags are the repo:tag images made on demand so far.
+	tags map[string]bool
 }
 
 // newLocalRegistry keeps blobs under dir (images are large; the supervisor
@@ -97,47 +98,44 @@ var manifestPath = regexp.MustCompile(`^/v2/(.+)/manifests/([A-Za-z0-9_][A-Za-z0
 const busyboxRepository = "library/busybox"
 
 // ensureTag pushes, on first demand, the image the registry makes for any
-// tag of the stand-in and of busybox.
+// tag of the stand-in and of busybox; other repositories hold what was
+// pushed.
 func (r *localRegistry) ensureTag(repo, tag string) error {
+	var build func() (v1.Image, error)
 	switch {
 	case repo == StandinRepository:
-		return r.ensureStandin(tag)
+		build = func() (v1.Image, error) { return r.standinFor(tag) }
 	case repo == busyboxRepository && r.busybox != nil:
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.tags[repo+":"+tag] {
-			return nil
-		}
-		if err := r.push(repo, tag, r.busybox); err != nil {
-			return err
-		}
-		r.tags[repo+":"+tag] = true
+		build = func() (v1.Image, error) { return r.busybox, nil }
+	default:
+		return nil
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := repo + ":" + tag
+	if r.tags[key] {
+		return nil
+	}
+	img, err := build()
+	if err != nil {
+		return err
+	}
+	if err := r.push(repo, tag, img); err != nil {
+		return err
+	}
+	r.tags[key] = true
 	return nil
 }
 
-// ensureStandin pushes the stand-in for tag on first demand.
-func (r *localRegistry) ensureStandin(tag string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.tags[tag] {
-		return nil
-	}
+// standinFor is the stand-in with its version set to tag.
+func (r *localRegistry) standinFor(tag string) (v1.Image, error) {
 	cfg, err := r.standin.ConfigFile()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c := cfg.Config
 	c.Env = append([]string{"AGENTIC_RAG_VERSION=" + tag}, c.Env...)
-	img, err := image.WithConfig(r.standin, cfg.OS, cfg.Architecture, cfg.Created.Time, c)
-	if err != nil {
-		return err
-	}
-	if err := r.push(StandinRepository, tag, img); err != nil {
-		return err
-	}
-	r.tags[tag] = true
-	return nil
+	return image.WithConfig(r.standin, cfg.OS, cfg.Architecture, cfg.Created.Time, c)
 }
 
 // ServeHTTP answers the OCI distribution API, making stand-in and busybox

@@ -158,6 +158,16 @@ func (p *Prober) Take() Summary {
 	return summarize(recs)
 }
 
+// Latest is the request completed last (ok false before any).
+func (p *Prober) Latest() (Record, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.records) == 0 {
+		return Record{}, false
+	}
+	return p.records[len(p.records)-1], true
+}
+
 // Records returns a copy of every record so far, in the order sent.
 func (p *Prober) Records() []Record {
 	p.mu.Lock()

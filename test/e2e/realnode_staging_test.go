@@ -61,29 +61,8 @@ func servedBy(ctx context.Context, t *testing.T, cs kubernetes.Interface, versio
 	}
 }
 
-// waitRollout watches the staging rollout until cond holds.
-func waitRollout(ctx context.Context, t *testing.T, c client.WithWatch, what string, cond func(*v1alpha1.BlueGreenDeployment) bool) {
-	t.Helper()
-	key := types.NamespacedName{Namespace: "agentic-rag-staging", Name: "agentic-rag-api"}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	var b v1alpha1.BlueGreenDeployment
-	if err := c.Get(ctx, key, &b); err == nil && cond(&b) {
-		return
-	}
-	w, err := c.Watch(ctx, &v1alpha1.BlueGreenDeploymentList{}, client.InNamespace(key.Namespace))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
-	for ev := range w.ResultChan() {
-		if got, ok := ev.Object.(*v1alpha1.BlueGreenDeployment); ok && got.Name == key.Name && cond(got) {
-			return
-		}
-	}
-	_ = c.Get(context.Background(), key, &b)
-	t.Fatalf("rollout never %s: phase %s, %s", what, b.Status.Phase, b.Status.Message)
-}
+// stagingRollout is the staging environment's rollout.
+var stagingRollout = types.NamespacedName{Namespace: "agentic-rag-staging", Name: "agentic-rag-api"}
 
 // leader is the pod holding the controller's leader lease.
 func leader(ctx context.Context, cs kubernetes.Interface) string {
@@ -170,7 +149,7 @@ func TestStagingOnTheRealNode(t *testing.T) {
 	if res := ragdeploy(t, work, nil, append([]string{"rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:1.1.0", "-n", "agentic-rag-staging"}, kube...)...); res.code != 0 {
 		t.Fatalf("set-image: %s", res.stderr)
 	}
-	waitRollout(ctx, t, c, "paused for promotion", func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused })
+	watchRollout(ctx, t, c, stagingRollout, "paused for promotion", func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused })
 	if err := cs.CoreV1().Pods("ragdeploy-system").Delete(ctx, first, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +164,7 @@ func TestStagingOnTheRealNode(t *testing.T) {
 	if res := ragdeploy(t, work, nil, append([]string{"rollout", "promote", "agentic-rag-api", "-n", "agentic-rag-staging"}, kube...)...); res.code != 0 {
 		t.Fatalf("promote: %s", res.stderr)
 	}
-	waitRollout(ctx, t, c, "healthy on 1.1.0", func(b *v1alpha1.BlueGreenDeployment) bool {
+	watchRollout(ctx, t, c, stagingRollout, "healthy on 1.1.0", func(b *v1alpha1.BlueGreenDeployment) bool {
 		return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision == b.Status.CurrentRevision &&
 			b.Spec.Template.Spec.Containers[0].Image == "agentic-rag/api:1.1.0"
 	})
@@ -228,7 +207,7 @@ func TestStagingOnTheRealNode(t *testing.T) {
 	if res := ragdeploy(t, work, nil, append([]string{"rollout", "abort", "agentic-rag-api", "-n", "agentic-rag-staging"}, kube...)...); res.code != 0 {
 		t.Fatalf("abort: %s", res.stderr)
 	}
-	waitRollout(ctx, t, c, "aborted", func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhaseAborted })
+	watchRollout(ctx, t, c, stagingRollout, "aborted", func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhaseAborted })
 	servedBy(ctx, t, cs, "1.1.0", 10)
 
 	// helm test: the chart's test pod (busybox: sh, wget) runs on the real

@@ -243,23 +243,32 @@ func runImageOnRealNode(t *testing.T, cs kubernetes.Interface, name, image, node
 // waitPodReady watches pod until its Ready condition is True.
 func waitPodReady(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string) {
 	t.Helper()
-	lw := cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "pods", ns, fields.OneTermEqualSelector("metadata.name", name))
-	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, func(ev apiwatch.Event) (bool, error) {
-		p, ok := ev.Object.(*corev1.Pod)
-		if !ok {
-			return false, nil
-		}
+	if err := watchPod(ctx, cs, ns, name, func(p *corev1.Pod) (bool, error) {
 		for _, c := range p.Status.Conditions {
 			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
 				return true, nil
 			}
 		}
 		return false, nil
-	})
-	if err != nil {
+	}); err != nil {
 		p, _ := cs.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
 		t.Fatalf("pod %s/%s not Ready: %v\nstatus: %+v", ns, name, err, p.Status)
 	}
+}
+
+// watchPod watches one pod (within 2 minutes) until cond holds or fails.
+func watchPod(ctx context.Context, cs kubernetes.Interface, ns, name string, cond func(*corev1.Pod) (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	lw := cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "pods", ns, fields.OneTermEqualSelector("metadata.name", name))
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, func(ev apiwatch.Event) (bool, error) {
+		p, ok := ev.Object.(*corev1.Pod)
+		if !ok {
+			return false, nil
+		}
+		return cond(p)
+	})
+	return err
 }
 
 func TestRealNodeLeavesTheHostAsItFoundIt(t *testing.T) {
@@ -474,16 +483,12 @@ func TestRealNodesTalkToEachOther(t *testing.T) {
 		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		lw := cache.NewListWatchFromClient(cs.CoreV1().RESTClient(), "pods", "default", fields.OneTermEqualSelector("metadata.name", client))
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		_, err := watchtools.UntilWithSync(wctx, lw, &corev1.Pod{}, nil, func(ev apiwatch.Event) (bool, error) {
-			p, ok := ev.Object.(*corev1.Pod)
-			if ok && p.Status.Phase == corev1.PodFailed {
+		err := watchPod(ctx, cs, "default", client, func(p *corev1.Pod) (bool, error) {
+			if p.Status.Phase == corev1.PodFailed {
 				return false, fmt.Errorf("%s failed", client)
 			}
-			return ok && p.Status.Phase == corev1.PodSucceeded, nil
+			return p.Status.Phase == corev1.PodSucceeded, nil
 		})
-		cancel()
 		logs, lerr := cs.CoreV1().Pods("default").GetLogs(client, &corev1.PodLogOptions{}).DoRaw(ctx)
 		if err != nil || lerr != nil || !strings.Contains(string(logs), `"pod":"`+server+`"`) {
 			t.Fatalf("%s on %s asking %s on %s: %v %v, answer %q", client, pair[1], server, pair[0], err, lerr, logs)

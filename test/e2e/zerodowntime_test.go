@@ -152,23 +152,30 @@ func (w *trafficWorld) rollout(t *testing.T, args ...string) {
 // wait watches the rollout until cond holds.
 func (w *trafficWorld) wait(t *testing.T, what string, cond func(*v1alpha1.BlueGreenDeployment) bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	watchRollout(t.Context(), t, w.c, w.key, what, cond)
+}
+
+// watchRollout watches a rollout until cond holds (within 2 minutes). The
+// watch starts before the first read, so no change between them is missed.
+func watchRollout(ctx context.Context, t *testing.T, c client.WithWatch, key types.NamespacedName, what string, cond func(*v1alpha1.BlueGreenDeployment) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var b v1alpha1.BlueGreenDeployment
-	watch, err := w.c.Watch(ctx, &v1alpha1.BlueGreenDeploymentList{}, client.InNamespace(w.key.Namespace))
+	watch, err := c.Watch(ctx, &v1alpha1.BlueGreenDeploymentList{}, client.InNamespace(key.Namespace))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer watch.Stop()
-	if err := w.c.Get(ctx, w.key, &b); err == nil && cond(&b) {
+	if err := c.Get(ctx, key, &b); err == nil && cond(&b) {
 		return
 	}
 	for ev := range watch.ResultChan() {
-		if got, ok := ev.Object.(*v1alpha1.BlueGreenDeployment); ok && got.Name == w.key.Name && cond(got) {
+		if got, ok := ev.Object.(*v1alpha1.BlueGreenDeployment); ok && got.Name == key.Name && cond(got) {
 			return
 		}
 	}
-	_ = w.c.Get(context.Background(), w.key, &b)
+	_ = c.Get(context.Background(), key, &b)
 	t.Fatalf("rollout never %s: phase %s, %s", what, b.Status.Phase, b.Status.Message)
 }
 
@@ -180,8 +187,8 @@ func (w *trafficWorld) wait(t *testing.T, what string, cond func(*v1alpha1.BlueG
 func (w *trafficWorld) check(t *testing.T, step, want, forbidden string) string {
 	t.Helper()
 	if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		recs := w.fresh.Records()
-		return len(recs) > 0 && recs[len(recs)-1].Version == want, nil
+		last, ok := w.fresh.Latest()
+		return ok && last.Version == want, nil
 	}); err != nil {
 		t.Errorf("%s: new connections never answered by %s", step, want)
 	}
