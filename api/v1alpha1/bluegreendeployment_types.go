@@ -73,7 +73,11 @@ type BlueGreenDeploymentSpec struct {
 	AutoPromotion *AutoPromotion `json:"autoPromotion,omitempty"`
 
 	// ScaleDownDelaySeconds keeps the previous colour running (warm) after a
-	// switch so a rollback is a selector flip.
+	// switch so a rollback is a selector flip, and gives every node's
+	// kube-proxy time to stop routing connections to it. After the delay
+	// the colour also waits until the active Service's EndpointSlices no
+	// longer list any of its pods. 0 scales it down right after the switch,
+	// without either wait: connections kube-proxy still routes to it fail.
 	// +kubebuilder:default=30
 	// +kubebuilder:validation:Minimum=0
 	// +optional

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -21,6 +20,8 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+
+	"github.com/agentic-rag/ragdeploy/bench/internal/stats"
 )
 
 const ns = "bench"
@@ -286,10 +287,7 @@ func report(what string, ms []float64) {
 		fmt.Printf("%-42s no samples\n", what)
 		return
 	}
-	s := slices.Clone(ms)
-	sort.Float64s(s)
-	pct := func(p float64) float64 { return s[min(len(s)-1, int(p*float64(len(s))))] }
-	fmt.Printf("%-42s n=%d p50 %.1f  p99 %.1f  max %.1f\n", what, len(s), pct(0.5), pct(0.99), s[len(s)-1])
+	fmt.Printf("%-42s n=%d p50 %.1f  p99 %.1f  max %.1f\n", what, len(ms), stats.Percentile(ms, 0.5), stats.Percentile(ms, 0.99), slices.Max(ms))
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

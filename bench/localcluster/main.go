@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+
+	"github.com/agentic-rag/ragdeploy/bench/internal/stats"
 )
 
 func main() {
@@ -55,16 +57,7 @@ func run(runs, nodes int, settle time.Duration) error {
 		ready, rss = append(ready, took), append(rss, total)
 		fmt.Printf("%-4d %10.2f %10.0f  %s\n", i, took, total, strings.Join(parts, " "))
 	}
-	fmt.Printf("ready_s: median %.2f min %.2f max %.2f (goal <= 15)\n", median(ready), slices.Min(ready), slices.Max(ready))
-	fmt.Printf("rss_mib: median %.0f min %.0f max %.0f (goal <= 1536)\n", median(rss), slices.Min(rss), slices.Max(rss))
+	fmt.Printf("ready_s: median %.2f min %.2f max %.2f (goal <= 15)\n", stats.Median(ready), slices.Min(ready), slices.Max(ready))
+	fmt.Printf("rss_mib: median %.0f min %.0f max %.0f (goal <= 1536)\n", stats.Median(rss), slices.Min(rss), slices.Max(rss))
 	return nil
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

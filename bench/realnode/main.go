@@ -29,6 +29,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+
+	"github.com/agentic-rag/ragdeploy/bench/internal/stats"
 )
 
 func main() {
@@ -65,13 +67,13 @@ func run(binary string, runs, pods int, settle time.Duration) error {
 			if err := once(exe, realNode, pods, settle, f); err != nil {
 				return err
 			}
-			fmt.Printf("run %d real=%-5t up %.2fs, pod Ready median %.0f ms\n", i, realNode, f.up[len(f.up)-1], 1000*median(f.podReady[len(f.podReady)-pods:]))
+			fmt.Printf("run %d real=%-5t up %.2fs, pod Ready median %.0f ms\n", i, realNode, f.up[len(f.up)-1], 1000*stats.Median(f.podReady[len(f.podReady)-pods:]))
 		}
 	}
 	fmt.Printf("\nlocal up (s):          real node median %.2f (min %.2f max %.2f); kwok only median %.2f; ratio %.1fx\n",
-		median(real.up), slices.Min(real.up), slices.Max(real.up), median(kwok.up), median(real.up)/median(kwok.up))
+		stats.Median(real.up), slices.Min(real.up), slices.Max(real.up), stats.Median(kwok.up), stats.Median(real.up)/stats.Median(kwok.up))
 	fmt.Printf("pod create -> Ready:   real node median %.0f ms (p90 %.0f); kwok node median %.0f ms; ratio %.1fx\n",
-		1000*median(real.podReady), 1000*percentile(real.podReady, 0.9), 1000*median(kwok.podReady), median(real.podReady)/median(kwok.podReady))
+		1000*stats.Median(real.podReady), 1000*stats.Percentile(real.podReady, 0.9), 1000*stats.Median(kwok.podReady), stats.Median(real.podReady)/stats.Median(kwok.podReady))
 	fmt.Println("real node memory (RSS MiB, median of runs, summed per process name):")
 	names := make([]string, 0, len(real.rss))
 	for n := range real.rss {
@@ -80,7 +82,7 @@ func run(binary string, runs, pods int, settle time.Duration) error {
 	sort.Strings(names)
 	total := 0.0
 	for _, n := range names {
-		m := median(real.rss[n])
+		m := stats.Median(real.rss[n])
 		total += m
 		fmt.Printf("  %-18s %6.0f\n", n, m)
 	}
@@ -191,11 +193,3 @@ func podReady(cs kubernetes.Interface, name string, realNode bool) (time.Duratio
 }
 
 var intstr8000 = intstr.FromInt32(8000)
-
-func median(xs []float64) float64 { return percentile(xs, 0.5) }
-
-func percentile(xs []float64, p float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[int(p*float64(len(s)-1)+0.5)]
-}

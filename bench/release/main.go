@@ -33,6 +33,8 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/simapp"
 	"github.com/agentic-rag/ragdeploy/internal/release"
+
+	"github.com/agentic-rag/ragdeploy/bench/internal/stats"
 )
 
 func main() {
@@ -102,7 +104,7 @@ func run(runs int) error {
 		plain = append(plain, time.Since(start).Seconds())
 	}
 	fmt.Printf("install development: ragdeploy median %.2fs (min %.2f max %.2f); plain Helm SDK install+wait median %.2fs (min %.2f max %.2f); ratio %.2f (goal <= 1.0)\n",
-		median(ours), slices.Min(ours), slices.Max(ours), median(plain), slices.Min(plain), slices.Max(plain), median(ours)/median(plain))
+		stats.Median(ours), slices.Min(ours), slices.Max(ours), stats.Median(plain), slices.Min(plain), slices.Max(plain), stats.Median(ours)/stats.Median(plain))
 
 	for _, env := range []string{"development", "staging"} {
 		p, err := b.prepare(ctx, env, "upgrade-"+env)
@@ -130,7 +132,7 @@ func run(runs int) error {
 			}
 		}
 		fmt.Printf("config change -> all api pods rolled and ready, %s: median %.2fs (min %.2f max %.2f; spec < 300 s, goal <= 30 s)\n",
-			env, median(times), slices.Min(times), slices.Max(times))
+			env, stats.Median(times), slices.Min(times), slices.Max(times))
 	}
 	return nil
 }
@@ -157,10 +159,4 @@ func (b *bench) prepare(ctx context.Context, name, ns string) (*release.Plan, er
 
 func (b *bench) target(p *release.Plan) release.Target {
 	return p.Target(b.cluster.Kubeconfig, "")
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
 }

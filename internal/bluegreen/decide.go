@@ -223,7 +223,13 @@ func (d *decider) switchActive(c v1alpha1.Color, rev, why string) bool {
 	return true
 }
 
-// scaleDownIdle schedules the idle colour's scale-down, and performs it when due.
+// scaleDownIdle schedules the idle colour's scale-down, and performs it when
+// due: the scale-down delay has passed since the active Service stopped
+// selecting it, and the active Service's EndpointSlices no longer list any
+// of its pods (while they do, kube-proxy may still route connections to
+// them). A delay of 0 waits for neither: the colour goes on the next pass
+// after the switch (the plan applies Deployments before Services, so never
+// in the pass that moves traffic off it).
 func (d *decider) scaleDownIdle(c v1alpha1.Color) {
 	cs := d.o.Colors[c]
 	if !cs.Exists || cs.Replicas == 0 {
@@ -234,11 +240,15 @@ func (d *decider) scaleDownIdle(c v1alpha1.Color) {
 		at := d.now().Add(d.s.scaleDownDelay)
 		d.p.Colors[c] = ColorPlan{Revision: cs.Revision, Replicas: cs.Replicas, ScaleDownAt: &at}
 		d.wake(at)
-	case !d.now().Before(*cs.ScaleDownAt):
+	case cs.ScaleDownAt != nil && d.now().Before(*cs.ScaleDownAt):
+		d.wake(*cs.ScaleDownAt)
+	case d.s.scaleDownDelay > 0 && d.o.Active.Listed[c] > 0:
+		// The EndpointSlice watch brings the next look; the timer is a
+		// backstop.
+		d.wake(d.now().Add(endpointsRecheck))
+	default:
 		d.p.Colors[c] = ColorPlan{Revision: cs.Revision, Replicas: 0}
 		d.event(false, v1alpha1.ReasonScaledDown, fmt.Sprintf("scaled %s (revision %s) to zero", c, cs.Revision), false)
-	default:
-		d.wake(*cs.ScaleDownAt)
 	}
 }
 

@@ -224,6 +224,35 @@ func TestRolloutWithAutoPromotion(t *testing.T) {
 	}
 }
 
+// TestScaleDownWaitsForTheActiveEndpointSlices: a colour due to scale down
+// whose pods the active Service's EndpointSlices still list (kube-proxy may
+// still route to them) stays up until they are gone; with a delay of 0 it
+// goes without waiting.
+func TestScaleDownWaitsForTheActiveEndpointSlices(t *testing.T) {
+	w := newTestWorld()
+	v1 := w.o.Revision
+	w.stable(green, v1)
+	due := t0.Add(-time.Second)
+	w.o.Colors[blue] = ColorState{Exists: true, Revision: "old", Replicas: 3, Ready: 3, ScaleDownAt: &due}
+	w.o.Active.Listed = map[v1alpha1.Color]int32{blue: 1, green: 3}
+	p := w.decide()
+	if bp, touched := p.Colors[blue]; touched {
+		t.Fatalf("blue changed to %+v while the active Service still lists one of its pods", bp)
+	}
+	if p.RequeueAfter != endpointsRecheck {
+		t.Fatalf("requeue %v; want a backstop look in %v", p.RequeueAfter, endpointsRecheck)
+	}
+	w.o.Active.Listed = map[v1alpha1.Color]int32{green: 3}
+	if p = w.decide(); p.Colors[blue].Replicas != 0 || !hasEvent(p, v1alpha1.ReasonScaledDown) {
+		t.Fatalf("blue plan %+v once no longer listed; want it scaled to zero", p.Colors[blue])
+	}
+	w.o.Spec.ScaleDownDelaySeconds = new(int32(0))
+	w.o.Active.Listed = map[v1alpha1.Color]int32{blue: 1, green: 3}
+	if p = w.decide(); p.Colors[blue].Replicas != 0 {
+		t.Fatalf("blue plan %+v with a delay of 0; want it scaled to zero without waiting", p.Colors[blue])
+	}
+}
+
 func TestManualPromotion(t *testing.T) {
 	w := newTestWorld()
 	w.stable(blue, w.o.Revision)

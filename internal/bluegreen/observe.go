@@ -47,6 +47,10 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
 	readyPods := map[v1alpha1.Color]map[string]bool{}
+	podColor := map[string]v1alpha1.Color{}
+	for i := range pods.Items {
+		podColor[pods.Items[i].Name] = v1alpha1.Color(pods.Items[i].Labels[LabelColor])
+	}
 	for _, c := range []v1alpha1.Color{v1alpha1.Blue, v1alpha1.Green} {
 		var d appsv1.Deployment
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: DeploymentName(b.Name, c)}, &d)
@@ -81,11 +85,11 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 		w.Colors[c] = cs
 	}
 	var err error
-	if w.Active, err = r.observeService(ctx, b, w, b.Spec.ActiveService, readyPods); err != nil {
+	if w.Active, err = r.observeService(ctx, b, w, b.Spec.ActiveService, readyPods, podColor); err != nil {
 		return nil, err
 	}
 	if b.Spec.PreviewService != "" {
-		if w.Preview, err = r.observeService(ctx, b, w, b.Spec.PreviewService, readyPods); err != nil {
+		if w.Preview, err = r.observeService(ctx, b, w, b.Spec.PreviewService, readyPods, podColor); err != nil {
 			return nil, err
 		}
 	}
@@ -107,8 +111,9 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 // observeService reads a Service's colour and claim, and counts its ready
 // endpoints that are ready pods of the colour it selects, running that
 // colour's revision: stale EndpointSlice entries of another colour do not
-// count.
-func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, name string, readyPods map[v1alpha1.Color]map[string]bool) (ServiceState, error) {
+// count. It also counts the pods of each colour its EndpointSlices list in
+// any condition (podColor maps the rollout's pods to their colour).
+func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, name string, readyPods map[v1alpha1.Color]map[string]bool, podColor map[string]v1alpha1.Color) (ServiceState, error) {
 	ns := b.Namespace
 	var svc corev1.Service
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &svc)
@@ -123,20 +128,27 @@ func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.BlueGreenDe
 	if s.Claimed, s.ClaimedBy, err = r.claim(ctx, b, &svc); err != nil {
 		return s, err
 	}
-	if s.Color == "" {
-		return s, nil
-	}
 	var slices discoveryv1.EndpointSliceList
 	if err := r.Client.List(ctx, &slices, client.InNamespace(ns), client.MatchingLabels{discoveryv1.LabelServiceName: name}); err != nil {
 		return s, fmt.Errorf("list EndpointSlices of %s: %w", name, err)
 	}
-	counted := map[string]bool{}
+	counted, listed := map[string]bool{}, map[string]bool{}
 	for _, sl := range slices.Items {
 		for _, ep := range sl.Endpoints {
-			if ep.Conditions.Ready == nil || !*ep.Conditions.Ready || ep.TargetRef == nil {
+			if ep.TargetRef == nil || ep.TargetRef.Kind != "Pod" {
 				continue
 			}
-			if readyPods[s.Color][ep.TargetRef.Name] && !counted[ep.TargetRef.Name] {
+			if c, ok := podColor[ep.TargetRef.Name]; ok && !listed[ep.TargetRef.Name] {
+				listed[ep.TargetRef.Name] = true
+				if s.Listed == nil {
+					s.Listed = map[v1alpha1.Color]int32{}
+				}
+				s.Listed[c]++
+			}
+			if s.Color == "" || ep.Conditions.Ready == nil || !*ep.Conditions.Ready {
+				continue
+			}
+			if readyPods[s.Color][ep.TargetRef.Name] {
 				counted[ep.TargetRef.Name] = true
 			}
 		}

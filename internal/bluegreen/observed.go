@@ -51,6 +51,10 @@ type ServiceState struct {
 	Color v1alpha1.Color
 	// ReadyEndpoints counts ready endpoints over its EndpointSlices.
 	ReadyEndpoints int32
+	// Listed counts, per colour, the pods its EndpointSlices still list in
+	// any condition (ready, serving or terminating): while a pod is listed,
+	// kube-proxy may still send it connections.
+	Listed map[v1alpha1.Color]int32
 	// Claimed is true when the Service carries this rollout's claim
 	// (AnnotationClaimUID); a Service is switched by one rollout only.
 	Claimed bool

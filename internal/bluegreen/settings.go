@@ -38,6 +38,10 @@ const (
 	DefaultScaleDownDelay   = 30 * time.Second
 	DefaultProgressDeadline = 600 * time.Second
 	DefaultHistoryLimit     = 10
+	// endpointsRecheck is how soon a colour due to scale down but still
+	// listed by the active Service's EndpointSlices is looked at again if
+	// no EndpointSlice change comes first.
+	endpointsRecheck = 5 * time.Second
 )
 
 // settings is a BlueGreenDeployment's spec with every default applied.

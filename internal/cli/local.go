@@ -266,7 +266,11 @@ func (o *localUpOptions) serve(ctx context.Context) error {
 	case len(c.RealNodes) > 0:
 		// Real nodes run the controller as it runs on any cluster: the
 		// chart's Deployment, from an image of this very binary.
-		if err := installInClusterController(ctx, c); err != nil {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		if err := InstallInClusterController(ctx, c, exe); err != nil {
 			return fmt.Errorf("controller: %w", err)
 		}
 		state.ControllerRelease = localControllerNamespace + "/" + localControllerRelease
@@ -416,15 +420,12 @@ const (
 	controllerRepository     = "agentic-rag/ragdeploy"
 )
 
-// installInClusterController pushes an image of this binary into the local
-// registry (tagged by its digest, so a rebuilt binary rolls the pods) and
-// installs charts/ragdeploy with it on the real nodes: 2 replicas with
-// leader election, the chart's security context, probes and RBAC.
-func installInClusterController(ctx context.Context, c *localcluster.Cluster) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
+// InstallInClusterController pushes an image of the ragdeploy executable
+// exe (a static build) into the local registry (tagged by its digest, so a
+// rebuilt binary rolls the pods) and installs charts/ragdeploy with it on
+// the real nodes: 2 replicas with leader election, the chart's security
+// context, probes and RBAC.
+func InstallInClusterController(ctx context.Context, c *localcluster.Cluster, exe string) error {
 	img, err := image.FromExecutable(exe, Version, Commit)
 	if err != nil {
 		return err

@@ -168,6 +168,25 @@ func (p *Prober) Latest() (Record, bool) {
 	return p.records[len(p.records)-1], true
 }
 
+// Count is how many requests have completed so far.
+func (p *Prober) Count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.records)
+}
+
+// Between summarises the requests sent from from (inclusive) to to
+// (exclusive), whenever they completed.
+func (p *Prober) Between(from, to time.Time) Summary {
+	var recs []Record
+	for _, r := range p.Records() {
+		if !r.At.Before(from) && r.At.Before(to) {
+			recs = append(recs, r)
+		}
+	}
+	return summarize(recs)
+}
+
 // Records returns a copy of every record so far, in the order sent.
 func (p *Prober) Records() []Record {
 	p.mu.Lock()

@@ -79,3 +79,23 @@ func TestTimeline(t *testing.T) {
 		t.Fatalf("Timeline = %+v", tl)
 	}
 }
+
+// TestBetweenAndCount: Between keeps the requests sent in its window,
+// whenever they completed; Count counts every completed one.
+func TestBetweenAndCount(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	p := &Prober{}
+	for _, r := range []Record{
+		{At: t0.Add(2 * time.Second), Version: "2"}, {At: t0, Version: "1"},
+		{At: t0.Add(time.Second), Err: "refused"}, {At: t0.Add(3 * time.Second), Version: "2"},
+	} {
+		p.record(r)
+	}
+	if p.Count() != 4 {
+		t.Fatalf("Count = %d; want 4", p.Count())
+	}
+	s := p.Between(t0.Add(time.Second), t0.Add(3*time.Second))
+	if s.Requests != 2 || s.Failed != 1 || s.Version("2").Answers != 1 || s.Version("1").Answers != 0 {
+		t.Fatalf("Between = %s; want the failure at +1s and the answer at +2s", s)
+	}
+}

@@ -10,6 +10,10 @@
 //	                        checks ask /health only)
 //	tag contains "crash"    exits with an error soon after start
 //	anything else           healthy
+//
+// /health is the version's own judgement of itself (what analysis checks
+// ask); /ready fails only while the server drains or when the version is
+// broken, for readiness probes that should not follow a regression.
 package standin
 
 import (
@@ -74,6 +78,10 @@ type Config struct {
 	DrainDelay time.Duration
 	// ShutdownTimeout bounds finishing in-flight requests.
 	ShutdownTimeout time.Duration
+	// NoDrain closes the listener and every connection the moment the stop
+	// signal comes, in-flight requests and all: a server without a drain,
+	// for showing what a drain protects against.
+	NoDrain bool
 }
 
 // Answer is the body of every response.
@@ -98,6 +106,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", s.health)
+	mux.HandleFunc("/ready", s.ready)
 	mux.HandleFunc("/resolve", s.resolve)
 	mux.HandleFunc("/", s.answer)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second}
@@ -127,6 +136,14 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.reply(w, r, http.StatusServiceUnavailable, "down")
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() || BehaviourOf(s.cfg.Version) == Broken {
+		s.reply(w, r, http.StatusServiceUnavailable, "down")
+		return
+	}
+	s.reply(w, r, http.StatusOK, "ok")
 }
 
 func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
@@ -170,6 +187,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	if s.cfg.NoDrain {
+		_ = s.srv.Close()
+		<-errc
+		return nil
 	}
 	s.draining.Store(true)
 	time.Sleep(s.cfg.DrainDelay) // the drain window is a duration by design, not a wait for an event

@@ -92,7 +92,40 @@ func TestRegressFailsUnderTraffic(t *testing.T) {
 	if code, _, _ := get(t, srv.URL+"/health"); code != http.StatusServiceUnavailable {
 		t.Fatalf("/health %d after 3 requests; want 503", code)
 	}
+	if code, _, _ := get(t, srv.URL+"/ready"); code != http.StatusOK {
+		t.Fatalf("/ready %d after the regression; want 200 (readiness does not follow it)", code)
+	}
 	if New(Config{Version: "1.0-broken"}).healthy() {
 		t.Fatal("a broken version is healthy")
+	}
+	broken := httptest.NewServer(New(Config{Version: "1.0-broken"}).Handler())
+	defer broken.Close()
+	if code, _, _ := get(t, broken.URL+"/ready"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/ready of a broken version %d; want 503", code)
+	}
+}
+
+// TestNoDrainDropsConnectionsAtOnce: without a drain, the stop signal ends
+// the server and a request then finds nothing listening.
+func TestNoDrainDropsConnectionsAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	s := New(Config{Version: "1.2.3", NoDrain: true, DrainDelay: time.Hour, ShutdownTimeout: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	if code, _, _ := get(t, "http://"+addr+"/v1/ask"); code != http.StatusOK {
+		t.Fatalf("before stop: %d", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if conn, err := net.Dial("tcp", addr); err == nil {
+		_ = conn.Close()
+		t.Fatal("still accepting connections after a stop without drain")
 	}
 }

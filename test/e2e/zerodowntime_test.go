@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/cli"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/prober"
@@ -36,7 +38,23 @@ type trafficWorld struct {
 
 func apiImage(v string) string { return "agentic-rag/api:" + v }
 
-func newTrafficWorld(t *testing.T, scaleDownDelay int32, autoPromotion bool) *trafficWorld {
+// worldOptions shape a trafficWorld.
+type worldOptions struct {
+	scaleDownDelay int32
+	autoPromotion  bool
+	// inCluster runs the controller as charts/ragdeploy's two pods on the
+	// real node (leader election, HTTP checks from inside the cluster)
+	// instead of in the test process.
+	inCluster bool
+	// postPromotion checks, run by the controller.
+	postPromotion []v1alpha1.AnalysisCheck
+	// readinessPath of the api container (default /health).
+	readinessPath string
+	// env of the api container.
+	env []corev1.EnvVar
+}
+
+func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
 	t.Helper()
 	requireRealNodes(t)
 	cluster, err := localcluster.Start(context.Background(), localcluster.Options{BinDir: binDir, Nodes: 1, RealNodes: 1})
@@ -45,19 +63,29 @@ func newTrafficWorld(t *testing.T, scaleDownDelay int32, autoPromotion bool) *tr
 	}
 	t.Cleanup(cluster.Stop)
 	ctx := t.Context()
-	if err := controller.InstallCRDs(ctx, cluster.RESTConfig); err != nil {
-		t.Fatal(err)
-	}
 	c, err := client.NewWithWatch(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := controller.Start(cluster.RESTConfig, controller.Options{MetricsAddr: "0", ProbeAddr: "0", MultipleInProcess: true})
-	if err != nil {
-		t.Fatal(err)
+	if o.inCluster {
+		if err := cli.InstallInClusterController(ctx, cluster, binary); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		if err := controller.InstallCRDs(ctx, cluster.RESTConfig); err != nil {
+			t.Fatal(err)
+		}
+		stop, err := controller.Start(cluster.RESTConfig, controller.Options{MetricsAddr: "0", ProbeAddr: "0", MultipleInProcess: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
 	}
-	t.Cleanup(stop)
 	shopServices(ctx, t, c)
+	readiness := o.readinessPath
+	if readiness == "" {
+		readiness = "/health"
+	}
 	b := &v1alpha1.BlueGreenDeployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
 		Spec: v1alpha1.BlueGreenDeploymentSpec{
@@ -65,16 +93,17 @@ func newTrafficWorld(t *testing.T, scaleDownDelay int32, autoPromotion bool) *tr
 			Selector:              &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
 			ActiveService:         "api",
 			PreviewService:        "api-preview",
-			ScaleDownDelaySeconds: new(scaleDownDelay),
-			AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: autoPromotion},
+			ScaleDownDelaySeconds: new(o.scaleDownDelay),
+			AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: o.autoPromotion},
+			PostPromotionAnalysis: o.postPromotion,
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
 				Spec: corev1.PodSpec{
 					NodeSelector: map[string]string{localcluster.RealNodeLabel: "real"},
 					Tolerations:  []corev1.Toleration{{Key: localcluster.RealNodeTaintKey, Operator: corev1.TolerationOpExists}},
 					Containers: []corev1.Container{{
-						Name: "api", Image: apiImage("1.0.0"),
-						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(8000)}}, PeriodSeconds: 1},
+						Name: "api", Image: apiImage("1.0.0"), Env: o.env,
+						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: readiness, Port: intstr.FromInt32(8000)}}, PeriodSeconds: 1},
 					}},
 				},
 			},
@@ -179,18 +208,32 @@ func watchRollout(ctx context.Context, t *testing.T, c client.WithWatch, key typ
 	t.Fatalf("rollout never %s: phase %s, %s", what, b.Status.Phase, b.Status.Message)
 }
 
-// check waits until new connections are answered by want, then takes
-// both probers' traffic since the last check: no request failed, forbidden
-// (when set) never answered, and no other version answered new
-// connections later than a second after want's first answer (the tail of
-// the switch before). It returns the line for the test's report.
-func (w *trafficWorld) check(t *testing.T, step, want, forbidden string) string {
+// settleRequests is the window after a switch in which every answer must
+// come from the version switched to: a second of traffic.
+const settleRequests = 100
+
+// check waits until new connections are answered by want, then takes both
+// probers' traffic since the last check: no request failed, and forbidden
+// (when set) never answered. It then takes the next settleRequests
+// requests on new connections: every one answered by want; when settled
+// (the other colour is scaled down, so kept-alive connections have had to
+// reconnect), the kept-alive ones too. It returns the line for the test's
+// report.
+func (w *trafficWorld) check(t *testing.T, step, want, forbidden string, settled bool) string {
 	t.Helper()
-	if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		last, ok := w.fresh.Latest()
-		return ok && last.Version == want, nil
-	}); err != nil {
+	answeredBy := func(p *prober.Prober) func(context.Context) (bool, error) {
+		return func(context.Context) (bool, error) {
+			last, ok := p.Latest()
+			return ok && last.Version == want, nil
+		}
+	}
+	if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 30*time.Second, true, answeredBy(w.fresh)); err != nil {
 		t.Errorf("%s: new connections never answered by %s", step, want)
+	}
+	if settled {
+		if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 30*time.Second, true, answeredBy(w.kept)); err != nil {
+			t.Errorf("%s: kept-alive connections never answered by %s", step, want)
+		}
 	}
 	f, k := w.fresh.Take(), w.kept.Take()
 	line := fmt.Sprintf("%s: new connections %s | kept-alive %s", step, f, k)
@@ -201,11 +244,22 @@ func (w *trafficWorld) check(t *testing.T, step, want, forbidden string) string 
 	if forbidden != "" && (f.Version(forbidden).Answers > 0 || k.Version(forbidden).Answers > 0) {
 		t.Errorf("%s: %s answered, but it must get no traffic", step, forbidden)
 	}
-	n := f.Version(want)
-	for _, v := range f.Versions {
-		if v.Version != want && v.Last.After(n.First.Add(time.Second)) {
-			t.Errorf("%s: %s answered new connections %v after the first answer from %s", step, v.Version, v.Last.Sub(n.First), want)
-		}
+	until := w.fresh.Count() + settleRequests
+	if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return w.fresh.Count() >= until, nil
+	}); err != nil {
+		t.Errorf("%s: the prober stalled", step)
+	}
+	f, k = w.fresh.Take(), w.kept.Take()
+	if f.Failed > 0 || k.Failed > 0 {
+		t.Errorf("%s, next second: %d and %d requests failed", step, f.Failed, k.Failed)
+	}
+	only := func(s prober.Summary) bool { return len(s.Versions) == 1 && s.Versions[0].Version == want }
+	if !only(f) {
+		t.Errorf("%s, next second: new connections answered by %s; want %s only", step, f, want)
+	}
+	if settled && !only(k) {
+		t.Errorf("%s, next second: kept-alive connections answered by %s; want %s only", step, k, want)
 	}
 	return line
 }
@@ -255,13 +309,13 @@ func (w *trafficWorld) failedOnNode(t *testing.T, version string) {
 // they reached, so the old version answers them until it is scaled down:
 // a blue-green switch without a mesh moves new connections only.)
 func TestZeroDowntimeBlueGreenSwitches(t *testing.T) {
-	w := newTrafficWorld(t, 3, true)
+	w := newTrafficWorld(t, worldOptions{scaleDownDelay: 3, autoPromotion: true})
 	var report []string
 	for i := 1; i <= 10; i++ {
 		version := fmt.Sprintf("1.%d.0", i)
 		w.setImage(t, version)
 		w.wait(t, version+" serving, old colour scaled down", w.serving(version, true))
-		report = append(report, w.check(t, "rollout to "+version, version, ""))
+		report = append(report, w.check(t, "rollout to "+version, version, "", true))
 	}
 	t.Logf("traffic per rollout:\n%s", strings.Join(report, "\n"))
 }
@@ -271,28 +325,28 @@ func TestZeroDowntimeBlueGreenSwitches(t *testing.T) {
 // is warm, and versions that never become ready or crash move no traffic
 // and fail no request.
 func TestZeroDowntimeManualPromotionAbortUndo(t *testing.T) {
-	w := newTrafficWorld(t, 600, false)
+	w := newTrafficWorld(t, worldOptions{scaleDownDelay: 600})
 	for i := 1; i <= 3; i++ {
 		version := fmt.Sprintf("1.%d.0", i)
 		prev := fmt.Sprintf("1.%d.0", i-1)
 		w.setImage(t, version)
 		w.wait(t, version+" waiting for promotion", phase(v1alpha1.PhasePaused))
-		w.check(t, version+" ready, not promoted", prev, version)
+		w.check(t, version+" ready, not promoted", prev, version, false)
 		w.rollout(t, "promote")
 		w.wait(t, version+" serving", w.serving(version, false))
-		w.check(t, "promoted "+version, version, "")
+		w.check(t, "promoted "+version, version, "", false)
 	}
 	// undo while 1.2.0 is warm: one selector flip back.
 	w.rollout(t, "undo")
 	w.wait(t, "back on 1.2.0", w.serving("1.2.0", false))
-	w.check(t, "undo to the warm 1.2.0", "1.2.0", "")
+	w.check(t, "undo to the warm 1.2.0", "1.2.0", "", false)
 
 	// abort before promotion: traffic never moves.
 	w.setImage(t, "1.4.0")
 	w.wait(t, "1.4.0 waiting for promotion", phase(v1alpha1.PhasePaused))
 	w.rollout(t, "abort")
 	w.wait(t, "1.4.0 aborted", phase(v1alpha1.PhaseAborted))
-	w.check(t, "1.4.0 aborted before promotion", "1.2.0", "1.4.0")
+	w.check(t, "1.4.0 aborted before promotion", "1.2.0", "1.4.0", false)
 
 	// A version that never becomes ready, then one that crash-loops: traffic
 	// stays on 1.2.0 throughout.
@@ -302,6 +356,178 @@ func TestZeroDowntimeManualPromotionAbortUndo(t *testing.T) {
 		w.failedOnNode(t, bad)
 		w.rollout(t, "abort")
 		w.wait(t, bad+" aborted", phase(v1alpha1.PhaseAborted))
-		w.check(t, bad+" never served", "1.2.0", bad)
+		w.check(t, bad+" never served", "1.2.0", bad, false)
 	}
+}
+
+// colours returns the rollout's live (active) and idle colour status.
+func colours(b *v1alpha1.BlueGreenDeployment) (live, idle v1alpha1.ColorStatus) {
+	if b.Status.ActiveColor == v1alpha1.Blue {
+		return b.Status.Blue, b.Status.Green
+	}
+	return b.Status.Green, b.Status.Blue
+}
+
+// TestZeroDowntimeControlWithoutProtections is the control for the tests
+// around it: the same automatically promoted rollouts with every protection
+// turned off (a scale-down delay of 0, so no wait for kube-proxy nor for
+// the EndpointSlices; no preStop; the stand-in closing its listener and
+// every connection the moment SIGTERM comes) fail requests, so the prober
+// does see the failures the other tests show absent.
+func TestZeroDowntimeControlWithoutProtections(t *testing.T) {
+	w := newTrafficWorld(t, worldOptions{autoPromotion: true, env: []corev1.EnvVar{{Name: "STANDIN_DRAIN", Value: "off"}}})
+	failed, rollouts := 0, 0
+	for i := 1; i <= 5 && failed == 0; i++ {
+		version := fmt.Sprintf("1.%d.0", i)
+		w.setImage(t, version)
+		w.wait(t, version+" serving, old colour scaled down", w.serving(version, true))
+		for _, p := range []*prober.Prober{w.fresh, w.kept} {
+			if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+				last, ok := p.Latest()
+				return ok && last.Version == version, nil
+			}); err != nil {
+				t.Fatalf("%s never answered", version)
+			}
+		}
+		f, k := w.fresh.Take(), w.kept.Take()
+		t.Logf("rollout to %s without protections: new connections %s | kept-alive %s", version, f, k)
+		failed += f.Failed + k.Failed
+		rollouts = i
+	}
+	if failed == 0 {
+		t.Fatalf("no request failed in %d rollouts without protections: the prober is not shown to see failures", rollouts)
+	}
+	t.Logf("%d requests failed in %d rollouts without protections", failed, rollouts)
+}
+
+// TestZeroDowntimeRollbackRevertHPAAndLeaderLoss runs the controller as
+// the chart's two pods on the real node, with manual promotion and a
+// post-promotion check of the active Service's /health (readiness asks
+// /ready, which a regression does not fail). Under 2 x 100 requests/s no
+// request fails while: the leader is killed during a switch; a version
+// that regresses under production traffic fails its post-promotion check
+// and traffic returns to the old version; undo returns to the stable
+// revision, then to one whose colour was scaled down; a template is
+// reverted mid-rollout; an HPA scales the rollout up, then down, each in
+// the middle of a rollout (the live colour never shrinks while one is in
+// flight).
+func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
+	health := v1alpha1.AnalysisCheck{Name: "health", IntervalSeconds: 1, Count: 3,
+		HTTP: &v1alpha1.HTTPCheck{URL: "http://{{.ActiveService}}.{{.Namespace}}.svc.cluster.local:8000/health"}}
+	w := newTrafficWorld(t, worldOptions{scaleDownDelay: 3, inCluster: true, postPromotion: []v1alpha1.AnalysisCheck{health}, readinessPath: "/ready"})
+	ctx := t.Context()
+	cs, err := kubernetes.NewForConfig(w.cluster.RESTConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var report []string
+	step := func(line string) { report = append(report, line) }
+	promoted := func(version string) {
+		w.rollout(t, "promote")
+		w.wait(t, version+" serving, old colour scaled down", w.serving(version, true))
+		step(w.check(t, "promoted "+version, version, "", true))
+	}
+	paused := func(version, serving string) {
+		w.wait(t, version+" waiting for promotion", phase(v1alpha1.PhasePaused))
+		step(w.check(t, version+" ready, not promoted", serving, version, true))
+	}
+
+	// The leader is killed (no grace) while the switch to 1.1.0 is verified
+	// by the post-promotion check; the other replica takes over and ends it.
+	w.setImage(t, "1.1.0")
+	paused("1.1.0", "1.0.0")
+	var first string
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		first = leader(ctx, cs)
+		return first != "", nil
+	}); err != nil {
+		t.Fatal("no controller replica holds the leader lease")
+	}
+	w.rollout(t, "promote")
+	w.wait(t, "switched to 1.1.0, post-promotion check running", func(b *v1alpha1.BlueGreenDeployment) bool {
+		return b.Status.PromotedAt != nil && b.Status.ActiveColor != b.Status.StableColor
+	})
+	if err := cs.CoreV1().Pods("ragdeploy-system").Delete(ctx, first, metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		next := leader(ctx, cs)
+		return next != "" && next != first, nil
+	}); err != nil {
+		t.Fatalf("no other replica took over from %s", first)
+	}
+	w.wait(t, "1.1.0 serving after the leader change", w.serving("1.1.0", true))
+	step(w.check(t, "promoted 1.1.0, leader killed during the switch", "1.1.0", "", true))
+
+	// A regression under production traffic: the post-promotion check
+	// fails and traffic returns to the warm 1.1.0.
+	w.setImage(t, "1.2.0-regress")
+	paused("1.2.0-regress", "1.1.0")
+	w.rollout(t, "promote")
+	w.wait(t, "1.2.0-regress rolled back", func(b *v1alpha1.BlueGreenDeployment) bool {
+		return phase(v1alpha1.PhaseAborted)(b) && b.Status.AbortedRevision == b.Status.CurrentRevision
+	})
+	step(w.check(t, "1.2.0-regress rolled back by its post-promotion check", "1.1.0", "", false))
+	var b v1alpha1.BlueGreenDeployment
+	if err := w.c.Get(ctx, w.key, &b); err != nil || b.Status.AbortReason != v1alpha1.ReasonPostPromotionFailed {
+		t.Fatalf("abort reason %q (err %v); want %s", b.Status.AbortReason, err, v1alpha1.ReasonPostPromotionFailed)
+	}
+
+	// undo: back to the stable 1.1.0 (the abort cleared), then to 1.0.0,
+	// whose colour has been scaled down: it goes through the gates again.
+	w.rollout(t, "undo")
+	w.wait(t, "back on 1.1.0", w.serving("1.1.0", true))
+	step(w.check(t, "undo to the stable 1.1.0", "1.1.0", "", true))
+	w.rollout(t, "undo")
+	paused("1.0.0", "1.1.0")
+	promoted("1.0.0")
+
+	// A template reverted mid-rollout: 1.3.0 never gets traffic.
+	w.setImage(t, "1.3.0")
+	w.wait(t, "1.3.0 waiting for promotion", phase(v1alpha1.PhasePaused))
+	w.setImage(t, "1.0.0")
+	w.wait(t, "back on 1.0.0, 1.3.0 scaled down", w.serving("1.0.0", true))
+	step(w.check(t, "1.3.0 reverted mid-rollout", "1.0.0", "1.3.0", true))
+
+	// An HPA scales up to 5 in the middle of the rollout of 1.4.0: both
+	// colours grow, traffic stays on 1.0.0 until the promotion.
+	w.setImage(t, "1.4.0")
+	paused("1.4.0", "1.0.0")
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BlueGreenDeployment", Name: "api"},
+			MinReplicas:    new(int32(5)), MaxReplicas: 5,
+		},
+	}
+	if err := w.c.Create(ctx, hpa); err != nil {
+		t.Fatal(err)
+	}
+	w.wait(t, "scaled to 5 by the HPA", func(b *v1alpha1.BlueGreenDeployment) bool {
+		live, idle := colours(b)
+		return phase(v1alpha1.PhasePaused)(b) && *b.Spec.Replicas == 5 && live.ReadyReplicas == 5 && idle.ReadyReplicas == 5
+	})
+	step(w.check(t, "HPA scale-up to 5 during the rollout of 1.4.0", "1.0.0", "1.4.0", true))
+	promoted("1.4.0")
+
+	// The HPA scales down to 2 in the middle of the rollout of 1.5.0: the
+	// live colour keeps its 5 until the switch.
+	w.setImage(t, "1.5.0")
+	paused("1.5.0", "1.4.0")
+	if err := w.c.Patch(ctx, hpa, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"minReplicas":2,"maxReplicas":2}}`))); err != nil {
+		t.Fatal(err)
+	}
+	w.wait(t, "HPA at 2, preview at 2, live colour kept at 5", func(b *v1alpha1.BlueGreenDeployment) bool {
+		live, idle := colours(b)
+		return phase(v1alpha1.PhasePaused)(b) && *b.Spec.Replicas == 2 && idle.Replicas == 2 && idle.ReadyReplicas == 2 && live.Replicas == 5 && live.ReadyReplicas == 5
+	})
+	step(w.check(t, "HPA scale-down to 2 during the rollout of 1.5.0", "1.4.0", "1.5.0", true))
+	promoted("1.5.0")
+	if err := w.c.Get(ctx, w.key, &b); err != nil {
+		t.Fatal(err)
+	}
+	if live, _ := colours(&b); live.Replicas != 2 || live.ReadyReplicas != 2 {
+		t.Fatalf("1.5.0 serves on %d/%d replicas; want the HPA's 2", live.ReadyReplicas, live.Replicas)
+	}
+	t.Logf("traffic per step:\n%s", strings.Join(report, "\n"))
 }

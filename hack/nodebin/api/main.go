@@ -38,6 +38,7 @@ func run() error {
 		RegressAfterRequests: count("STANDIN_REGRESS_AFTER_REQUESTS", 5),
 		DrainDelay:           duration("STANDIN_DRAIN_DELAY", time.Second),
 		ShutdownTimeout:      duration("STANDIN_SHUTDOWN_TIMEOUT", 20*time.Second),
+		NoDrain:              os.Getenv("STANDIN_DRAIN") == "off",
 	}
 	if standin.BehaviourOf(version) == standin.Crash {
 		time.Sleep(duration("STANDIN_CRASH_AFTER", time.Second)) // the crash is timed by design
