@@ -104,6 +104,7 @@ bench: build cluster-bin ## run the benchmarks in bench/ and print their figures
 	$(GO) run ./bench/bluegreen
 	$(GO) run ./bench/drift
 	$(GO) run ./bench/release
+	$(GO) run ./bench/zerodowntime
 
 manifests: ## render deploy/kubernetes/<env>/ from charts/agentic-rag and environments/
 	$(GO) run ./hack/manifests

@@ -8,14 +8,14 @@
 // connection per request and one on kept-alive connections; the round
 // changes the image (rollout), waits until the workload reports the new
 // version serving (blue-green: Healthy, the old colour still warm; plain:
-// the Deployment's rollout complete) and new connections are answered by
-// it, then changes the image back (rollback: while warm, for blue-green)
+// the Deployment's rollout complete and its old pods gone) and new
+// connections are answered by it, then changes the image back (rollback: while warm, for blue-green)
 // and waits until every pod of the rolled-back version is gone. Figures come from the probers'
 // records only: failed requests, PATCH -> first answer of the new version
 // and -> last answer of the old one, rollback -> last answer of the
 // rolled-back version. Figures only, no pass or fail.
 //
-//	go run ./bench/zerodowntime [-rounds 20] [-rate 100] [-scale-down-delay 5]
+//	go run ./bench/zerodowntime [-rounds 20] [-rate 100] [-scale-down-delay 5] [-kube-proxy-min-sync 1s]
 package main
 
 import (
@@ -26,6 +26,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,6 +34,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/bench/internal/stats"
@@ -45,11 +47,13 @@ const namespace = "bench"
 
 func main() {
 	localcluster.MaybeRunNodeSandbox()
+	ctrllog.SetLogger(logr.Discard())
 	rounds := flag.Int("rounds", 20, "rollout and rollback rounds of each kind")
 	rate := flag.Int("rate", 100, "requests a second of each of the two probers")
 	delay := flag.Int("scale-down-delay", 5, "the BlueGreenDeployment's scaleDownDelaySeconds")
+	minSync := flag.Duration("kube-proxy-min-sync", localcluster.DefaultKubeProxyMinSyncPeriod, "the real node's kube-proxy minSyncPeriod")
 	flag.Parse()
-	if err := run(*rounds, *rate, int32(*delay)); err != nil { //nolint:gosec // G115: a flag of seconds
+	if err := run(*rounds, *rate, int32(*delay), *minSync); err != nil { //nolint:gosec // G115: a flag of seconds
 		fmt.Fprintf(os.Stderr, "bench/zerodowntime: %v\n", err)
 		os.Exit(1)
 	}
@@ -65,6 +69,10 @@ type subject struct {
 	// done reports whether the workload serves image as it means to:
 	// when settled, with no pod of another image left.
 	done func(ctx context.Context, image string, settled bool) (bool, error)
+	// settleRollout: a rollout is over once it is settled (plain: the old
+	// pods are gone), not as soon as it serves (blue-green: switched, the
+	// old colour kept warm for the rollback).
+	settleRollout bool
 }
 
 // figures are one subject's results over its rounds (milliseconds).
@@ -75,9 +83,9 @@ type figures struct {
 	rollbackLastKept          []float64
 }
 
-func run(rounds, rate int, delay int32) error {
+func run(rounds, rate int, delay int32, minSync time.Duration) error {
 	ctx := context.Background()
-	cluster, err := localcluster.Start(ctx, localcluster.Options{Nodes: 1, RealNodes: 1})
+	cluster, err := localcluster.Start(ctx, localcluster.Options{Nodes: 1, RealNodes: 1, KubeProxyMinSyncPeriod: minSync})
 	if err != nil {
 		return err
 	}
@@ -98,7 +106,7 @@ func run(rounds, rate int, delay int32) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("bench/zerodowntime: %d rounds each, 3 replicas on a real node, 2 probers x %d requests/s, scale-down delay %ds\n", rounds, rate, delay)
+	fmt.Printf("bench/zerodowntime: %d rounds each, 3 replicas on a real node (kube-proxy minSyncPeriod %v), 2 probers x %d requests/s, scale-down delay %ds\n", rounds, minSync, rate, delay)
 	results := map[string]*figures{}
 	for _, s := range subjects {
 		results[s.name] = &figures{}
@@ -122,6 +130,7 @@ func run(rounds, rate int, delay int32) error {
 		report("  rollout: PATCH -> last old-version answer (kept-alive)", f.lastOldKept)
 		report("  rollback: PATCH -> last rolled-back answer (new conns)", f.rollbackLast)
 		report("  rollback: PATCH -> last rolled-back answer (kept-alive)", f.rollbackLastKept)
+		fmt.Println("  (0: no answer from the rolled-back version after the rollback began)")
 	}
 	fmt.Println("(blue-green moves new connections at the switch; kept-alive ones stay on the warm old colour until it scales down, here after the rollback, so they have no rollout sample)")
 	bg, plain := results[subjects[0].name], results[subjects[1].name]
@@ -133,7 +142,7 @@ func run(rounds, rate int, delay int32) error {
 
 func image(s subject, i int) string { return fmt.Sprintf("agentic-rag/api:%s-%d.0.0", s.name, i) }
 
-// round rolls s out to version i and back to i-1 under two probers.
+// round rolls s out to version i and back to version 0 under two probers.
 func round(ctx context.Context, cluster *localcluster.Cluster, c client.Client, s subject, i, rate int, f *figures) error {
 	var svc corev1.Service
 	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: s.service}, &svc); err != nil {
@@ -144,7 +153,8 @@ func round(ctx context.Context, cluster *localcluster.Cluster, c client.Client, 
 	defer stopProbers()
 	fresh := prober.StartHTTP(pctx, prober.HTTPOptions{URL: url, Rate: rate, Dial: cluster.DialInNode})
 	kept := prober.StartHTTP(pctx, prober.HTTPOptions{URL: url, Rate: rate, KeepAlive: true, Dial: cluster.DialInNode})
-	oldImage, newImage := image(s, i-1), image(s, i)
+	// Every round starts from version 0 and goes back to it.
+	oldImage, newImage := image(s, 0), image(s, i)
 	oldV, newV := version(oldImage), version(newImage)
 	if err := answeredBy(ctx, oldV, fresh, kept); err != nil {
 		return err
@@ -154,7 +164,7 @@ func round(ctx context.Context, cluster *localcluster.Cluster, c client.Client, 
 	if err := s.set(ctx, newImage); err != nil {
 		return err
 	}
-	if err := waitFor(ctx, func(ctx context.Context) (bool, error) { return s.done(ctx, newImage, false) }); err != nil {
+	if err := waitFor(ctx, func(ctx context.Context) (bool, error) { return s.done(ctx, newImage, s.settleRollout) }); err != nil {
 		return fmt.Errorf("rollout to %s: %w", newV, err)
 	}
 	if err := answeredBy(ctx, newV, fresh); err != nil {
@@ -179,19 +189,20 @@ func round(ctx context.Context, cluster *localcluster.Cluster, c client.Client, 
 		f.requests += sum.Requests
 		f.failed += sum.Failed
 	}
+	// since is at - from in ms; 0 when at is zero or earlier (nothing of
+	// that version answered after from).
 	since := func(from time.Time, at time.Time) float64 {
-		if at.IsZero() {
+		if at.Before(from) {
 			return 0
 		}
 		return float64(at.Sub(from).Microseconds()) / 1000
 	}
 	f.firstNew = append(f.firstNew, since(t0, out.Version(newV).First))
 	f.lastOld = append(f.lastOld, since(t0, out.Version(oldV).Last))
-	// Kept-alive connections may still be on the old version at t1 (a
-	// warm colour): their last old answer is then after the rollback began.
-	lastKeptOld := kept.Between(t0, end).Version(oldV).Last
-	if lastKeptOld.Before(t1) {
-		f.lastOldKept = append(f.lastOldKept, since(t0, lastKeptOld))
+	// Kept-alive connections stay on a warm colour: with blue-green they
+	// never reach the new version before the rollback, so have no sample.
+	if outKept.Version(newV).Answers > 0 {
+		f.lastOldKept = append(f.lastOldKept, since(t0, outKept.Version(oldV).Last))
 	}
 	f.rollbackLast = append(f.rollbackLast, since(t1, back.Version(newV).Last))
 	f.rollbackLastKept = append(f.rollbackLastKept, since(t1, backKept.Version(newV).Last))
@@ -234,7 +245,7 @@ func setUp(ctx context.Context, c client.Client, delay int32) ([]subject, error)
 		}
 	}
 	bg := subject{name: "bluegreen", service: "bluegreen"}
-	plain := subject{name: "plain", service: "plain"}
+	plain := subject{name: "plain", service: "plain", settleRollout: true}
 	b := &v1alpha1.BlueGreenDeployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "bluegreen", Namespace: namespace},
 		Spec: v1alpha1.BlueGreenDeploymentSpec{

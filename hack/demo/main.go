@@ -148,7 +148,7 @@ func run(ctx context.Context, kubeconfig, state string) error {
 		if err != nil {
 			return err
 		}
-		d.traffic = prober.Start(ctx, cs, env.Release.Namespace, env.Release.Name+"-api", 20)
+		d.traffic = prober.Start(ctx, cs, prober.ServiceOptions{Namespace: env.Release.Namespace, Name: env.Release.Name + "-api", Rate: 20})
 		d.progress("traffic: 20 requests/s to the active Service, through the API server's service proxy")
 	}
 

@@ -187,9 +187,7 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 	m := &measured{stable: oldColour}
 	if wantRollback {
 		if upgradeErr == nil {
-			if d.traffic != nil {
-				d.milestone("traffic during the %s rollout: %s", version, d.traffic.Take())
-			}
+			d.trafficMilestone(w)
 			return nil, fmt.Errorf("%s was not rolled back", version)
 		}
 		if err := waitFor(ctx, func() bool { w.mu.Lock(); defer w.mu.Unlock(); return !w.back.IsZero() }); err != nil {
@@ -208,9 +206,7 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 		}
 		d.milestone("%s kept warm for the scale-down delay, then scaled to 0; %s stable on %s", oldColour, version, oldColour.Other())
 	}
-	if d.traffic != nil {
-		d.milestone("traffic during the %s rollout: %s", version, d.traffic.Take())
-	}
+	d.trafficMilestone(w)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m.switchTook = w.switchedAt.Sub(w.readyAt)
@@ -218,6 +214,28 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 		m.rollbackTook, m.exposed = w.back.Sub(w.failedAt), w.back.Sub(w.switchedAt)
 	}
 	return m, nil
+}
+
+// trafficMilestone records what the prober saw during w's rollout: requests
+// per version, failures, and the switch (and rollback) as traffic saw it:
+// the first answer from the new version, and its last one, against the
+// moments the watch saw the active Service switch and switch back.
+func (d *demo) trafficMilestone(w *watcher) {
+	if d.traffic == nil {
+		return
+	}
+	s := d.traffic.Take()
+	line := fmt.Sprintf("traffic during the %s rollout: %s", w.version, s)
+	w.mu.Lock()
+	switched, back := w.switchedAt, w.back
+	w.mu.Unlock()
+	if v := s.Version(w.version); v.Answers > 0 && !switched.IsZero() {
+		line += fmt.Sprintf("; first %s answer %+.2fs from the switch", w.version, v.First.Sub(switched).Seconds())
+		if !back.IsZero() {
+			line += fmt.Sprintf(", last %+.2fs from the rollback", v.Last.Sub(back).Seconds())
+		}
+	}
+	d.milestone("%s", line)
 }
 
 func waitFor(ctx context.Context, cond func() bool) error {

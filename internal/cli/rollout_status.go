@@ -6,15 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/prober"
 )
 
 // Exit codes of `rollout status`.
@@ -30,6 +37,10 @@ type statusOptions struct {
 	Timeout  time.Duration
 	Interval time.Duration
 	Output   string
+	// Probe names a target to send requests to while watching (see
+	// parseProbe); ProbeRate is requests a second.
+	Probe     string
+	ProbeRate int
 }
 
 func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command {
@@ -55,6 +66,8 @@ func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 15*time.Minute, "with --watch: give up after this long")
 	cmd.Flags().DurationVar(&o.Interval, "interval", 500*time.Millisecond, "with --watch: how often to look")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text, json or yaml")
+	cmd.Flags().StringVar(&o.Probe, "probe", "", "with --watch: send requests to service/NAME[:PORT][/PATH] (through the API server's service proxy) or an http(s) URL, and print each second who answered and how many failed")
+	cmd.Flags().IntVar(&o.ProbeRate, "probe-rate", 10, "with --probe: requests a second (1-100)")
 	return cmd
 }
 
@@ -74,12 +87,117 @@ func (o *statusOptions) validate() error {
 	if o.Timeout <= 0 || o.Interval <= 0 {
 		return errors.New("--timeout and --interval must be positive")
 	}
+	if o.Probe != "" {
+		if !o.Watch || o.Output != "text" {
+			return errors.New("--probe needs --watch and text output")
+		}
+		if o.ProbeRate < 1 || o.ProbeRate > 100 {
+			return fmt.Errorf("--probe-rate: %d is not between 1 and 100", o.ProbeRate)
+		}
+		if _, err := parseProbe(o.Probe); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// probeTarget is a parsed --probe: a Service reached through the API
+// server's service proxy, or a URL dialled from here.
+type probeTarget struct {
+	service *prober.ServiceOptions
+	url     string
+}
+
+// parseProbe reads service/NAME[:PORT][/PATH] (svc/ too; PORT a number or
+// name, default the Service's first port; PATH default /) or an http(s) URL.
+func parseProbe(s string) (probeTarget, error) {
+	if rest, ok := strings.CutPrefix(s, "service/"); ok || strings.HasPrefix(s, "svc/") {
+		if !ok {
+			rest = strings.TrimPrefix(s, "svc/")
+		}
+		ref, path, _ := strings.Cut(rest, "/")
+		name, port, _ := strings.Cut(ref, ":")
+		if errs := validation.IsDNS1035Label(name); len(errs) > 0 {
+			return probeTarget{}, fmt.Errorf("--probe %q: service name %q: %s", s, name, strings.Join(errs, "; "))
+		}
+		if port != "" && len(validation.IsValidPortNum(atoiOrZero(port))) > 0 && len(validation.IsValidPortName(port)) > 0 {
+			return probeTarget{}, fmt.Errorf("--probe %q: %q is neither a port number nor a port name", s, port)
+		}
+		return probeTarget{service: &prober.ServiceOptions{Name: name, Port: port, Path: "/" + path}}, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return probeTarget{}, fmt.Errorf("--probe %q: want service/NAME[:PORT][/PATH] or an http(s) URL", s)
+	}
+	return probeTarget{url: s}, nil
+}
+
+func atoiOrZero(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// startProbe starts the --probe requests.
+func (o *statusOptions) startProbe(ctx context.Context) (*prober.Prober, error) {
+	t, err := parseProbe(o.Probe)
+	if err != nil {
+		return nil, err
+	}
+	if t.service == nil {
+		var d net.Dialer
+		return prober.StartHTTP(ctx, prober.HTTPOptions{URL: t.url, Rate: o.ProbeRate, Dial: d.DialContext}), nil
+	}
+	cfg, err := o.kube.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(prober.Config(cfg, o.ProbeRate))
+	if err != nil {
+		return nil, err
+	}
+	svc, err := cs.CoreV1().Services(o.namespace).Get(ctx, t.service.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("--probe: Service %s/%s: %w", o.namespace, t.service.Name, err)
+	}
+	if t.service.Port == "" && len(svc.Spec.Ports) > 0 {
+		t.service.Port = strconv.Itoa(int(svc.Spec.Ports[0].Port))
+	}
+	t.service.Namespace, t.service.Rate = o.namespace, o.ProbeRate
+	return prober.Start(ctx, cs, *t.service), nil
+}
+
+// trafficLine is one second of --probe traffic.
+func trafficLine(s prober.Summary, total, failed int) string {
+	var by []string
+	for _, v := range s.Versions {
+		by = append(by, fmt.Sprintf("%s %d", orNone(v.Version), v.Answers))
+	}
+	line := fmt.Sprintf("Traffic:    %d requests, %d failed", s.Requests, s.Failed)
+	if len(by) > 0 {
+		line += "; answered by " + strings.Join(by, ", ")
+	}
+	line += fmt.Sprintf(" (so far %d, %d failed)", total, failed)
+	if s.Failed > 0 {
+		line += "; last failure: " + s.LastError
+	}
+	return line + "\n"
 }
 
 func (o *statusOptions) run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	var traffic *prober.Prober
+	var sent, lost int
+	lastTraffic := time.Now()
+	if o.Probe != "" {
+		var err error
+		if traffic, err = o.startProbe(ctx); err != nil {
+			return err
+		}
+	}
 	last := ""
 	for {
 		b, err := o.get(ctx)
@@ -96,6 +214,20 @@ func (o *statusOptions) run(ctx context.Context) error {
 				}
 				fmt.Fprint(o.streams.Out, text)
 				last = text
+			}
+			if traffic != nil && (final || time.Since(lastTraffic) >= time.Second) {
+				if final {
+					// One more second of traffic shows who answers after the
+					// rollout ended (a sample window, by design).
+					select {
+					case <-ctx.Done():
+					case <-time.After(time.Second):
+					}
+				}
+				s := traffic.Take()
+				sent, lost = sent+s.Requests, lost+s.Failed
+				fmt.Fprint(o.streams.Out, trafficLine(s, sent, lost))
+				lastTraffic = time.Now()
 			}
 		} else if final {
 			if err := printObject(o.streams.Out, o.Output, b); err != nil {
@@ -234,5 +366,7 @@ func newRolloutHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command
 		},
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text, json or yaml")
+	cmd.Flags().StringVar(&o.Probe, "probe", "", "with --watch: send requests to service/NAME[:PORT][/PATH] (through the API server's service proxy) or an http(s) URL, and print each second who answered and how many failed")
+	cmd.Flags().IntVar(&o.ProbeRate, "probe-rate", 10, "with --probe: requests a second (1-100)")
 	return cmd
 }

@@ -115,7 +115,7 @@ func (c *Cluster) start(ctx, serveCtx context.Context) error {
 	pt := ports{etcdClient: p[0], etcdPeer: p[1], apiserver: p[2], controllerManager: p[3], scheduler: p[4], kwok: p[5]}
 	c.Server = "https://127.0.0.1:" + strconv.Itoa(pt.apiserver)
 
-	c.realNodes = newRealNodes(c.StateDir, c.opts.RealNodes)
+	c.realNodes = newRealNodes(c.StateDir, c.opts.RealNodes, c.opts.KubeProxyMinSyncPeriod)
 	keys, err := generatePKI(filepath.Join(c.StateDir, "pki"), c.Server, c.realNodes...)
 	if err != nil {
 		return err

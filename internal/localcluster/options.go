@@ -55,7 +55,14 @@ type Options struct {
 	// SandboxExecutable is re-executed as each real node's sandbox; it must
 	// call MaybeRunNodeSandbox first thing in main. Default: this executable.
 	SandboxExecutable string
+	// KubeProxyMinSyncPeriod is the real nodes' kube-proxy iptables
+	// minSyncPeriod: how long after an endpoint change its rules may lag.
+	// Default: upstream's 1s, so traffic behaves as on a real cluster.
+	KubeProxyMinSyncPeriod time.Duration
 }
+
+// DefaultKubeProxyMinSyncPeriod is kube-proxy's own default.
+const DefaultKubeProxyMinSyncPeriod = time.Second
 
 // MaxRealNodes is how many real nodes a local cluster can have: each takes
 // about 250 MiB and a share of the machine's cores.
@@ -87,6 +94,12 @@ func (o Options) Resolve() (Options, error) {
 	}
 	if err := checkBinaries(o.BinDir); err != nil {
 		return o, err
+	}
+	if o.KubeProxyMinSyncPeriod < 0 {
+		return o, fmt.Errorf("kube-proxy min sync period: %v is negative", o.KubeProxyMinSyncPeriod)
+	}
+	if o.KubeProxyMinSyncPeriod == 0 {
+		o.KubeProxyMinSyncPeriod = DefaultKubeProxyMinSyncPeriod
 	}
 	if o.RealNodes < 0 || o.RealNodes > MaxRealNodes {
 		return o, fmt.Errorf("real nodes: %d is out of range, use 0..%d", o.RealNodes, MaxRealNodes)

@@ -65,13 +65,15 @@ type realNode struct {
 	podCIDR string
 	// cgroup is the node's cgroup (kubelet's cgroupRoot); its daemons run in
 	// cgroup/runtime, pods in cgroup/kubepods.
-	cgroup  string
-	sandbox *component
-	ns      *netns
-	closers []func()
+	cgroup string
+	// proxyMinSync is kube-proxy's iptables minSyncPeriod.
+	proxyMinSync time.Duration
+	sandbox      *component
+	ns           *netns
+	closers      []func()
 }
 
-func newRealNodes(stateDir string, n int) []*realNode {
+func newRealNodes(stateDir string, n int, proxyMinSync time.Duration) []*realNode {
 	root := cgroupRootOf(stateDir)
 	nodes := make([]*realNode, n)
 	for i := range nodes {
@@ -81,7 +83,7 @@ func newRealNodes(stateDir string, n int) []*realNode {
 			dir:     filepath.Join(stateDir, "nodes", name),
 			ip:      fmt.Sprintf(realNodeIPFormat, i),
 			podCIDR: fmt.Sprintf(realPodCIDRFormat, i),
-			cgroup:  root + "/" + name,
+			cgroup:  root + "/" + name, proxyMinSync: proxyMinSync,
 		}
 	}
 	return nodes
@@ -297,9 +299,9 @@ func (n *realNode) kubeletConfig(keys pki, socket string) map[string]any {
 	}
 }
 
-// kubeProxyConfig: iptables mode, and every setting that would touch a
-// global (conntrack table sizes and timeouts, route_localnet for localhost
-// NodePorts) left alone.
+// kubeProxyConfig: iptables mode with upstream's sync periods unless told
+// otherwise, and every setting that would touch a global (conntrack table
+// sizes and timeouts, route_localnet for localhost NodePorts) left alone.
 func (n *realNode) kubeProxyConfig(keys pki) map[string]any {
 	return map[string]any{
 		"apiVersion":         "kubeproxy.config.k8s.io/v1alpha1",
@@ -314,7 +316,7 @@ func (n *realNode) kubeProxyConfig(keys pki) map[string]any {
 			"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s",
 			"udpTimeout": "0s", "udpStreamTimeout": "0s",
 		},
-		"iptables": map[string]any{"localhostNodePorts": false, "minSyncPeriod": "100ms", "syncPeriod": "30s"},
+		"iptables": map[string]any{"localhostNodePorts": false, "minSyncPeriod": n.proxyMinSync.String(), "syncPeriod": "30s"},
 	}
 }
 

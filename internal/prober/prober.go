@@ -96,18 +96,45 @@ func (p *Prober) record(r Record) {
 	p.records = append(p.records, r)
 }
 
-// Start asks ns/service on port 8000 for /v1/ask through the API server's
-// service proxy, rate times a second, until ctx ends. The client's own rate
-// limit must allow it (see Config).
-func Start(ctx context.Context, cs kubernetes.Interface, ns, service string, rate int) *Prober {
-	return run(ctx, rate, func(ctx context.Context) (standin.Answer, error) {
+// ServiceOptions describe a stream of requests to a Service through the
+// API server's service proxy (which reaches it from inside the cluster's
+// network, on any cluster the user may proxy to).
+type ServiceOptions struct {
+	Namespace, Name string
+	// Port is the Service port's number or name (default 8000).
+	Port string
+	// Path asked with GET (default /v1/ask).
+	Path string
+	Rate int
+}
+
+// Start sends o.Rate requests a second to the Service through the API
+// server's service proxy until ctx ends. The client's own rate limit must
+// allow it (see Config).
+func Start(ctx context.Context, cs kubernetes.Interface, o ServiceOptions) *Prober {
+	if o.Port == "" {
+		o.Port = "8000"
+	}
+	if o.Path == "" {
+		o.Path = "/v1/ask"
+	}
+	return run(ctx, o.Rate, func(ctx context.Context) (standin.Answer, error) {
 		var a standin.Answer
-		body, err := cs.CoreV1().Services(ns).ProxyGet("http", service, "8000", "/v1/ask", nil).DoRaw(ctx)
+		body, err := cs.CoreV1().Services(o.Namespace).ProxyGet("http", o.Name, o.Port, o.Path, nil).DoRaw(ctx)
 		if err == nil {
-			err = json.Unmarshal(body, &a)
+			a = answerOf(body)
 		}
 		return a, err
 	})
+}
+
+// answerOf reads who answered from a 2xx body: the stand-in's (or any
+// service's) JSON "version" and "pod"; a body without them is still an
+// answer, from an unnamed version.
+func answerOf(body []byte) standin.Answer {
+	var a standin.Answer
+	_ = json.Unmarshal(body, &a)
+	return a
 }
 
 // HTTPOptions describe a stream of plain HTTP requests.
@@ -145,7 +172,7 @@ func StartHTTP(ctx context.Context, o HTTPOptions) *Prober {
 		if resp.StatusCode/100 != 2 {
 			return a, fmt.Errorf("status %d", resp.StatusCode)
 		}
-		return a, json.Unmarshal(body, &a)
+		return answerOf(body), nil
 	})
 }
 

@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +182,47 @@ func (w *trafficWorld) rollout(t *testing.T, args ...string) {
 	}
 }
 
+// watchWithProbe starts `ragdeploy rollout status -w --probe service/api`
+// and returns once it has printed its first traffic line; the function it
+// returns waits for the command to exit 0 and returns its output.
+func (w *trafficWorld) watchWithProbe(t *testing.T) func() string {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), binary, "rollout", "status", "api", "-n", "shop", "-w", "--probe", "service/api", "--probe-rate", "20", "--kubeconfig", w.cluster.Kubeconfig) //nolint:gosec // G204: runs the binary the test built, arguments as a list
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	var all strings.Builder
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	for line := range lines {
+		all.WriteString(line + "\n")
+		if strings.HasPrefix(line, "Traffic:") {
+			break
+		}
+	}
+	return func() string {
+		for line := range lines {
+			all.WriteString(line + "\n")
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("rollout status -w --probe: %v: %s", err, stderr.String())
+		}
+		return all.String()
+	}
+}
+
 // wait watches the rollout until cond holds.
 func (w *trafficWorld) wait(t *testing.T, what string, cond func(*v1alpha1.BlueGreenDeployment) bool) {
 	t.Helper()
@@ -332,9 +377,25 @@ func TestZeroDowntimeManualPromotionAbortUndo(t *testing.T) {
 		w.setImage(t, version)
 		w.wait(t, version+" waiting for promotion", phase(v1alpha1.PhasePaused))
 		w.check(t, version+" ready, not promoted", prev, version, false)
+		var watched func() string
+		if i == 1 {
+			watched = w.watchWithProbe(t)
+		}
 		w.rollout(t, "promote")
 		w.wait(t, version+" serving", w.serving(version, false))
 		w.check(t, "promoted "+version, version, "", false)
+		if watched != nil {
+			// `rollout status -w --probe` counted the traffic as it moved.
+			out := watched()
+			traffic := regexp.MustCompile(`(?m)^Traffic: .*$`).FindAllString(out, -1)
+			first, last := "", ""
+			if len(traffic) > 0 {
+				first, last = traffic[0], traffic[len(traffic)-1]
+			}
+			if !strings.Contains(first, "answered by 1.0.0") || !regexp.MustCompile(`answered by .*1\.1\.0 [1-9]`).MatchString(last) || !regexp.MustCompile(`so far [1-9][0-9]*, 0 failed\)$`).MatchString(last) {
+				t.Errorf("rollout status -w --probe: want traffic lines from 1.0.0, then 1.1.0, none failed; got:\n%s", out)
+			}
+		}
 	}
 	// undo while 1.2.0 is warm: one selector flip back.
 	w.rollout(t, "undo")

@@ -284,7 +284,7 @@ func TestPipelineRehearsal(t *testing.T) {
 		// Users' traffic on production: the regressing version fails its
 		// /health once it carries some.
 		ctx, stop := context.WithCancel(t.Context())
-		traffic := prober.Start(ctx, r.cs, namespaces["production"], "agentic-rag-api", 20)
+		traffic := prober.Start(ctx, r.cs, prober.ServiceOptions{Namespace: namespaces["production"], Name: "agentic-rag-api", Rate: 20})
 		defer stop()
 		runs := r.cd(t, "1.4.0-regress", func(t *testing.T) bool {
 			r.assertServing(t, "staging", "1.4.0-regress")

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/agentic-rag/ragdeploy/internal/prober"
+)
+
+// TestParseProbe: the two forms of --probe, and clear errors for the rest.
+func TestParseProbe(t *testing.T) {
+	good := map[string]probeTarget{
+		"service/api":              {service: &prober.ServiceOptions{Name: "api", Path: "/"}},
+		"svc/api:8000/v1/ask":      {service: &prober.ServiceOptions{Name: "api", Port: "8000", Path: "/v1/ask"}},
+		"service/api-preview:http": {service: &prober.ServiceOptions{Name: "api-preview", Port: "http", Path: "/"}},
+		"http://127.0.0.1:8080/x":  {url: "http://127.0.0.1:8080/x"},
+	}
+	for in, want := range good {
+		got, err := parseProbe(in)
+		if err != nil {
+			t.Errorf("parseProbe(%q): %v", in, err)
+			continue
+		}
+		if got.url != want.url || (got.service == nil) != (want.service == nil) || got.service != nil && *got.service != *want.service {
+			t.Errorf("parseProbe(%q) = %+v %+v; want %+v %+v", in, got, got.service, want, want.service)
+		}
+	}
+	for in, msg := range map[string]string{
+		"service/":            "service name",
+		"service/Bad_Name":    "service name",
+		"service/api:99999":   "neither a port number nor a port name",
+		"service/api:-x":      "neither a port number nor a port name",
+		"ftp://host/x":        "want service/NAME",
+		"api":                 "want service/NAME",
+		"http://":             "want service/NAME",
+		"deployment/api:8000": "want service/NAME",
+	} {
+		if _, err := parseProbe(in); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("parseProbe(%q) error %v; want one saying %q", in, err, msg)
+		}
+	}
+}
+
+// TestProbeNeedsWatch: --probe only makes sense while watching, in text.
+func TestProbeNeedsWatch(t *testing.T) {
+	for _, o := range []statusOptions{
+		{Probe: "service/api", ProbeRate: 10, Timeout: 1, Interval: 1, Output: "text"},
+		{Probe: "service/api", ProbeRate: 10, Timeout: 1, Interval: 1, Output: "json", Watch: true},
+		{Probe: "service/api", ProbeRate: 0, Timeout: 1, Interval: 1, Output: "text", Watch: true},
+		{Probe: "service/api", ProbeRate: 101, Timeout: 1, Interval: 1, Output: "text", Watch: true},
+	} {
+		if err := o.validate(); err == nil {
+			t.Errorf("validate(%+v) passed", o)
+		}
+	}
+	ok := statusOptions{Probe: "service/api", ProbeRate: 10, Timeout: 1, Interval: 1, Output: "text", Watch: true}
+	if err := ok.validate(); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+}
