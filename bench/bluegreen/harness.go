@@ -27,8 +27,9 @@ import (
 const ns = "bench"
 
 type harness struct {
-	c  client.WithWatch
-	cs kubernetes.Interface
+	c        client.WithWatch
+	cs       kubernetes.Interface
+	rollouts bluegreen.Rollouts
 }
 
 func newHarness(ctx context.Context, cluster *localcluster.Cluster) (*harness, error) {
@@ -43,7 +44,7 @@ func newHarness(ctx context.Context, cluster *localcluster.Cluster) (*harness, e
 	if err != nil {
 		return nil, err
 	}
-	h := &harness{c: c, cs: cs}
+	h := &harness{c: c, cs: cs, rollouts: bluegreen.Rollouts{Client: c}}
 	for _, n := range []string{ns, "scale"} {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}); err != nil {
 			return nil, err
@@ -244,20 +245,21 @@ func (h *harness) get(ctx context.Context, namespace, name string) (*v1alpha1.Bl
 	return &b, err
 }
 
-// setImage updates the template and returns the new generation.
+// setImage patches the first container's image (bluegreen.Rollouts: a
+// JSON patch, so no conflict to retry) and returns the new generation.
 func (h *harness) setImage(ctx context.Context, namespace, name, image string) (int64, error) {
-	for {
-		b, err := h.get(ctx, namespace, name)
-		if err != nil {
-			return 0, err
-		}
-		b.Spec.Template.Spec.Containers[0].Image = image
-		if err := h.c.Update(ctx, b); err == nil {
-			return b.Generation, nil
-		} else if ctx.Err() != nil {
-			return 0, err
-		}
+	b, err := h.get(ctx, namespace, name)
+	if err != nil {
+		return 0, err
 	}
+	mutated, ops, err := bluegreen.SetImages(b, map[string]string{b.Spec.Template.Spec.Containers[0].Name: image})
+	if err != nil {
+		return 0, err
+	}
+	if err := h.rollouts.Patch(ctx, b, mutated, ops); err != nil {
+		return 0, err
+	}
+	return b.Generation, nil
 }
 
 // observed: the controller has seen generation gen.
@@ -272,14 +274,6 @@ func (h *harness) nextGeneration(ctx context.Context, name string) (int64, error
 		return 0, err
 	}
 	return b.Generation + 1, nil
-}
-
-func (h *harness) patchStatus(ctx context.Context, name string, patch []byte) error {
-	b, err := h.get(ctx, ns, name)
-	if err != nil {
-		return err
-	}
-	return h.c.Status().Patch(ctx, b, client.RawPatch(types.MergePatchType, patch))
 }
 
 func report(what string, ms []float64) {

@@ -102,8 +102,12 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 		}
 		promotedSwitch := manual.expect("promoted switch", func(s *state) bool { return s.activeColor == c })
 		promoted := manual.expect("promoted endpoints", func(s *state) bool { return s.serving(c, rev, 3) })
+		b, err := h.get(ctx, ns, "manual")
+		if err != nil {
+			return f, err
+		}
 		start := time.Now()
-		if err := h.patchStatus(ctx, "manual", bluegreen.PromotePatch(rev)); err != nil {
+		if _, err := h.rollouts.Promote(ctx, b); err != nil {
 			return f, err
 		}
 		tSwitched, err = manual.wait(ctx, promotedSwitch)
@@ -164,8 +168,12 @@ func (h *harness) rollbackRounds(ctx context.Context, rounds int, healthURL stri
 		back := o.expect("old colour serving", func(s *state) bool { return s.serving(stable, stableRev, 3) })
 		var start time.Time
 		if i%2 == 1 {
+			b, err := h.get(ctx, ns, "rollback")
+			if err != nil {
+				return f, err
+			}
 			start = time.Now()
-			if err := h.patchStatus(ctx, "rollback", bluegreen.AbortPatch(rev, "bench")); err != nil {
+			if _, err := h.rollouts.Abort(ctx, b, "bench"); err != nil {
 				return f, err
 			}
 		} else {

@@ -15,7 +15,7 @@
 // and -> last answer of the old one, rollback -> last answer of the
 // rolled-back version. Figures only, no pass or fail.
 //
-//	go run ./bench/zerodowntime [-rounds 20] [-rate 100] [-scale-down-delay 5] [-kube-proxy-min-sync 1s]
+//	go run ./bench/zerodowntime [-rounds 20] [-rate 100] [-scale-down-delay 5] [-kube-proxy-min-sync 1s] [-drain=false]
 package main
 
 import (
@@ -52,8 +52,9 @@ func main() {
 	rate := flag.Int("rate", 100, "requests a second of each of the two probers")
 	delay := flag.Int("scale-down-delay", 5, "the BlueGreenDeployment's scaleDownDelaySeconds")
 	minSync := flag.Duration("kube-proxy-min-sync", localcluster.DefaultKubeProxyMinSyncPeriod, "the real node's kube-proxy minSyncPeriod")
+	drain := flag.Bool("drain", true, "the stand-in drains on SIGTERM (false: it closes everything at once, as many servers do)")
 	flag.Parse()
-	if err := run(*rounds, *rate, int32(*delay), *minSync); err != nil { //nolint:gosec // G115: a flag of seconds
+	if err := run(*rounds, *rate, int32(*delay), *minSync, *drain); err != nil { //nolint:gosec // G115: a flag of seconds
 		fmt.Fprintf(os.Stderr, "bench/zerodowntime: %v\n", err)
 		os.Exit(1)
 	}
@@ -83,7 +84,7 @@ type figures struct {
 	rollbackLastKept          []float64
 }
 
-func run(rounds, rate int, delay int32, minSync time.Duration) error {
+func run(rounds, rate int, delay int32, minSync time.Duration, drain bool) error {
 	ctx := context.Background()
 	cluster, err := localcluster.Start(ctx, localcluster.Options{Nodes: 1, RealNodes: 1, KubeProxyMinSyncPeriod: minSync})
 	if err != nil {
@@ -102,11 +103,11 @@ func run(rounds, rate int, delay int32, minSync time.Duration) error {
 	if err != nil {
 		return err
 	}
-	subjects, err := setUp(ctx, c, delay)
+	subjects, err := setUp(ctx, c, delay, drain)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("bench/zerodowntime: %d rounds each, 3 replicas on a real node (kube-proxy minSyncPeriod %v), 2 probers x %d requests/s, scale-down delay %ds\n", rounds, minSync, rate, delay)
+	fmt.Printf("bench/zerodowntime: %d rounds each, 3 replicas on a real node (kube-proxy minSyncPeriod %v), 2 probers x %d requests/s, scale-down delay %ds, stand-in drain %t\n", rounds, minSync, rate, delay, drain)
 	results := map[string]*figures{}
 	for _, s := range subjects {
 		results[s.name] = &figures{}
@@ -231,7 +232,7 @@ func waitFor(ctx context.Context, cond wait.ConditionWithContextFunc) error {
 }
 
 // setUp creates the namespace, the Services and both workloads at version 0.
-func setUp(ctx context.Context, c client.Client, delay int32) ([]subject, error) {
+func setUp(ctx context.Context, c client.Client, delay int32, drain bool) ([]subject, error) {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
 		return nil, err
 	}
@@ -252,14 +253,14 @@ func setUp(ctx context.Context, c client.Client, delay int32) ([]subject, error)
 			Replicas: new(int32(3)), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "bluegreen"}},
 			ActiveService: "bluegreen", PreviewService: "bluegreen-preview",
 			ScaleDownDelaySeconds: new(delay), AutoPromotion: &v1alpha1.AutoPromotion{Enabled: true},
-			Template: podTemplate("bluegreen", image(bg, 0)),
+			Template: podTemplate("bluegreen", image(bg, 0), drain),
 		},
 	}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: namespace},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: new(int32(3)), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "plain"}},
-			Template: podTemplate("plain", image(plain, 0)),
+			Template: podTemplate("plain", image(plain, 0), drain),
 		},
 	}
 	for _, o := range []client.Object{b, d} {
@@ -315,16 +316,20 @@ func onlyPodsOf(ctx context.Context, c client.Client, app, image string) bool {
 }
 
 // podTemplate is the same pod for both subjects: the api stand-in on the
-// real node, ready on /health, with its default one-second drain and no
-// preStop pause.
-func podTemplate(app, image string) corev1.PodTemplateSpec {
+// real node, ready on /health, with no preStop pause, and its one-second
+// drain unless drain is false.
+func podTemplate(app, image string, drain bool) corev1.PodTemplateSpec {
+	var env []corev1.EnvVar
+	if !drain {
+		env = []corev1.EnvVar{{Name: "STANDIN_DRAIN", Value: "off"}}
+	}
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": app}},
 		Spec: corev1.PodSpec{
 			NodeSelector: map[string]string{localcluster.RealNodeLabel: "real"},
 			Tolerations:  []corev1.Toleration{{Key: localcluster.RealNodeTaintKey, Operator: corev1.TolerationOpExists}},
 			Containers: []corev1.Container{{
-				Name: "api", Image: image,
+				Name: "api", Image: image, Env: env,
 				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/health", Port: intstr.FromInt32(8000)}}, PeriodSeconds: 1},
 			}},
 		},

@@ -86,32 +86,6 @@ func StoredTemplate(ctx context.Context, c client.Reader, namespace, bgd, rev st
 	return &t, nil
 }
 
-// Outcome classifies a rollout of the current template: done (the current
-// revision is stable and Healthy), failed (Aborted or Degraded), or neither
-// (still in progress, or the controller has not seen the change yet).
-//
-// An invalid spec is failed as soon as the controller has seen it: it never
-// gets as far as recording the template's revision.
-func Outcome(b *v1alpha1.BlueGreenDeployment) (done, failed bool) {
-	current := TemplateRevision(&b.Spec.Template)
-	if b.Status.ObservedGeneration != b.Generation {
-		return false, false
-	}
-	if b.Status.Phase == v1alpha1.PhaseDegraded && FailureReason(b) == v1alpha1.ReasonInvalidSpec {
-		return false, true
-	}
-	if b.Status.CurrentRevision != current {
-		return false, false
-	}
-	switch b.Status.Phase {
-	case v1alpha1.PhaseHealthy:
-		return b.Status.StableRevision == current, false
-	case v1alpha1.PhaseAborted, v1alpha1.PhaseDegraded:
-		return false, true
-	}
-	return false, false
-}
-
 // FailureReason is why a rollout is Aborted or Degraded: the abort's reason,
 // else the Degraded condition's ("" when it is neither).
 func FailureReason(b *v1alpha1.BlueGreenDeployment) string {

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"helm.sh/helm/v4/pkg/strvals"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
@@ -112,35 +111,32 @@ func (o *pipelineOptions) deploy(ctx context.Context) error {
 	if err != nil || b == nil {
 		return err
 	}
+	rollouts := bluegreen.Rollouts{Client: o.c}
 	promoted := false
-	for {
-		done, failed := bluegreen.Outcome(b)
-		current := bluegreen.TemplateRevision(&b.Spec.Template)
+	b, err = rollouts.Follow(ctx, client.ObjectKeyFromObject(b), 500*time.Millisecond, func(b *v1alpha1.BlueGreenDeployment, st bluegreen.State) (bool, error) {
 		switch {
-		case done:
-			return nil
-		case failed:
-			return fmt.Errorf("rollout of %s %s: %s", b.Name, b.Status.Phase, b.Status.Message)
-		case b.Status.Phase == v1alpha1.PhasePaused && b.Status.CurrentRevision == current && !promoted:
+		case st == bluegreen.StateDone:
+			return true, nil
+		case st == bluegreen.StateFailed:
+			return true, fmt.Errorf("rollout of %s %s: %s", b.Name, b.Status.Phase, b.Status.Message)
+		case st == bluegreen.StateWaitingForPromotion && !promoted:
+			current := bluegreen.TemplateRevision(&b.Spec.Template)
 			if !o.Promote {
 				fmt.Fprintf(o.streams.Out, "%s revision %s is ready and waits for promotion (pass --promote)\n", b.Name, current)
-				return nil
+				return true, nil
 			}
-			if err := o.c.Status().Patch(ctx, b, client.RawPatch(types.MergePatchType, bluegreen.PromotePatch(current))); err != nil {
-				return fmt.Errorf("promote %s: %w", b.Name, err)
+			if _, err := rollouts.Promote(ctx, b); err != nil {
+				return true, fmt.Errorf("promote %s: %w", b.Name, err)
 			}
 			promoted = true
 			fmt.Fprintf(o.streams.Out, "promoted %s revision %s\n", b.Name, current)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("rollout of %s not finished after %v (%s: %s)", b.Name, o.Timeout, b.Status.Phase, b.Status.Message)
-		case <-time.After(500 * time.Millisecond):
-		}
-		if err := o.c.Get(ctx, client.ObjectKeyFromObject(b), b); err != nil {
-			return err
-		}
+		return false, nil
+	})
+	if errors.Is(err, context.DeadlineExceeded) && b != nil {
+		return fmt.Errorf("rollout of %s not finished after %v (%s: %s)", b.Name, o.Timeout, b.Status.Phase, b.Status.Message)
 	}
+	return err
 }
 
 // rollout is the environment's BlueGreenDeployment, or nil when the api is
@@ -190,11 +186,11 @@ func (o *pipelineOptions) abortInFlight(ctx context.Context, reason string) (str
 		}
 		return "", err
 	}
-	rev := bluegreen.TemplateRevision(&b.Spec.Template)
-	if rev == b.Status.StableRevision || rev == b.Status.AbortedRevision {
+	rev, err := bluegreen.Rollouts{Client: o.c}.Abort(actx, b, "pipeline: "+reason)
+	if errors.Is(err, bluegreen.ErrNothingToDo) {
 		return fmt.Sprintf("%s: stable revision %s serves on %s", b.Name, b.Status.StableRevision, b.Status.StableColor), nil
 	}
-	if err := o.c.Status().Patch(actx, b, client.RawPatch(types.MergePatchType, bluegreen.AbortPatch(rev, "pipeline: "+reason))); err != nil {
+	if err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s: aborted revision %s; stable revision %s keeps serving", b.Name, rev, b.Status.StableRevision), nil

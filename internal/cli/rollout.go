@@ -2,18 +2,13 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,6 +29,7 @@ type rolloutOptions struct {
 	Env, Dir  string
 	namespace string
 	client    client.Client
+	rollouts  bluegreen.Rollouts
 }
 
 // complete takes the BlueGreenDeployment name and connects to the cluster.
@@ -45,6 +41,7 @@ func (o *rolloutOptions) complete(args []string) error {
 	}
 	o.namespace = ns
 	o.client, err = o.kube.client()
+	o.rollouts = bluegreen.Rollouts{Client: o.client}
 	return err
 }
 
@@ -54,49 +51,7 @@ func (o *rolloutOptions) key() types.NamespacedName {
 
 // get reads the BlueGreenDeployment, with a clear error when it is missing.
 func (o *rolloutOptions) get(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
-	var b v1alpha1.BlueGreenDeployment
-	if err := o.client.Get(ctx, o.key(), &b); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("BlueGreenDeployment %s/%s not found (list them with: kubectl get bgd -n %s)", o.namespace, o.Name, o.namespace)
-		}
-		return nil, fmt.Errorf("BlueGreenDeployment %s/%s: %w", o.namespace, o.Name, err)
-	}
-	return &b, nil
-}
-
-// patchStatus merges an intent into the status.
-func (o *rolloutOptions) patchStatus(ctx context.Context, b *v1alpha1.BlueGreenDeployment, patch []byte) error {
-	if err := o.client.Status().Patch(ctx, b, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("BlueGreenDeployment %s/%s: %w", o.namespace, o.Name, err)
-	}
-	return nil
-}
-
-// patchSpec changes only what ops change (a JSON patch): fields the
-// command does not touch stay exactly as stored, so a later drift check
-// sees no change it did not make. The patched rollout is validated first.
-func (o *rolloutOptions) patchSpec(ctx context.Context, b *v1alpha1.BlueGreenDeployment, mutated *v1alpha1.BlueGreenDeployment, ops []jsonPatchOp) error {
-	if errs := bluegreen.Validate(mutated); len(errs) > 0 {
-		return fmt.Errorf("BlueGreenDeployment %s/%s would be invalid: %w", o.namespace, o.Name, errs.ToAggregate())
-	}
-	patch, err := json.Marshal(ops)
-	if err != nil {
-		return err
-	}
-	if err := o.client.Patch(ctx, b, client.RawPatch(types.JSONPatchType, patch)); err != nil {
-		if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "test") {
-			return fmt.Errorf("BlueGreenDeployment %s/%s changed while the command ran (its containers differ); nothing was changed, run it again", o.namespace, o.Name)
-		}
-		return fmt.Errorf("patch BlueGreenDeployment %s/%s: %w", o.namespace, o.Name, err)
-	}
-	return nil
-}
-
-// jsonPatchOp is one RFC 6902 operation.
-type jsonPatchOp struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
-	Value any    `json:"value"`
+	return o.rollouts.Get(ctx, o.key())
 }
 
 // environment is the environment a rollout belongs to, for its policy:
@@ -215,55 +170,25 @@ func newRolloutActionCommand(streams Streams, kube *kubeOptions, use, short stri
 	}
 }
 
-// inFlight returns the revision being rolled out, or an error when the
-// template's revision is already stable.
-func inFlight(b *v1alpha1.BlueGreenDeployment, verb string) (string, error) {
-	rev := bluegreen.TemplateRevision(&b.Spec.Template)
-	if rev == b.Status.StableRevision {
-		return "", fmt.Errorf("nothing to %s: revision %s of %s is already stable", verb, rev, b.Name)
-	}
-	return rev, nil
-}
-
 func promote(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
-	rev, err := inFlight(b, "promote")
+	rev, err := o.rollouts.Promote(ctx, b)
 	if err != nil {
-		return "", err
-	}
-	if b.Status.AbortedRevision == rev {
-		return "", fmt.Errorf("revision %s was aborted (%s); run `ragdeploy rollout retry %s` first", rev, b.Status.AbortReason, b.Name)
-	}
-	if err := o.patchStatus(ctx, b, bluegreen.PromotePatch(rev)); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s: revision %s will be promoted once it is ready and its checks pass", b.Name, rev), nil
 }
 
 func abort(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
-	rev, err := inFlight(b, "abort")
+	rev, err := o.rollouts.Abort(ctx, b, "aborted with `ragdeploy rollout abort`")
 	if err != nil {
-		return "", err
-	}
-	if b.Status.AbortedRevision == rev {
-		return "", fmt.Errorf("nothing to abort: revision %s of %s is already aborted (%s); traffic is on the stable colour %s", rev, b.Name, b.Status.AbortReason, b.Status.StableColor)
-	}
-	if err := o.patchStatus(ctx, b, bluegreen.AbortPatch(rev, "aborted with `ragdeploy rollout abort`")); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s: revision %s aborted; traffic stays on the stable colour %s", b.Name, rev, b.Status.StableColor), nil
 }
 
 func retry(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
-	rev := bluegreen.TemplateRevision(&b.Spec.Template)
-	if b.Status.AbortedRevision != rev {
-		return "", fmt.Errorf("nothing to retry: revision %s of %s is not aborted", rev, b.Name)
-	}
-	// A failed pre-deploy Job of this revision must run again.
-	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, Name: bluegreen.PreDeployJobName(b.Name, rev)}}
-	if err := o.client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
-		return "", fmt.Errorf("delete pre-deploy Job %s: %w", job.Name, err)
-	}
-	if err := o.patchStatus(ctx, b, bluegreen.RetryPatch(time.Now())); err != nil {
+	rev, err := o.rollouts.Retry(ctx, b)
+	if err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s: retrying revision %s", b.Name, rev), nil
@@ -313,7 +238,7 @@ func (o *undoOptions) run(ctx context.Context) error {
 	}
 	mutated := b.DeepCopy()
 	mutated.Spec.Template = *tmpl
-	if err := o.patchSpec(ctx, b, mutated, []jsonPatchOp{{Op: "replace", Path: "/spec/template", Value: tmpl}}); err != nil {
+	if err := o.rollouts.Patch(ctx, b, mutated, []bluegreen.PatchOp{{Op: "replace", Path: "/spec/template", Value: tmpl}}); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.streams.Out, "%s: rolling back to revision %s\n", o.Name, target)
@@ -364,15 +289,14 @@ func newRolloutSetImageCommand(streams Streams, kube *kubeOptions) *cobra.Comman
 			if err != nil {
 				return err
 			}
-			mutated := b.DeepCopy()
-			ops, err := setImages(mutated, images)
+			mutated, ops, err := bluegreen.SetImages(b, images)
 			if err != nil {
 				return err
 			}
 			if err := o.checkImages(cmd.Context(), b, &mutated.Spec.Template); err != nil {
 				return err
 			}
-			if err := o.patchSpec(cmd.Context(), b, mutated, ops); err != nil {
+			if err := o.rollouts.Patch(cmd.Context(), b, mutated, ops); err != nil {
 				return err
 			}
 			fmt.Fprintf(o.streams.Out, "%s: rolling out revision %s\n", o.Name, bluegreen.TemplateRevision(&mutated.Spec.Template))
@@ -397,29 +321,4 @@ func parseImages(args []string) (map[string]string, error) {
 		images[name] = image
 	}
 	return images, nil
-}
-
-// setImages sets the images of the named containers, all or none, and
-// returns the patch that does the same: a test of each container's name at
-// its index (so a reordered list is never patched blindly) and a replace of
-// its image.
-func setImages(b *v1alpha1.BlueGreenDeployment, images map[string]string) ([]jsonPatchOp, error) {
-	var names []string
-	var ops []jsonPatchOp
-	found := map[string]bool{}
-	for i := range b.Spec.Template.Spec.Containers {
-		c := &b.Spec.Template.Spec.Containers[i]
-		names = append(names, c.Name)
-		if img, ok := images[c.Name]; ok {
-			c.Image, found[c.Name] = img, true
-			path := fmt.Sprintf("/spec/template/spec/containers/%d", i)
-			ops = append(ops, jsonPatchOp{Op: "test", Path: path + "/name", Value: c.Name}, jsonPatchOp{Op: "replace", Path: path + "/image", Value: img})
-		}
-	}
-	for name := range images {
-		if !found[name] {
-			return nil, fmt.Errorf("container %q not in %s (containers: %s)", name, b.Name, strings.Join(names, ", "))
-		}
-	}
-	return ops, nil
 }

@@ -199,13 +199,8 @@ func (o *statusOptions) run(ctx context.Context) error {
 		}
 	}
 	last := ""
-	for {
-		b, err := o.get(ctx)
-		if err != nil {
-			return err
-		}
-		done, failed := bluegreen.Outcome(b)
-		final := done || failed || !o.Watch
+	b, err := o.rollouts.Follow(ctx, o.key(), o.Interval, func(b *v1alpha1.BlueGreenDeployment, st bluegreen.State) (bool, error) {
+		final := st == bluegreen.StateDone || st == bluegreen.StateFailed || !o.Watch
 		if o.Output == "text" {
 			text := renderStatus(b)
 			if text != last {
@@ -231,22 +226,25 @@ func (o *statusOptions) run(ctx context.Context) error {
 			}
 		} else if final {
 			if err := printObject(o.streams.Out, o.Output, b); err != nil {
-				return err
+				return true, err
 			}
 		}
-		switch {
-		case done:
-			return nil
-		case failed:
-			return &ExitError{Code: exitRolloutFailed, Err: fmt.Errorf("rollout of %s %s (%s): %s", o.Name, strings.ToLower(string(b.Status.Phase)), bluegreen.FailureReason(b), b.Status.Message)}
-		case !o.Watch:
-			return &ExitError{Code: exitRolloutInProgress, Err: fmt.Errorf("rollout of %s in progress (%s)", o.Name, b.Status.Phase)}
-		}
-		select {
-		case <-ctx.Done():
-			return &ExitError{Code: exitRolloutInProgress, Err: fmt.Errorf("rollout of %s not finished after %v (%s: %s)", o.Name, o.Timeout, b.Status.Phase, b.Status.Message)}
-		case <-time.After(o.Interval):
-		}
+		return final, nil
+	})
+	if b == nil {
+		return err
+	}
+	switch st := bluegreen.StateOf(b); {
+	case errors.Is(err, context.DeadlineExceeded):
+		return &ExitError{Code: exitRolloutInProgress, Err: fmt.Errorf("rollout of %s not finished after %v (%s: %s)", o.Name, o.Timeout, b.Status.Phase, b.Status.Message)}
+	case err != nil:
+		return err
+	case st == bluegreen.StateDone:
+		return nil
+	case st == bluegreen.StateFailed:
+		return &ExitError{Code: exitRolloutFailed, Err: fmt.Errorf("rollout of %s %s (%s): %s", o.Name, strings.ToLower(string(b.Status.Phase)), bluegreen.FailureReason(b), b.Status.Message)}
+	default:
+		return &ExitError{Code: exitRolloutInProgress, Err: fmt.Errorf("rollout of %s in progress (%s)", o.Name, b.Status.Phase)}
 	}
 }
 

@@ -149,8 +149,8 @@ func TestMissingActiveServiceIsReported(t *testing.T) {
 	got := s.waitFor("Degraded: ServiceMissing", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
 		return degradedBy(b, v1alpha1.ReasonServiceMissing, "active Service api not found")
 	})
-	if done, failed := bluegreen.Outcome(got); done || !failed {
-		t.Fatalf("outcome done %v failed %v; want failed (terminal)", done, failed)
+	if st := bluegreen.StateOf(got); st != bluegreen.StateFailed {
+		t.Fatalf("state %s; want %s (terminal)", st, bluegreen.StateFailed)
 	}
 	if got.Status.StableColor != "" || s.replicas(v1alpha1.Blue) != -1 {
 		t.Fatalf("stable %q, blue replicas %d without an active Service; want nothing done", got.Status.StableColor, s.replicas(v1alpha1.Blue))

@@ -17,25 +17,26 @@ import (
 )
 
 // objectStatus is kstatus's verdict, except for BlueGreenDeployments, whose
-// readiness is the rollout's: kstatus alone calls one ready before the
-// controller has brought up a colour.
+// readiness is the rollout's (bluegreen.StateOf): kstatus alone calls one
+// ready before the controller has brought up a colour. A rollout waiting for
+// promotion is ready: the release is in place, the promotion is a decision.
 func objectStatus(u *unstructured.Unstructured) (status.Status, string) {
 	if u.GroupVersionKind().Group == v1alpha1.GroupVersion.Group && u.GetKind() == "BlueGreenDeployment" {
 		var b v1alpha1.BlueGreenDeployment
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &b); err != nil {
 			return status.UnknownStatus, err.Error()
 		}
-		done, failed := bluegreen.Outcome(&b)
 		current := bluegreen.TemplateRevision(&b.Spec.Template)
-		switch {
-		case done:
+		switch bluegreen.StateOf(&b) {
+		case bluegreen.StateDone:
 			return status.CurrentStatus, "Healthy: revision " + current + " serves"
-		case failed:
+		case bluegreen.StateFailed:
 			return status.FailedStatus, string(b.Status.Phase) + ": " + b.Status.Message
-		case b.Status.ObservedGeneration != b.Generation || b.Status.CurrentRevision != current:
-			return status.InProgressStatus, "waiting for the ragdeploy controller"
-		case b.Status.Phase == v1alpha1.PhasePaused:
+		case bluegreen.StateWaitingForPromotion:
 			return status.CurrentStatus, "Paused: revision " + current + " is ready for `ragdeploy rollout promote`"
+		}
+		if b.Status.ObservedGeneration != b.Generation || b.Status.CurrentRevision != current {
+			return status.InProgressStatus, "waiting for the ragdeploy controller"
 		}
 		return status.InProgressStatus, string(b.Status.Phase) + ": " + b.Status.Message
 	}

@@ -1,0 +1,232 @@
+package bluegreen
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+)
+
+// Rollouts steers BlueGreenDeployments through the API server: the verbs of
+// `ragdeploy rollout`, the pipeline's deploy step, the demo and the
+// benchmarks, each checking its preconditions once for every caller.
+type Rollouts struct {
+	Client client.Client
+}
+
+// ErrNothingToDo is wrapped by a verb that finds nothing to act on (promote
+// or abort of a stable revision, abort of an aborted one, retry of one that
+// is not aborted).
+var ErrNothingToDo = errors.New("nothing to do")
+
+// nothingTo is the error of a verb with nothing to act on.
+func nothingTo(verb, format string, args ...any) error {
+	return nothingToDoError("nothing to " + verb + ": " + fmt.Sprintf(format, args...))
+}
+
+// nothingToDoError is ErrNothingToDo with the verb's own message.
+type nothingToDoError string
+
+func (e nothingToDoError) Error() string      { return string(e) }
+func (nothingToDoError) Is(target error) bool { return target == ErrNothingToDo }
+
+// Get reads a BlueGreenDeployment, with a clear error when it is missing.
+func (r Rollouts) Get(ctx context.Context, key types.NamespacedName) (*v1alpha1.BlueGreenDeployment, error) {
+	var b v1alpha1.BlueGreenDeployment
+	if err := r.Client.Get(ctx, key, &b); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("BlueGreenDeployment %s not found (list them with: kubectl get bgd -n %s)", key, key.Namespace)
+		}
+		return nil, fmt.Errorf("BlueGreenDeployment %s: %w", key, err)
+	}
+	return &b, nil
+}
+
+// inFlight returns the revision being rolled out, or ErrNothingToDo when
+// the template's revision is already stable.
+func inFlight(b *v1alpha1.BlueGreenDeployment, verb string) (string, error) {
+	rev := TemplateRevision(&b.Spec.Template)
+	if rev == b.Status.StableRevision {
+		return "", nothingTo(verb, "revision %s of %s is already stable", rev, b.Name)
+	}
+	return rev, nil
+}
+
+// Promote asks the controller to promote the revision in flight (once it is
+// ready and its checks pass) and returns it.
+func (r Rollouts) Promote(ctx context.Context, b *v1alpha1.BlueGreenDeployment) (string, error) {
+	rev, err := inFlight(b, "promote")
+	if err != nil {
+		return "", err
+	}
+	if b.Status.AbortedRevision == rev {
+		return "", fmt.Errorf("revision %s was aborted (%s); run `ragdeploy rollout retry %s` first", rev, b.Status.AbortReason, b.Name)
+	}
+	return rev, r.patchStatus(ctx, b, PromotePatch(rev))
+}
+
+// Abort aborts the revision in flight with message (traffic stays on, or
+// returns to, the stable colour) and returns it.
+func (r Rollouts) Abort(ctx context.Context, b *v1alpha1.BlueGreenDeployment, message string) (string, error) {
+	rev, err := inFlight(b, "abort")
+	if err != nil {
+		return "", err
+	}
+	if b.Status.AbortedRevision == rev {
+		return "", nothingTo("abort", "revision %s of %s is already aborted (%s); traffic is on the stable colour %s", rev, b.Name, b.Status.AbortReason, b.Status.StableColor)
+	}
+	return rev, r.patchStatus(ctx, b, AbortPatch(rev, message))
+}
+
+// Retry rolls the aborted current revision out again (its failed
+// pre-deploy Job, if any, is deleted so that it runs again) and returns it.
+func (r Rollouts) Retry(ctx context.Context, b *v1alpha1.BlueGreenDeployment) (string, error) {
+	rev := TemplateRevision(&b.Spec.Template)
+	if b.Status.AbortedRevision != rev {
+		return "", nothingTo("retry", "revision %s of %s is not aborted", rev, b.Name)
+	}
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, Name: PreDeployJobName(b.Name, rev)}}
+	if err := r.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("delete pre-deploy Job %s: %w", job.Name, err)
+	}
+	return rev, r.patchStatus(ctx, b, RetryPatch(time.Now()))
+}
+
+// patchStatus merges an intent into the status.
+func (r Rollouts) patchStatus(ctx context.Context, b *v1alpha1.BlueGreenDeployment, patch []byte) error {
+	if err := r.Client.Status().Patch(ctx, b, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("BlueGreenDeployment %s/%s: %w", b.Namespace, b.Name, err)
+	}
+	return nil
+}
+
+// PatchOp is one RFC 6902 operation.
+type PatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// Patch writes ops, which turn b into mutated, as a JSON patch: fields the
+// change does not touch stay exactly as stored, so a later drift check sees
+// no change it did not make. mutated is validated first; a failed test op
+// (b changed meanwhile) is said so.
+func (r Rollouts) Patch(ctx context.Context, b, mutated *v1alpha1.BlueGreenDeployment, ops []PatchOp) error {
+	if errs := Validate(mutated); len(errs) > 0 {
+		return fmt.Errorf("BlueGreenDeployment %s/%s would be invalid: %w", b.Namespace, b.Name, errs.ToAggregate())
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		return err
+	}
+	if err := r.Client.Patch(ctx, b, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "test") {
+			return fmt.Errorf("BlueGreenDeployment %s/%s changed while the command ran (its containers differ); nothing was changed, run it again", b.Namespace, b.Name)
+		}
+		return fmt.Errorf("patch BlueGreenDeployment %s/%s: %w", b.Namespace, b.Name, err)
+	}
+	return nil
+}
+
+// SetImages returns b with the named containers' images set, all or none,
+// and the patch that does the same: a test of each container's name at its
+// index (so a reordered list is never patched blindly) and a replace of its
+// image.
+func SetImages(b *v1alpha1.BlueGreenDeployment, images map[string]string) (*v1alpha1.BlueGreenDeployment, []PatchOp, error) {
+	mutated := b.DeepCopy()
+	var names []string
+	var ops []PatchOp
+	found := map[string]bool{}
+	for i := range mutated.Spec.Template.Spec.Containers {
+		c := &mutated.Spec.Template.Spec.Containers[i]
+		names = append(names, c.Name)
+		if img, ok := images[c.Name]; ok {
+			c.Image, found[c.Name] = img, true
+			path := fmt.Sprintf("/spec/template/spec/containers/%d", i)
+			ops = append(ops, PatchOp{Op: "test", Path: path + "/name", Value: c.Name}, PatchOp{Op: "replace", Path: path + "/image", Value: img})
+		}
+	}
+	for name := range images {
+		if !found[name] {
+			return nil, nil, fmt.Errorf("container %q not in %s (containers: %s)", name, b.Name, strings.Join(names, ", "))
+		}
+	}
+	return mutated, ops, nil
+}
+
+// State is where a rollout stands, read the same way by everyone who
+// follows one.
+type State string
+
+// The states of a rollout.
+const (
+	// StateInProgress: the controller has not seen the current spec yet, or
+	// the rollout is moving.
+	StateInProgress State = "InProgress"
+	// StateWaitingForPromotion: the current revision is ready and paused
+	// for `ragdeploy rollout promote`.
+	StateWaitingForPromotion State = "WaitingForPromotion"
+	// StateDone: the current revision is stable and serves.
+	StateDone State = "Done"
+	// StateFailed: the current revision was aborted (a check, the progress
+	// deadline, a user), or the rollout is degraded or invalid.
+	StateFailed State = "Failed"
+)
+
+// StateOf reads the state of b from its status. An invalid spec is Failed
+// as soon as the controller has seen it: it never gets as far as recording
+// the template's revision.
+func StateOf(b *v1alpha1.BlueGreenDeployment) State {
+	current := TemplateRevision(&b.Spec.Template)
+	if b.Status.ObservedGeneration != b.Generation {
+		return StateInProgress
+	}
+	if b.Status.Phase == v1alpha1.PhaseDegraded && FailureReason(b) == v1alpha1.ReasonInvalidSpec {
+		return StateFailed
+	}
+	if b.Status.CurrentRevision != current {
+		return StateInProgress
+	}
+	switch b.Status.Phase {
+	case v1alpha1.PhaseHealthy:
+		if b.Status.StableRevision == current {
+			return StateDone
+		}
+	case v1alpha1.PhaseAborted, v1alpha1.PhaseDegraded:
+		return StateFailed
+	case v1alpha1.PhasePaused:
+		return StateWaitingForPromotion
+	}
+	return StateInProgress
+}
+
+// Follow reads the rollout every interval and hands it with its state to
+// see, until see says stop (or fails) or ctx ends; it returns the last
+// rollout read.
+func (r Rollouts) Follow(ctx context.Context, key types.NamespacedName, interval time.Duration, see func(*v1alpha1.BlueGreenDeployment, State) (stop bool, err error)) (*v1alpha1.BlueGreenDeployment, error) {
+	for {
+		b, err := r.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		stop, err := see(b, StateOf(b))
+		if stop || err != nil {
+			return b, err
+		}
+		select {
+		case <-ctx.Done():
+			return b, ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
