@@ -10,7 +10,7 @@ import (
 const (
 	// LabelName names the BlueGreenDeployment that owns an object.
 	LabelName = "ragdeploy.io/name"
-	// LabelColor is on each colour's pods and in each Service selector.
+	// LabelColor is on each color's pods and in each Service selector.
 	LabelColor = "ragdeploy.io/color"
 	// LabelRevision carries the pod-template revision of a pod.
 	LabelRevision = "ragdeploy.io/revision"
@@ -20,13 +20,13 @@ const (
 // +kubebuilder:validation:Enum=blue;green
 type Color string
 
-// The two colours.
+// The two colors.
 const (
 	Blue  Color = "blue"
 	Green Color = "green"
 )
 
-// Other returns the other colour.
+// Other returns the other color.
 func (c Color) Other() Color {
 	if c == Blue {
 		return Green
@@ -35,34 +35,34 @@ func (c Color) Other() Color {
 }
 
 // BlueGreenDeploymentSpec is the desired state: a pod template served by one
-// colour at a time.
+// color at a time.
 // +kubebuilder:validation:XValidation:rule="!has(self.previewService) || self.previewService != self.activeService",message="previewService must differ from activeService: one Service cannot carry production and preview traffic"
 type BlueGreenDeploymentSpec struct {
-	// Replicas of the active colour.
+	// Replicas of the active color.
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	Replicas *int32 `json:"replicas,omitempty"`
 
-	// Selector matches the pods of both colours; it must match the template's
+	// Selector matches the pods of both colors; it must match the template's
 	// labels and cannot change.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="selector is immutable"
 	Selector *metav1.LabelSelector `json:"selector"`
 
-	// Template of the pods. A change starts a rollout to the idle colour.
+	// Template of the pods. A change starts a rollout to the idle color.
 	Template corev1.PodTemplateSpec `json:"template"`
 
 	// ActiveService is the Service that carries production traffic; the
-	// controller points its selector at the active colour.
+	// controller points its selector at the active color.
 	// +kubebuilder:validation:MinLength=1
 	ActiveService string `json:"activeService"`
 
-	// PreviewService, when set, points at the colour being rolled out so it
+	// PreviewService, when set, points at the color being rolled out so it
 	// can be tested before promotion.
 	// +optional
 	PreviewService string `json:"previewService,omitempty"`
 
-	// PreviewReplicaCount runs the new colour with fewer replicas until
+	// PreviewReplicaCount runs the new color with fewer replicas until
 	// promotion; it is scaled to Replicas before traffic switches.
 	// +kubebuilder:validation:Minimum=1
 	// +optional
@@ -72,10 +72,10 @@ type BlueGreenDeploymentSpec struct {
 	// +optional
 	AutoPromotion *AutoPromotion `json:"autoPromotion,omitempty"`
 
-	// ScaleDownDelaySeconds keeps the previous colour running (warm) after a
+	// ScaleDownDelaySeconds keeps the previous color running (warm) after a
 	// switch so a rollback is a selector flip, and gives every node's
 	// kube-proxy time to stop routing connections to it. After the delay
-	// the colour also waits until the active Service's EndpointSlices no
+	// the color also waits until the active Service's EndpointSlices no
 	// longer list any of its pods. 0 scales it down right after the switch,
 	// without either wait: connections kube-proxy still routes to it fail.
 	// +kubebuilder:default=30
@@ -83,14 +83,14 @@ type BlueGreenDeploymentSpec struct {
 	// +optional
 	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
 
-	// ProgressDeadlineSeconds bounds how long the new colour may take to
+	// ProgressDeadlineSeconds bounds how long the new color may take to
 	// become ready (and pass pre-promotion analysis); past it the rollout aborts.
 	// +kubebuilder:default=600
 	// +kubebuilder:validation:Minimum=1
 	// +optional
 	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
 
-	// PrePromotionAnalysis runs against the new colour before traffic switches.
+	// PrePromotionAnalysis runs against the new color before traffic switches.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
@@ -102,7 +102,7 @@ type BlueGreenDeploymentSpec struct {
 	// +listMapKey=name
 	PostPromotionAnalysis []AnalysisCheck `json:"postPromotionAnalysis,omitempty"`
 
-	// PreDeployJob (e.g. schema migrations) runs before the idle colour scales up.
+	// PreDeployJob (e.g. schema migrations) runs before the idle color scales up.
 	// +optional
 	PreDeployJob *PreDeployJob `json:"preDeployJob,omitempty"`
 
@@ -117,11 +117,11 @@ type BlueGreenDeploymentSpec struct {
 	Notifications *Notifications `json:"notifications,omitempty"`
 }
 
-// AutoPromotion promotes a ready, analysed colour automatically.
+// AutoPromotion promotes a ready, analyzed color automatically.
 type AutoPromotion struct {
 	// Enabled turns automatic promotion on.
 	Enabled bool `json:"enabled"`
-	// AfterSeconds waits this long after the new colour is ready.
+	// AfterSeconds waits this long after the new color is ready.
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	AfterSeconds int32 `json:"afterSeconds,omitempty"`
@@ -214,7 +214,7 @@ type JobCheck struct {
 	Spec batchv1.JobSpec `json:"spec"`
 }
 
-// PreDeployJob runs before the new colour scales up.
+// PreDeployJob runs before the new color scales up.
 type PreDeployJob struct {
 	// Spec of the Job.
 	// The API server validates it when the Job is created; the CRD keeps it
@@ -232,21 +232,21 @@ type Notifications struct {
 	Webhooks []string `json:"webhooks,omitempty"`
 }
 
-// Phase summarises a BlueGreenDeployment.
+// Phase summarizes a BlueGreenDeployment.
 // +kubebuilder:validation:Enum=Progressing;Paused;Healthy;Degraded;Aborted
 type Phase string
 
 // Phases.
 const (
-	// PhaseProgressing: a new revision is being brought up, analysed or switched to.
+	// PhaseProgressing: a new revision is being brought up, analyzed or switched to.
 	PhaseProgressing Phase = "Progressing"
-	// PhasePaused: the new colour is ready and waits for `promote`.
+	// PhasePaused: the new color is ready and waits for `promote`.
 	PhasePaused Phase = "Paused"
-	// PhaseHealthy: the active colour serves the current revision with every replica ready.
+	// PhaseHealthy: the active color serves the current revision with every replica ready.
 	PhaseHealthy Phase = "Healthy"
-	// PhaseDegraded: the active colour has fewer ready replicas than desired.
+	// PhaseDegraded: the active color has fewer ready replicas than desired.
 	PhaseDegraded Phase = "Degraded"
-	// PhaseAborted: the current revision was aborted; the stable colour serves.
+	// PhaseAborted: the current revision was aborted; the stable color serves.
 	PhaseAborted Phase = "Aborted"
 )
 
@@ -260,7 +260,7 @@ const (
 	ConditionPromoted = "Promoted"
 	// ConditionAborted: the current revision was aborted.
 	ConditionAborted = "Aborted"
-	// ConditionDegraded: the active colour is not fully ready.
+	// ConditionDegraded: the active color is not fully ready.
 	ConditionDegraded = "Degraded"
 )
 
@@ -295,7 +295,7 @@ const (
 	ReasonInitialDeploy         = "InitialDeploy"
 )
 
-// ColorStatus is what one colour's Deployment runs.
+// ColorStatus is what one color's Deployment runs.
 type ColorStatus struct {
 	// Revision of the pod template it runs ("" when it does not exist).
 	// +optional
@@ -375,16 +375,16 @@ type BlueGreenDeploymentStatus struct {
 	// ObservedGeneration is the generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-	// Phase summarises the state.
+	// Phase summarizes the state.
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 	// Message explains the phase.
 	// +optional
 	Message string `json:"message,omitempty"`
-	// ActiveColor is the colour the active Service selects.
+	// ActiveColor is the color the active Service selects.
 	// +optional
 	ActiveColor Color `json:"activeColor,omitempty"`
-	// PreviewColor is the colour the preview Service selects.
+	// PreviewColor is the color the preview Service selects.
 	// +optional
 	PreviewColor Color `json:"previewColor,omitempty"`
 	// StableColor runs StableRevision: the last revision fully promoted.
@@ -396,10 +396,10 @@ type BlueGreenDeploymentStatus struct {
 	// CurrentRevision is the hash of spec.template.
 	// +optional
 	CurrentRevision string `json:"currentRevision,omitempty"`
-	// Replicas of the active colour (scale subresource).
+	// Replicas of the active color (scale subresource).
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
-	// ReadyReplicas of the active colour.
+	// ReadyReplicas of the active color.
 	// +optional
 	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
 	// Selector for the scale subresource (HPA).
@@ -414,7 +414,7 @@ type BlueGreenDeploymentStatus struct {
 	// RolloutStartedAt is when CurrentRevision started rolling out.
 	// +optional
 	RolloutStartedAt *metav1.Time `json:"rolloutStartedAt,omitempty"`
-	// PreviewReadyAt is when the new colour became fully ready.
+	// PreviewReadyAt is when the new color became fully ready.
 	// +optional
 	PreviewReadyAt *metav1.Time `json:"previewReadyAt,omitempty"`
 	// PromotedAt is when traffic switched to CurrentRevision.

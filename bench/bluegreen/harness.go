@@ -206,7 +206,7 @@ func (o *observer) when(ctx context.Context, what string, cond func(*state) bool
 	return o.wait(ctx, o.expect(what, cond))
 }
 
-// readyPods counts ready pods of a colour running rev.
+// readyPods counts ready pods of a color running rev.
 func (s *state) readyPods(color, rev string) int {
 	n := 0
 	for _, p := range s.pods {
@@ -218,7 +218,7 @@ func (s *state) readyPods(color, rev string) int {
 }
 
 // serving: the active Service selects color and its EndpointSlices list n
-// ready endpoints, all of pods of that colour running rev.
+// ready endpoints, all of pods of that color running rev.
 func (s *state) serving(color, rev string, n int) bool {
 	if s.activeColor != color {
 		return false
@@ -286,7 +286,7 @@ func report(what string, ms []float64) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// describe summarises the state for an error message.
+// describe summarizes the state for an error message.
 func (s *state) describe() string {
 	out := fmt.Sprintf("active selects %q", s.activeColor)
 	if s.bgd != nil {

@@ -1,12 +1,12 @@
 // Command bluegreen measures the blue-green controller on the local cluster:
 //
-//   - ready -> switch: the last pod of the new colour observed ready, to the
-//     active Service observed selecting the new colour;
+//   - ready -> switch: the last pod of the new color observed ready, to the
+//     active Service observed selecting the new color;
 //   - switch -> endpoints: the selector change, to the active Service's
-//     EndpointSlices listing only ready pods of the new colour;
+//     EndpointSlices listing only ready pods of the new color;
 //   - promotion -> endpoints: `rollout promote` (status patch) to the same;
 //   - warm rollback: `rollout abort` of a paused rollout, or a failed
-//     post-promotion check, to the active Service back on the old colour with
+//     post-promotion check, to the active Service back on the old color with
 //     only its ready pods listed;
 //   - scale: N BlueGreenDeployments rolled out at once, all complete, and the
 //     controller's peak resident memory.
@@ -81,8 +81,8 @@ func run(rounds, scale int, switches bool) error {
 	if err != nil {
 		return err
 	}
-	report("abort -> old colour serving (ms)", rb.abort)
-	report("failed check -> old colour serving (ms)", rb.failedCheck)
+	report("abort -> old color serving (ms)", rb.abort)
+	report("failed check -> old color serving (ms)", rb.failedCheck)
 	fmt.Printf("controller RSS after %d rounds: %.0f MiB\n", rounds, ctrl.rssMiB())
 
 	took, peak, err := h.scaleRollout(ctx, scale, ctrl)

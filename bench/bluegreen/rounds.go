@@ -60,7 +60,7 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 		if err != nil {
 			return f, err
 		}
-		ready := auto.expect("new colour ready", func(s *state) bool {
+		ready := auto.expect("new color ready", func(s *state) bool {
 			return s.observed(gen) && s.readyPods(c, s.bgd.Status.CurrentRevision) == 3
 		})
 		switched := auto.expect("switch", func(s *state) bool { return s.activeColor == c })
@@ -130,7 +130,7 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 type rollbackFigures struct{ abort, failedCheck []float64 }
 
 // rollbackRounds: a new revision is promoted and held in post-promotion
-// analysis while the old colour is warm; then either `abort` or a failing
+// analysis while the old color is warm; then either `abort` or a failing
 // check sends traffic back.
 func (h *harness) rollbackRounds(ctx context.Context, rounds int, healthURL string, health *healthEndpoint) (rollbackFigures, error) {
 	var f rollbackFigures
@@ -165,7 +165,7 @@ func (h *harness) rollbackRounds(ctx context.Context, rounds int, healthURL stri
 		if _, err := o.wait(ctx, promoted); err != nil {
 			return f, err
 		}
-		back := o.expect("old colour serving", func(s *state) bool { return s.serving(stable, stableRev, 3) })
+		back := o.expect("old color serving", func(s *state) bool { return s.serving(stable, stableRev, 3) })
 		var start time.Time
 		if i%2 == 1 {
 			b, err := h.get(ctx, ns, "rollback")

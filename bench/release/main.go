@@ -6,7 +6,7 @@
 //     alternating, in the same process;
 //   - an upgrade that changes only a config value, from the call to every
 //     api pod rolled and ready, for development (rolling Deployment) and
-//     staging (blue-green: new colour up, switch, Healthy).
+//     staging (blue-green: new color up, switch, Healthy).
 //
 // Figures only.
 //

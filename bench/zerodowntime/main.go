@@ -7,7 +7,7 @@
 // each to the Service from inside the node's network, one on a new
 // connection per request and one on kept-alive connections; the round
 // changes the image (rollout), waits until the workload reports the new
-// version serving (blue-green: Healthy, the old colour still warm; plain:
+// version serving (blue-green: Healthy, the old color still warm; plain:
 // the Deployment's rollout complete and its old pods gone) and new
 // connections are answered by it, then changes the image back (rollback: while warm, for blue-green)
 // and waits until every pod of the rolled-back version is gone. Figures come from the probers'
@@ -72,7 +72,7 @@ type subject struct {
 	done func(ctx context.Context, image string, settled bool) (bool, error)
 	// settleRollout: a rollout is over once it is settled (plain: the old
 	// pods are gone), not as soon as it serves (blue-green: switched, the
-	// old colour kept warm for the rollback).
+	// old color kept warm for the rollback).
 	settleRollout bool
 }
 
@@ -133,7 +133,7 @@ func run(rounds, rate int, delay int32, minSync time.Duration, drain bool) error
 		report("  rollback: PATCH -> last rolled-back answer (kept-alive)", f.rollbackLastKept)
 		fmt.Println("  (0: no answer from the rolled-back version after the rollback began)")
 	}
-	fmt.Println("(blue-green moves new connections at the switch; kept-alive ones stay on the warm old colour until it scales down, here after the rollback, so they have no rollout sample)")
+	fmt.Println("(blue-green moves new connections at the switch; kept-alive ones stay on the warm old color until it scales down, here after the rollback, so they have no rollout sample)")
 	bg, plain := results[subjects[0].name], results[subjects[1].name]
 	fmt.Printf("\nfailed requests: %s %d, %s %d; rollback -> all new connections on the old version, p50: %.0f ms vs %.0f ms (%.1fx)\n",
 		subjects[0].name, bg.failed, subjects[1].name, plain.failed,
@@ -200,7 +200,7 @@ func round(ctx context.Context, cluster *localcluster.Cluster, c client.Client, 
 	}
 	f.firstNew = append(f.firstNew, since(t0, out.Version(newV).First))
 	f.lastOld = append(f.lastOld, since(t0, out.Version(oldV).Last))
-	// Kept-alive connections stay on a warm colour: with blue-green they
+	// Kept-alive connections stay on a warm color: with blue-green they
 	// never reach the new version before the rollback, so have no sample.
 	if outKept.Version(newV).Answers > 0 {
 		f.lastOldKept = append(f.lastOldKept, since(t0, outKept.Version(oldV).Last))

@@ -2,7 +2,7 @@
 // (which runs the controller next to the control plane). On the local
 // cluster it installs the controller chart, deploys the platform's staging
 // environment with SOPS-encrypted secrets, rolls out version 1.1.0
-// blue-green (preview, pre-promotion check, switch, old colour kept warm,
+// blue-green (preview, pre-promotion check, switch, old color kept warm,
 // then scaled down), rolls out 1.2.0-regress, which passes its preview
 // check but fails after the switch and is rolled back automatically, checks
 // for drift, and prints a timeline with the measured switch and rollback
@@ -152,7 +152,7 @@ func run(ctx context.Context, kubeconfig, state string) error {
 		d.progress("traffic: 20 requests/s to the active Service, through the API server's service proxy")
 	}
 
-	fmt.Println("\n== Version 1.1.0: blue-green rollout (preview, pre-promotion check, switch, old colour warm, then scaled down)")
+	fmt.Println("\n== Version 1.1.0: blue-green rollout (preview, pre-promotion check, switch, old color warm, then scaled down)")
 	v2, err := d.rollout(ctx, "1.1.0", false)
 	if err != nil {
 		return err

@@ -87,7 +87,7 @@ type watcher struct {
 	mu                                  sync.Mutex
 	d                                   *demo
 	version                             string
-	oldColour                           v1alpha1.Color
+	oldColor                            v1alpha1.Color
 	readyAt, switchedAt, failedAt, back time.Time
 }
 
@@ -108,24 +108,24 @@ func (w *watcher) onRollout(b *v1alpha1.BlueGreenDeployment) {
 	if b.Status.CurrentRevision != rev {
 		return
 	}
-	newColour := w.oldColour.Other()
-	if colourStatus(b, newColour).ReadyReplicas >= *b.Spec.Replicas && checks(b, rev, v1alpha1.PrePromotion, v1alpha1.AnalysisSuccessful) {
-		w.mark(&w.readyAt, "%s ready on %s, pre-promotion check passed", w.version, newColour)
+	newColor := w.oldColor.Other()
+	if colorStatus(b, newColor).ReadyReplicas >= *b.Spec.Replicas && checks(b, rev, v1alpha1.PrePromotion, v1alpha1.AnalysisSuccessful) {
+		w.mark(&w.readyAt, "%s ready on %s, pre-promotion check passed", w.version, newColor)
 	}
 	if checks(b, rev, v1alpha1.PostPromotion, v1alpha1.AnalysisFailed) {
 		w.mark(&w.failedAt, "post-promotion check of %s failed: %s", w.version, b.Status.AbortReason)
 	}
 }
 
-func (w *watcher) onActive(colour v1alpha1.Color) {
-	if colour == w.oldColour.Other() {
-		w.mark(&w.switchedAt, "active Service switched %s -> %s", w.oldColour, colour)
+func (w *watcher) onActive(color v1alpha1.Color) {
+	if color == w.oldColor.Other() {
+		w.mark(&w.switchedAt, "active Service switched %s -> %s", w.oldColor, color)
 	}
 	w.mu.Lock()
 	switched := !w.switchedAt.IsZero()
 	w.mu.Unlock()
-	if switched && colour == w.oldColour {
-		w.mark(&w.back, "rolled back automatically: active Service back on %s", w.oldColour)
+	if switched && color == w.oldColor {
+		w.mark(&w.back, "rolled back automatically: active Service back on %s", w.oldColor)
 	}
 }
 
@@ -166,13 +166,13 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 	if err != nil {
 		return nil, err
 	}
-	oldColour := before.Status.StableColor
-	d.milestone("upgrade to %s (old colour %s serves)", version, oldColour)
+	oldColor := before.Status.StableColor
+	d.milestone("upgrade to %s (old color %s serves)", version, oldColor)
 	plan, err := release.Prepare(ctx, d.env, append(append([]string{}, d.sets...), "api.image.tag="+version))
 	if err != nil {
 		return nil, err
 	}
-	w := &watcher{d: d, version: version, oldColour: oldColour}
+	w := &watcher{d: d, version: version, oldColor: oldColor}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := d.watch(wctx, w, before); err != nil {
@@ -184,7 +184,7 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 		done <- err
 	}()
 	upgradeErr := <-done
-	m := &measured{stable: oldColour}
+	m := &measured{stable: oldColor}
 	if wantRollback {
 		if upgradeErr == nil {
 			d.trafficMilestone(w)
@@ -197,14 +197,14 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 		if upgradeErr != nil {
 			return nil, upgradeErr
 		}
-		// The old colour stays warm for the scale-down delay, then goes to 0.
+		// The old color stays warm for the scale-down delay, then goes to 0.
 		if err := waitFor(ctx, func() bool {
 			b, err := d.bgd(ctx)
-			return err == nil && colourStatus(b, oldColour).Replicas == 0
+			return err == nil && colorStatus(b, oldColor).Replicas == 0
 		}); err != nil {
 			return nil, err
 		}
-		d.milestone("%s kept warm for the scale-down delay, then scaled to 0; %s stable on %s", oldColour, version, oldColour.Other())
+		d.milestone("%s kept warm for the scale-down delay, then scaled to 0; %s stable on %s", oldColor, version, oldColor.Other())
 	}
 	d.trafficMilestone(w)
 	w.mu.Lock()
@@ -255,7 +255,7 @@ func (d *demo) bgd(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
 	return &b, err
 }
 
-func colourStatus(b *v1alpha1.BlueGreenDeployment, c v1alpha1.Color) v1alpha1.ColorStatus {
+func colorStatus(b *v1alpha1.BlueGreenDeployment, c v1alpha1.Color) v1alpha1.ColorStatus {
 	if c == v1alpha1.Blue {
 		return b.Status.Blue
 	}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Step on-failure ENV: abort the rollout in flight (traffic stays on the last
-# good colour) and notify RAGDEPLOY_NOTIFY_WEBHOOK.
+# good color) and notify RAGDEPLOY_NOTIFY_WEBHOOK.
 source "$(dirname "$0")/lib.sh"
 env="${1:?usage: on-failure.sh ENV}"
 ensure_cli

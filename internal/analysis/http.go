@@ -35,7 +35,7 @@ func (h HTTP) Measure(ctx context.Context, t Target, c *v1alpha1.AnalysisCheck) 
 	// A new connection for every measurement: a kept-alive one to a Service
 	// address stays with the pod it reached first (kube-proxy's DNAT is per
 	// connection), so after a switch it would go on measuring the old
-	// colour.
+	// color.
 	req.Close = true
 	client := h.Client
 	if client == nil {

@@ -20,7 +20,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 )
 
-// applyColor server-side-applies a colour's Deployment as planned. An
+// applyColor server-side-applies a color's Deployment as planned. An
 // unchanged Deployment is not re-applied.
 func (r *Reconciler) applyColor(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, c v1alpha1.Color, cp ColorPlan) error {
 	cur := w.deployments[c]
@@ -85,8 +85,8 @@ func ownerRef(b *v1alpha1.BlueGreenDeployment) *metav1ac.OwnerReferenceApplyConf
 		WithName(b.Name).WithUID(b.UID).WithController(true).WithBlockOwnerDeletion(true)
 }
 
-// selectColor points a Service at a colour by merging the BlueGreenDeployment's
-// labels and the colour into its selector (other selector keys are kept) and
+// selectColor points a Service at a color by merging the BlueGreenDeployment's
+// labels and the color into its selector (other selector keys are kept) and
 // records b's claim on it. A Service already on c and claimed by b is not
 // written. Claiming is conditional on the Service's resourceVersion, so of
 // two rollouts racing for one Service only one can win.

@@ -76,14 +76,14 @@ func (r Rollouts) Promote(ctx context.Context, b *v1alpha1.BlueGreenDeployment) 
 }
 
 // Abort aborts the revision in flight with message (traffic stays on, or
-// returns to, the stable colour) and returns it.
+// returns to, the stable color) and returns it.
 func (r Rollouts) Abort(ctx context.Context, b *v1alpha1.BlueGreenDeployment, message string) (string, error) {
 	rev, err := inFlight(b, "abort")
 	if err != nil {
 		return "", err
 	}
 	if b.Status.AbortedRevision == rev {
-		return "", nothingTo("abort", "revision %s of %s is already aborted (%s); traffic is on the stable colour %s", rev, b.Name, b.Status.AbortReason, b.Status.StableColor)
+		return "", nothingTo("abort", "revision %s of %s is already aborted (%s); traffic is on the stable color %s", rev, b.Name, b.Status.AbortReason, b.Status.StableColor)
 	}
 	return rev, r.patchStatus(ctx, b, AbortPatch(rev, message))
 }

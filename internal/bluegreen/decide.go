@@ -16,12 +16,12 @@ import (
 // The states, in order of precedence:
 //   - initial: nothing was ever promoted; bring up blue and point both
 //     Services at it once every replica is ready.
-//   - steady: the current revision is the stable one; keep the stable colour
-//     at the desired size, both Services on it, and scale the idle colour down
+//   - steady: the current revision is the stable one; keep the stable color
+//     at the desired size, both Services on it, and scale the idle color down
 //     once its scale-down time has come (it stays warm until then).
 //   - aborted: the current revision was aborted; the active Service returns
-//     to the stable colour and the failed colour is scaled down after the delay.
-//   - rollout: the current revision goes to the idle colour: pre-deploy Job,
+//     to the stable color and the failed color is scaled down after the delay.
+//   - rollout: the current revision goes to the idle color: pre-deploy Job,
 //     scale-up, ready endpoints on the preview Service, pre-promotion
 //     analysis, promotion (automatic or manual), full scale, switch,
 //     post-promotion analysis, then it becomes stable.
@@ -90,7 +90,7 @@ func colorStatus(st *v1alpha1.BlueGreenDeploymentStatus, c v1alpha1.Color) *v1al
 	return &st.Green
 }
 
-// readyAt is how many ready pods colour c has of revision rev.
+// readyAt is how many ready pods color c has of revision rev.
 func (d *decider) readyAt(c v1alpha1.Color, rev string) int32 {
 	cs := d.o.Colors[c]
 	if cs.Revision != rev {
@@ -163,7 +163,7 @@ func (d *decider) servicesUnusable() bool {
 }
 
 // checkInitialDeadline reports a first revision that does not become ready in
-// time; with no stable colour to return to there is nothing to abort to.
+// time; with no stable color to return to there is nothing to abort to.
 func (d *decider) checkInitialDeadline() {
 	start := d.st.RolloutStartedAt
 	if start == nil {
@@ -179,7 +179,7 @@ func (d *decider) checkInitialDeadline() {
 	d.message = fmt.Sprintf("first revision %s not ready after %v", d.o.Revision, d.s.progressDeadline)
 }
 
-// promoteStable records colour c running rev as the stable colour.
+// promoteStable records color c running rev as the stable color.
 func (d *decider) promoteStable(c v1alpha1.Color, rev string) {
 	st := d.st
 	st.StableColor, st.StableRevision = c, rev
@@ -188,7 +188,7 @@ func (d *decider) promoteStable(c v1alpha1.Color, rev string) {
 	d.event(false, v1alpha1.ReasonRolloutComplete, fmt.Sprintf("revision %s is stable on %s (%s)", rev, c, images(&d.o.Spec)), true)
 }
 
-// steady keeps the stable colour serving at the desired size.
+// steady keeps the stable color serving at the desired size.
 func (d *decider) steady() {
 	stable, rev := d.st.StableColor, d.st.StableRevision
 	d.p.Colors[stable] = ColorPlan{Revision: rev, Replicas: d.s.replicas}
@@ -210,7 +210,7 @@ func (d *decider) steady() {
 	d.reason, d.message = v1alpha1.ReasonRolloutComplete, fmt.Sprintf("revision %s serves on %s", rev, stable)
 }
 
-// switchActive points the active Service at colour c running rev when every
+// switchActive points the active Service at color c running rev when every
 // desired replica of it is ready; otherwise the Service stays where it is.
 func (d *decider) switchActive(c v1alpha1.Color, rev, why string) bool {
 	ready := d.readyAt(c, rev)
@@ -223,11 +223,11 @@ func (d *decider) switchActive(c v1alpha1.Color, rev, why string) bool {
 	return true
 }
 
-// scaleDownIdle schedules the idle colour's scale-down, and performs it when
+// scaleDownIdle schedules the idle color's scale-down, and performs it when
 // due: the scale-down delay has passed since the active Service stopped
 // selecting it, and the active Service's EndpointSlices no longer list any
 // of its pods (while they do, kube-proxy may still route connections to
-// them). A delay of 0 waits for neither: the colour goes on the next pass
+// them). A delay of 0 waits for neither: the color goes on the next pass
 // after the switch (the plan applies Deployments before Services, so never
 // in the pass that moves traffic off it).
 func (d *decider) scaleDownIdle(c v1alpha1.Color) {
@@ -252,7 +252,7 @@ func (d *decider) scaleDownIdle(c v1alpha1.Color) {
 	}
 }
 
-// aborted returns traffic to the stable colour and retires the failed one.
+// aborted returns traffic to the stable color and retires the failed one.
 func (d *decider) aborted() {
 	stable := d.st.StableColor
 	sc := d.o.Colors[stable]
@@ -292,7 +292,7 @@ func (d *decider) rollout() {
 	stable := st.StableColor
 	next := stable.Other()
 	sc, nc := o.Colors[stable], o.Colors[next]
-	// The live colour never shrinks while a rollout is in flight.
+	// The live color never shrinks while a rollout is in flight.
 	d.p.Colors[stable] = ColorPlan{Revision: st.StableRevision, Replicas: max(d.s.replicas, sc.Replicas)}
 
 	if o.Active.Color == next {
@@ -301,9 +301,9 @@ func (d *decider) rollout() {
 			return
 		}
 		// Traffic is on a revision that has since been replaced: return it
-		// to the stable colour before touching the idle one.
+		// to the stable color before touching the idle one.
 		if d.switchActive(stable, st.StableRevision, "revision superseded") {
-			d.progressing(v1alpha1.ReasonSuperseded, "returning traffic to the stable colour before rolling out "+rev)
+			d.progressing(v1alpha1.ReasonSuperseded, "returning traffic to the stable color before rolling out "+rev)
 		}
 		return
 	}
@@ -323,9 +323,9 @@ func (d *decider) rollout() {
 		d.wake(deadline)
 	}
 
-	// A known-good revision still warm on the idle colour when it becomes
+	// A known-good revision still warm on the idle color when it becomes
 	// current again (undo, or the template reverted): instant rollback. A
-	// colour that had to be re-templated goes through the gates like any
+	// color that had to be re-templated goes through the gates like any
 	// other rollout.
 	firstSight := d.o.Status.CurrentRevision != rev
 	if firstSight && nc.Revision == rev && d.readyAt(next, rev) >= d.s.replicas && d.knownGood(rev) {
@@ -336,7 +336,7 @@ func (d *decider) rollout() {
 		d.p.ActiveColor = next
 		st.PromotedAt = d.timestamp()
 		d.event(false, v1alpha1.ReasonFastRollback, fmt.Sprintf("revision %s was still warm on %s: active Service switched at once", rev, next), true)
-		d.progressing(v1alpha1.ReasonFastRollback, "switched to the warm colour "+string(next))
+		d.progressing(v1alpha1.ReasonFastRollback, "switched to the warm color "+string(next))
 		return
 	}
 
@@ -388,7 +388,7 @@ func (d *decider) rollout() {
 	d.progressing(v1alpha1.ReasonPromoted, "switched to "+string(next))
 }
 
-// preDeployJobDone reports whether colour c may run the current revision:
+// preDeployJobDone reports whether color c may run the current revision:
 // there is no pre-deploy Job, it succeeded, or c already runs the revision.
 // Otherwise it starts the Job or waits for it; a failed Job aborts the
 // revision (or, for the first revision, with nothing to return to, marks
@@ -402,7 +402,7 @@ func (d *decider) preDeployJobDone(c v1alpha1.Color) bool {
 	case JobSucceeded:
 		return true
 	case JobFailed:
-		msg := "pre-deploy Job failed; the new colour was not scaled up"
+		msg := "pre-deploy Job failed; the new color was not scaled up"
 		if d.st.StableColor == "" {
 			d.phase, d.reason, d.message = v1alpha1.PhaseDegraded, v1alpha1.ReasonPreDeployJobFailed, msg
 			return false
@@ -415,7 +415,7 @@ func (d *decider) preDeployJobDone(c v1alpha1.Color) bool {
 	return false
 }
 
-// newColorReady reports whether the new colour has want ready pods of the
+// newColorReady reports whether the new color has want ready pods of the
 // current revision and, when there is a preview Service, as many ready
 // endpoints behind it.
 func (d *decider) newColorReady(c v1alpha1.Color, want int32) bool {
@@ -446,7 +446,7 @@ func (d *decider) promotionGateOpen() bool {
 	return d.s.autoPromote && st.PreviewReadyAt != nil && !d.now().Before(st.PreviewReadyAt.Add(d.s.autoPromoteAfter))
 }
 
-// postPromotion watches the new colour after the switch.
+// postPromotion watches the new color after the switch.
 func (d *decider) postPromotion(next v1alpha1.Color) {
 	rev := d.o.Revision
 	d.p.ActiveColor = next
@@ -455,7 +455,7 @@ func (d *decider) postPromotion(next v1alpha1.Color) {
 		d.p.PreviewColor = next
 	}
 	if !d.knownGood(rev) && !d.analysisPassed(v1alpha1.PostPromotion, d.o.Spec.PostPromotionAnalysis, v1alpha1.ReasonPostPromotionFailed,
-		v1alpha1.ReasonPostPromotionAnalysis, "post-promotion analysis running; the previous colour stays warm") {
+		v1alpha1.ReasonPostPromotionAnalysis, "post-promotion analysis running; the previous color stays warm") {
 		return
 	}
 	d.promoteStable(next, rev)

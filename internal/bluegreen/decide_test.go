@@ -159,11 +159,11 @@ func TestInitialDeployRunsPreDeployJobFirst(t *testing.T) {
 	w.o.Spec.PreDeployJob = &v1alpha1.PreDeployJob{}
 	p := w.decide()
 	if !p.StartPreDeployJob || len(p.Colors) != 0 {
-		t.Fatalf("start job %t, colours %v; want the Job first and no Deployment yet", p.StartPreDeployJob, p.Colors)
+		t.Fatalf("start job %t, colors %v; want the Job first and no Deployment yet", p.StartPreDeployJob, p.Colors)
 	}
 	w.o.PreDeployJob = JobFailed
 	if p = w.decide(); p.Status.Phase != v1alpha1.PhaseDegraded || len(p.Colors) != 0 {
-		t.Fatalf("phase %s colours %v after a failed Job; want Degraded, nothing scaled", p.Status.Phase, p.Colors)
+		t.Fatalf("phase %s colors %v after a failed Job; want Degraded, nothing scaled", p.Status.Phase, p.Colors)
 	}
 	w.o.PreDeployJob = JobSucceeded
 	if p = w.decide(); p.Colors[blue].Replicas != 3 {
@@ -205,7 +205,7 @@ func TestRolloutWithAutoPromotion(t *testing.T) {
 	if p.Status.StableColor != green || p.Status.StableRevision != v2 || p.Status.Phase != v1alpha1.PhaseHealthy {
 		t.Fatalf("status %s/%s %s; want green stable at v2, Healthy", p.Status.StableColor, p.Status.StableRevision, p.Status.Phase)
 	}
-	// The old colour stays warm until the scale-down delay has passed.
+	// The old color stays warm until the scale-down delay has passed.
 	bp := p.Colors[blue]
 	if bp.Replicas != 3 || bp.ScaleDownAt == nil || !bp.ScaleDownAt.Equal(t0.Add(DefaultScaleDownDelay)) {
 		t.Fatalf("blue plan %+v; want 3 replicas kept, scale-down at +30s", bp)
@@ -224,7 +224,7 @@ func TestRolloutWithAutoPromotion(t *testing.T) {
 	}
 }
 
-// TestScaleDownWaitsForTheActiveEndpointSlices: a colour due to scale down
+// TestScaleDownWaitsForTheActiveEndpointSlices: a color due to scale down
 // whose pods the active Service's EndpointSlices still list (kube-proxy may
 // still route to them) stays up until they are gone; with a delay of 0 it
 // goes without waiting.
@@ -317,7 +317,7 @@ func TestProgressDeadlineAborts(t *testing.T) {
 		t.Fatalf("active %q preview %q after abort; want both on blue", p.ActiveColor, p.PreviewColor)
 	}
 	if !p.Colors[green].ScaleDownAt.Equal(t0.Add(90 * time.Second)) {
-		t.Fatalf("failed colour plan %+v; want scale-down scheduled after the delay", p.Colors[green])
+		t.Fatalf("failed color plan %+v; want scale-down scheduled after the delay", p.Colors[green])
 	}
 	// Aborted stays aborted: no new attempt until retry or a new revision.
 	w.o.Now = t0.Add(70 * time.Second)
@@ -354,11 +354,11 @@ func TestPrePromotionAnalysis(t *testing.T) {
 	}
 }
 
-// TestNoAnalysisWhileOlderPodsOfTheColourRun: the preview Service selects a
-// colour, so while pods of that colour's previous (say, aborted) revision
+// TestNoAnalysisWhileOlderPodsOfTheColorRun: the preview Service selects a
+// color, so while pods of that color's previous (say, aborted) revision
 // still run, analysis through it would measure them; nothing is measured and
 // nothing switches until they are gone.
-func TestNoAnalysisWhileOlderPodsOfTheColourRun(t *testing.T) {
+func TestNoAnalysisWhileOlderPodsOfTheColorRun(t *testing.T) {
 	w := newTestWorld()
 	w.stable(blue, w.o.Revision)
 	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
@@ -412,10 +412,10 @@ func TestLiveColorNeverShrinksDuringRollout(t *testing.T) {
 	w.o.Spec.Replicas = new(int32(1))
 	p := w.decide()
 	if p.Colors[blue].Replicas != 3 {
-		t.Fatalf("live colour planned at %d replicas mid-rollout; want 3 kept", p.Colors[blue].Replicas)
+		t.Fatalf("live color planned at %d replicas mid-rollout; want 3 kept", p.Colors[blue].Replicas)
 	}
 	if p.Colors[green].Replicas != 1 {
-		t.Fatalf("new colour planned at %d; want the new desired 1", p.Colors[green].Replicas)
+		t.Fatalf("new color planned at %d; want the new desired 1", p.Colors[green].Replicas)
 	}
 	w.o.Spec.Replicas = new(int32(5))
 	if p = w.decide(); p.Colors[blue].Replicas != 5 || p.Colors[green].Replicas != 5 {
@@ -433,7 +433,7 @@ func TestPreDeployJob(t *testing.T) {
 		t.Fatal("pre-deploy Job not started")
 	}
 	if _, touched := p.Colors[green]; touched {
-		t.Fatal("idle colour scaled before the pre-deploy Job finished")
+		t.Fatal("idle color scaled before the pre-deploy Job finished")
 	}
 	w.o.PreDeployJob = JobRunning
 	if p = w.decide(); p.StartPreDeployJob {
@@ -517,12 +517,12 @@ func TestAbortKeepsActiveWhenStableNotReady(t *testing.T) {
 	w.o.Active = ServiceState{Exists: true, Color: green, ReadyEndpoints: 3}
 	p := w.decide()
 	if p.ActiveColor != "" || p.Status.Phase != v1alpha1.PhaseDegraded {
-		t.Fatalf("active %q phase %s; want no switch to a 1/3-ready colour, Degraded", p.ActiveColor, p.Status.Phase)
+		t.Fatalf("active %q phase %s; want no switch to a 1/3-ready color, Degraded", p.ActiveColor, p.Status.Phase)
 	}
 }
 
 // The central invariant, over random observed states: Decide never points
-// the active Service at a colour (other than the one it already selects)
+// the active Service at a color (other than the one it already selects)
 // with fewer ready pods of its revision than desired.
 func TestNeverSwitchesToUnreadyColor(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // G404: reproducible pseudo-random cases for a property test, not security

@@ -16,7 +16,7 @@ func PromotePatch(rev string) []byte {
 	return statusPatch(map[string]any{"promoteRevision": rev})
 }
 
-// AbortPatch aborts revision rev: traffic returns to the stable colour.
+// AbortPatch aborts revision rev: traffic returns to the stable color.
 func AbortPatch(rev, message string) []byte {
 	return statusPatch(map[string]any{
 		"abortedRevision": rev, "abortReason": v1alpha1.ReasonUserAbort, "abortMessage": message,

@@ -35,7 +35,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"result"}),
 		rollback: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ragdeploy_rollback_total",
-			Help: "Rollbacks: aborted revisions and instant rollbacks to a warm colour.",
+			Help: "Rollbacks: aborted revisions and instant rollbacks to a warm color.",
 		}),
 		switches: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ragdeploy_rollout_switch_seconds",

@@ -25,7 +25,7 @@ type world struct {
 	services map[string]*corev1.Service
 }
 
-// DeploymentName is the Deployment of a colour.
+// DeploymentName is the Deployment of a color.
 func DeploymentName(bgd string, c v1alpha1.Color) string { return bgd + "-" + string(c) }
 
 // PreDeployJobName is the pre-deploy Job of a revision.
@@ -108,11 +108,11 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 	return w, nil
 }
 
-// observeService reads a Service's colour and claim, and counts its ready
-// endpoints that are ready pods of the colour it selects, running that
-// colour's revision: stale EndpointSlice entries of another colour do not
-// count. It also counts the pods of each colour its EndpointSlices list in
-// any condition (podColor maps the rollout's pods to their colour).
+// observeService reads a Service's color and claim, and counts its ready
+// endpoints that are ready pods of the color it selects, running that
+// color's revision: stale EndpointSlice entries of another color do not
+// count. It also counts the pods of each color its EndpointSlices list in
+// any condition (podColor maps the rollout's pods to their color).
 func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, name string, readyPods map[v1alpha1.Color]map[string]bool, podColor map[string]v1alpha1.Color) (ServiceState, error) {
 	ns := b.Namespace
 	var svc corev1.Service

@@ -17,7 +17,7 @@ type Observed struct {
 	Status v1alpha1.BlueGreenDeploymentStatus
 	// Revision is TemplateRevision(Spec.Template).
 	Revision string
-	// Colors is the state of each colour's Deployment.
+	// Colors is the state of each color's Deployment.
 	Colors map[v1alpha1.Color]ColorState
 	// Active and Preview are the two Services.
 	Active, Preview ServiceState
@@ -25,7 +25,7 @@ type Observed struct {
 	PreDeployJob JobState
 }
 
-// ColorState is one colour's Deployment as observed.
+// ColorState is one color's Deployment as observed.
 type ColorState struct {
 	// Exists is false when the Deployment has not been created.
 	Exists bool
@@ -36,8 +36,8 @@ type ColorState struct {
 	// Ready counts ready pods of Revision; it is 0 while the Deployment
 	// still runs pods of an older template.
 	Ready int32
-	// Stale counts pods of an older revision of this colour that are not
-	// terminating yet: the colour's Services still send them traffic.
+	// Stale counts pods of an older revision of this color that are not
+	// terminating yet: the color's Services still send them traffic.
 	Stale int32
 	// ScaleDownAt is when it is due to scale to zero, if scheduled.
 	ScaleDownAt *time.Time
@@ -47,11 +47,11 @@ type ColorState struct {
 type ServiceState struct {
 	// Exists is false when the Service is missing.
 	Exists bool
-	// Color is the colour its selector picks ("" when it has no colour label).
+	// Color is the color its selector picks ("" when it has no color label).
 	Color v1alpha1.Color
 	// ReadyEndpoints counts ready endpoints over its EndpointSlices.
 	ReadyEndpoints int32
-	// Listed counts, per colour, the pods its EndpointSlices still list in
+	// Listed counts, per color, the pods its EndpointSlices still list in
 	// any condition (ready, serving or terminating): while a pod is listed,
 	// kube-proxy may still send it connections.
 	Listed map[v1alpha1.Color]int32
@@ -78,10 +78,10 @@ const (
 // Deployments, pre-deploy Job, Services (preview, then active), analysis
 // measurements, then status, events and notifications.
 type Plan struct {
-	// Colors holds the desired Deployment of each colour to change; a colour
+	// Colors holds the desired Deployment of each color to change; a color
 	// absent from the map is left as it is.
 	Colors map[v1alpha1.Color]ColorPlan
-	// PreviewColor and ActiveColor are the colours the Services must select
+	// PreviewColor and ActiveColor are the colors the Services must select
 	// ("" leaves a Service as it is).
 	PreviewColor, ActiveColor v1alpha1.Color
 	// StartPreDeployJob creates the pre-deploy Job of the current revision.
@@ -96,7 +96,7 @@ type Plan struct {
 	RequeueAfter time.Duration
 }
 
-// ColorPlan is the desired state of one colour's Deployment.
+// ColorPlan is the desired state of one color's Deployment.
 type ColorPlan struct {
 	// Revision of the template to run: the spec's template when it equals
 	// the current revision; otherwise the Deployment keeps its template.

@@ -208,7 +208,7 @@ func (r *Reconciler) invalid(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 	return reconcile.TerminalError(err)
 }
 
-// SetupWithManager registers the reconciler: it owns the colour Deployments
+// SetupWithManager registers the reconciler: it owns the color Deployments
 // and pre-deploy Jobs, and watches pods, Services and EndpointSlices of the
 // BlueGreenDeployments that use them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {

@@ -25,7 +25,7 @@ const (
 	AnnotationRevision = "ragdeploy.io/revision"
 	// FieldOwner is the server-side-apply field manager of the controller.
 	FieldOwner = "ragdeploy"
-	// AnnotationScaleDownAt (RFC 3339) is when an idle colour scales to zero.
+	// AnnotationScaleDownAt (RFC 3339) is when an idle color scales to zero.
 	AnnotationScaleDownAt = "ragdeploy.io/scale-down-at"
 	// AnnotationClaimedBy and AnnotationClaimUID, on a Service, name the
 	// BlueGreenDeployment that switches it; no other rollout writes it.
@@ -38,7 +38,7 @@ const (
 	DefaultScaleDownDelay   = 30 * time.Second
 	DefaultProgressDeadline = 600 * time.Second
 	DefaultHistoryLimit     = 10
-	// endpointsRecheck is how soon a colour due to scale down but still
+	// endpointsRecheck is how soon a color due to scale down but still
 	// listed by the active Service's EndpointSlices is looked at again if
 	// no EndpointSlice change comes first.
 	endpointsRecheck = 5 * time.Second

@@ -30,7 +30,7 @@ func TestValidate(t *testing.T) {
 		{"selector does not match template", func(b *v1alpha1.BlueGreenDeployment) {
 			b.Spec.Template.Labels = map[string]string{"app": "other"}
 		}, "spec.template.metadata.labels"},
-		{"colour label set by hand", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.Template.Labels[LabelColor] = "blue" }, "spec.template.metadata.labels[ragdeploy.io/color]"},
+		{"color label set by hand", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.Template.Labels[LabelColor] = "blue" }, "spec.template.metadata.labels[ragdeploy.io/color]"},
 		{"no containers", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.Template.Spec.Containers = nil }, "spec.template.spec.containers"},
 		{"no active service", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ActiveService = "" }, "spec.activeService"},
 		{"invalid service name", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.PreviewService = "Preview_Svc" }, "spec.previewService"},

@@ -62,7 +62,7 @@ func newPipelineDeployCommand(streams Streams, kube *kubeOptions) *cobra.Command
 			"paused for manual promotion is promoted (the pipeline's approval came first), and\n" +
 			"the step ends when the new version is stable after its post-promotion checks.\n" +
 			"On any failure the rollout is aborted (traffic stays on, or returns to, the last\n" +
-			"good colour), the webhook is notified and the exit code is 1.",
+			"good color), the webhook is notified and the exit code is 1.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Timeout <= 0 {
@@ -175,7 +175,7 @@ func (o *pipelineOptions) fail(ctx context.Context, cause error) error {
 }
 
 // abortInFlight aborts the current revision unless it is stable or already
-// aborted, so traffic stays on the last good colour.
+// aborted, so traffic stays on the last good color.
 func (o *pipelineOptions) abortInFlight(ctx context.Context, reason string) (string, error) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()

@@ -135,7 +135,7 @@ func newRolloutCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		newRolloutStatusCommand(streams, kube),
 		newRolloutHistoryCommand(streams, kube),
 		newRolloutActionCommand(streams, kube, "promote", "Switch traffic to the revision waiting for promotion", promote),
-		newRolloutActionCommand(streams, kube, "abort", "Abort the rollout in progress: traffic stays on (or returns to) the stable colour", abort),
+		newRolloutActionCommand(streams, kube, "abort", "Abort the rollout in progress: traffic stays on (or returns to) the stable color", abort),
 		newRolloutActionCommand(streams, kube, "retry", "Roll out the aborted revision again", retry),
 		newRolloutUndoCommand(streams, kube),
 		newRolloutSetImageCommand(streams, kube),
@@ -183,7 +183,7 @@ func abort(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployme
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s: revision %s aborted; traffic stays on the stable colour %s", b.Name, rev, b.Status.StableColor), nil
+	return fmt.Sprintf("%s: revision %s aborted; traffic stays on the stable color %s", b.Name, rev, b.Status.StableColor), nil
 }
 
 func retry(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
@@ -204,7 +204,7 @@ func newRolloutUndoCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &undoOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
 		Use:   "undo NAME",
-		Short: "Go back to the previous (or a given) revision; instant while the old colour is still warm",
+		Short: "Go back to the previous (or a given) revision; instant while the old color is still warm",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.complete(args); err != nil {

@@ -48,7 +48,7 @@ func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:   "status NAME",
 		Short: "Show a rollout; exit 0 when healthy, 2 when aborted or degraded, 3 while in progress",
-		Long: "Shows phase, colours, ready counts, analysis results and recent history.\n" +
+		Long: "Shows phase, colors, ready counts, analysis results and recent history.\n" +
 			"With --watch it follows the rollout until it is healthy (exit 0) or aborted or\n" +
 			"degraded (exit 2), so a pipeline can gate on it; at --timeout it exits 3.",
 		Args: cobra.ExactArgs(1),
@@ -102,7 +102,7 @@ func (o *statusOptions) validate() error {
 }
 
 // probeTarget is a parsed --probe: a Service reached through the API
-// server's service proxy, or a URL dialled from here.
+// server's service proxy, or a URL dialed from here.
 type probeTarget struct {
 	service *prober.ServiceOptions
 	url     string
@@ -280,7 +280,7 @@ func renderStatus(b *v1alpha1.BlueGreenDeployment) string {
 	fmt.Fprintf(&s, "\nRevision:   current %s, stable %s\n", orNone(st.CurrentRevision), orNone(st.StableRevision))
 	fmt.Fprintf(&s, "Services:   active %s -> %s, preview %s -> %s\n", b.Spec.ActiveService, orNone(string(st.ActiveColor)), orNone(b.Spec.PreviewService), orNone(string(st.PreviewColor)))
 	w := tabwriter.NewWriter(&s, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "Colours:\tCOLOUR\tREVISION\tREPLICAS\tREADY\tROLE\n")
+	fmt.Fprintf(w, "Colors:\tCOLOR\tREVISION\tREPLICAS\tREADY\tROLE\n")
 	for _, c := range []v1alpha1.Color{v1alpha1.Blue, v1alpha1.Green} {
 		cs := st.Blue
 		if c == v1alpha1.Green {

@@ -81,11 +81,11 @@ func TestPostPromotionAnalysisFailureRollsBack(t *testing.T) {
 	if got.Status.StableRevision != v1 || s.serviceColor("api") != v1alpha1.Blue {
 		t.Fatalf("stable %s active %s after the failed check; want v1 on blue", got.Status.StableRevision, s.serviceColor("api"))
 	}
-	// The old colour was warm: no scale-down happened before the rollback.
+	// The old color was warm: no scale-down happened before the rollback.
 	if r := s.replicas(v1alpha1.Blue); r != 3 {
 		t.Fatalf("blue has %d replicas; want 3", r)
 	}
-	// The failed colour is retired after the delay (argo-rollouts #3242).
+	// The failed color is retired after the delay (argo-rollouts #3242).
 	s.waitFor("green scaled down", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 0 })
 	clustertest.Eventually(t, 10*time.Second, "rollback notification", func(context.Context) (bool, error) {
 		for _, n := range notified.received() {
@@ -184,7 +184,7 @@ func TestJobAndPrometheusAnalysis(t *testing.T) {
 	_ = v1
 }
 
-// Abort during post-promotion analysis: traffic returns to the warm colour.
+// Abort during post-promotion analysis: traffic returns to the warm color.
 func TestAbortAfterPromotion(t *testing.T) {
 	h := newHealthServer(t)
 	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {

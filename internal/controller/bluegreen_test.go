@@ -104,8 +104,8 @@ func TestNeverReadyVersionHitsProgressDeadline(t *testing.T) {
 	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ProgressDeadlineSeconds = new(int32(4)) })
 	v2 := s.setImage("agentic-rag/api:2.0.0-broken", map[string]string{localcluster.AnnotationNeverReady: "true"})
 	s.abortedBackOn(v2, v1alpha1.ReasonProgressDeadline, v1)
-	// The failed colour does not keep running (argo-rollouts #1259).
-	s.waitFor("failed colour scaled down", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 0 })
+	// The failed color does not keep running (argo-rollouts #1259).
+	s.waitFor("failed color scaled down", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 0 })
 }
 
 func TestAbortRetryAndUndo(t *testing.T) {
@@ -179,7 +179,7 @@ func TestTemplateChangedMidRollout(t *testing.T) {
 	v3 := s.setImage("agentic-rag/api:3.0.0", nil)
 	got := s.healthyOn(v3, 30*time.Second)
 	if got.Status.StableColor != v1alpha1.Green {
-		t.Fatalf("v3 on %s; want green (the idle colour)", got.Status.StableColor)
+		t.Fatalf("v3 on %s; want green (the idle color)", got.Status.StableColor)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 
 // watcher samples the active Service every few milliseconds during a
 // scenario and records a violation when, after the first switch, the active
-// Service has no ready endpoint, or when it moves to a colour with fewer
+// Service has no ready endpoint, or when it moves to a color with fewer
 // ready pods than the desired replicas.
 type watcher struct {
 	mu           sync.Mutex
@@ -110,7 +110,7 @@ func (w *watcher) check(s *scenario) {
 	}
 }
 
-// readyPods counts ready, non-terminating pods of a colour.
+// readyPods counts ready, non-terminating pods of a color.
 func (s *scenario) readyPods(ctx context.Context, color string) (int32, error) {
 	pods, err := s.env.Client.CoreV1().Pods(s.env.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: bluegreen.LabelName + "=" + s.name + "," + bluegreen.LabelColor + "=" + color,

@@ -21,7 +21,7 @@ func TestCrashLoopingVersionNeverServes(t *testing.T) {
 }
 
 // The scale subresource (what an HPA writes) changes replicas like the spec
-// does: mid-rollout it never shrinks the live colour.
+// does: mid-rollout it never shrinks the live color.
 func TestScaleSubresourceMidRollout(t *testing.T) {
 	s, _ := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.AutoPromotion = nil })
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)

@@ -28,7 +28,7 @@ func progressingReason(b *v1alpha1.BlueGreenDeployment) string {
 }
 
 // A rollout with every stage: pre-deploy Job, slow start, pre-promotion
-// analysis, manual promotion, post-promotion analysis, warm old colour.
+// analysis, manual promotion, post-promotion analysis, warm old color.
 func fullRollout(h *healthServer) func(*v1alpha1.BlueGreenDeployment) {
 	return func(b *v1alpha1.BlueGreenDeployment) {
 		b.Spec.AutoPromotion = nil
@@ -53,7 +53,7 @@ func TestControllerRestartAtEveryPhase(t *testing.T) {
 		{"pre-deploy Job running", func(b *v1alpha1.BlueGreenDeployment) bool {
 			return progressingReason(b) == v1alpha1.ReasonPreDeployJobRunning
 		}},
-		{"new colour scaling up", func(b *v1alpha1.BlueGreenDeployment) bool {
+		{"new color scaling up", func(b *v1alpha1.BlueGreenDeployment) bool {
 			r := progressingReason(b)
 			return r == v1alpha1.ReasonScalingUp || r == v1alpha1.ReasonWaitingForEndpoints
 		}},
@@ -64,7 +64,7 @@ func TestControllerRestartAtEveryPhase(t *testing.T) {
 		{"post-promotion analysis", func(b *v1alpha1.BlueGreenDeployment) bool {
 			return progressingReason(b) == v1alpha1.ReasonPostPromotionAnalysis
 		}},
-		{"stable, old colour warm", func(b *v1alpha1.BlueGreenDeployment) bool {
+		{"stable, old color warm", func(b *v1alpha1.BlueGreenDeployment) bool {
 			return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision == v2 && s.replicas(v1alpha1.Blue) == 3
 		}},
 	}

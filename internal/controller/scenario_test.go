@@ -203,7 +203,7 @@ func (s *scenario) healthyOn(rev string, timeout time.Duration) *v1alpha1.BlueGr
 	})
 }
 
-// serviceColor is the colour a Service selects.
+// serviceColor is the color a Service selects.
 func (s *scenario) serviceColor(name string) v1alpha1.Color {
 	s.t.Helper()
 	var svc corev1.Service
@@ -213,7 +213,7 @@ func (s *scenario) serviceColor(name string) v1alpha1.Color {
 	return v1alpha1.Color(svc.Spec.Selector[bluegreen.LabelColor])
 }
 
-// replicas is the spec.replicas of a colour's Deployment (-1 when absent).
+// replicas is the spec.replicas of a color's Deployment (-1 when absent).
 func (s *scenario) replicas(c v1alpha1.Color) int32 {
 	s.t.Helper()
 	d, err := s.env.Client.AppsV1().Deployments(s.env.Namespace).Get(context.Background(), bluegreen.DeploymentName(s.name, c), metav1.GetOptions{})

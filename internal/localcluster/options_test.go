@@ -105,7 +105,7 @@ func TestStageConfigHoldsEveryStage(t *testing.T) {
 	}
 	for _, a := range []string{AnnotationReadyAfter, AnnotationNeverReady, AnnotationCrash, AnnotationFail} {
 		if !strings.Contains(string(data), a) {
-			t.Errorf("annotation %s not honoured by any stage", a)
+			t.Errorf("annotation %s not honored by any stage", a)
 		}
 	}
 }

@@ -11,7 +11,7 @@ import (
 //go:embed stages/*.yaml
 var stageFiles embed.FS
 
-// Pod annotations the kwok stages honour (see stages/pods.yaml).
+// Pod annotations the kwok stages honor (see stages/pods.yaml).
 const (
 	// AnnotationReadyAfter delays readiness by a Go duration ("3s"); for Job
 	// pods it is the run time before the pod completes.

@@ -7,7 +7,7 @@
 // Requests reach the Service from inside the cluster's network, never from
 // the host's (a packet from there to a Service address would follow the
 // default route off the machine): through the API server's service proxy
-// (Start), or over connections dialled inside a real node's network
+// (Start), or over connections dialed inside a real node's network
 // namespace (StartHTTP with localcluster's DialInNode), either a new
 // connection per request or long-lived keep-alive ones.
 package prober
@@ -202,7 +202,7 @@ func (p *Prober) Count() int {
 	return len(p.records)
 }
 
-// Between summarises the requests sent from from (inclusive) to to
+// Between summarizes the requests sent from from (inclusive) to to
 // (exclusive), whenever they completed.
 func (p *Prober) Between(from, to time.Time) Summary {
 	var recs []Record

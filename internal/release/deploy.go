@@ -87,7 +87,7 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 		opts.OnChanges(changes, removed)
 	}
 	if opts.DryRun {
-		res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colourPostRenderer{ctx: ctx, live: drift.NewLive(c)})
+		res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colorPostRenderer{ctx: ctx, live: drift.NewLive(c)})
 		return res, errors.Join(err, u.dropNamespace(ctx))
 	}
 	if err := u.recordSecrets(ctx, p.Secrets); err != nil {
@@ -99,7 +99,7 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 		}
 	}
 	u.helm, u.created = true, u.missingReleaseObjects(changes)
-	res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colourPostRenderer{ctx: ctx, live: drift.NewLive(c)})
+	res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colorPostRenderer{ctx: ctx, live: drift.NewLive(c)})
 	if err != nil {
 		return nil, u.run(ctx, err)
 	}
@@ -375,11 +375,11 @@ func otherThanSecrets(objs []*unstructured.Unstructured) []*unstructured.Unstruc
 }
 
 // CheckOptions are the drift options for a release: Helm's field manager,
-// the controller's colour selector adopted from the live Service.
+// the controller's color selector adopted from the live Service.
 func CheckOptions() drift.Options {
 	opts := drift.DefaultOptions()
 	opts.FieldManager = FieldManager
-	opts.Adopt = keepColourSelector
+	opts.Adopt = keepColorSelector
 	return opts
 }
 

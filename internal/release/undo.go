@@ -134,7 +134,7 @@ func (u *undo) uninstall() error {
 }
 
 // restorePrevious applies the previous revision's objects again, as Helm
-// recorded them, with the live colour kept in the Service selectors (the
+// recorded them, with the live color kept in the Service selectors (the
 // release record keeps the failed revision as failed; the previous one stays
 // the deployed one). A stored release holds no subcharts, so its chart cannot
 // be rendered again: its manifest is what is restored.
@@ -150,7 +150,7 @@ func (u *undo) restorePrevious(ctx context.Context) (string, error) {
 		if err != nil {
 			return "restore revision", err
 		}
-		keepColourSelector(d, cur)
+		keepColorSelector(d, cur)
 		if err := u.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(d), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 			return "restore revision", fmt.Errorf("%s: %w", drift.RefOf(d), err)
 		}

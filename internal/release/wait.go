@@ -18,7 +18,7 @@ import (
 
 // objectStatus is kstatus's verdict, except for BlueGreenDeployments, whose
 // readiness is the rollout's (bluegreen.StateOf): kstatus alone calls one
-// ready before the controller has brought up a colour. A rollout waiting for
+// ready before the controller has brought up a color. A rollout waiting for
 // promotion is ready: the release is in place, the promotion is a decision.
 func objectStatus(u *unstructured.Unstructured) (status.Status, string) {
 	if u.GroupVersionKind().Group == v1alpha1.GroupVersion.Group && u.GetKind() == "BlueGreenDeployment" {

@@ -27,20 +27,20 @@ import (
 	"time"
 )
 
-// Behaviour is what a version of the stand-in does.
-type Behaviour string
+// Behavior is what a version of the stand-in does.
+type Behavior string
 
-// The behaviours a tag can ask for.
+// The behaviors a tag can ask for.
 const (
-	Healthy Behaviour = "healthy"
-	Broken  Behaviour = "broken"
-	Regress Behaviour = "regress"
-	Crash   Behaviour = "crash"
+	Healthy Behavior = "healthy"
+	Broken  Behavior = "broken"
+	Regress Behavior = "regress"
+	Crash   Behavior = "crash"
 )
 
-// BehaviourOf is the behaviour the image tag (or version) asks for.
-func BehaviourOf(tag string) Behaviour {
-	for _, b := range []Behaviour{Broken, Regress, Crash} {
+// BehaviorOf is the behavior the image tag (or version) asks for.
+func BehaviorOf(tag string) Behavior {
+	for _, b := range []Behavior{Broken, Regress, Crash} {
 		if strings.Contains(tag, string(b)) {
 			return b
 		}
@@ -52,7 +52,7 @@ func BehaviourOf(tag string) Behaviour {
 // broken versions never pass, regressing ones stop passing once they carry
 // production traffic (post-promotion). It is the judgement simapp makes for
 // pods that run nothing; the real server makes it by time.
-func (b Behaviour) HealthyIn(postPromotion bool) bool {
+func (b Behavior) HealthyIn(postPromotion bool) bool {
 	switch b {
 	case Broken:
 		return false
@@ -120,7 +120,7 @@ func (s *Server) healthy() bool {
 	if s.draining.Load() {
 		return false
 	}
-	switch BehaviourOf(s.cfg.Version) {
+	switch BehaviorOf(s.cfg.Version) {
 	case Broken:
 		return false
 	case Regress:
@@ -139,7 +139,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	if s.draining.Load() || BehaviourOf(s.cfg.Version) == Broken {
+	if s.draining.Load() || BehaviorOf(s.cfg.Version) == Broken {
 		s.reply(w, r, http.StatusServiceUnavailable, "down")
 		return
 	}

@@ -10,12 +10,12 @@ import (
 	"time"
 )
 
-func TestBehaviourOf(t *testing.T) {
-	for tag, want := range map[string]Behaviour{
+func TestBehaviorOf(t *testing.T) {
+	for tag, want := range map[string]Behavior{
 		"1.0.0": Healthy, "1.1.0-broken": Broken, "2.0.0-regress": Regress, "3.0-crash": Crash, "latest": Healthy,
 	} {
-		if got := BehaviourOf(tag); got != want {
-			t.Errorf("BehaviourOf(%q) = %s, want %s", tag, got, want)
+		if got := BehaviorOf(tag); got != want {
+			t.Errorf("BehaviorOf(%q) = %s, want %s", tag, got, want)
 		}
 	}
 	if Regress.HealthyIn(true) || !Regress.HealthyIn(false) || Broken.HealthyIn(false) || !Healthy.HealthyIn(true) {

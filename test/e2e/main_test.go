@@ -65,7 +65,7 @@ type result struct {
 // ragdeploy runs the binary in dir with args and the given extra environment.
 func ragdeploy(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
-	// Not t.Context(): cleanups run commands after it is cancelled.
+	// Not t.Context(): cleanups run commands after it is canceled.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...) //nolint:gosec // G204: runs the binary or tool the test built or pinned, arguments as a list

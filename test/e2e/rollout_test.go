@@ -168,7 +168,7 @@ func TestRolloutCommands(t *testing.T) {
 	if r := w.run(t, "rollout", "status", "api", "-w", "--timeout", "60s"); r.code != 0 {
 		t.Fatalf("status after promoting v3: exit %d", r.code)
 	}
-	// v2 is still warm on the other colour: undo is an instant switch back.
+	// v2 is still warm on the other color: undo is an instant switch back.
 	if r := w.run(t, "rollout", "undo", "api"); r.code != 0 || !strings.Contains(r.stdout, "rolling back to revision "+v2) {
 		t.Fatalf("undo: exit %d, %q; want a rollback to %s", r.code, r.stdout, v2)
 	}

@@ -144,7 +144,7 @@ func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
 }
 
 // serving: the rollout has seen its spec, is Healthy on version with every
-// replica ready, and (when scaledDown) the other colour has 0 replicas.
+// replica ready, and (when scaledDown) the other color has 0 replicas.
 func (w *trafficWorld) serving(version string, scaledDown bool) func(*v1alpha1.BlueGreenDeployment) bool {
 	return func(b *v1alpha1.BlueGreenDeployment) bool {
 		other := b.Status.Blue
@@ -261,7 +261,7 @@ const settleRequests = 100
 // probers' traffic since the last check: no request failed, and forbidden
 // (when set) never answered. It then takes the next settleRequests
 // requests on new connections: every one answered by want; when settled
-// (the other colour is scaled down, so kept-alive connections have had to
+// (the other color is scaled down, so kept-alive connections have had to
 // reconnect), the kept-alive ones too. It returns the line for the test's
 // report.
 func (w *trafficWorld) check(t *testing.T, step, want, forbidden string, settled bool) string {
@@ -359,14 +359,14 @@ func TestZeroDowntimeBlueGreenSwitches(t *testing.T) {
 	for i := 1; i <= 10; i++ {
 		version := fmt.Sprintf("1.%d.0", i)
 		w.setImage(t, version)
-		w.wait(t, version+" serving, old colour scaled down", w.serving(version, true))
+		w.wait(t, version+" serving, old color scaled down", w.serving(version, true))
 		report = append(report, w.check(t, "rollout to "+version, version, "", true))
 	}
 	t.Logf("traffic per rollout:\n%s", strings.Join(report, "\n"))
 }
 
 // TestZeroDowntimeManualPromotionAbortUndo: with manual promotion, traffic
-// stays on the old version until promote; abort, undo while the old colour
+// stays on the old version until promote; abort, undo while the old color
 // is warm, and versions that never become ready or crash move no traffic
 // and fail no request.
 func TestZeroDowntimeManualPromotionAbortUndo(t *testing.T) {
@@ -421,8 +421,8 @@ func TestZeroDowntimeManualPromotionAbortUndo(t *testing.T) {
 	}
 }
 
-// colours returns the rollout's live (active) and idle colour status.
-func colours(b *v1alpha1.BlueGreenDeployment) (live, idle v1alpha1.ColorStatus) {
+// colors returns the rollout's live (active) and idle color status.
+func colors(b *v1alpha1.BlueGreenDeployment) (live, idle v1alpha1.ColorStatus) {
 	if b.Status.ActiveColor == v1alpha1.Blue {
 		return b.Status.Blue, b.Status.Green
 	}
@@ -441,7 +441,7 @@ func TestZeroDowntimeControlWithoutProtections(t *testing.T) {
 	for i := 1; i <= 5 && failed == 0; i++ {
 		version := fmt.Sprintf("1.%d.0", i)
 		w.setImage(t, version)
-		w.wait(t, version+" serving, old colour scaled down", w.serving(version, true))
+		w.wait(t, version+" serving, old color scaled down", w.serving(version, true))
 		for _, p := range []*prober.Prober{w.fresh, w.kept} {
 			if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 				last, ok := p.Latest()
@@ -468,9 +468,9 @@ func TestZeroDowntimeControlWithoutProtections(t *testing.T) {
 // request fails while: the leader is killed during a switch; a version
 // that regresses under production traffic fails its post-promotion check
 // and traffic returns to the old version; undo returns to the stable
-// revision, then to one whose colour was scaled down; a template is
+// revision, then to one whose color was scaled down; a template is
 // reverted mid-rollout; an HPA scales the rollout up, then down, each in
-// the middle of a rollout (the live colour never shrinks while one is in
+// the middle of a rollout (the live color never shrinks while one is in
 // flight).
 func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
 	health := v1alpha1.AnalysisCheck{Name: "health", IntervalSeconds: 1, Count: 3,
@@ -485,7 +485,7 @@ func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
 	step := func(line string) { report = append(report, line) }
 	promoted := func(version string) {
 		w.rollout(t, "promote")
-		w.wait(t, version+" serving, old colour scaled down", w.serving(version, true))
+		w.wait(t, version+" serving, old color scaled down", w.serving(version, true))
 		step(w.check(t, "promoted "+version, version, "", true))
 	}
 	paused := func(version, serving string) {
@@ -535,7 +535,7 @@ func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
 	}
 
 	// undo: back to the stable 1.1.0 (the abort cleared), then to 1.0.0,
-	// whose colour has been scaled down: it goes through the gates again.
+	// whose color has been scaled down: it goes through the gates again.
 	w.rollout(t, "undo")
 	w.wait(t, "back on 1.1.0", w.serving("1.1.0", true))
 	step(w.check(t, "undo to the stable 1.1.0", "1.1.0", "", true))
@@ -551,7 +551,7 @@ func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
 	step(w.check(t, "1.3.0 reverted mid-rollout", "1.0.0", "1.3.0", true))
 
 	// An HPA scales up to 5 in the middle of the rollout of 1.4.0: both
-	// colours grow, traffic stays on 1.0.0 until the promotion.
+	// colors grow, traffic stays on 1.0.0 until the promotion.
 	w.setImage(t, "1.4.0")
 	paused("1.4.0", "1.0.0")
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{
@@ -565,21 +565,21 @@ func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.wait(t, "scaled to 5 by the HPA", func(b *v1alpha1.BlueGreenDeployment) bool {
-		live, idle := colours(b)
+		live, idle := colors(b)
 		return phase(v1alpha1.PhasePaused)(b) && *b.Spec.Replicas == 5 && live.ReadyReplicas == 5 && idle.ReadyReplicas == 5
 	})
 	step(w.check(t, "HPA scale-up to 5 during the rollout of 1.4.0", "1.0.0", "1.4.0", true))
 	promoted("1.4.0")
 
 	// The HPA scales down to 2 in the middle of the rollout of 1.5.0: the
-	// live colour keeps its 5 until the switch.
+	// live color keeps its 5 until the switch.
 	w.setImage(t, "1.5.0")
 	paused("1.5.0", "1.4.0")
 	if err := w.c.Patch(ctx, hpa, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"minReplicas":2,"maxReplicas":2}}`))); err != nil {
 		t.Fatal(err)
 	}
-	w.wait(t, "HPA at 2, preview at 2, live colour kept at 5", func(b *v1alpha1.BlueGreenDeployment) bool {
-		live, idle := colours(b)
+	w.wait(t, "HPA at 2, preview at 2, live color kept at 5", func(b *v1alpha1.BlueGreenDeployment) bool {
+		live, idle := colors(b)
 		return phase(v1alpha1.PhasePaused)(b) && *b.Spec.Replicas == 2 && idle.Replicas == 2 && idle.ReadyReplicas == 2 && live.Replicas == 5 && live.ReadyReplicas == 5
 	})
 	step(w.check(t, "HPA scale-down to 2 during the rollout of 1.5.0", "1.4.0", "1.5.0", true))
@@ -587,7 +587,7 @@ func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
 	if err := w.c.Get(ctx, w.key, &b); err != nil {
 		t.Fatal(err)
 	}
-	if live, _ := colours(&b); live.Replicas != 2 || live.ReadyReplicas != 2 {
+	if live, _ := colors(&b); live.Replicas != 2 || live.ReadyReplicas != 2 {
 		t.Fatalf("1.5.0 serves on %d/%d replicas; want the HPA's 2", live.ReadyReplicas, live.Replicas)
 	}
 	t.Logf("traffic per step:\n%s", strings.Join(report, "\n"))

@@ -60,7 +60,7 @@ var onRealNode = []string{
 }
 
 // apiOnRealNode puts an environment's api (and the chart's test pod) on the
-// real node, small enough that both colours of staging and production fit
+// real node, small enough that both colors of staging and production fit
 // on its 2 cores, and shortens the progress deadline so a version that
 // never becomes ready is aborted within the rehearsal.
 func apiOnRealNode() string {

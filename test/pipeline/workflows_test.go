@@ -155,7 +155,7 @@ func TestProductionWaitsForStagingAndApproval(t *testing.T) {
 func TestCIRunsEveryGate(t *testing.T) {
 	ci := loadWorkflow(t, "ci.yml")
 	if ci.Concurrency == nil || ci.Concurrency.CancelInProgress != "${{ github.event_name == 'pull_request' }}" {
-		t.Errorf("ci concurrency %+v; want superseded pull request runs cancelled", ci.Concurrency)
+		t.Errorf("ci concurrency %+v; want superseded pull request runs canceled", ci.Concurrency)
 	}
 	var all strings.Builder
 	for _, j := range ci.Jobs {
@@ -177,7 +177,7 @@ func TestCIRunsEveryGate(t *testing.T) {
 }
 
 // TestGitLabRunsTheSameSteps: .gitlab-ci.yml calls the same scripts, and its
-// production job is manual (the approval), after staging, serialised.
+// production job is manual (the approval), after staging, serialized.
 func TestGitLabRunsTheSameSteps(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("..", "..", ".gitlab-ci.yml"))
 	if err != nil {

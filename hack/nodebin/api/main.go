@@ -40,7 +40,7 @@ func run() error {
 		ShutdownTimeout:      duration("STANDIN_SHUTDOWN_TIMEOUT", 20*time.Second),
 		NoDrain:              os.Getenv("STANDIN_DRAIN") == "off",
 	}
-	if standin.BehaviourOf(version) == standin.Crash {
+	if standin.BehaviorOf(version) == standin.Crash {
 		time.Sleep(duration("STANDIN_CRASH_AFTER", time.Second)) // the crash is timed by design
 		return fmt.Errorf("version %s crashes by design", version)
 	}
@@ -50,7 +50,7 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	fmt.Printf("api stand-in %s (%s) on %s\n", version, standin.BehaviourOf(version), ln.Addr())
+	fmt.Printf("api stand-in %s (%s) on %s\n", version, standin.BehaviorOf(version), ln.Addr())
 	err = standin.New(cfg).Serve(ctx, ln)
 	fmt.Println("api stand-in stopped")
 	return err

@@ -73,7 +73,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, img := range images {
 		tag := img[strings.LastIndex(img, ":")+1:]
-		if !standin.BehaviourOf(tag).HealthyIn(q.Get("stage") == "PostPromotion") {
+		if !standin.BehaviorOf(tag).HealthyIn(q.Get("stage") == "PostPromotion") {
 			status, code = "down", http.StatusServiceUnavailable
 		}
 	}

@@ -13,18 +13,18 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
-// keepColourSelector copies the colour the BlueGreenDeployment controller
+// keepColorSelector copies the color the BlueGreenDeployment controller
 // put into a live Service's selector into the desired Service, replacing any
-// colour the desired one carries (a release manifest records the colour of
+// color the desired one carries (a release manifest records the color of
 // the moment it was applied). The controller owns that key; a Service's
-// selector is atomic, so applying a selector without the live colour would
-// point the Service at both colours, or the wrong one, until the controller
+// selector is atomic, so applying a selector without the live color would
+// point the Service at both colors, or the wrong one, until the controller
 // switched it back.
-func keepColourSelector(desired, live *unstructured.Unstructured) {
+func keepColorSelector(desired, live *unstructured.Unstructured) {
 	if desired.GetKind() != "Service" || desired.GroupVersionKind().Group != "" || live == nil {
 		return
 	}
-	colour, ok, _ := unstructured.NestedString(live.Object, "spec", "selector", bluegreen.LabelColor)
+	color, ok, _ := unstructured.NestedString(live.Object, "spec", "selector", bluegreen.LabelColor)
 	if !ok {
 		return
 	}
@@ -32,18 +32,18 @@ func keepColourSelector(desired, live *unstructured.Unstructured) {
 	if !found {
 		return
 	}
-	sel[bluegreen.LabelColor] = colour
+	sel[bluegreen.LabelColor] = color
 	_ = unstructured.SetNestedStringMap(desired.Object, sel, "spec", "selector")
 }
 
-// colourPostRenderer applies keepColourSelector to Helm's rendered
+// colorPostRenderer applies keepColorSelector to Helm's rendered
 // manifests before Helm applies them.
-type colourPostRenderer struct {
+type colorPostRenderer struct {
 	ctx  context.Context
 	live *drift.Live
 }
 
-func (r colourPostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+func (r colorPostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 	objs, err := render.DecodeAll("manifest", in.String())
 	if err != nil {
 		return nil, err
@@ -54,7 +54,7 @@ func (r colourPostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 		if err != nil {
 			return nil, err
 		}
-		keepColourSelector(o.Unstructured, live)
+		keepColorSelector(o.Unstructured, live)
 		data, err := yaml.Marshal(o.Object)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", drift.RefOf(o.Unstructured), err)
