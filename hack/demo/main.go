@@ -21,10 +21,12 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/agentic-rag/ragdeploy/charts"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
@@ -37,6 +39,9 @@ import (
 )
 
 func main() {
+	// The demo reports through its own output; controller-runtime's clients
+	// would otherwise warn that no logger was set.
+	ctrllog.SetLogger(logr.Discard())
 	// A flag set of its own: controller-runtime registers a global --kubeconfig.
 	flags := flag.NewFlagSet("demo", flag.ExitOnError)
 	kubeconfig := flags.String("kubeconfig", ".ragdeploy/local/kubeconfig", "kubeconfig of the local cluster")

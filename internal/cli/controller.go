@@ -28,9 +28,10 @@ type controllerOptions struct {
 func newControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &controllerOptions{kube: kube, streams: streams, Options: controller.DefaultOptions()}
 	cmd := &cobra.Command{
-		Use:   "controller",
-		Short: "Run the BlueGreenDeployment controller (the container entrypoint of charts/ragdeploy)",
-		Args:  cobra.NoArgs,
+		Use:         "controller",
+		Annotations: map[string]string{annotationOwnLogger: "true"},
+		Short:       "Run the BlueGreenDeployment controller (the container entrypoint of charts/ragdeploy)",
+		Args:        cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context())
 		},

@@ -100,9 +100,10 @@ func (o *localUpOptions) bindUpFlags(cmd *cobra.Command) {
 func newLocalUpCommand(streams Streams) *cobra.Command {
 	o := &localUpOptions{localOptions: localOptions{streams: streams}}
 	cmd := &cobra.Command{
-		Use:   "up",
-		Short: "Start the local cluster in the background (no-op when it already runs)",
-		Args:  cobra.NoArgs,
+		Use:         "up",
+		Annotations: map[string]string{annotationOwnLogger: "true"},
+		Short:       "Start the local cluster in the background (no-op when it already runs)",
+		Args:        cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.complete(); err != nil {
 				return err

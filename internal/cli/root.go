@@ -10,7 +10,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Version and Commit are set at build time with -ldflags -X.
@@ -35,6 +37,10 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
+// annotationOwnLogger marks a command that sets controller-runtime's logger
+// itself (the first logger set is the one that stays).
+const annotationOwnLogger = "ragdeploy.io/own-logger"
+
 // NewRootCommand builds the ragdeploy command tree.
 func NewRootCommand(streams Streams) *cobra.Command {
 	root := &cobra.Command{
@@ -45,6 +51,14 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		Version:       fmt.Sprintf("%s (commit %s)", Version, Commit),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			// controller-runtime's clients log through its logger, and warn on
+			// stderr when none was set by 30 s. Commands report through their
+			// own output; the ones that run a controller set a real logger.
+			if cmd.Annotations[annotationOwnLogger] == "" {
+				ctrllog.SetLogger(logr.Discard())
+			}
+		},
 	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
