@@ -36,7 +36,7 @@ func newHarness(ctx context.Context, cluster *localcluster.Cluster) (*harness, e
 	if err := controller.InstallCRDs(ctx, cluster.RESTConfig); err != nil {
 		return nil, err
 	}
-	c, err := client.NewWithWatch(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
+	c, err := client.NewWithWatch(cluster.RESTConfig, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
@@ -64,7 +65,7 @@ func run(runs int) error {
 	if err := controller.InstallCRDs(ctx, cluster.RESTConfig); err != nil {
 		return err
 	}
-	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,7 @@ func run(rounds, rate int, delay int32, minSync time.Duration, drain bool) error
 		return err
 	}
 	defer stop()
-	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		return err
 	}

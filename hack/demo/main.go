@@ -28,8 +28,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/charts"
-	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/simapp"
@@ -81,11 +81,11 @@ func run(ctx context.Context, kubeconfig, state string) error {
 	if err != nil {
 		return err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(cfg, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		return err
 	}
-	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: controller.Scheme()})
+	wc, err := client.NewWithWatch(cfg, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func newScenario(t *testing.T) *scenario {
 	if crdErr != nil {
 		t.Fatal(crdErr)
 	}
-	c, err := client.New(env.Config, client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(env.Config, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/drift"
 	"github.com/agentic-rag/ragdeploy/internal/driftwatch"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { clustertest.Main(m) }
 func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 	env := clustertest.New(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 	ctx := t.Context()
-	c, err := client.New(env.Config, client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(env.Config, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
 	env := clustertest.New(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 	ctx := t.Context()
-	c, err := client.New(env.Config, client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(env.Config, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func newPlatform(t *testing.T, name string) *platform {
 	}
 	e.Release.Namespace = env.Namespace
 	e.Secrets.File = encryptedSecrets(t)
-	c, err := client.New(env.Config, client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(env.Config, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}

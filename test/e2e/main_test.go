@@ -15,6 +15,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 )
@@ -98,7 +99,7 @@ func startCluster(t *testing.T) (*localcluster.Cluster, client.Client) {
 	if err := controller.InstallCRDs(t.Context(), cluster.RESTConfig); err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
-	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/standin"
 )
 
@@ -88,7 +87,7 @@ func TestStagingOnTheRealNode(t *testing.T) {
 	stateDir := filepath.Join(work, "state")
 	cs, cfg := upRealNodeConfig(t, work, stateDir)
 	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir) })
-	c, err := client.NewWithWatch(cfg, client.Options{Scheme: controller.Scheme()})
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
 	}
 	t.Cleanup(cluster.Stop)
 	ctx := t.Context()
-	c, err := client.NewWithWatch(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
+	c, err := client.NewWithWatch(cluster.RESTConfig, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}

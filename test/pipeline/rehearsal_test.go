@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/image"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
@@ -83,7 +84,7 @@ func newRehearsal(t *testing.T) *rehearsal {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Stop)
-	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: controller.Scheme()})
+	c, err := client.New(cluster.RESTConfig, client.Options{Scheme: v1alpha1.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,15 @@
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+)
+
+// Scheme returns a scheme holding the built-in Kubernetes types and this
+// group's: what every ragdeploy client and the controller decode with.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s) // registering known types into a new scheme cannot fail
+	_ = AddToScheme(s)
+	return s
+}
