@@ -366,8 +366,24 @@ type RevisionRecord struct {
 	PromotedAt *metav1.Time `json:"promotedAt,omitempty"`
 	// Outcome: Promoted, Aborted or RolledBack.
 	// +optional
-	Outcome string `json:"outcome,omitempty"`
+	Outcome Outcome `json:"outcome,omitempty"`
 }
+
+// Outcome is how a revision's rollout ended.
+// +kubebuilder:validation:Enum=Promoted;Aborted;RolledBack
+type Outcome string
+
+// Outcomes of a revision.
+const (
+	// OutcomePromoted: the revision became stable.
+	OutcomePromoted Outcome = "Promoted"
+	// OutcomeAborted: aborted before it took traffic for good (a check, the
+	// progress deadline, a user).
+	OutcomeAborted Outcome = "Aborted"
+	// OutcomeRolledBack: its post-promotion check failed and traffic went
+	// back to the stable color.
+	OutcomeRolledBack Outcome = "RolledBack"
+)
 
 // BlueGreenDeploymentStatus is the observed state. The fields Abort*,
 // PromoteRevision are also written by `ragdeploy rollout` commands.

@@ -69,22 +69,22 @@ func (d *decider) analysis(stage v1alpha1.AnalysisStage, checks []v1alpha1.Analy
 	overall := v1alpha1.AnalysisSuccessful
 	for i := range checks {
 		c := &checks[i]
-		entry := AnalysisEntry(d.st, stage, c.Name, d.o.Revision)
+		entry := AnalysisEntry(d.status, stage, c.Name, d.observed.Revision)
 		if entry == nil {
-			d.st.Analysis = append(d.st.Analysis, v1alpha1.AnalysisStatus{Name: c.Name, Stage: stage, Revision: d.o.Revision})
-			entry = &d.st.Analysis[len(d.st.Analysis)-1]
+			d.status.Analysis = append(d.status.Analysis, v1alpha1.AnalysisStatus{Name: c.Name, Stage: stage, Revision: d.observed.Revision})
+			entry = &d.status.Analysis[len(d.status.Analysis)-1]
 		}
 		previous := entry.Result
 		entry.Result = Evaluate(c, entry)
 		switch entry.Result {
 		case v1alpha1.AnalysisFailed:
 			if previous != v1alpha1.AnalysisFailed {
-				d.event(true, v1alpha1.ReasonAnalysisFailed, fmt.Sprintf("%s check %s failed: %s", stage, c.Name, entry.Message), false)
+				d.emit(Event{Warning: true, Reason: v1alpha1.ReasonAnalysisFailed, Message: fmt.Sprintf("%s check %s failed: %s", stage, c.Name, entry.Message)})
 			}
 			return v1alpha1.AnalysisFailed
 		case v1alpha1.AnalysisSuccessful:
 			if previous != v1alpha1.AnalysisSuccessful {
-				d.event(false, v1alpha1.ReasonAnalysisSucceeded, fmt.Sprintf("%s check %s passed (%d/%d)", stage, c.Name, entry.Successes, max(c.Count, 1)), false)
+				d.emit(Event{Reason: v1alpha1.ReasonAnalysisSucceeded, Message: fmt.Sprintf("%s check %s passed (%d/%d)", stage, c.Name, entry.Successes, max(c.Count, 1))})
 			}
 		case v1alpha1.AnalysisRunning:
 			overall = v1alpha1.AnalysisRunning
@@ -95,7 +95,7 @@ func (d *decider) analysis(stage v1alpha1.AnalysisStage, checks []v1alpha1.Analy
 			if d.now().Before(due) {
 				d.wake(due)
 			} else {
-				d.p.Measure = append(d.p.Measure, Measurement{Stage: stage, Index: i})
+				d.plan.Measure = append(d.plan.Measure, Measurement{Stage: stage, Index: i})
 			}
 		}
 	}
@@ -120,8 +120,8 @@ func (d *decider) analysisPassed(stage v1alpha1.AnalysisStage, checks []v1alpha1
 // failedChecks describes the failed checks of a stage.
 func (d *decider) failedChecks(stage v1alpha1.AnalysisStage) string {
 	var parts []string
-	for _, a := range d.st.Analysis {
-		if a.Stage == stage && a.Revision == d.o.Revision && a.Result == v1alpha1.AnalysisFailed {
+	for _, a := range d.status.Analysis {
+		if a.Stage == stage && a.Revision == d.observed.Revision && a.Result == v1alpha1.AnalysisFailed {
 			parts = append(parts, fmt.Sprintf("check %s failed %d time(s): %s", a.Name, a.Failures, a.Message))
 		}
 	}

@@ -26,40 +26,41 @@ import (
 //     analysis, promotion (automatic or manual), full scale, switch,
 //     post-promotion analysis, then it becomes stable.
 func Decide(o Observed) Plan {
-	d := &decider{o: o, s: settingsOf(&o.Spec)}
-	d.p = Plan{Colors: map[v1alpha1.Color]ColorPlan{}, Status: *o.Status.DeepCopy()}
-	d.st = &d.p.Status
+	d := &decider{observed: o, settings: settingsOf(&o.Spec)}
+	d.plan = Plan{Colors: map[v1alpha1.Color]ColorPlan{}, Status: *o.Status.DeepCopy()}
+	d.status = &d.plan.Status
 	d.begin()
 	switch {
 	case d.servicesUnusable():
-	case d.st.StableColor == "":
+	case d.status.StableColor == "":
 		d.initial()
-	case o.Revision == d.st.StableRevision:
+	case o.Revision == d.status.StableRevision:
 		d.steady()
-	case d.st.AbortedRevision == o.Revision:
+	case d.status.AbortedRevision == o.Revision:
 		d.aborted()
 	default:
 		d.rollout()
 	}
 	d.finish()
-	return d.p
+	return d.plan
 }
 
 type decider struct {
-	o     Observed
-	s     settings
-	p     Plan
-	st    *v1alpha1.BlueGreenDeploymentStatus
-	phase v1alpha1.Phase
+	observed Observed
+	settings settings
+	plan     Plan
+	// status is the plan's status, being written.
+	status *v1alpha1.BlueGreenDeploymentStatus
+	phase  v1alpha1.Phase
 	// reason and message explain the phase in the Progressing condition.
 	reason, message string
 	wakeAt          *time.Time
 }
 
-func (d *decider) now() time.Time { return d.o.Now }
+func (d *decider) now() time.Time { return d.observed.Now }
 
 func (d *decider) begin() {
-	st, o := d.st, d.o
+	st, o := d.status, d.observed
 	st.ObservedGeneration = o.Generation
 	if st.CurrentRevision != o.Revision {
 		st.CurrentRevision = o.Revision
@@ -70,7 +71,7 @@ func (d *decider) begin() {
 		if o.Revision != st.StableRevision {
 			st.RolloutStartedAt = d.timestamp()
 			if st.StableColor != "" {
-				d.event(false, v1alpha1.ReasonNewRevision, fmt.Sprintf("rolling out revision %s (%s)", o.Revision, images(&o.Spec)), false)
+				d.emit(Event{Reason: v1alpha1.ReasonNewRevision, Message: fmt.Sprintf("rolling out revision %s (%s)", o.Revision, images(&o.Spec))})
 			}
 		}
 	}
@@ -92,7 +93,7 @@ func colorStatus(st *v1alpha1.BlueGreenDeploymentStatus, c v1alpha1.Color) *v1al
 
 // readyAt is how many ready pods color c has of revision rev.
 func (d *decider) readyAt(c v1alpha1.Color, rev string) int32 {
-	cs := d.o.Colors[c]
+	cs := d.observed.Colors[c]
 	if cs.Revision != rev {
 		return 0
 	}
@@ -101,23 +102,23 @@ func (d *decider) readyAt(c v1alpha1.Color, rev string) int32 {
 
 // initial brings up the first revision on blue, after its pre-deploy Job.
 func (d *decider) initial() {
-	c, rev := v1alpha1.Blue, d.o.Revision
+	c, rev := v1alpha1.Blue, d.observed.Revision
 	if !d.preDeployJobDone(c) {
 		return
 	}
-	d.p.Colors[c] = ColorPlan{Revision: rev, Replicas: d.s.replicas}
-	if d.o.Spec.PreviewService != "" {
-		d.p.PreviewColor = c
+	d.plan.Colors[c] = ColorPlan{Revision: rev, Replicas: d.settings.replicas}
+	if d.observed.Spec.PreviewService != "" {
+		d.plan.PreviewColor = c
 	}
 	ready := d.readyAt(c, rev)
-	if ready < d.s.replicas {
-		d.progressing(v1alpha1.ReasonInitialDeploy, fmt.Sprintf("first revision %s: %d/%d ready", rev, ready, d.s.replicas))
+	if ready < d.settings.replicas {
+		d.progressing(v1alpha1.ReasonInitialDeploy, fmt.Sprintf("first revision %s: %d/%d ready", rev, ready, d.settings.replicas))
 		d.checkInitialDeadline()
 		return
 	}
-	d.p.ActiveColor = c
-	if d.o.Active.Color != c {
-		d.event(false, v1alpha1.ReasonActiveServiceSwitched, fmt.Sprintf("active Service %s now selects %s (revision %s)", d.o.Spec.ActiveService, c, rev), false)
+	d.plan.ActiveColor = c
+	if d.observed.Active.Color != c {
+		d.emit(Event{Reason: v1alpha1.ReasonActiveServiceSwitched, Message: fmt.Sprintf("active Service %s now selects %s (revision %s)", d.observed.Spec.ActiveService, c, rev)})
 		d.progressing(v1alpha1.ReasonInitialDeploy, "switching the active Service to "+string(c))
 		return
 	}
@@ -130,7 +131,7 @@ func (d *decider) initial() {
 // the rollout is Degraded (terminal until the Service appears or the other
 // rollout lets it go) and says which Service and why.
 func (d *decider) servicesUnusable() bool {
-	o := d.o
+	o := d.observed
 	services := []struct {
 		role, name string
 		state      ServiceState
@@ -155,7 +156,7 @@ func (d *decider) servicesUnusable() bool {
 		}
 		d.phase = v1alpha1.PhaseDegraded
 		if c := meta.FindStatusCondition(o.Status.Conditions, v1alpha1.ConditionDegraded); c == nil || c.Status != metav1.ConditionTrue || c.Message != d.message {
-			d.event(true, d.reason, d.message, false)
+			d.emit(Event{Warning: true, Reason: d.reason, Message: d.message})
 		}
 		return true
 	}
@@ -165,45 +166,45 @@ func (d *decider) servicesUnusable() bool {
 // checkInitialDeadline reports a first revision that does not become ready in
 // time; with no stable color to return to there is nothing to abort to.
 func (d *decider) checkInitialDeadline() {
-	start := d.st.RolloutStartedAt
+	start := d.status.RolloutStartedAt
 	if start == nil {
 		return
 	}
-	deadline := start.Add(d.s.progressDeadline)
+	deadline := start.Add(d.settings.progressDeadline)
 	if d.now().Before(deadline) {
 		d.wake(deadline)
 		return
 	}
 	d.phase = v1alpha1.PhaseDegraded
 	d.reason = v1alpha1.ReasonProgressDeadline
-	d.message = fmt.Sprintf("first revision %s not ready after %v", d.o.Revision, d.s.progressDeadline)
+	d.message = fmt.Sprintf("first revision %s not ready after %v", d.observed.Revision, d.settings.progressDeadline)
 }
 
 // promoteStable records color c running rev as the stable color.
 func (d *decider) promoteStable(c v1alpha1.Color, rev string) {
-	st := d.st
+	st := d.status
 	st.StableColor, st.StableRevision = c, rev
 	st.RolloutStartedAt, st.PreviewReadyAt = nil, nil
-	d.record(rev, "Promoted", true)
-	d.event(false, v1alpha1.ReasonRolloutComplete, fmt.Sprintf("revision %s is stable on %s (%s)", rev, c, images(&d.o.Spec)), true)
+	d.record(rev, v1alpha1.OutcomePromoted)
+	d.emit(Event{Reason: v1alpha1.ReasonRolloutComplete, Message: fmt.Sprintf("revision %s is stable on %s (%s)", rev, c, images(&d.observed.Spec)), Notify: true})
 }
 
 // steady keeps the stable color serving at the desired size.
 func (d *decider) steady() {
-	stable, rev := d.st.StableColor, d.st.StableRevision
-	d.p.Colors[stable] = ColorPlan{Revision: rev, Replicas: d.s.replicas}
-	if d.o.Spec.PreviewService != "" {
-		d.p.PreviewColor = stable
+	stable, rev := d.status.StableColor, d.status.StableRevision
+	d.plan.Colors[stable] = ColorPlan{Revision: rev, Replicas: d.settings.replicas}
+	if d.observed.Spec.PreviewService != "" {
+		d.plan.PreviewColor = stable
 	}
-	if d.o.Active.Color != stable && !d.switchActive(stable, rev, "back to the stable revision") {
+	if d.observed.Active.Color != stable && !d.switchActive(stable, rev, "back to the stable revision") {
 		return
 	}
-	d.p.ActiveColor = stable
+	d.plan.ActiveColor = stable
 	d.scaleDownIdle(stable.Other())
 	ready := d.readyAt(stable, rev)
-	if ready < d.s.replicas {
+	if ready < d.settings.replicas {
 		d.phase = v1alpha1.PhaseDegraded
-		d.reason, d.message = v1alpha1.ReasonNotReady, fmt.Sprintf("%d/%d replicas of %s ready", ready, d.s.replicas, stable)
+		d.reason, d.message = v1alpha1.ReasonNotReady, fmt.Sprintf("%d/%d replicas of %s ready", ready, d.settings.replicas, stable)
 		return
 	}
 	d.phase = v1alpha1.PhaseHealthy
@@ -214,12 +215,12 @@ func (d *decider) steady() {
 // desired replica of it is ready; otherwise the Service stays where it is.
 func (d *decider) switchActive(c v1alpha1.Color, rev, why string) bool {
 	ready := d.readyAt(c, rev)
-	if ready < d.s.replicas {
-		d.progressing(v1alpha1.ReasonStableColorNotReady, fmt.Sprintf("active Service stays on %s: %s has %d/%d ready", d.o.Active.Color, c, ready, d.s.replicas))
+	if ready < d.settings.replicas {
+		d.progressing(v1alpha1.ReasonStableColorNotReady, fmt.Sprintf("active Service stays on %s: %s has %d/%d ready", d.observed.Active.Color, c, ready, d.settings.replicas))
 		return false
 	}
-	d.p.ActiveColor = c
-	d.event(false, v1alpha1.ReasonActiveServiceSwitched, fmt.Sprintf("active Service %s now selects %s (revision %s): %s", d.o.Spec.ActiveService, c, rev, why), false)
+	d.plan.ActiveColor = c
+	d.emit(Event{Reason: v1alpha1.ReasonActiveServiceSwitched, Message: fmt.Sprintf("active Service %s now selects %s (revision %s): %s", d.observed.Spec.ActiveService, c, rev, why)})
 	return true
 }
 
@@ -231,160 +232,208 @@ func (d *decider) switchActive(c v1alpha1.Color, rev, why string) bool {
 // after the switch (the plan applies Deployments before Services, so never
 // in the pass that moves traffic off it).
 func (d *decider) scaleDownIdle(c v1alpha1.Color) {
-	cs := d.o.Colors[c]
+	cs := d.observed.Colors[c]
 	if !cs.Exists || cs.Replicas == 0 {
 		return
 	}
 	switch {
 	case cs.ScaleDownAt == nil:
-		at := d.now().Add(d.s.scaleDownDelay)
-		d.p.Colors[c] = ColorPlan{Revision: cs.Revision, Replicas: cs.Replicas, ScaleDownAt: &at}
+		at := d.now().Add(d.settings.scaleDownDelay)
+		d.plan.Colors[c] = ColorPlan{Revision: cs.Revision, Replicas: cs.Replicas, ScaleDownAt: &at}
 		d.wake(at)
 	case cs.ScaleDownAt != nil && d.now().Before(*cs.ScaleDownAt):
 		d.wake(*cs.ScaleDownAt)
-	case d.s.scaleDownDelay > 0 && d.o.Active.Listed[c] > 0:
+	case d.settings.scaleDownDelay > 0 && d.observed.Active.Listed[c] > 0:
 		// The EndpointSlice watch brings the next look; the timer is a
 		// backstop.
 		d.wake(d.now().Add(endpointsRecheck))
 	default:
-		d.p.Colors[c] = ColorPlan{Revision: cs.Revision, Replicas: 0}
-		d.event(false, v1alpha1.ReasonScaledDown, fmt.Sprintf("scaled %s (revision %s) to zero", c, cs.Revision), false)
+		d.plan.Colors[c] = ColorPlan{Revision: cs.Revision, Replicas: 0}
+		d.emit(Event{Reason: v1alpha1.ReasonScaledDown, Message: fmt.Sprintf("scaled %s (revision %s) to zero", c, cs.Revision)})
 	}
 }
 
 // aborted returns traffic to the stable color and retires the failed one.
 func (d *decider) aborted() {
-	stable := d.st.StableColor
-	sc := d.o.Colors[stable]
-	d.p.Colors[stable] = ColorPlan{Revision: d.st.StableRevision, Replicas: max(d.s.replicas, sc.Replicas)}
-	if d.o.Spec.PreviewService != "" {
-		d.p.PreviewColor = stable
+	stable := d.status.StableColor
+	sc := d.observed.Colors[stable]
+	d.plan.Colors[stable] = ColorPlan{Revision: d.status.StableRevision, Replicas: max(d.settings.replicas, sc.Replicas)}
+	if d.observed.Spec.PreviewService != "" {
+		d.plan.PreviewColor = stable
 	}
 	d.phase = v1alpha1.PhaseAborted
-	d.reason, d.message = d.st.AbortReason, d.st.AbortMessage
-	if d.o.Status.Phase != v1alpha1.PhaseAborted || d.o.Status.AbortedRevision != d.o.Revision {
+	d.reason, d.message = d.status.AbortReason, d.status.AbortMessage
+	if d.observed.Status.Phase != v1alpha1.PhaseAborted || d.observed.Status.AbortedRevision != d.observed.Revision {
 		// First pass after the abort (by a check, the deadline or a user).
-		d.event(true, d.st.AbortReason, fmt.Sprintf("revision %s aborted: %s", d.o.Revision, d.st.AbortMessage), true)
+		d.emit(Event{Warning: true, Reason: d.status.AbortReason, Message: fmt.Sprintf("revision %s aborted: %s", d.observed.Revision, d.status.AbortMessage), Notify: true})
 	}
-	if d.o.Active.Color != stable && !d.switchActive(stable, d.st.StableRevision, "rollback after abort") {
+	if d.observed.Active.Color != stable && !d.switchActive(stable, d.status.StableRevision, "rollback after abort") {
 		d.phase = v1alpha1.PhaseDegraded
 		return
 	}
-	d.p.ActiveColor = stable
+	d.plan.ActiveColor = stable
 	d.scaleDownIdle(stable.Other())
 }
 
 // abort marks the current revision aborted and rolls back.
 func (d *decider) abort(reason, message string) {
-	st := d.st
-	st.AbortedRevision, st.AbortReason, st.AbortMessage = d.o.Revision, reason, message
-	outcome := "Aborted"
+	st := d.status
+	st.AbortedRevision, st.AbortReason, st.AbortMessage = d.observed.Revision, reason, message
+	outcome := v1alpha1.OutcomeAborted
 	if reason == v1alpha1.ReasonPostPromotionFailed {
-		outcome = "RolledBack"
+		outcome = v1alpha1.OutcomeRolledBack
 	}
-	d.record(d.o.Revision, outcome, false)
+	d.record(d.observed.Revision, outcome)
 	d.aborted()
 }
 
-// rollout takes the current revision through the stages to promotion.
+// rollout takes the current revision through its stages, in order: the
+// stable color kept serving, the progress deadline, an instant switch to a
+// warm known-good color, the pre-deploy Job, scale-up with ready endpoints
+// on the preview Service, pre-promotion analysis, the promotion gate, then
+// full scale and the switch. Each stage returns whether the rollout gets
+// past it in this pass. After the switch, postPromotion takes over.
 func (d *decider) rollout() {
-	st, o, rev := d.st, d.o, d.o.Revision
-	stable := st.StableColor
+	stable := d.status.StableColor
 	next := stable.Other()
-	sc, nc := o.Colors[stable], o.Colors[next]
 	// The live color never shrinks while a rollout is in flight.
-	d.p.Colors[stable] = ColorPlan{Revision: st.StableRevision, Replicas: max(d.s.replicas, sc.Replicas)}
-
-	if o.Active.Color == next {
-		if nc.Revision == rev && st.PromotedAt != nil {
-			d.postPromotion(next)
+	d.plan.Colors[stable] = ColorPlan{Revision: d.status.StableRevision, Replicas: max(d.settings.replicas, d.observed.Colors[stable].Replicas)}
+	if d.observed.Active.Color == next {
+		d.switched(stable, next)
+		return
+	}
+	d.keepStableActive(stable)
+	for _, stage := range []func(v1alpha1.Color) bool{
+		d.withinDeadline, d.notWarm, d.preDeployJobDone, d.scaledUp, d.prePromotionPassed, d.promotionDue,
+	} {
+		if !stage(next) {
 			return
 		}
-		// Traffic is on a revision that has since been replaced: return it
-		// to the stable color before touching the idle one.
-		if d.switchActive(stable, st.StableRevision, "revision superseded") {
-			d.progressing(v1alpha1.ReasonSuperseded, "returning traffic to the stable color before rolling out "+rev)
-		}
+	}
+	d.switchTo(next)
+}
+
+// switched handles a rollout whose traffic is already on next: the current
+// revision promoted there is in post-promotion; a revision since replaced
+// sends traffic back to the stable color before the idle one is touched.
+func (d *decider) switched(stable, next v1alpha1.Color) {
+	rev := d.observed.Revision
+	if d.observed.Colors[next].Revision == rev && d.status.PromotedAt != nil {
+		d.postPromotion(next)
 		return
 	}
-	if o.Active.Color == stable {
-		d.p.ActiveColor = stable
-	} else {
-		// Someone pointed the Service elsewhere: restore it, when safe.
-		d.switchActive(stable, st.StableRevision, "restoring the stable selector")
+	if d.switchActive(stable, d.status.StableRevision, "revision superseded") {
+		d.progressing(v1alpha1.ReasonSuperseded, "returning traffic to the stable color before rolling out "+rev)
 	}
+}
 
-	if st.PreviewReadyAt == nil && st.RolloutStartedAt != nil {
-		deadline := st.RolloutStartedAt.Add(d.s.progressDeadline)
-		if !d.now().Before(deadline) {
-			d.abort(v1alpha1.ReasonProgressDeadline, fmt.Sprintf("not ready within %v (%d/%d ready)", d.s.progressDeadline, d.readyAt(next, rev), d.s.previewReplicas))
-			return
-		}
-		d.wake(deadline)
-	}
-
-	// A known-good revision still warm on the idle color when it becomes
-	// current again (undo, or the template reverted): instant rollback. A
-	// color that had to be re-templated goes through the gates like any
-	// other rollout.
-	firstSight := d.o.Status.CurrentRevision != rev
-	if firstSight && nc.Revision == rev && d.readyAt(next, rev) >= d.s.replicas && d.knownGood(rev) {
-		d.p.Colors[next] = ColorPlan{Revision: rev, Replicas: max(d.s.replicas, nc.Replicas)}
-		if o.Spec.PreviewService != "" {
-			d.p.PreviewColor = next
-		}
-		d.p.ActiveColor = next
-		st.PromotedAt = d.timestamp()
-		d.event(false, v1alpha1.ReasonFastRollback, fmt.Sprintf("revision %s was still warm on %s: active Service switched at once", rev, next), true)
-		d.progressing(v1alpha1.ReasonFastRollback, "switched to the warm color "+string(next))
+// keepStableActive keeps the active Service on the stable color, and
+// restores it (when safe) if someone pointed it elsewhere.
+func (d *decider) keepStableActive(stable v1alpha1.Color) {
+	if d.observed.Active.Color == stable {
+		d.plan.ActiveColor = stable
 		return
 	}
+	d.switchActive(stable, d.status.StableRevision, "restoring the stable selector")
+}
 
-	if !d.preDeployJobDone(next) {
-		return
+// withinDeadline aborts a revision whose new color is not ready within the
+// progress deadline.
+func (d *decider) withinDeadline(next v1alpha1.Color) bool {
+	st := d.status
+	if st.PreviewReadyAt != nil || st.RolloutStartedAt == nil {
+		return true
 	}
+	deadline := st.RolloutStartedAt.Add(d.settings.progressDeadline)
+	if !d.now().Before(deadline) {
+		d.abort(v1alpha1.ReasonProgressDeadline, fmt.Sprintf("not ready within %v (%d/%d ready)", d.settings.progressDeadline, d.readyAt(next, d.observed.Revision), d.settings.previewReplicas))
+		return false
+	}
+	d.wake(deadline)
+	return true
+}
 
-	target := d.s.previewReplicas
-	if d.promotionGateOpen() {
-		target = d.s.replicas
+// notWarm passes unless the revision is a known-good one still warm on the
+// idle color as it becomes current again (undo, or the template reverted):
+// then traffic switches to it at once. A color that had to be re-templated
+// goes through the gates like any other rollout.
+func (d *decider) notWarm(next v1alpha1.Color) bool {
+	o, rev := d.observed, d.observed.Revision
+	nc := o.Colors[next]
+	firstSight := o.Status.CurrentRevision != rev
+	if !firstSight || nc.Revision != rev || d.readyAt(next, rev) < d.settings.replicas || !d.knownGood(rev) {
+		return true
 	}
-	d.p.Colors[next] = ColorPlan{Revision: rev, Replicas: target}
+	d.plan.Colors[next] = ColorPlan{Revision: rev, Replicas: max(d.settings.replicas, nc.Replicas)}
 	if o.Spec.PreviewService != "" {
-		d.p.PreviewColor = next
+		d.plan.PreviewColor = next
 	}
-	if !d.newColorReady(next, d.s.previewReplicas) {
-		return
-	}
-	if st.PreviewReadyAt == nil {
-		st.PreviewReadyAt = d.timestamp()
-		d.event(false, v1alpha1.ReasonReady, fmt.Sprintf("revision %s ready on %s", rev, next), false)
-	}
+	d.plan.ActiveColor = next
+	d.status.PromotedAt = d.timestamp()
+	d.emit(Event{Reason: v1alpha1.ReasonFastRollback, Message: fmt.Sprintf("revision %s was still warm on %s: active Service switched at once", rev, next), Notify: true})
+	d.progressing(v1alpha1.ReasonFastRollback, "switched to the warm color "+string(next))
+	return false
+}
 
-	if !d.analysisPassed(v1alpha1.PrePromotion, o.Spec.PrePromotionAnalysis, v1alpha1.ReasonPrePromotionFailed,
-		v1alpha1.ReasonAnalysisRunning, "pre-promotion analysis running") {
-		return
+// scaledUp runs the revision on next (at the preview size, or the full
+// size once promotion is due) and passes when it is ready behind the
+// preview Service.
+func (d *decider) scaledUp(next v1alpha1.Color) bool {
+	rev := d.observed.Revision
+	target := d.settings.previewReplicas
+	if d.promotionGateOpen() {
+		target = d.settings.replicas
 	}
+	d.plan.Colors[next] = ColorPlan{Revision: rev, Replicas: target}
+	if d.observed.Spec.PreviewService != "" {
+		d.plan.PreviewColor = next
+	}
+	if !d.newColorReady(next, d.settings.previewReplicas) {
+		return false
+	}
+	if d.status.PreviewReadyAt == nil {
+		d.status.PreviewReadyAt = d.timestamp()
+		d.emit(Event{Reason: v1alpha1.ReasonReady, Message: fmt.Sprintf("revision %s ready on %s", rev, next)})
+	}
+	return true
+}
 
-	if !d.promotionGateOpen() {
-		if d.s.autoPromote {
-			at := st.PreviewReadyAt.Add(d.s.autoPromoteAfter)
-			d.wake(at)
-			d.progressing(v1alpha1.ReasonAwaitingPromotion, fmt.Sprintf("auto-promotion at %s", at.UTC().Format(time.RFC3339)))
+// prePromotionPassed passes once the pre-promotion checks have.
+func (d *decider) prePromotionPassed(v1alpha1.Color) bool {
+	return d.analysisPassed(v1alpha1.PrePromotion, d.observed.Spec.PrePromotionAnalysis, v1alpha1.ReasonPrePromotionFailed,
+		v1alpha1.ReasonAnalysisRunning, "pre-promotion analysis running")
+}
+
+// promotionDue passes once automatic promotion is due or `promote` named
+// the revision; until then the rollout waits (Paused for a manual one).
+func (d *decider) promotionDue(next v1alpha1.Color) bool {
+	if d.promotionGateOpen() {
+		return true
+	}
+	if d.settings.autoPromote {
+		at := d.status.PreviewReadyAt.Add(d.settings.autoPromoteAfter)
+		d.wake(at)
+		d.progressing(v1alpha1.ReasonAwaitingPromotion, fmt.Sprintf("auto-promotion at %s", at.UTC().Format(time.RFC3339)))
+		return false
+	}
+	d.phase = v1alpha1.PhasePaused
+	d.reason, d.message = v1alpha1.ReasonAwaitingPromotion, fmt.Sprintf("revision %s ready on %s; run `ragdeploy rollout promote`", d.observed.Revision, next)
+	return false
+}
+
+// switchTo brings next to full size (when it ran at a smaller preview
+// size) and points the active Service at it.
+func (d *decider) switchTo(next v1alpha1.Color) {
+	rev := d.observed.Revision
+	if d.settings.previewReplicas < d.settings.replicas {
+		d.plan.Colors[next] = ColorPlan{Revision: rev, Replicas: d.settings.replicas}
+		if !d.newColorReady(next, d.settings.replicas) {
 			return
 		}
-		d.phase = v1alpha1.PhasePaused
-		d.reason, d.message = v1alpha1.ReasonAwaitingPromotion, fmt.Sprintf("revision %s ready on %s; run `ragdeploy rollout promote`", rev, next)
-		return
 	}
-	if d.s.previewReplicas < d.s.replicas {
-		d.p.Colors[next] = ColorPlan{Revision: rev, Replicas: d.s.replicas}
-		if !d.newColorReady(next, d.s.replicas) {
-			return
-		}
-	}
-	d.p.ActiveColor = next
-	st.PromotedAt = d.timestamp()
-	d.event(false, v1alpha1.ReasonPromoted, fmt.Sprintf("active Service %s now selects %s (revision %s)", o.Spec.ActiveService, next, rev), false)
+	d.plan.ActiveColor = next
+	d.status.PromotedAt = d.timestamp()
+	d.emit(Event{Reason: v1alpha1.ReasonPromoted, Message: fmt.Sprintf("active Service %s now selects %s (revision %s)", d.observed.Spec.ActiveService, next, rev)})
 	d.progressing(v1alpha1.ReasonPromoted, "switched to "+string(next))
 }
 
@@ -394,7 +443,7 @@ func (d *decider) rollout() {
 // revision (or, for the first revision, with nothing to return to, marks
 // the rollout Degraded).
 func (d *decider) preDeployJobDone(c v1alpha1.Color) bool {
-	o, rev := d.o, d.o.Revision
+	o, rev := d.observed, d.observed.Revision
 	if o.Spec.PreDeployJob == nil || o.Colors[c].Revision == rev {
 		return true
 	}
@@ -403,13 +452,13 @@ func (d *decider) preDeployJobDone(c v1alpha1.Color) bool {
 		return true
 	case JobFailed:
 		msg := "pre-deploy Job failed; the new color was not scaled up"
-		if d.st.StableColor == "" {
+		if d.status.StableColor == "" {
 			d.phase, d.reason, d.message = v1alpha1.PhaseDegraded, v1alpha1.ReasonPreDeployJobFailed, msg
 			return false
 		}
 		d.abort(v1alpha1.ReasonPreDeployJobFailed, msg)
 	default:
-		d.p.StartPreDeployJob = o.PreDeployJob == JobAbsent
+		d.plan.StartPreDeployJob = o.PreDeployJob == JobAbsent
 		d.progressing(v1alpha1.ReasonPreDeployJobRunning, "waiting for the pre-deploy Job of revision "+rev)
 	}
 	return false
@@ -419,19 +468,19 @@ func (d *decider) preDeployJobDone(c v1alpha1.Color) bool {
 // current revision and, when there is a preview Service, as many ready
 // endpoints behind it.
 func (d *decider) newColorReady(c v1alpha1.Color, want int32) bool {
-	ready := d.readyAt(c, d.o.Revision)
+	ready := d.readyAt(c, d.observed.Revision)
 	if ready < want {
 		d.progressing(v1alpha1.ReasonScalingUp, fmt.Sprintf("%s: %d/%d ready", c, ready, want))
 		return false
 	}
 	// Until the older revision's pods are gone, the preview Service (and
 	// analysis through it) would still reach them.
-	if stale := d.o.Colors[c].Stale; stale > 0 {
+	if stale := d.observed.Colors[c].Stale; stale > 0 {
 		d.progressing(v1alpha1.ReasonScalingUp, fmt.Sprintf("%s: %d pods of an older revision still running", c, stale))
 		return false
 	}
-	if d.o.Spec.PreviewService != "" && (d.o.Preview.Color != c || d.o.Preview.ReadyEndpoints < want) {
-		d.progressing(v1alpha1.ReasonWaitingForEndpoints, fmt.Sprintf("preview Service %s: %d/%d ready endpoints", d.o.Spec.PreviewService, d.o.Preview.ReadyEndpoints, want))
+	if d.observed.Spec.PreviewService != "" && (d.observed.Preview.Color != c || d.observed.Preview.ReadyEndpoints < want) {
+		d.progressing(v1alpha1.ReasonWaitingForEndpoints, fmt.Sprintf("preview Service %s: %d/%d ready endpoints", d.observed.Spec.PreviewService, d.observed.Preview.ReadyEndpoints, want))
 		return false
 	}
 	return true
@@ -439,22 +488,22 @@ func (d *decider) newColorReady(c v1alpha1.Color, want int32) bool {
 
 // promotionGateOpen: automatic promotion is due, or `promote` named this revision.
 func (d *decider) promotionGateOpen() bool {
-	st := d.st
-	if st.PromoteRevision == d.o.Revision {
+	st := d.status
+	if st.PromoteRevision == d.observed.Revision {
 		return true
 	}
-	return d.s.autoPromote && st.PreviewReadyAt != nil && !d.now().Before(st.PreviewReadyAt.Add(d.s.autoPromoteAfter))
+	return d.settings.autoPromote && st.PreviewReadyAt != nil && !d.now().Before(st.PreviewReadyAt.Add(d.settings.autoPromoteAfter))
 }
 
 // postPromotion watches the new color after the switch.
 func (d *decider) postPromotion(next v1alpha1.Color) {
-	rev := d.o.Revision
-	d.p.ActiveColor = next
-	d.p.Colors[next] = ColorPlan{Revision: rev, Replicas: d.s.replicas}
-	if d.o.Spec.PreviewService != "" {
-		d.p.PreviewColor = next
+	rev := d.observed.Revision
+	d.plan.ActiveColor = next
+	d.plan.Colors[next] = ColorPlan{Revision: rev, Replicas: d.settings.replicas}
+	if d.observed.Spec.PreviewService != "" {
+		d.plan.PreviewColor = next
 	}
-	if !d.knownGood(rev) && !d.analysisPassed(v1alpha1.PostPromotion, d.o.Spec.PostPromotionAnalysis, v1alpha1.ReasonPostPromotionFailed,
+	if !d.knownGood(rev) && !d.analysisPassed(v1alpha1.PostPromotion, d.observed.Spec.PostPromotionAnalysis, v1alpha1.ReasonPostPromotionFailed,
 		v1alpha1.ReasonPostPromotionAnalysis, "post-promotion analysis running; the previous color stays warm") {
 		return
 	}
@@ -464,7 +513,7 @@ func (d *decider) postPromotion(next v1alpha1.Color) {
 
 // knownGood reports whether rev was promoted before.
 func (d *decider) knownGood(rev string) bool {
-	for _, h := range d.st.History {
+	for _, h := range d.status.History {
 		if h.Revision == rev && h.PromotedAt != nil {
 			return true
 		}
@@ -473,9 +522,9 @@ func (d *decider) knownGood(rev string) bool {
 }
 
 // record puts rev at the head of the history with outcome.
-func (d *decider) record(rev, outcome string, promoted bool) {
-	st := d.st
-	entry := v1alpha1.RevisionRecord{Revision: rev, Images: imageList(&d.o.Spec), Outcome: outcome}
+func (d *decider) record(rev string, outcome v1alpha1.Outcome) {
+	st := d.status
+	entry := v1alpha1.RevisionRecord{Revision: rev, Images: imageList(&d.observed.Spec), Outcome: outcome}
 	for i, h := range st.History {
 		if h.Revision == rev {
 			entry.PromotedAt = h.PromotedAt
@@ -483,11 +532,11 @@ func (d *decider) record(rev, outcome string, promoted bool) {
 			break
 		}
 	}
-	if promoted {
+	if outcome == v1alpha1.OutcomePromoted {
 		entry.PromotedAt = d.timestamp()
 	}
 	st.History = append([]v1alpha1.RevisionRecord{entry}, st.History...)
-	if limit := d.s.historyLimit + 1; len(st.History) > limit {
+	if limit := d.settings.historyLimit + 1; len(st.History) > limit {
 		st.History = st.History[:limit]
 	}
 }
@@ -497,8 +546,9 @@ func (d *decider) progressing(reason, message string) {
 	d.reason, d.message = reason, message
 }
 
-func (d *decider) event(warning bool, reason, message string, notify bool) {
-	d.p.Events = append(d.p.Events, Event{Warning: warning, Reason: reason, Message: message, Notify: notify})
+// emit records an event of the plan.
+func (d *decider) emit(e Event) {
+	d.plan.Events = append(d.plan.Events, e)
 }
 
 // wake asks for another look at t at the latest.
@@ -515,7 +565,7 @@ func (d *decider) timestamp() *metav1.Time {
 
 // finish fills the summary fields and conditions.
 func (d *decider) finish() {
-	st, o, p := d.st, d.o, &d.p
+	st, o, p := d.status, d.observed, &d.plan
 	st.ActiveColor = o.Active.Color
 	if p.ActiveColor != "" {
 		st.ActiveColor = p.ActiveColor
@@ -536,7 +586,7 @@ func (d *decider) finish() {
 }
 
 func (d *decider) conditions() {
-	st, gen := d.st, d.o.Generation
+	st, gen := d.status, d.observed.Generation
 	set := func(t string, ok bool, reason, message string) {
 		status := metav1.ConditionFalse
 		if ok {
@@ -552,14 +602,14 @@ func (d *decider) conditions() {
 	}
 	inFlight := d.phase == v1alpha1.PhaseProgressing || d.phase == v1alpha1.PhasePaused
 	set(v1alpha1.ConditionProgressing, inFlight, d.reason, d.message)
-	promoted := st.StableRevision != "" && st.StableRevision == d.o.Revision
+	promoted := st.StableRevision != "" && st.StableRevision == d.observed.Revision
 	set(v1alpha1.ConditionPromoted, promoted, map[bool]string{true: v1alpha1.ReasonRolloutComplete, false: d.reason}[promoted], "")
-	aborted := st.AbortedRevision != "" && st.AbortedRevision == d.o.Revision
+	aborted := st.AbortedRevision != "" && st.AbortedRevision == d.observed.Revision
 	set(v1alpha1.ConditionAborted, aborted, map[bool]string{true: st.AbortReason, false: "NotAborted"}[aborted], map[bool]string{true: st.AbortMessage}[aborted])
 	set(v1alpha1.ConditionDegraded, d.phase == v1alpha1.PhaseDegraded, d.reason, map[bool]string{true: d.message}[d.phase == v1alpha1.PhaseDegraded])
-	available := d.o.Active.Exists && d.o.Active.Color != "" && d.o.Active.ReadyEndpoints >= d.s.replicas
+	available := d.observed.Active.Exists && d.observed.Active.Color != "" && d.observed.Active.ReadyEndpoints >= d.settings.replicas
 	set(v1alpha1.ConditionAvailable, available, map[bool]string{true: v1alpha1.ReasonReady, false: v1alpha1.ReasonNotReady}[available],
-		fmt.Sprintf("active Service has %d/%d ready endpoints", d.o.Active.ReadyEndpoints, d.s.replicas))
+		fmt.Sprintf("active Service has %d/%d ready endpoints", d.observed.Active.ReadyEndpoints, d.settings.replicas))
 }
 
 func imageList(spec *v1alpha1.BlueGreenDeploymentSpec) []string {

@@ -23,20 +23,30 @@ type deployOptions struct {
 	Timeout time.Duration
 }
 
+// deployVerb is install or upgrade: one command, each refusing what the
+// other is for.
+type deployVerb struct {
+	name, short string
+	// installs: the release must not exist yet (install); otherwise it must.
+	installs bool
+}
+
+var (
+	verbInstall = deployVerb{name: "install", short: "Install an environment as a Helm release and wait until it is ready", installs: true}
+	verbUpgrade = deployVerb{name: "upgrade", short: "Upgrade an environment's release and wait until it is ready"}
+)
+
 func newInstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	return newDeployCommand(streams, kube, true)
+	return newDeployCommand(streams, kube, verbInstall)
 }
 
 func newUpgradeCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	return newDeployCommand(streams, kube, false)
+	return newDeployCommand(streams, kube, verbUpgrade)
 }
 
-func newDeployCommand(streams Streams, kube *kubeOptions, install bool) *cobra.Command {
+func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.Command {
 	o := &deployOptions{envOptions: envOptions{kube: kube, streams: streams}}
-	verb, short := "upgrade", "Upgrade an environment's release and wait until it is ready"
-	if install {
-		verb, short = "install", "Install an environment as a Helm release and wait until it is ready"
-	}
+	verb, short := v.name, v.short
 	cmd := &cobra.Command{
 		Use:   verb + " --env ENV",
 		Short: short,
@@ -61,9 +71,9 @@ func newDeployCommand(streams Streams, kube *kubeOptions, install bool) *cobra.C
 				return err
 			}
 			switch {
-			case install && prev != nil:
+			case v.installs && prev != nil:
 				return fmt.Errorf("release %s is already installed at revision %d (hint: ragdeploy upgrade --env %s)", o.target, prev.Number, o.Env)
-			case !install && prev == nil:
+			case !v.installs && prev == nil:
 				return fmt.Errorf("release %s is not installed (hint: ragdeploy install --env %s)", o.target, o.Env)
 			}
 			start := time.Now()
@@ -87,7 +97,7 @@ func newDeployCommand(streams Streams, kube *kubeOptions, install bool) *cobra.C
 			return nil
 		},
 	}
-	o.bindFlags(cmd, true)
+	o.bindFlagsWithSets(cmd)
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", "", "server: validate everything on the API server and change nothing")
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "server"
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 10*time.Minute, "how long to wait for readiness")
@@ -119,7 +129,7 @@ func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			return &ExitError{Code: exitDifferences, Err: fmt.Errorf("%s: %d objects would change", o.target, len(report.Objects)+len(removed))}
 		},
 	}
-	o.bindFlags(cmd, true)
+	o.bindFlagsWithSets(cmd)
 	return cmd
 }
 
@@ -167,7 +177,7 @@ func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			return nil
 		},
 	}
-	o.bindFlags(cmd, false)
+	o.bindFlags(cmd)
 	cmd.Flags().BoolVar(&purge, "purge-data", false, "also delete the PersistentVolumeClaims and the environment's Secrets")
 	cmd.Flags().StringVar(&confirm, "confirm", "", "with --purge-data: the namespace, instead of typing it")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for objects to be gone")
@@ -196,7 +206,7 @@ func newTestCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			return nil
 		},
 	}
-	o.bindFlags(cmd, false)
+	o.bindFlags(cmd)
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the tests")
 	return cmd
 }

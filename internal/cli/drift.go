@@ -62,7 +62,7 @@ func newDriftCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			return &ExitError{Code: exitDifferences, Err: fmt.Errorf("%s: %d objects drifted", o.target, len(report.Objects))}
 		},
 	}
-	o.bindFlags(cmd, false)
+	o.bindFlags(cmd)
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text, json or yaml")
 	cmd.Flags().BoolVar(&o.Fix, "fix", false, "re-apply the drifted objects (only those)")
 	cmd.Flags().DurationVar(&o.Watch, "watch", 0, "check again every INTERVAL until interrupted")

@@ -25,13 +25,17 @@ type envOptions struct {
 	target release.Target
 }
 
-func (o *envOptions) bindFlags(cmd *cobra.Command, sets bool) {
+// bindFlags adds --env (required) and --environments-dir.
+func (o *envOptions) bindFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment: a name in the environments directory (development, staging, production) or a file")
 	bindEnvironmentsDir(cmd, &o.Dir)
-	if sets {
-		cmd.Flags().StringArrayVar(&o.Sets, "set", nil, "override a value (a.b=c); applied after the environment file")
-	}
 	_ = cmd.MarkFlagRequired("env")
+}
+
+// bindFlagsWithSets is bindFlags plus --set, for commands that render.
+func (o *envOptions) bindFlagsWithSets(cmd *cobra.Command) {
+	o.bindFlags(cmd)
+	cmd.Flags().StringArrayVar(&o.Sets, "set", nil, "override a value (a.b=c); applied after the environment file")
 }
 
 // complete loads, validates and prepares the environment; nothing touches

@@ -88,7 +88,7 @@ func newPipelineDeployCommand(streams Streams, kube *kubeOptions) *cobra.Command
 			return nil
 		},
 	}
-	o.bindFlags(cmd, true)
+	o.bindFlagsWithSets(cmd)
 	cmd.Flags().StringVar(&o.ImageTag, "image-tag", "", "the api version to deploy (default: the environment file's)")
 	cmd.Flags().BoolVar(&o.Promote, "promote", false, "promote a rollout that waits for manual promotion")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 15*time.Minute, "how long the whole step may take")
@@ -237,7 +237,7 @@ func newPipelineAbortCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 			return nil
 		},
 	}
-	o.bindFlags(cmd, false)
+	o.bindFlags(cmd)
 	cmd.Flags().StringVar(&reason, "reason", "", "why the pipeline failed (sent with the notification)")
 	cmd.Flags().StringVar(&o.Webhook, "notify-webhook", os.Getenv(EnvNotifyWebhook), "Slack-compatible webhook (default $"+EnvNotifyWebhook+")")
 	return cmd

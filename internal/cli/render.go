@@ -52,7 +52,7 @@ func newRenderCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			return nil
 		},
 	}
-	o.bindFlags(cmd, true)
+	o.bindFlagsWithSets(cmd)
 	cmd.Flags().StringVarP(&outDir, "output-dir", "o", "", "write one file per object into this directory")
 	return cmd
 }
@@ -72,6 +72,6 @@ func newValidateCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			return nil
 		},
 	}
-	o.bindFlags(cmd, true)
+	o.bindFlagsWithSets(cmd)
 	return cmd
 }

@@ -358,7 +358,7 @@ func newRolloutHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command
 				if h.Revision == b.Status.StableRevision {
 					mark = "(stable)"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", h.Revision, orNone(h.Outcome), promoted, strings.Join(h.Images, ","), mark)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", h.Revision, orNone(string(h.Outcome)), promoted, strings.Join(h.Images, ","), mark)
 			}
 			return w.Flush()
 		},
