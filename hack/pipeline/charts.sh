@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Step charts: strict lint of both charts per environment, golden files,
-# schema cases, packaging; deploy/kubernetes/ must match the charts.
+# Step charts: strict lint of both charts per environment, schema cases,
+# packaging; deploy/kubernetes/ (the golden files) must match the charts.
 source "$(dirname "$0")/lib.sh"
 go test -count=1 ./internal/render/ ./internal/envconfig/
 make manifests >/dev/null

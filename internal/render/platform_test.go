@@ -2,7 +2,6 @@ package render_test
 
 import (
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 var environments = []string{"development", "staging", "production"}
 
@@ -37,42 +35,6 @@ func renderPlatform(t *testing.T, rel render.Release, values map[string]any) ([]
 		t.Fatal(err)
 	}
 	return render.Render(context.Background(), c, rel, values)
-}
-
-func TestPlatformGolden(t *testing.T) {
-	for _, env := range environments {
-		t.Run(env, func(t *testing.T) {
-			rel, values := environment(t, env)
-			objs, err := renderPlatform(t, rel, values)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out strings.Builder
-			for _, o := range objs {
-				data, err := yaml.Marshal(o.Object)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out.WriteString("# Source: " + o.Template + "\n" + string(data) + "---\n")
-			}
-			golden := filepath.Join("testdata", "golden", env+".yaml")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil { //nolint:gosec // G301: temporary test directory
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil { //nolint:gosec // G306: temporary test file
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden) //nolint:gosec // G304: test fixture path
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/render -update)", err)
-			}
-			if string(want) != out.String() {
-				t.Fatalf("rendered %s differs from %s; review and run go test ./internal/render -update", env, golden)
-			}
-		})
-	}
 }
 
 // Every pod of every environment: requests and limits on each container,
@@ -286,7 +248,9 @@ func toInt64(v any) int64 {
 	return 0
 }
 
-// deploy/kubernetes/<env>/ must match what the chart renders now.
+// TestManifestsUpToDate is the chart's golden test: deploy/kubernetes/<env>/
+// (what `make manifests` writes, and what users apply without Helm) must be
+// exactly what the chart renders now, object by object and byte by byte.
 func TestManifestsUpToDate(t *testing.T) {
 	for _, env := range environments {
 		rel, values := environment(t, env)
