@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
@@ -80,7 +81,7 @@ func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.C
 			fmt.Fprintf(streams.Out, "%s %s (environment %s, policy %s)\n", verb, o.target, o.plan.Env.Name, o.plan.Env.PolicyName())
 			res, err := release.Upgrade(cmd.Context(), o.target, o.plan, release.Options{
 				DryRun: o.DryRun == "server", Timeout: o.Timeout, Progress: streams.Out,
-				OnChanges: func(changes *drift.Report, removed []drift.Ref) {
+				OnChanges: func(changes *drift.Report, removed []objects.Ref) {
 					fmt.Fprintf(streams.Out, "changes (%d of %d objects):\n", len(changes.Objects)+len(removed), changes.Checked)
 					printReport(streams.Out, changes, removed, diffVerbs)
 					fmt.Fprintln(streams.Out, "progress:")

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
@@ -67,7 +68,7 @@ var (
 
 // printReport writes a report per object and field. Values are shown as
 // compact JSON; Secret values arrive here already as fingerprints.
-func printReport(w io.Writer, r *drift.Report, removed []drift.Ref, verbs reportVerbs) {
+func printReport(w io.Writer, r *drift.Report, removed []objects.Ref, verbs reportVerbs) {
 	for _, o := range r.Objects {
 		if o.State == drift.Missing {
 			fmt.Fprintf(w, "+ %s (%s)\n", o.Object, verbs.missing)

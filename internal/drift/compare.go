@@ -3,13 +3,14 @@ package drift
 import (
 	"encoding/json"
 	"fmt"
-	"path"
 	"reflect"
 	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 // Change is one field that differs, at a JSON pointer.
@@ -19,38 +20,12 @@ type Change struct {
 	Desired any    `json:"desired,omitempty"`
 }
 
-// IgnoreRule ignores JSON pointers (and everything under them) in the
-// objects it matches; an empty or "*" kind matches any kind, and name is a
-// glob ("*", "agentic-rag-*").
-type IgnoreRule struct {
-	Kind     string
-	Name     string
-	Pointers []string
-}
-
-func (r IgnoreRule) matches(ref Ref, pointer string) bool {
-	if r.Kind != "" && r.Kind != "*" && r.Kind != ref.Kind {
-		return false
-	}
-	if r.Name != "" {
-		if ok, _ := path.Match(r.Name, ref.Name); !ok {
-			return false
-		}
-	}
-	for _, p := range r.Pointers {
-		if pointer == p || strings.HasPrefix(pointer, p+"/") {
-			return true
-		}
-	}
-	return false
-}
-
 // volatile are metadata fields the API server owns; they differ between a
 // dry-run result and the stored object without anyone changing anything.
 var volatile = []string{"managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink"}
 
-// normalise drops status and server-owned metadata.
-func normalise(u *unstructured.Unstructured) map[string]any {
+// normalize drops status and server-owned metadata.
+func normalize(u *unstructured.Unstructured) map[string]any {
 	obj := u.DeepCopy().Object
 	delete(obj, "status")
 	for _, f := range volatile {
@@ -61,9 +36,9 @@ func normalise(u *unstructured.Unstructured) map[string]any {
 
 // compare lists the fields where live differs from predicted, minus ignored
 // pointers. Quantities compare by value (1000m == 1), numbers by value.
-func compare(ref Ref, live, predicted *unstructured.Unstructured, ignore []IgnoreRule) []Change {
+func compare(ref objects.Ref, live, predicted *unstructured.Unstructured, ignore []objects.IgnoreRule) []Change {
 	var out []Change
-	walk("", normalise(live), normalise(predicted), &out)
+	walk("", normalize(live), normalize(predicted), &out)
 	kept := out[:0]
 	for _, c := range out {
 		if !ignored(ignore, ref, c.Path) {
@@ -74,9 +49,9 @@ func compare(ref Ref, live, predicted *unstructured.Unstructured, ignore []Ignor
 	return kept
 }
 
-func ignored(rules []IgnoreRule, ref Ref, pointer string) bool {
+func ignored(rules []objects.IgnoreRule, ref objects.Ref, pointer string) bool {
 	for _, r := range rules {
-		if r.matches(ref, pointer) {
+		if r.Matches(ref, pointer) {
 			return true
 		}
 	}

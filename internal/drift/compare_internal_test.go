@@ -5,6 +5,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 func TestCoversAndCompare(t *testing.T) {
@@ -30,7 +32,7 @@ func TestCoversAndCompare(t *testing.T) {
 			if got := covers(tc.live, tc.want); got != tc.covered {
 				t.Errorf("covers = %t; want %t", got, tc.covered)
 			}
-			ref := Ref{GroupVersionKind: schema.GroupVersionKind{Kind: "ConfigMap"}, Name: "x"}
+			ref := objects.Ref{GroupVersionKind: schema.GroupVersionKind{Kind: "ConfigMap"}, Name: "x"}
 			changes := compare(ref, &unstructured.Unstructured{Object: tc.live}, &unstructured.Unstructured{Object: tc.want}, nil)
 			var paths []string
 			for _, c := range changes {

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 // State of one object.
@@ -34,11 +35,11 @@ const (
 
 // Object is the report of one object.
 type Object struct {
-	Ref     Ref      `json:"-"`
-	Kind    string   `json:"kind"`
-	Object  string   `json:"object"`
-	State   State    `json:"state"`
-	Changes []Change `json:"changes,omitempty"`
+	Ref     objects.Ref `json:"-"`
+	Kind    string      `json:"kind"`
+	Object  string      `json:"object"`
+	State   State       `json:"state"`
+	Changes []Change    `json:"changes,omitempty"`
 
 	desired *unstructured.Unstructured
 }
@@ -73,7 +74,7 @@ type Options struct {
 	FieldManager string
 	// Concurrency is the number of dry-run requests in flight.
 	Concurrency int
-	Ignore      []IgnoreRule
+	Ignore      []objects.IgnoreRule
 	// Adopt, when set, copies into the desired object the fields another
 	// controller owns in the live one, before the dry run.
 	Adopt func(desired, live *unstructured.Unstructured)
@@ -101,7 +102,7 @@ func Check(ctx context.Context, c client.Client, desired []*unstructured.Unstruc
 		opts.Concurrency = 1
 	}
 	opts.Ignore = append(slices.Clone(opts.Ignore), hpaOwnedReplicas(desired)...)
-	live := NewLive(c)
+	live := objects.NewLive(c)
 	results := make([]Object, len(desired))
 	errs := make([]error, len(desired))
 	sem := make(chan struct{}, opts.Concurrency)
@@ -131,8 +132,8 @@ func Check(ctx context.Context, c client.Client, desired []*unstructured.Unstruc
 // hpaOwnedReplicas ignores the replicas of every object an HPA among the
 // desired ones scales: the HPA owns them, whatever the manifest said when it
 // was applied.
-func hpaOwnedReplicas(desired []*unstructured.Unstructured) []IgnoreRule {
-	var rules []IgnoreRule
+func hpaOwnedReplicas(desired []*unstructured.Unstructured) []objects.IgnoreRule {
+	var rules []objects.IgnoreRule
 	for _, d := range desired {
 		if d.GetKind() != "HorizontalPodAutoscaler" || d.GroupVersionKind().Group != "autoscaling" {
 			continue
@@ -140,14 +141,14 @@ func hpaOwnedReplicas(desired []*unstructured.Unstructured) []IgnoreRule {
 		kind, _, _ := unstructured.NestedString(d.Object, "spec", "scaleTargetRef", "kind")
 		name, _, _ := unstructured.NestedString(d.Object, "spec", "scaleTargetRef", "name")
 		if kind != "" && name != "" && !strings.ContainsAny(name, "*?[") {
-			rules = append(rules, IgnoreRule{Kind: kind, Name: name, Pointers: []string{"/spec/replicas"}})
+			rules = append(rules, objects.IgnoreRule{Kind: kind, Name: name, Pointers: []string{"/spec/replicas"}})
 		}
 	}
 	return rules
 }
 
-func checkOne(ctx context.Context, c client.Client, live *Live, desired *unstructured.Unstructured, opts Options) (Object, error) {
-	ref := RefOf(desired)
+func checkOne(ctx context.Context, c client.Client, live *objects.Live, desired *unstructured.Unstructured, opts Options) (Object, error) {
+	ref := objects.RefOf(desired)
 	res := Object{Ref: ref, Kind: ref.Kind, Object: ref.String(), State: InSync}
 	cur, err := live.Get(ctx, ref)
 	if err != nil {

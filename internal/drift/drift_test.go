@@ -10,12 +10,13 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 func TestMain(m *testing.M) { clustertest.Main(m) }
 
-// objects parses YAML documents into the namespace.
-func objects(t *testing.T, ns string, docs ...string) []*unstructured.Unstructured {
+// parse parses YAML documents into the namespace.
+func parse(t *testing.T, ns string, docs ...string) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, d := range docs {
@@ -50,7 +51,7 @@ func apply(t *testing.T, c client.Client, objs []*unstructured.Unstructured) {
 	}
 }
 
-func check(t *testing.T, c client.Client, objs []*unstructured.Unstructured, ignore ...drift.IgnoreRule) *drift.Report {
+func check(t *testing.T, c client.Client, objs []*unstructured.Unstructured, ignore ...objects.IgnoreRule) *drift.Report {
 	t.Helper()
 	opts := drift.DefaultOptions()
 	opts.Ignore = ignore
@@ -144,7 +145,7 @@ data: {password: c2VjcmV0}
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, ns := newClient(t)
-			objs := objects(t, ns, tc.docs...)
+			objs := parse(t, ns, tc.docs...)
 			apply(t, c, objs)
 			// Both paths: the shortcut for a last-applied manifest, and the
 			// server-side dry run of every object (what diff uses).
@@ -163,7 +164,7 @@ func TestFieldsOfOtherManagersAreNotDrift(t *testing.T) {
 	c, ns := newClient(t)
 	// No replicas in the desired object: the HPA (here: the scale
 	// subresource, as the HPA uses it) owns them.
-	objs := objects(t, ns, deployment)
+	objs := parse(t, ns, deployment)
 	apply(t, c, objs)
 	scale := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "autoscaling/v1", "kind": "Scale", "spec": map[string]any{"replicas": int64(5)}}}
 	live := objs[0].DeepCopy()
@@ -175,23 +176,23 @@ func TestFieldsOfOtherManagersAreNotDrift(t *testing.T) {
 	}
 
 	// With replicas in the desired object, the same change is drift, at its path.
-	withReplicas := objects(t, ns, deployment)
+	withReplicas := parse(t, ns, deployment)
 	_ = unstructured.SetNestedField(withReplicas[0].Object, int64(2), "spec", "replicas")
 	r := check(t, c, withReplicas)
 	if len(r.Objects) != 1 || len(r.Objects[0].Changes) != 1 || r.Objects[0].Changes[0].Path != "/spec/replicas" {
 		t.Fatalf("report %+v; want only /spec/replicas", r.Objects)
 	}
 	// An ignore rule hides it.
-	if r := check(t, c, withReplicas, drift.IgnoreRule{Kind: "Deployment", Name: "a*", Pointers: []string{"/spec/replicas"}}); !r.Clean() {
+	if r := check(t, c, withReplicas, objects.IgnoreRule{Kind: "Deployment", Name: "a*", Pointers: []string{"/spec/replicas"}}); !r.Clean() {
 		t.Fatalf("ignored pointer reported: %+v", r.Objects)
 	}
-	if r := check(t, c, withReplicas, drift.IgnoreRule{Kind: "Deployment", Name: "other", Pointers: []string{"/spec/replicas"}}); r.Clean() {
+	if r := check(t, c, withReplicas, objects.IgnoreRule{Kind: "Deployment", Name: "other", Pointers: []string{"/spec/replicas"}}); r.Clean() {
 		t.Fatal("an ignore rule for another name hid the drift")
 	}
 
 	// With an HPA among the desired objects that scales it, the replicas in
 	// the manifest are a starting point: what the HPA set is not drift.
-	hpa := objects(t, ns, `
+	hpa := parse(t, ns, `
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: `+withReplicas[0].GetName()+`}
@@ -218,14 +219,14 @@ spec:
 // the manifest that was last applied takes the object as in sync.
 func TestDroppedFieldShowsOnlyInADiff(t *testing.T) {
 	c, ns := newClient(t)
-	applied := objects(t, ns, `
+	applied := parse(t, ns, `
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: cfg, labels: {tier: backend}}
 data: {LOG_LEVEL: info, CACHE: "on"}
 `)
 	apply(t, c, applied)
-	next := objects(t, ns, `
+	next := parse(t, ns, `
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: cfg, labels: {tier: backend}}
@@ -244,7 +245,7 @@ data: {LOG_LEVEL: info}
 
 func TestSecretValuesAreNeverReported(t *testing.T) {
 	c, ns := newClient(t)
-	objs := objects(t, ns, `
+	objs := parse(t, ns, `
 apiVersion: v1
 kind: Secret
 metadata: {name: creds}
@@ -268,7 +269,7 @@ data: {password: cHctT3JpZ2luYWwtOQ==}
 
 func TestMissingObjectsAndKinds(t *testing.T) {
 	c, ns := newClient(t)
-	objs := objects(t, ns, `
+	objs := parse(t, ns, `
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: never-applied}

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 // SecretFingerprints is what the Secrets ragdeploy owns must hold, by
@@ -49,10 +50,10 @@ func FingerprintsOf(secrets []*unstructured.Unstructured) (SecretFingerprints, e
 // and a key that should not be there are all drift (ragdeploy owns these
 // Secrets whole); ignore rules apply as to any object. Reports carry
 // fingerprints only.
-func CheckSecrets(ctx context.Context, c client.Client, ns string, want SecretFingerprints, ignore []IgnoreRule) ([]Object, error) {
+func CheckSecrets(ctx context.Context, c client.Client, ns string, want SecretFingerprints, ignore []objects.IgnoreRule) ([]Object, error) {
 	var out []Object
 	for _, name := range slices.Sorted(maps.Keys(want)) {
-		ref := Ref{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("Secret"), Namespace: ns, Name: name}
+		ref := objects.Ref{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("Secret"), Namespace: ns, Name: name}
 		obj := Object{Ref: ref, Kind: "Secret", Object: ref.String(), State: InSync}
 		var live corev1.Secret
 		err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &live)
@@ -73,7 +74,7 @@ func CheckSecrets(ctx context.Context, c client.Client, ns string, want SecretFi
 		}
 		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			path := "/data/" + escape(k)
-			if slices.ContainsFunc(ignore, func(r IgnoreRule) bool { return r.matches(ref, path) }) {
+			if slices.ContainsFunc(ignore, func(r objects.IgnoreRule) bool { return r.Matches(ref, path) }) {
 				continue
 			}
 			desired, wanted := want[name][k]

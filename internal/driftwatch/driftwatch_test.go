@@ -22,6 +22,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig/secretstest"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
@@ -107,7 +108,7 @@ func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
 	}
 	e.Release.Namespace = env.Namespace
 	e.Secrets.File = encrypted(t, "password", "token")
-	e.Drift.Ignore = []envconfig.IgnoreRule{{Kind: "Deployment", Name: "agentic-rag-*", Pointers: []string{"/spec/replicas"}}}
+	e.Drift.Ignore = []objects.IgnoreRule{{Kind: "Deployment", Name: "agentic-rag-*", Pointers: []string{"/spec/replicas"}}}
 	plan, err := release.Prepare(ctx, e, nil)
 	if err != nil {
 		t.Fatal(err)

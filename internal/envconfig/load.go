@@ -23,6 +23,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
+
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 // Release is where an environment is deployed.
@@ -49,15 +51,7 @@ type Environment struct {
 
 // DriftConfig holds the environment's drift ignore rules.
 type DriftConfig struct {
-	Ignore []IgnoreRule `json:"ignore,omitempty"`
-}
-
-// IgnoreRule ignores JSON pointers of the objects it matches. Empty kind or
-// name, or "*", match any.
-type IgnoreRule struct {
-	Kind     string   `json:"kind,omitempty"`
-	Name     string   `json:"name,omitempty"`
-	Pointers []string `json:"jsonPointers"`
+	Ignore []objects.IgnoreRule `json:"ignore,omitempty"`
 }
 
 // Load reads an environment file; unknown keys are errors. Structural

@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
-	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
@@ -40,7 +40,7 @@ func keepColorSelector(desired, live *unstructured.Unstructured) {
 // manifests before Helm applies them.
 type colorPostRenderer struct {
 	ctx  context.Context
-	live *drift.Live
+	live *objects.Live
 }
 
 func (r colorPostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
@@ -50,14 +50,14 @@ func (r colorPostRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 	}
 	out := &bytes.Buffer{}
 	for _, o := range objs {
-		live, err := r.live.Get(r.ctx, drift.RefOf(o.Unstructured))
+		live, err := r.live.Get(r.ctx, objects.RefOf(o.Unstructured))
 		if err != nil {
 			return nil, err
 		}
 		keepColorSelector(o.Unstructured, live)
 		data, err := yaml.Marshal(o.Object)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", drift.RefOf(o.Unstructured), err)
+			return nil, fmt.Errorf("%s: %w", objects.RefOf(o.Unstructured), err)
 		}
 		out.WriteString("---\n")
 		out.Write(data)

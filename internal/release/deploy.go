@@ -25,6 +25,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
@@ -39,7 +40,7 @@ type Options struct {
 	Progress io.Writer
 	// OnChanges, when set, receives what the upgrade will change before
 	// anything is applied.
-	OnChanges func(changes *drift.Report, removed []drift.Ref)
+	OnChanges func(changes *drift.Report, removed []objects.Ref)
 }
 
 // Result says what an Upgrade did.
@@ -49,7 +50,7 @@ type Result struct {
 	// Changes are the objects the upgrade changed or created, by field.
 	Changes *drift.Report
 	// Removed are objects of the previous revision the new one drops.
-	Removed []drift.Ref
+	Removed []objects.Ref
 }
 
 // Upgrade installs the plan's release, or upgrades it when it exists:
@@ -87,7 +88,7 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 		opts.OnChanges(changes, removed)
 	}
 	if opts.DryRun {
-		res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colorPostRenderer{ctx: ctx, live: drift.NewLive(c)})
+		res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colorPostRenderer{ctx: ctx, live: objects.NewLive(c)})
 		return res, errors.Join(err, u.dropNamespace(ctx))
 	}
 	if err := u.recordSecrets(ctx, p.Secrets); err != nil {
@@ -95,11 +96,11 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 	}
 	for _, s := range p.Secrets {
 		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(s.DeepCopy()), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-			return nil, u.run(ctx, fmt.Errorf("%s: apply: %w", drift.RefOf(s), err))
+			return nil, u.run(ctx, fmt.Errorf("%s: apply: %w", objects.RefOf(s), err))
 		}
 	}
 	u.helm, u.created = true, u.missingReleaseObjects(changes)
-	res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colorPostRenderer{ctx: ctx, live: drift.NewLive(c)})
+	res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colorPostRenderer{ctx: ctx, live: objects.NewLive(c)})
 	if err != nil {
 		return nil, u.run(ctx, err)
 	}
@@ -197,7 +198,7 @@ func ApplyChart(ctx context.Context, t Target, ch *chart.Chart, values map[strin
 
 // Diff is what Upgrade would change, computed by server-side dry-run
 // against the live cluster; nothing is changed.
-func Diff(ctx context.Context, t Target, p *Plan) (*drift.Report, []drift.Ref, error) {
+func Diff(ctx context.Context, t Target, p *Plan) (*drift.Report, []objects.Ref, error) {
 	c, err := t.Client()
 	if err != nil {
 		return nil, nil, err
@@ -206,7 +207,7 @@ func Diff(ctx context.Context, t Target, p *Plan) (*drift.Report, []drift.Ref, e
 	return changes, removed, err
 }
 
-func diff(ctx context.Context, c client.Client, t Target, p *Plan) (*drift.Report, []drift.Ref, *Revision, error) {
+func diff(ctx context.Context, c client.Client, t Target, p *Plan) (*drift.Report, []objects.Ref, *Revision, error) {
 	prev, err := Deployed(t)
 	if err != nil {
 		return nil, nil, nil, err
@@ -226,18 +227,18 @@ func diff(ctx context.Context, c client.Client, t Target, p *Plan) (*drift.Repor
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var removed []drift.Ref
+	var removed []objects.Ref
 	if prev != nil {
 		old, err := prev.Objects()
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		keep := map[drift.Ref]bool{}
+		keep := map[objects.Ref]bool{}
 		for _, d := range p.Desired() {
-			keep[drift.RefOf(d)] = true
+			keep[objects.RefOf(d)] = true
 		}
 		for _, o := range old {
-			if ref := drift.RefOf(o.Unstructured); !keep[ref] {
+			if ref := objects.RefOf(o.Unstructured); !keep[ref] {
 				removed = append(removed, ref)
 			}
 		}
@@ -318,9 +319,9 @@ func FixDrift(ctx context.Context, t Target, p *Plan, report *drift.Report) erro
 	if err != nil {
 		return err
 	}
-	owned := map[drift.Ref]*unstructured.Unstructured{}
+	owned := map[objects.Ref]*unstructured.Unstructured{}
 	for _, s := range p.Secrets {
-		owned[drift.RefOf(s)] = s
+		owned[objects.RefOf(s)] = s
 	}
 	rest := &drift.Report{}
 	for _, o := range report.Objects {
@@ -385,17 +386,8 @@ func CheckOptions() drift.Options {
 
 func checkOptions(env *envconfig.Environment) drift.Options {
 	opts := CheckOptions()
-	opts.Ignore = ignoreRules(env)
+	opts.Ignore = env.Drift.Ignore
 	return opts
-}
-
-// ignoreRules are the environment file's drift ignore rules.
-func ignoreRules(env *envconfig.Environment) []drift.IgnoreRule {
-	var out []drift.IgnoreRule
-	for _, r := range env.Drift.Ignore {
-		out = append(out, drift.IgnoreRule{Kind: r.Kind, Name: r.Name, Pointers: r.Pointers})
-	}
-	return out
 }
 
 // ensureNamespace creates the release namespace when it is missing, with the

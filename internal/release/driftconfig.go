@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 // DriftConfig is how a release's drift is judged: the environment's ignore
@@ -26,7 +27,7 @@ import (
 // what runs (`rollout set-image`, `rollout undo`) apply it even where the
 // environment file is not at hand.
 type DriftConfig struct {
-	Ignore  []drift.IgnoreRule       `json:"ignore,omitempty"`
+	Ignore  []objects.IgnoreRule     `json:"ignore,omitempty"`
 	Secrets drift.SecretFingerprints `json:"secrets,omitempty"`
 	Policy  string                   `json:"policy,omitempty"`
 }
@@ -42,7 +43,7 @@ func driftConfigOf(p *Plan) (*DriftConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DriftConfig{Ignore: ignoreRules(p.Env), Secrets: fps, Policy: p.Env.PolicyName()}, nil
+	return &DriftConfig{Ignore: p.Env.Drift.Ignore, Secrets: fps, Policy: p.Env.PolicyName()}, nil
 }
 
 // storeDriftConfig applies the plan's drift configuration next to the release.

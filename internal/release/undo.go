@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 // undo returns the cluster to its state before a failed Upgrade, the way
@@ -34,17 +35,17 @@ type undo struct {
 	// helm: the chart may have been (partly) applied.
 	helm bool
 	// created are the release's objects that did not exist before.
-	created []drift.Ref
+	created []objects.Ref
 	// secrets are the environment's Secrets as they were (nil: absent).
-	secrets map[drift.Ref]*unstructured.Unstructured
+	secrets map[objects.Ref]*unstructured.Unstructured
 }
 
 // recordSecrets remembers the Secrets an apply is about to change.
 func (u *undo) recordSecrets(ctx context.Context, secrets []*unstructured.Unstructured) error {
-	live := drift.NewLive(u.c)
-	u.secrets = map[drift.Ref]*unstructured.Unstructured{}
+	live := objects.NewLive(u.c)
+	u.secrets = map[objects.Ref]*unstructured.Unstructured{}
 	for _, s := range secrets {
-		ref := drift.RefOf(s)
+		ref := objects.RefOf(s)
 		cur, err := live.Get(ctx, ref)
 		if err != nil {
 			return err
@@ -143,16 +144,16 @@ func (u *undo) restorePrevious(ctx context.Context) (string, error) {
 	if err != nil {
 		return "restore revision", err
 	}
-	live := drift.NewLive(u.c)
+	live := objects.NewLive(u.c)
 	for _, o := range objs {
 		d := withHelmOwnership(o.Unstructured, u.t.Name, u.t.Namespace)
-		cur, err := live.Get(ctx, drift.RefOf(d))
+		cur, err := live.Get(ctx, objects.RefOf(d))
 		if err != nil {
 			return "restore revision", err
 		}
 		keepColorSelector(d, cur)
 		if err := u.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(d), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-			return "restore revision", fmt.Errorf("%s: %w", drift.RefOf(d), err)
+			return "restore revision", fmt.Errorf("%s: %w", objects.RefOf(d), err)
 		}
 	}
 	return fmt.Sprintf("restored the %d objects of revision %d, which stays the deployed one", len(objs), u.prev.Number), nil
@@ -255,8 +256,8 @@ func (u *undo) deleteNewClaims(ctx context.Context) (string, error) {
 
 // missingReleaseObjects are the objects a report says do not exist yet,
 // but for the environment's Secrets (restoreSecrets takes care of those).
-func (u *undo) missingReleaseObjects(r *drift.Report) []drift.Ref {
-	var out []drift.Ref
+func (u *undo) missingReleaseObjects(r *drift.Report) []objects.Ref {
+	var out []objects.Ref
 	for _, o := range r.Objects {
 		if _, secret := u.secrets[o.Ref]; o.State == drift.Missing && !secret {
 			out = append(out, o.Ref)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
-	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 // objectStatus is kstatus's verdict, except for BlueGreenDeployments, whose
@@ -51,15 +51,15 @@ func objectStatus(u *unstructured.Unstructured) (status.Status, string) {
 // context ends, printing each status change to progress.
 func Wait(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, progress io.Writer) error {
 	start := time.Now()
-	last := map[drift.Ref]string{}
+	last := map[objects.Ref]string{}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		live := drift.NewLive(c)
+		live := objects.NewLive(c)
 		pending := 0
 		var failed []string
 		for _, o := range objs {
-			ref := drift.RefOf(o)
+			ref := objects.RefOf(o)
 			cur, err := live.Get(ctx, ref)
 			if err != nil {
 				return err

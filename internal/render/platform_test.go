@@ -15,7 +15,6 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
-
 var environments = []string{"development", "staging", "production"}
 
 // environment reads environments/<name>.yaml: the release and its values.

@@ -1,4 +1,8 @@
-package drift
+// Package objects names Kubernetes objects (Ref), reads many of them live
+// with one LIST per kind and namespace (Live), and says which of their
+// fields a drift check or a diff leaves alone (IgnoreRule): what release,
+// drift and envconfig share.
+package objects
 
 import (
 	"context"
