@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -35,11 +34,7 @@ func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
-		if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s, Namespace: env.Namespace}, StringData: map[string]string{"password": "x", "token": "x"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	secretstest.CreatePlatformSecrets(ctx, t, c, env.Namespace, "x")
 	e, err := envconfig.Load(filepath.Join("..", "..", "environments", "development.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +165,7 @@ func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
 // Secrets, encrypted for a new age key that SOPS_AGE_KEY_FILE points at.
 func encrypted(t *testing.T, keys ...string) string {
 	secrets := map[string]map[string]string{}
-	for _, name := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
+	for name := range secretstest.PlatformSecrets {
 		secrets[name] = map[string]string{}
 		for _, k := range keys {
 			secrets[name][k] = "value-of-" + name

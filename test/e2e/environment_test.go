@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig/secretstest"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
@@ -128,14 +129,7 @@ func newEnvWorld(t *testing.T) *envWorld {
 	if err := os.CopyFS(filepath.Join(w.dir, "environments"), os.DirFS("../../environments")); err != nil {
 		t.Fatal(err)
 	}
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := filepath.Join(w.dir, "age.key")
-	if err := os.WriteFile(key, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	recipient, key := secretstest.Identity(t, w.dir)
 	w.env = []string{"SOPS_AGE_KEY_FILE=" + key}
 	plain := "secrets:\n"
 	for name, v := range e2eSecrets {
@@ -144,7 +138,7 @@ func newEnvWorld(t *testing.T) *envWorld {
 	if err := os.WriteFile(filepath.Join(w.dir, "plain.yaml"), []byte(plain), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	res := w.run(t, "secrets", "encrypt", "--age-recipient", id.Recipient().String(), "-f", "plain.yaml", "-o", "environments/development.secrets.yaml")
+	res := w.run(t, "secrets", "encrypt", "--age-recipient", recipient, "-f", "plain.yaml", "-o", "environments/development.secrets.yaml")
 	if res.code != 0 {
 		t.Fatal("secrets encrypt failed")
 	}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig/secretstest"
 	"github.com/agentic-rag/ragdeploy/internal/standin"
 )
 
@@ -116,12 +117,7 @@ func TestStagingOnTheRealNode(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "agentic-rag-staging"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for name, key := range map[string]string{"agentic-rag-postgresql": "password", "agentic-rag-redis": "password", "agentic-rag-chromadb": "token"} {
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "agentic-rag-staging"}, StringData: map[string]string{key: "local-" + name}}
-		if _, err := cs.CoreV1().Secrets("agentic-rag-staging").Create(ctx, s, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	secretstest.CreatePlatformSecrets(ctx, t, c, "agentic-rag-staging", "local-credential")
 	envDir, err := filepath.Abs("../../environments")
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig/secretstest"
 	"github.com/agentic-rag/ragdeploy/internal/image"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/prober"
@@ -131,11 +132,7 @@ func newRehearsal(t *testing.T) *rehearsal {
 			Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}); err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
-			if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s, Namespace: ns}, StringData: map[string]string{"password": "rehearsal", "token": "rehearsal"}}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		secretstest.CreatePlatformSecrets(ctx, t, c, ns, "rehearsal")
 		// The environments' own checks: the in-cluster controller reaches the
 		// Services by their cluster DNS names.
 		sets[env] = apiOnRealNode()

@@ -1,8 +1,10 @@
-// Package secretstest writes SOPS-encrypted environment secrets files for
-// tests, each for a fresh age identity that SOPS_AGE_KEY_FILE points at.
+// Package secretstest is what tests need of the platform's secrets: the
+// Secrets its charts read, those Secrets created in a namespace, fresh age
+// identities, and SOPS-encrypted environment secrets files for them.
 package secretstest
 
 import (
+	"context"
 	"maps"
 	"os"
 	"path/filepath"
@@ -10,23 +12,55 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 )
 
-// Encrypt writes secrets (Secret name -> key -> value) as an encrypted
-// secrets file in a temporary directory and returns its path.
-func Encrypt(t testing.TB, secrets map[string]map[string]string) string {
+// PlatformSecrets are the Secrets the platform's charts read (Secret name ->
+// the key holding its credential), as the README lists them.
+var PlatformSecrets = map[string]string{
+	"agentic-rag-postgresql": "password",
+	"agentic-rag-redis":      "password",
+	"agentic-rag-chromadb":   "token",
+}
+
+// CreatePlatformSecrets creates PlatformSecrets in namespace ns, each
+// holding value under its key.
+func CreatePlatformSecrets(ctx context.Context, t testing.TB, c client.Client, ns, value string) {
+	t.Helper()
+	for _, name := range slices.Sorted(maps.Keys(PlatformSecrets)) {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: map[string]string{PlatformSecrets[name]: value}}
+		if err := c.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Identity writes a fresh age identity to dir/age.key (mode 0600) and
+// returns its recipient and the key file's path.
+func Identity(t testing.TB, dir string) (recipient, keyFile string) {
 	t.Helper()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "age.key")
+	keyFile = filepath.Join(dir, "age.key")
 	if err := os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return id.Recipient().String(), keyFile
+}
+
+// Encrypt writes secrets (Secret name -> key -> value) as an encrypted
+// secrets file in a temporary directory, for a fresh age identity that
+// SOPS_AGE_KEY_FILE then points at, and returns the file's path.
+func Encrypt(t testing.TB, secrets map[string]map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	recipient, keyFile := Identity(t, dir)
 	t.Setenv("SOPS_AGE_KEY_FILE", keyFile)
 	plain := "secrets:\n"
 	for _, name := range slices.Sorted(maps.Keys(secrets)) {
@@ -35,7 +69,7 @@ func Encrypt(t testing.TB, secrets map[string]map[string]string) string {
 			plain += "    " + k + ": " + secrets[name][k] + "\n"
 		}
 	}
-	enc, err := envconfig.EncryptSecrets([]byte(plain), id.Recipient().String())
+	enc, err := envconfig.EncryptSecrets([]byte(plain), recipient)
 	if err != nil {
 		t.Fatal(err)
 	}
