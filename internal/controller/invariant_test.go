@@ -6,88 +6,114 @@ import (
 	"sync"
 	"time"
 
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
-	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
 
-// watcher samples the active Service every few milliseconds during a
-// scenario and records a violation when, after the first switch, the active
-// Service has no ready endpoint, or when it moves to a color with fewer
-// ready pods than the desired replicas.
+// watcher follows the active Service and its EndpointSlices through
+// informers during a scenario, judging every change it is told of, and
+// records a violation when, after the first switch, the active Service has
+// no ready endpoint, or when it moves to a color with fewer ready pods than
+// the desired replicas.
 type watcher struct {
 	mu           sync.Mutex
 	violations   []string
 	samples      int
 	sampleErrors int
 	lastError    string
+	lastColor    string
+	served       bool
 	cancel       context.CancelFunc
-	done         chan struct{}
 }
 
 // watchInvariants starts the watcher; check() stops it and fails the test on
 // any violation.
 func (s *scenario) watchInvariants() *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &watcher{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		var lastColor string
-		served := false
-		for ctx.Err() == nil {
-			w.sample(ctx, s, &lastColor, &served)
-			time.Sleep(5 * time.Millisecond)
+	w := &watcher{cancel: cancel}
+	factory := informers.NewSharedInformerFactoryWithOptions(s.env.Client, 0, informers.WithNamespace(s.env.Namespace))
+	services := factory.Core().V1().Services()
+	slices := factory.Discovery().V1().EndpointSlices()
+	judge := func() { w.judge(ctx, s, services.Lister(), slices.Lister()) }
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { judge() },
+		UpdateFunc: func(any, any) { judge() },
+		DeleteFunc: func(any) { judge() },
+	}
+	for _, inf := range []cache.SharedIndexInformer{services.Informer(), slices.Informer()} {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			s.t.Fatal(err)
 		}
-	}()
-	s.t.Cleanup(func() { w.check(s) })
+	}
+	factory.Start(ctx.Done())
+	for typ, synced := range factory.WaitForCacheSync(ctx.Done()) {
+		if !synced {
+			s.t.Fatalf("invariant watcher: %v informer never synced", typ)
+		}
+	}
+	s.t.Cleanup(func() {
+		w.check(s)
+		factory.Shutdown()
+	})
 	return w
 }
 
-func (w *watcher) sample(ctx context.Context, s *scenario, lastColor *string, served *bool) {
-	svc, err := s.env.Client.CoreV1().Services(s.env.Namespace).Get(ctx, "api", metav1.GetOptions{})
+// judge checks the invariants against the informers' caches after a change
+// to the active Service or one of its EndpointSlices. A color switch is
+// checked against a fresh read of the pods and the rollout.
+func (w *watcher) judge(ctx context.Context, s *scenario, services corelisters.ServiceLister, slices discoverylisters.EndpointSliceLister) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	svc, err := services.Services(s.env.Namespace).Get("api")
 	if err != nil {
-		return
+		return // not created yet
 	}
 	color := svc.Spec.Selector[bluegreen.LabelColor]
 	if color == "" {
 		return
 	}
-	w.mu.Lock()
 	w.samples++
-	w.mu.Unlock()
-	if color != *lastColor {
+	if color != w.lastColor {
 		bgd := s.getQuiet(ctx)
 		ready, err := s.readyPods(ctx, color)
 		if bgd == nil || bgd.Spec.Replicas == nil || err != nil {
 			// An API error (e.g. throttling under load) is no evidence either
-			// way: sample again.
-			w.mu.Lock()
+			// way: the next change is judged again.
 			w.sampleErrors++
 			w.lastError = fmt.Sprintf("BlueGreenDeployment read: %t, pods: %v", bgd != nil, err)
-			w.mu.Unlock()
 			return
 		}
 		if ready < *bgd.Spec.Replicas {
-			w.violate(fmt.Sprintf("active Service moved %q -> %q with %d/%d ready pods", *lastColor, color, ready, *bgd.Spec.Replicas))
+			w.violations = append(w.violations, time.Now().Format("15:04:05.000")+" "+
+				fmt.Sprintf("active Service moved %q -> %q with %d/%d ready pods", w.lastColor, color, ready, *bgd.Spec.Replicas))
 		}
-		*lastColor = color
+		w.lastColor = color
 	}
-	n, err := clustertest.ReadyEndpoints(ctx, s.env.Client, s.env.Namespace, "api")
+	list, err := slices.EndpointSlices(s.env.Namespace).List(labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: "api"}))
 	if err != nil {
 		return
 	}
-	if n > 0 {
-		*served = true
-	} else if *served {
-		w.violate(fmt.Sprintf("active Service selecting %s had no ready endpoint", color))
+	n := 0
+	for _, sl := range list {
+		for _, ep := range sl.Endpoints {
+			if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
+				n++
+			}
+		}
 	}
-}
-
-func (w *watcher) violate(msg string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.violations = append(w.violations, time.Now().Format("15:04:05.000")+" "+msg)
+	if n > 0 {
+		w.served = true
+	} else if w.served {
+		w.violations = append(w.violations, time.Now().Format("15:04:05.000")+" "+
+			fmt.Sprintf("active Service selecting %s had no ready endpoint", color))
+	}
 }
 
 func (w *watcher) check(s *scenario) {
@@ -95,7 +121,6 @@ func (w *watcher) check(s *scenario) {
 		return
 	}
 	w.cancel()
-	<-w.done
 	w.cancel = nil
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -103,7 +128,7 @@ func (w *watcher) check(s *scenario) {
 		s.t.Logf("invariant watcher: %d samples retried after API errors (last: %s)", w.sampleErrors, w.lastError)
 	}
 	if w.samples == 0 {
-		s.t.Error("invariant watcher took no sample of a selected active Service")
+		s.t.Error("invariant watcher saw no change of a selected active Service")
 	}
 	for _, v := range w.violations {
 		s.t.Errorf("invariant violated: %s", v)
