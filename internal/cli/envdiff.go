@@ -148,10 +148,14 @@ func secretsSource(env *envconfig.Environment) string {
 	if env.Secrets.External != nil {
 		return "external store " + env.Secrets.External.StoreRef.Kind + "/" + env.Secrets.External.StoreRef.Name
 	}
+	src := "existing Secrets"
 	if f := env.SecretsFile(); f != "" {
-		return "sops file " + f
+		src = "sops file " + f
 	}
-	return "existing Secrets"
+	if env.Secrets.Generate {
+		src += ", generated when missing"
+	}
+	return src
 }
 
 func orUnset(s string) string {

@@ -48,6 +48,9 @@ func TestEnvListJSON(t *testing.T) {
 	if len(entries) != 3 || entries[2].Name != "staging" || entries[2].Namespace != "agentic-rag-staging" || entries[2].Policy != "staging" {
 		t.Fatalf("entries %+v; want development, production, staging with their targets", entries)
 	}
+	if !strings.HasSuffix(entries[0].Secrets, ", generated when missing") || strings.Contains(entries[2].Secrets, "generated") {
+		t.Fatalf("secrets of development %q, staging %q; want only development's generated when missing", entries[0].Secrets, entries[2].Secrets)
+	}
 	code, stdout, _ = run(t, "env", "list", "-o", "json", "--environments-dir", t.TempDir())
 	if code != 0 || strings.TrimSpace(stdout) != "[]" {
 		t.Fatalf("empty directory: exit %d, %q; want []", code, stdout)

@@ -29,6 +29,8 @@ type Profile struct {
 	RequirePersistence   bool     `json:"requirePersistence"`
 	RequireTLS           bool     `json:"requireTLS"`
 	Strategies           []string `json:"strategies"`
+	// AllowGeneratedSecrets lets the environment set secrets.generate.
+	AllowGeneratedSecrets bool `json:"allowGeneratedSecrets"`
 }
 
 //go:embed policies.yaml

@@ -1,6 +1,7 @@
 package envconfig
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -29,10 +30,14 @@ import (
 // SecretsConfig says where an environment's secrets come from: a
 // SOPS-encrypted file (default <env>.secrets.yaml next to the environment
 // file, when it exists) or, with external set, ExternalSecrets that the
-// external-secrets operator resolves from a secret store.
+// external-secrets operator resolves from a secret store. With generate
+// (allowed by the development profile only), a Secret the chart reads that
+// neither of those provides nor the namespace holds is created once with
+// random values, and kept (see GeneratedSecret).
 type SecretsConfig struct {
 	File     string           `json:"file,omitempty"`
 	External *ExternalSecrets `json:"external,omitempty"`
+	Generate bool             `json:"generate,omitempty"`
 }
 
 // ExternalSecrets renders one external-secrets.io/v1 ExternalSecret per
@@ -198,7 +203,26 @@ const (
 	LabelManagedBy   = "app.kubernetes.io/managed-by"
 	ManagedBy        = "ragdeploy"
 	LabelEnvironment = "ragdeploy.io/environment"
+	// LabelGenerated marks a Secret whose values ragdeploy generated.
+	LabelGenerated = "ragdeploy.io/generated"
 )
+
+// GeneratedSecret is Secret name in the environment's namespace holding a
+// fresh random value (26 characters of base32, 130 bits, from crypto/rand)
+// for each key. It carries the labels of the environment's other Secrets,
+// so uninstall keeps it (and --purge-data deletes it), and is not part of any
+// Helm release.
+func (e *Environment) GeneratedSecret(name string, keys []string) *unstructured.Unstructured {
+	data := map[string]any{}
+	for _, k := range keys {
+		data[k] = base64.StdEncoding.EncodeToString([]byte(rand.Text()))
+	}
+	labels := map[string]any{LabelManagedBy: ManagedBy, LabelEnvironment: e.Name, LabelGenerated: "true"}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": data,
+		"metadata": map[string]any{"name": name, "namespace": e.Release.Namespace, "labels": labels},
+	}}
+}
 
 // SecretObjects are the objects that carry the environment's secrets into
 // the namespace: Secrets built from data, or ExternalSecrets in external

@@ -48,8 +48,13 @@ func Validate(ctx context.Context, env *Environment, c *chart.Chart, values map[
 	if !ok {
 		return nil, fail(nil)
 	}
-	if errs := policyErrors(profile, coalesced, objs); len(errs) > 0 {
-		return nil, fail(env.ofPolicy(errs))
+	errs := env.ofPolicy(policyErrors(profile, coalesced, objs))
+	if env.Secrets.Generate && !profile.AllowGeneratedSecrets {
+		errs = append(errs, field.Forbidden(field.NewPath("secrets", "generate"),
+			fmt.Sprintf("the %s policy profile never generates credentials: provide them with a SOPS file (secrets.file), ExternalSecrets (secrets.external) or Secrets that exist in %s", env.PolicyName(), env.Release.Namespace)))
+	}
+	if len(errs) > 0 {
+		return nil, fail(errs)
 	}
 	return objs, nil
 }

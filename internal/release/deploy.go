@@ -68,7 +68,8 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	if err := checkReferencedSecrets(ctx, c, p); err != nil {
+	generate, err := checkReferencedSecrets(ctx, c, p)
+	if err != nil {
 		return nil, err
 	}
 	// Dry runs of namespaced objects need their namespace: one made here
@@ -91,13 +92,24 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 		res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colorPostRenderer{ctx: ctx, live: objects.NewLive(c)})
 		return res, errors.Join(err, u.dropNamespace(ctx))
 	}
-	if err := u.recordSecrets(ctx, p.Secrets); err != nil {
+	var generated []*unstructured.Unstructured
+	for _, name := range slices.Sorted(maps.Keys(generate)) {
+		generated = append(generated, p.Env.GeneratedSecret(name, generate[name]))
+	}
+	if err := u.recordSecrets(ctx, append(slices.Clone(p.Secrets), generated...)); err != nil {
 		return nil, u.run(ctx, err)
 	}
 	for _, s := range p.Secrets {
 		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(s.DeepCopy()), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 			return nil, u.run(ctx, fmt.Errorf("%s: apply: %w", objects.RefOf(s), err))
 		}
+	}
+	// Generated once: created, never updated, so their values stay.
+	for _, s := range generated {
+		if err := c.Create(ctx, s.DeepCopy(), client.FieldOwner(FieldManager)); err != nil {
+			return nil, u.run(ctx, fmt.Errorf("%s: create: %w", objects.RefOf(s), err))
+		}
+		fmt.Fprintf(opts.Progress, "  generated Secret %s/%s (keys %s; values never shown)\n", s.GetNamespace(), s.GetName(), strings.Join(generate[s.GetName()], ", "))
 	}
 	u.helm, u.created = true, u.missingReleaseObjects(changes)
 	res.Revision, err = runHelm(ctx, t, p.Chart, p.Values, opts, colorPostRenderer{ctx: ctx, live: objects.NewLive(c)})
@@ -409,13 +421,16 @@ func ensureNamespace(ctx context.Context, c client.Client, name string) (bool, e
 // checkReferencedSecrets fails before anything is applied when a Secret the
 // chart reads a key of neither comes with the environment nor exists, or
 // lacks that key (the pods would never start). Values are never read out.
-func checkReferencedSecrets(ctx context.Context, c client.Client, p *Plan) error {
+// With secrets.generate, a Secret that does not exist at all is no error: it
+// is returned (name -> the keys read of it) to be generated.
+func checkReferencedSecrets(ctx context.Context, c client.Client, p *Plan) (map[string][]string, error) {
 	provided := map[string]map[string]bool{}
 	for _, s := range p.Secrets {
 		provided[s.GetName()] = secretKeys(s)
 	}
 	ns := p.Env.Release.Namespace
 	var missing []error
+	generate := map[string][]string{}
 	refs := referencedSecrets(p)
 	for _, name := range slices.Sorted(maps.Keys(refs)) {
 		keys, ok := provided[name]
@@ -424,11 +439,15 @@ func checkReferencedSecrets(ctx context.Context, c client.Client, p *Plan) error
 			var live corev1.Secret
 			err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &live)
 			if apierrors.IsNotFound(err) {
+				if p.Env.Secrets.Generate {
+					generate[name] = slices.Sorted(maps.Keys(refs[name]))
+					continue
+				}
 				missing = append(missing, fmt.Errorf("secret %s/%s (used by %s) does not exist (hint: add it to %s or create it)",
 					ns, name, refs[name][slices.Sorted(maps.Keys(refs[name]))[0]], where))
 				continue
 			} else if err != nil {
-				return fmt.Errorf("secret %s/%s: %w", ns, name, err)
+				return nil, fmt.Errorf("secret %s/%s: %w", ns, name, err)
 			}
 			keys, where = map[string]bool{}, "the Secret"
 			for k := range live.Data {
@@ -445,7 +464,7 @@ func checkReferencedSecrets(ctx context.Context, c client.Client, p *Plan) error
 			}
 		}
 	}
-	return errors.Join(missing...)
+	return generate, errors.Join(missing...)
 }
 
 // secretKeys lists the keys a Secret (or the Secret an ExternalSecret makes) holds.

@@ -326,6 +326,72 @@ func TestUninstallKeepsDataUnlessPurged(t *testing.T) {
 	}
 }
 
+// TestDevelopmentGeneratesItsCredentialsOnce: with no secrets file and no
+// Secrets in the namespace, development (secrets.generate) installs: each
+// credential the chart reads is generated once, at random, never shown
+// and never in the release; upgrades, uninstall and reinstall keep the
+// values; --purge deletes them.
+func TestDevelopmentGeneratesItsCredentialsOnce(t *testing.T) {
+	p := newPlatform(t, "development")
+	p.e.Secrets.File = "" // environments/ holds no development.secrets.yaml: nothing provided
+	ctx := t.Context()
+	generated := func() map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		for name, key := range secretstest.PlatformSecrets {
+			var s corev1.Secret
+			if err := p.c.Get(ctx, types.NamespacedName{Namespace: p.target.Namespace, Name: name}, &s); err != nil {
+				t.Fatalf("Secret %s: %v", name, err)
+			}
+			if s.Labels[envconfig.LabelGenerated] != "true" || len(s.Data) != 1 || len(s.Data[key]) != 26 {
+				t.Fatalf("Secret %s: labels %v, %d keys, %q of %d bytes; want one generated 26-character %s", name, s.Labels, len(s.Data), key, len(s.Data[key]), key)
+			}
+			out[name] = string(s.Data[key])
+		}
+		return out
+	}
+	p.deploy(t)
+	p.assertReady(t)
+	first := generated()
+	if a, b, c := first["agentic-rag-postgresql"], first["agentic-rag-redis"], first["agentic-rag-chromadb"]; a == b || b == c || a == c {
+		t.Fatal("two generated credentials are equal")
+	}
+	rev, err := release.Deployed(p.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range first {
+		for _, form := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
+			if strings.Contains(p.out.String(), form) || strings.Contains(rev.Manifest, form) {
+				t.Fatalf("the value of %s shows in the output or the release", name)
+			}
+		}
+		if !strings.Contains(p.out.String(), "generated Secret "+p.target.Namespace+"/"+name) {
+			t.Errorf("the install does not say it generated %s:\n%s", name, p.out.String())
+		}
+	}
+
+	p.deploy(t, "api.config.LOG_LEVEL=info")
+	if got := generated(); !maps.Equal(got, first) {
+		t.Fatal("an upgrade changed a generated credential")
+	}
+	kept, err := release.Uninstall(ctx, p.target, p.e.Name, false, 2*time.Minute)
+	if err != nil || len(kept.Secrets) != 3 {
+		t.Fatalf("uninstall kept %v (err %v); want the 3 generated Secrets", kept, err)
+	}
+	p.deploy(t)
+	p.assertReady(t)
+	if got := generated(); !maps.Equal(got, first) {
+		t.Fatal("a reinstall changed a generated credential")
+	}
+	if _, err := release.Uninstall(ctx, p.target, p.e.Name, true, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := release.Data(ctx, p.target, p.e.Name); err != nil || len(left.Secrets) != 0 {
+		t.Fatalf("purge left Secrets %v (err %v)", left, err)
+	}
+}
+
 // A Secret the chart reads a key of must hold that key: checked before any
 // write, for a Secret from the environment's secrets file and for one that
 // already exists; the error names the Secret and the key, never a value.
@@ -343,7 +409,7 @@ func TestSecretWithoutAReadKeyIsRejectedBeforeAnyWrite(t *testing.T) {
 		p := newPlatform(t, "development")
 		fresh := p.target.Namespace + "-new"
 		p.e.Release.Namespace, p.target.Namespace = fresh, fresh
-		p.e.Secrets.File = ""
+		p.e.Secrets.File, p.e.Secrets.Generate = "", false // as staging and production: nothing generated
 		_, err := release.Upgrade(t.Context(), p.target, p.plan(t), release.Options{Timeout: time.Minute})
 		if err == nil || !strings.Contains(err.Error(), "agentic-rag-redis (used by") {
 			t.Fatalf("install: %v; want the missing Secrets named", err)

@@ -384,3 +384,41 @@ func parseDrift(t *testing.T, out string) driftJSON {
 	}
 	return report
 }
+
+// TestDevelopmentInstallsWithNoSetUp is the README's first hour after
+// `make demo`: from a copy of the repository's environments and nothing
+// else, `local up` then `install --env development` installs; its three
+// credentials are generated (and named, never shown); `upgrade` and
+// `uninstall` keep them.
+func TestDevelopmentInstallsWithNoSetUp(t *testing.T) {
+	work := t.TempDir()
+	if err := os.CopyFS(filepath.Join(work, "environments"), os.DirFS("../../environments")); err != nil {
+		t.Fatal(err)
+	}
+	if res := ragdeploy(t, work, nil, "local", "up"); res.code != 0 {
+		t.Fatalf("local up: %s", res.stderr)
+	}
+	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down") })
+	kube := []string{"--kubeconfig", filepath.Join(work, ".ragdeploy", "local", "kubeconfig")}
+	install := ragdeploy(t, work, nil, append([]string{"install", "--env", "development"}, kube...)...)
+	if install.code != 0 {
+		t.Fatalf("install --env development on a fresh local cluster: exit %d: %s", install.code, install.stderr)
+	}
+	for name := range secretstest.PlatformSecrets {
+		if !strings.Contains(install.stdout, "generated Secret agentic-rag-dev/"+name) {
+			t.Errorf("install does not say it generated %s:\n%s", name, install.stdout)
+		}
+	}
+	if res := ragdeploy(t, work, nil, append([]string{"upgrade", "--env", "development", "--set", "api.config.LOG_LEVEL=info"}, kube...)...); res.code != 0 || strings.Contains(res.stdout, "generated Secret") {
+		t.Fatalf("upgrade: exit %d, generated again: %t: %s", res.code, strings.Contains(res.stdout, "generated Secret"), res.stderr)
+	}
+	un := ragdeploy(t, work, nil, append([]string{"uninstall", "--env", "development"}, kube...)...)
+	if un.code != 0 {
+		t.Fatalf("uninstall: %s", un.stderr)
+	}
+	for name := range secretstest.PlatformSecrets {
+		if !strings.Contains(un.stdout, name) {
+			t.Errorf("uninstall does not say it keeps %s:\n%s", name, un.stdout)
+		}
+	}
+}
