@@ -6,8 +6,12 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
+	"time"
 
+	"filippo.io/age"
 	"github.com/spf13/cobra"
 
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
@@ -25,7 +29,7 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if recipients == "" {
-				return errors.New("--age-recipient is required (hint: age-keygen -y key.txt prints it)")
+				return errors.New("--age-recipient is required (hint: ragdeploy secrets keygen makes an identity and prints its recipient)")
 			}
 			var plain []byte
 			var err error
@@ -83,6 +87,99 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 	list.Flags().StringVarP(&env, "env", "e", "", "environment name or file")
 	bindEnvironmentsDir(list, &dir)
 	_ = list.MarkFlagRequired("env")
-	cmd.AddCommand(encrypt, list)
+	cmd.AddCommand(encrypt, list, newSecretsKeygenCommand(streams), newSecretsSetCommand(streams))
+	return cmd
+}
+
+func newSecretsKeygenCommand(streams Streams) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "keygen [-o FILE]",
+		Short: "Create an age identity (mode 0600) and print its recipient, as age-keygen does",
+		Long: "Writes a new age identity to -o (default: where SOPS looks for one,\n" +
+			"$XDG_CONFIG_HOME/sops/age/keys.txt) and prints its public key, the recipient\n" +
+			"to give `secrets encrypt` and `secrets set`. An existing file is never overwritten.",
+		Example: "  ragdeploy secrets keygen\n  ragdeploy secrets keygen -o ~/keys/staging.txt && export SOPS_AGE_KEY_FILE=~/keys/staging.txt",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				if out = envconfig.DefaultAgeKeyFile(); out == "" {
+					return errors.New("no user config directory to put the identity in (hint: pass -o FILE)")
+				}
+			}
+			id, err := age.GenerateX25519Identity()
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+				return err
+			}
+			content := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), id.Recipient(), id)
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: writes where the user asked (-o)
+			if errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("%s exists; it is never overwritten (hint: pass -o for a new file, or use the identity it holds)", out)
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := f.WriteString(content); err != nil {
+				_ = f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.ErrOut, "age identity written to %s (keep it secret; SOPS finds it there", out)
+			if out != envconfig.DefaultAgeKeyFile() {
+				fmt.Fprintf(streams.ErrOut, " with SOPS_AGE_KEY_FILE=%s", out)
+			}
+			fmt.Fprintln(streams.ErrOut, "); its recipient:")
+			fmt.Fprintln(streams.Out, id.Recipient())
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write the identity to (default: SOPS's own location)")
+	return cmd
+}
+
+func newSecretsSetCommand(streams Streams) *cobra.Command {
+	var dir, env, recipients string
+	cmd := &cobra.Command{
+		Use:   "set --env ENV SECRET KEY",
+		Short: "Set one key of a Secret in an environment's secrets file (value from stdin), re-encrypting it in place",
+		Long: "Reads the value from standard input (one trailing newline dropped), decrypts the\n" +
+			"environment's secrets file, sets SECRET's KEY and encrypts it again for the same\n" +
+			"recipients. A file that does not exist yet is created for --age-recipient.",
+		Example: "  printf %s \"$PG_PASSWORD\" | ragdeploy secrets set --env staging agentic-rag-postgresql password\n" +
+			"  ragdeploy secrets set --env staging agentic-rag-chromadb token --age-recipient age1... < token.txt",
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := loadEnvironment(dir, env)
+			if err != nil {
+				return err
+			}
+			if e.Secrets.External != nil {
+				return fmt.Errorf("%s takes its secrets from the external store %s/%s; set them there", e.File, e.Secrets.External.StoreRef.Kind, e.Secrets.External.StoreRef.Name)
+			}
+			path := e.SecretsFile()
+			if path == "" {
+				path = filepath.Join(filepath.Dir(e.File), e.Name+".secrets.yaml")
+			}
+			value, err := io.ReadAll(io.LimitReader(streams.In, 1<<20))
+			if err != nil {
+				return err
+			}
+			v := strings.TrimSuffix(strings.TrimSuffix(string(value), "\n"), "\r")
+			if err := envconfig.SetSecret(path, args[0], args[1], v, recipients); err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.Out, "%s: set %s/%s %s\n", path, args[0], args[1], envconfig.Fingerprint([]byte(v)))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&env, "env", "e", "", "environment name or file")
+	cmd.Flags().StringVar(&recipients, "age-recipient", "", "comma-separated age public keys, for a file that does not exist yet")
+	bindEnvironmentsDir(cmd, &dir)
+	_ = cmd.MarkFlagRequired("env")
 	return cmd
 }

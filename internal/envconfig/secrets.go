@@ -128,8 +128,7 @@ func DecryptSecrets(path string) (SecretData, error) {
 	}
 	plain, err := decrypt.DataWithFormat(data, formats.Yaml)
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot decrypt: %w (hint: point SOPS_AGE_KEY_FILE at an age identity for one of the recipients: %s)",
-			path, err, strings.Join(recipients(data), ", "))
+		return nil, decryptError(path, data)
 	}
 	var doc secretsDocument
 	if err := yaml.UnmarshalStrict(plain, &doc); err != nil {
@@ -147,8 +146,43 @@ func DecryptSecrets(path string) (SecretData, error) {
 	return doc.Secrets, nil
 }
 
-// recipients lists the age recipients a SOPS file is encrypted for.
-func recipients(data []byte) []string {
+// decryptError says in plain words why path (content data) could not be
+// decrypted, and what to do: SOPS's own errors name its internals.
+func decryptError(path string, data []byte) error {
+	rcpts := Recipients(data)
+	if len(rcpts) == 0 {
+		return fmt.Errorf("%s is not a SOPS file encrypted for age recipients (hint: create it with ragdeploy secrets encrypt or ragdeploy secrets set)", path)
+	}
+	where := "no age identity is set"
+	if f := os.Getenv("SOPS_AGE_KEY_FILE"); f != "" {
+		where = "no age identity in " + f
+	} else if os.Getenv("SOPS_AGE_KEY") != "" {
+		where = "no age identity in SOPS_AGE_KEY"
+	} else if f := DefaultAgeKeyFile(); f != "" {
+		if _, err := os.Stat(f); err == nil {
+			where = "no age identity in " + f
+		}
+	}
+	return fmt.Errorf("%s can decrypt %s, which is encrypted for %s (hint: set SOPS_AGE_KEY_FILE to the key file of one of them, or ask its owner to add yours with ragdeploy secrets set)",
+		where, path, strings.Join(rcpts, ", "))
+}
+
+// DefaultAgeKeyFile is where SOPS looks for age identities when neither
+// SOPS_AGE_KEY_FILE nor SOPS_AGE_KEY is set ("" when there is no user
+// config directory).
+func DefaultAgeKeyFile() string {
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		var err error
+		if dir, err = os.UserConfigDir(); err != nil {
+			return ""
+		}
+	}
+	return filepath.Join(dir, "sops", "age", "keys.txt")
+}
+
+// Recipients lists the age recipients a SOPS file is encrypted for.
+func Recipients(data []byte) []string {
 	var doc struct {
 		Sops struct {
 			Age []struct {
@@ -164,6 +198,64 @@ func recipients(data []byte) []string {
 		out = append(out, a.Recipient)
 	}
 	return out
+}
+
+// SetSecret sets key of Secret name to value in the SOPS file at path and
+// re-encrypts the file in place (written to a temporary file, then renamed,
+// mode 0600): for the recipients it is encrypted for, or, when the file
+// does not exist yet, for newRecipients (comma-separated). Decrypting an
+// existing file needs one of its identities (SOPS_AGE_KEY_FILE).
+func SetSecret(path, name, key, value, newRecipients string) error {
+	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+		return fmt.Errorf("%q is not a Secret name: %s", name, strings.Join(msgs, "; "))
+	}
+	if msgs := validation.IsConfigMapKey(key); len(msgs) > 0 {
+		return fmt.Errorf("%q is not a Secret key: %s", key, strings.Join(msgs, "; "))
+	}
+	if value == "" {
+		return errors.New("the value (read from standard input) is empty")
+	}
+	data := SecretData{}
+	rcpts := newRecipients
+	raw, err := os.ReadFile(path) //nolint:gosec // G304: the environment's own secrets file
+	switch {
+	case err == nil:
+		if data, err = DecryptSecrets(path); err != nil {
+			return err
+		}
+		rcpts = strings.Join(Recipients(raw), ",")
+	case errors.Is(err, os.ErrNotExist):
+		if rcpts == "" {
+			return fmt.Errorf("%s does not exist yet: name who may read it with --age-recipient (hint: ragdeploy secrets keygen prints yours)", path)
+		}
+	default:
+		return err
+	}
+	if data[name] == nil {
+		data[name] = map[string]string{}
+	}
+	data[name][key] = value
+	plain, err := yaml.Marshal(secretsDocument{Secrets: data})
+	if err != nil {
+		return err
+	}
+	enc, err := EncryptSecrets(plain, rcpts)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".secrets-*.yaml")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(tmp.Name()) }()
+	if _, err := tmp.Write(enc); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // EncryptSecrets encrypts a plain secrets document (the SecretData shape

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -186,16 +185,9 @@ func TestEnvironmentLifecycle(t *testing.T) {
 	w.out.Write(enc)
 
 	w.want(t, w.run(t, "secrets", "list", "--env", "development"), 0, "agentic-rag-redis/password <redacted sha256:")
-	other, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherKey := filepath.Join(w.dir, "other.key")
-	if err := os.WriteFile(otherKey, []byte(other.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	_, otherKey := secretstest.Identity(t, t.TempDir())
 	w.want(t, w.runEnv(t, []string{"SOPS_AGE_KEY_FILE=" + otherKey}, "install", "--env", "development"), 1,
-		"development.secrets.yaml: cannot decrypt", "SOPS_AGE_KEY_FILE")
+		"no age identity in "+otherKey+" can decrypt", "development.secrets.yaml, which is encrypted for age1", "SOPS_AGE_KEY_FILE")
 	w.want(t, w.run(t, "render", "--env", "development"), 0, "kind: Secret", "<redacted sha256:")
 
 	if err := w.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
