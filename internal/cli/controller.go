@@ -29,6 +29,7 @@ func newControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &controllerOptions{kube: kube, streams: streams, Options: controller.DefaultOptions()}
 	cmd := &cobra.Command{
 		Use:         "controller",
+		Example:     "  ragdeploy controller --leader-elect --metrics-bind-address :8080\n  ragdeploy controller --namespace agentic-rag-staging -v   # one namespace, verbose",
 		Annotations: map[string]string{annotationOwnLogger: "true"},
 		Short:       "Run the BlueGreenDeployment controller (the container entrypoint of charts/ragdeploy)",
 		Args:        cobra.NoArgs,

@@ -27,14 +27,16 @@ type deployOptions struct {
 // deployVerb is install or upgrade: one command, each refusing what the
 // other is for.
 type deployVerb struct {
-	name, short string
+	name, short, example string
 	// installs: the release must not exist yet (install); otherwise it must.
 	installs bool
 }
 
 var (
-	verbInstall = deployVerb{name: "install", short: "Install an environment as a Helm release and wait until it is ready", installs: true}
-	verbUpgrade = deployVerb{name: "upgrade", short: "Upgrade an environment's release and wait until it is ready"}
+	verbInstall = deployVerb{name: "install", short: "Install an environment as a Helm release and wait until it is ready", installs: true,
+		example: "  ragdeploy install --env development                  # credentials generated on first install\n  ragdeploy install --env staging --dry-run=server     # everything checked, nothing changed"}
+	verbUpgrade = deployVerb{name: "upgrade", short: "Upgrade an environment's release and wait until it is ready",
+		example: "  ragdeploy upgrade --env staging\n  ragdeploy upgrade --env staging --set api.image.tag=1.2.0"}
 )
 
 func newInstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
@@ -49,8 +51,9 @@ func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.C
 	o := &deployOptions{envOptions: envOptions{kube: kube, streams: streams}}
 	verb, short := v.name, v.short
 	cmd := &cobra.Command{
-		Use:   verb + " --env ENV",
-		Short: short,
+		Use:     verb + " --env ENV",
+		Example: v.example,
+		Short:   short,
 		Long: short + ".\n\nThe environment is validated and its secrets decrypted before the cluster is\n" +
 			"contacted. The command prints what will change, applies the environment's Secrets\n" +
 			"and the chart (server-side apply, a real Helm release), then follows every object\n" +
@@ -108,8 +111,9 @@ func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.C
 func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &envOptions{kube: kube, streams: streams}
 	cmd := &cobra.Command{
-		Use:   "diff --env ENV",
-		Short: "Show what an upgrade would change; exit 0 when nothing, 2 when something",
+		Use:     "diff --env ENV",
+		Example: "  ragdeploy diff --env staging\n  ragdeploy diff --env staging --set api.image.tag=1.2.0",
+		Short:   "Show what an upgrade would change; exit 0 when nothing, 2 when something",
 		Long: "Computes the upgrade with server-side dry-run apply against the live cluster and\n" +
 			"prints each object and field that would change, be created or be deleted.\n" +
 			"Secret values are shown as fingerprints.",
@@ -140,9 +144,10 @@ func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	var confirm string
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "uninstall --env ENV",
-		Short: "Remove an environment's release; data (volumes, Secrets) stays unless --purge-data",
-		Args:  cobra.NoArgs,
+		Use:     "uninstall --env ENV",
+		Example: "  ragdeploy uninstall --env development              # volumes and Secrets stay\n  ragdeploy uninstall --env development --purge-data   # and deletes them (asks first)",
+		Short:   "Remove an environment's release; data (volumes, Secrets) stays unless --purge-data",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if confirm != "" && !purge {
 				return errors.New("--confirm only goes with --purge-data")
@@ -189,9 +194,10 @@ func newTestCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &envOptions{kube: kube, streams: streams}
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "test --env ENV",
-		Short: "Run the release's tests (helm test) and wait for them",
-		Args:  cobra.NoArgs,
+		Use:     "test --env ENV",
+		Example: "  ragdeploy test --env staging",
+		Short:   "Run the release's tests (helm test) and wait for them",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if timeout <= 0 {
 				return errors.New("--timeout must be positive")

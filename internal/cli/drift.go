@@ -28,8 +28,9 @@ type driftOptions struct {
 func newDriftCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &driftOptions{envOptions: envOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
-		Use:   "drift --env ENV",
-		Short: "Compare the live cluster with the last deployed release; exit 0 clean, 2 drift, 1 error",
+		Use:     "drift --env ENV",
+		Example: "  ragdeploy drift --env production\n  ragdeploy drift --env production --fix\n  ragdeploy drift --env production -o json",
+		Short:   "Compare the live cluster with the last deployed release; exit 0 clean, 2 drift, 1 error",
 		Long: "Each object of the release's last deployed revision (and each of the environment's\n" +
 			"Secrets) is applied as a server-side dry run and compared with the live object,\n" +
 			"so defaults, canonical quantities and fields other managers own (an HPA's\n" +

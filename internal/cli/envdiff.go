@@ -19,8 +19,9 @@ func newEnvCommand(streams Streams) *cobra.Command {
 	cmd := &cobra.Command{Use: "env", Short: "Work with environment files"}
 	var dir string
 	diff := &cobra.Command{
-		Use:   "diff ENV ENV",
-		Short: "Show how two environments differ (target, policy and effective values)",
+		Use:     "diff ENV ENV",
+		Example: "  ragdeploy env diff staging production",
+		Short:   "Show how two environments differ (target, policy and effective values)",
 		Long: "Compares two environments after layering each over the chart defaults, so a\n" +
 			"value one environment sets and the other inherits shows up too.",
 		Args: cobra.ExactArgs(2),

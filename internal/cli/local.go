@@ -92,7 +92,7 @@ type localUpOptions struct {
 func (o *localUpOptions) bindUpFlags(cmd *cobra.Command) {
 	o.bindFlags(cmd)
 	cmd.Flags().IntVar(&o.Nodes, "nodes", localcluster.DefaultOptions().Nodes, "number of kwok nodes")
-	cmd.Flags().IntVar(&o.RealNodes, "real-nodes", 0, fmt.Sprintf("number of real nodes (kubelet, kube-proxy, containerd; root and `make deps`), 0..%d", localcluster.MaxRealNodes))
+	cmd.Flags().IntVar(&o.RealNodes, "real-nodes", 0, fmt.Sprintf("number of real nodes (kubelet, kube-proxy, containerd; needs root and make deps), 0..%d", localcluster.MaxRealNodes))
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
 	cmd.Flags().BoolVar(&o.NoController, "no-controller", false, "do not run the BlueGreenDeployment controller (and do not install its CRD)")
 }
@@ -101,6 +101,7 @@ func newLocalUpCommand(streams Streams) *cobra.Command {
 	o := &localUpOptions{localOptions: localOptions{streams: streams}}
 	cmd := &cobra.Command{
 		Use:         "up",
+		Example:     "  ragdeploy local up\n  ragdeploy local up --real-nodes 1          # one real node (kubelet, containerd): pods really run\n  ragdeploy local up --state-dir /tmp/c1    # a second cluster beside the first",
 		Annotations: map[string]string{annotationOwnLogger: "true"},
 		Short:       "Start the local cluster in the background (no-op when it already runs)",
 		Args:        cobra.NoArgs,
@@ -303,9 +304,10 @@ type localDownOptions struct {
 func newLocalDownCommand(streams Streams) *cobra.Command {
 	o := &localDownOptions{localOptions: localOptions{streams: streams}}
 	cmd := &cobra.Command{
-		Use:   "down",
-		Short: "Stop the local cluster and remove its state (no-op when none runs)",
-		Args:  cobra.NoArgs,
+		Use:     "down",
+		Example: "  ragdeploy local down\n  ragdeploy local down --state-dir /tmp/c1",
+		Short:   "Stop the local cluster and remove its state (no-op when none runs)",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.complete(); err != nil {
 				return err
@@ -357,9 +359,10 @@ func (o *localDownOptions) run() error {
 func newLocalStatusCommand(streams Streams) *cobra.Command {
 	o := &localOptions{streams: streams}
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show whether the local cluster runs, its components and nodes (exit 3 when not running)",
-		Args:  cobra.NoArgs,
+		Use:     "status",
+		Example: "  ragdeploy local status",
+		Short:   "Show whether the local cluster runs, its components and nodes (exit 3 when not running)",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.complete(); err != nil {
 				return err
@@ -374,9 +377,10 @@ func newLocalStatusCommand(streams Streams) *cobra.Command {
 func newLocalKubeconfigCommand(streams Streams) *cobra.Command {
 	o := &localOptions{streams: streams}
 	cmd := &cobra.Command{
-		Use:   "kubeconfig",
-		Short: "Print the path of the local cluster's admin kubeconfig",
-		Args:  cobra.NoArgs,
+		Use:     "kubeconfig",
+		Example: "  export KUBECONFIG=$(ragdeploy local kubeconfig)",
+		Short:   "Print the path of the local cluster's admin kubeconfig",
+		Args:    cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			if err := o.complete(); err != nil {
 				return err

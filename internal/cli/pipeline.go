@@ -55,8 +55,9 @@ type pipelineOptions struct {
 func newPipelineDeployCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &pipelineOptions{envOptions: envOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
-		Use:   "deploy --env ENV [--image-tag TAG]",
-		Short: "Install or upgrade an environment to an api version and see the rollout through",
+		Use:     "deploy --env ENV [--image-tag TAG]",
+		Example: "  ragdeploy pipeline deploy --env staging --image-tag 1.2.0\n  ragdeploy pipeline deploy --env production --image-tag 1.2.0 --promote   # after the approval",
+		Short:   "Install or upgrade an environment to an api version and see the rollout through",
 		Long: "Upgrades (or installs) the environment with api.image.tag=TAG, waits until every\n" +
 			"object is ready, then follows the blue-green rollout: with --promote a rollout\n" +
 			"paused for manual promotion is promoted (the pipeline's approval came first), and\n" +
@@ -215,9 +216,10 @@ func newPipelineAbortCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 	o := &pipelineOptions{envOptions: envOptions{kube: kube, streams: streams}}
 	var reason string
 	cmd := &cobra.Command{
-		Use:   "abort --env ENV --reason TEXT",
-		Short: "Abort the environment's rollout in flight and notify (a pipeline's failure step)",
-		Args:  cobra.NoArgs,
+		Use:     "abort --env ENV --reason TEXT",
+		Example: "  ragdeploy pipeline abort --env production --reason \"smoke test failed\"",
+		Short:   "Abort the environment's rollout in flight and notify (a pipeline's failure step)",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if reason == "" {
 				return errors.New("--reason is required")
@@ -248,8 +250,9 @@ func newPipelineControllerCommand(streams Streams, kube *kubeOptions) *cobra.Com
 	var sets []string
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "controller --image REF",
-		Short: "Install or upgrade the ragdeploy controller (charts/ragdeploy) with an image",
+		Use:     "controller --image REF",
+		Example: "  ragdeploy pipeline controller --image ghcr.io/agentic-rag/ragdeploy@sha256:...",
+		Short:   "Install or upgrade the ragdeploy controller (charts/ragdeploy) with an image",
 		Long: "The pipeline's first deploy step: the controller chart from this repository,\n" +
 			"as Helm release ragdeploy in --release-namespace, running --image (pinned by\n" +
 			"digest, as cd.yml's build job publishes it, or by tag). Waits until it is ready.",

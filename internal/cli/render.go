@@ -14,8 +14,9 @@ func newRenderCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &envOptions{kube: kube, streams: streams}
 	var outDir string
 	cmd := &cobra.Command{
-		Use:   "render --env ENV",
-		Short: "Print the manifests an environment deploys (secret values redacted)",
+		Use:     "render --env ENV",
+		Example: "  ragdeploy render --env staging                 # to stdout, secret values redacted\n  ragdeploy render --env staging -o out/staging",
+		Short:   "Print the manifests an environment deploys (secret values redacted)",
 		Long: "Validates the environment (schema and policy), renders the platform chart with\n" +
 			"its values and prints every object, the environment's Secrets included with\n" +
 			"each value replaced by a fingerprint. Touches no cluster.",
@@ -60,9 +61,10 @@ func newRenderCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 func newValidateCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &envOptions{kube: kube, streams: streams}
 	cmd := &cobra.Command{
-		Use:   "validate --env ENV",
-		Short: "Check an environment against the chart's schema and its policy profile",
-		Args:  cobra.NoArgs,
+		Use:     "validate --env ENV",
+		Example: "  ragdeploy validate --env production\n  ragdeploy validate --env production --set api.replicas=1   # see what the policy says",
+		Short:   "Check an environment against the chart's schema and its policy profile",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.complete(cmd.Context()); err != nil {
 				return err

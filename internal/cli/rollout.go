@@ -149,9 +149,10 @@ type rolloutAction func(ctx context.Context, o *rolloutOptions, b *v1alpha1.Blue
 func newRolloutActionCommand(streams Streams, kube *kubeOptions, use, short string, act rolloutAction) *cobra.Command {
 	o := &rolloutOptions{kube: kube, streams: streams}
 	return &cobra.Command{
-		Use:   use + " NAME",
-		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Use:     use + " NAME",
+		Example: "  ragdeploy rollout " + use + " agentic-rag-api -n agentic-rag-staging",
+		Short:   short,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.complete(args); err != nil {
 				return err
@@ -203,9 +204,10 @@ type undoOptions struct {
 func newRolloutUndoCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &undoOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
-		Use:   "undo NAME",
-		Short: "Go back to the previous (or a given) revision; instant while the old color is still warm",
-		Args:  cobra.ExactArgs(1),
+		Use:     "undo NAME",
+		Example: "  ragdeploy rollout undo agentic-rag-api -n agentic-rag-staging\n  ragdeploy rollout undo agentic-rag-api -n agentic-rag-staging --to-revision 5d8f9c7b",
+		Short:   "Go back to the previous (or a given) revision; instant while the old color is still warm",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.complete(args); err != nil {
 				return err
@@ -213,7 +215,7 @@ func newRolloutUndoCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			return o.run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&o.ToRevision, "to-revision", "", "revision to return to (see `ragdeploy rollout history`); default: the previous one")
+	cmd.Flags().StringVar(&o.ToRevision, "to-revision", "", "revision to return to, as ragdeploy rollout history lists them (default: the previous one)")
 	o.bindEnvFlags(cmd)
 	return cmd
 }
@@ -271,8 +273,9 @@ func knownRevisions(b *v1alpha1.BlueGreenDeployment) []string {
 func newRolloutSetImageCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &rolloutOptions{kube: kube, streams: streams}
 	cmd := &cobra.Command{
-		Use:   "set-image NAME CONTAINER=IMAGE [CONTAINER=IMAGE...]",
-		Short: "Change container images, starting a blue-green rollout",
+		Use:     "set-image NAME CONTAINER=IMAGE [CONTAINER=IMAGE...]",
+		Example: "  ragdeploy rollout set-image agentic-rag-api api=agentic-rag/api:1.2.0 -n agentic-rag-staging",
+		Short:   "Change container images, starting a blue-green rollout",
 		Long: "Changes only the named containers' images (a patch: no other field is touched).\n" +
 			"Each image must be a valid reference and meet the policy of the rollout's\n" +
 			"environment (found from its Helm release, or --env); otherwise nothing changes.",

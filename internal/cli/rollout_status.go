@@ -46,8 +46,9 @@ type statusOptions struct {
 func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &statusOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
-		Use:   "status NAME",
-		Short: "Show a rollout; exit 0 when healthy, 2 when aborted or degraded, 3 while in progress",
+		Use:     "status NAME",
+		Example: "  ragdeploy rollout status agentic-rag-api -n agentic-rag-staging\n  ragdeploy rollout status agentic-rag-api -n agentic-rag-staging -w --probe service/agentic-rag-api",
+		Short:   "Show a rollout; exit 0 when healthy, 2 when aborted or degraded, 3 while in progress",
 		Long: "Shows phase, colors, ready counts, analysis results and recent history.\n" +
 			"With --watch it follows the rollout until it is healthy (exit 0) or aborted or\n" +
 			"degraded (exit 2), so a pipeline can gate on it; at --timeout it exits 3.",
@@ -330,9 +331,10 @@ func orNone(s string) string {
 func newRolloutHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &statusOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
-		Use:   "history NAME",
-		Short: "List the revisions of a rollout, newest first",
-		Args:  cobra.ExactArgs(1),
+		Use:     "history NAME",
+		Example: "  ragdeploy rollout history agentic-rag-api -n agentic-rag-staging -o yaml",
+		Short:   "List the revisions of a rollout, newest first",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := validateOutput(o.Output); err != nil {
 				return err

@@ -21,8 +21,9 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 	cmd := &cobra.Command{Use: "secrets", Short: "Encrypt and inspect environment secrets files (SOPS, age)"}
 	var recipients, in, out string
 	encrypt := &cobra.Command{
-		Use:   "encrypt --age-recipient AGE1... [-f plain.yaml] [-o ENV.secrets.yaml]",
-		Short: "Encrypt a secrets file for age recipients, as sops --encrypt --age does",
+		Use:     "encrypt --age-recipient AGE1... [-f plain.yaml] [-o ENV.secrets.yaml]",
+		Example: "  ragdeploy secrets encrypt --age-recipient age1... -f plain.yaml -o environments/staging.secrets.yaml",
+		Short:   "Encrypt a secrets file for age recipients, as sops --encrypt --age does",
 		Long: "Reads `secrets: {<Secret name>: {<key>: <value>}}` from -f (default stdin) and\n" +
 			"writes the SOPS-encrypted file to -o (default stdout). Any sops binary can edit\n" +
 			"the result; ragdeploy decrypts it in memory with SOPS_AGE_KEY_FILE.",
@@ -58,9 +59,10 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 
 	var dir, env string
 	list := &cobra.Command{
-		Use:   "list --env ENV",
-		Short: "List an environment's Secrets and keys with value fingerprints (never values)",
-		Args:  cobra.NoArgs,
+		Use:     "list --env ENV",
+		Example: "  ragdeploy secrets list --env staging",
+		Short:   "List an environment's Secrets and keys with value fingerprints (never values)",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			e, err := loadEnvironment(dir, env)
 			if err != nil {

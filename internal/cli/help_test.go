@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// TestEveryCommandHasExamplesAndPlainFlagTypes: every command a user runs
+// shows an Examples section in its help, and no flag's help prints an odd
+// type (pflag takes a `quoted` word in a usage string as the type's name).
+func TestEveryCommandHasExamplesAndPlainFlagTypes(t *testing.T) {
+	plain := map[string]bool{"": true, "string": true, "int": true, "int32": true, "duration": true, "stringArray": true, "strings": true, "float": true, "uint": true}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() || c.HasSubCommands() || c.Hidden || c.Name() == "help" || c.Name() == "completion" || strings.HasPrefix(c.CommandPath(), "ragdeploy completion") {
+			return
+		}
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%s has no Examples", c.CommandPath())
+		}
+		for _, line := range strings.Split(c.Example, "\n") {
+			checkExample(t, c.CommandPath(), line)
+		}
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if name, _ := pflag.UnquoteUsage(f); !plain[name] {
+				t.Errorf("%s --%s shows the type %q", c.CommandPath(), f.Name, name)
+			}
+		})
+	}
+	walk(NewRootCommand(Streams{}))
+}
+
+// checkExample parses an example's ragdeploy command line as the CLI would
+// (command and flags; nothing runs): a misspelt flag or command fails.
+func checkExample(t *testing.T, where, line string) {
+	t.Helper()
+	line, _, _ = strings.Cut(line, " #")
+	if _, after, ok := strings.Cut(line, "| "); ok {
+		line = after
+	}
+	line, _, _ = strings.Cut(line, " && ")
+	line, _, _ = strings.Cut(line, " < ")
+	args := strings.Fields(line)
+	if len(args) == 0 || args[0] != "ragdeploy" {
+		return
+	}
+	root := NewRootCommand(Streams{})
+	cmd, rest, err := root.Find(args[1:])
+	if err != nil || cmd == root {
+		t.Errorf("%s example %q: no such command (%v)", where, line, err)
+		return
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		t.Errorf("%s example %q: %v", where, line, err)
+	}
+}
