@@ -37,7 +37,7 @@ func TestEveryCommandHasExamplesAndPlainFlagTypes(t *testing.T) {
 }
 
 // checkExample parses an example's ragdeploy command line as the CLI would
-// (command and flags; nothing runs): a misspelt flag or command fails.
+// (command and flags; nothing runs): a misspelled flag or command fails.
 func checkExample(t *testing.T, where, line string) {
 	t.Helper()
 	line, _, _ = strings.Cut(line, " #")
