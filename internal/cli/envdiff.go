@@ -96,11 +96,7 @@ func newEnvListCommand(streams Streams) *cobra.Command {
 			if err := validateOutput(output); err != nil {
 				return err
 			}
-			d, err := environmentsDir(dir)
-			if err != nil {
-				return err
-			}
-			names, err := environmentNames(d)
+			d, names, err := environmentFiles(dir)
 			if err != nil {
 				return err
 			}

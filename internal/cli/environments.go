@@ -56,6 +56,17 @@ func environmentNames(dir string) ([]string, error) {
 	return names, nil
 }
 
+// environmentFiles finds the environments directory (see environmentsDir)
+// and lists the environments in it.
+func environmentFiles(dir string) (string, []string, error) {
+	d, err := environmentsDir(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	names, err := environmentNames(d)
+	return d, names, err
+}
+
 // loadEnvironment reads --env: a file path (it ends in .yaml or .yml, or
 // names a directory), else the name of an environment in dir. An unknown
 // name lists the known ones and suggests the nearest.

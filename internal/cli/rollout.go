@@ -73,8 +73,7 @@ func (o *rolloutOptions) environment(ctx context.Context, b *v1alpha1.BlueGreenD
 	if rel == "" || b.Annotations["meta.helm.sh/release-namespace"] != b.Namespace {
 		return nil, nil
 	}
-	if dir, err := environmentsDir(o.Dir); err == nil {
-		names, _ := environmentNames(dir)
+	if dir, names, err := environmentFiles(o.Dir); err == nil {
 		for _, name := range names {
 			env, err := envconfig.Load(filepath.Join(dir, name+".yaml"))
 			if err != nil {

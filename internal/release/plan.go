@@ -49,10 +49,16 @@ func Prepare(ctx context.Context, env *envconfig.Environment, sets []string) (*P
 
 // Target is where the plan's release lives.
 func (p *Plan) Target(kubeconfig, context string) Target {
+	return TargetOf(p.Env, kubeconfig, context)
+}
+
+// TargetOf is the release an environment deploys to, on the cluster of
+// kubeconfig and context (default: the environment's release.context).
+func TargetOf(env *envconfig.Environment, kubeconfig, context string) Target {
 	if context == "" {
-		context = p.Env.Release.Context
+		context = env.Release.Context
 	}
-	return Target{Kubeconfig: kubeconfig, Context: context, Namespace: p.Env.Release.Namespace, Name: p.Env.Release.Name}
+	return Target{Kubeconfig: kubeconfig, Context: context, Namespace: env.Release.Namespace, Name: env.Release.Name}
 }
 
 // Desired is every object of the plan as it will be applied: the chart's,

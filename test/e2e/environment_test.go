@@ -404,6 +404,20 @@ func TestDevelopmentInstallsWithNoSetUp(t *testing.T) {
 	if res := ragdeploy(t, work, nil, append([]string{"upgrade", "--env", "development", "--set", "api.config.LOG_LEVEL=info"}, kube...)...); res.code != 0 || strings.Contains(res.stdout, "generated Secret") {
 		t.Fatalf("upgrade: exit %d, generated again: %t: %s", res.code, strings.Contains(res.stdout, "generated Secret"), res.stderr)
 	}
+	// The release verbs, as helm's: status, history, list.
+	status := ragdeploy(t, work, nil, append([]string{"status", "--env", "development"}, kube...)...)
+	if status.code != 0 || !strings.Contains(status.stdout, "Status:    revision 2 deployed") || !strings.Contains(status.stdout, "Drift:     none (") {
+		t.Errorf("status --env development: exit %d:\n%s%s", status.code, status.stdout, status.stderr)
+	}
+	history := ragdeploy(t, work, nil, append([]string{"history", "--env", "development", "-o", "json"}, kube...)...)
+	if history.code != 0 || !strings.Contains(history.stdout, `"revision": 1`) || !strings.Contains(history.stdout, `"revision": 2`) {
+		t.Errorf("history --env development: exit %d:\n%s%s", history.code, history.stdout, history.stderr)
+	}
+	list := ragdeploy(t, work, nil, append([]string{"list"}, kube...)...)
+	if list.code != 0 || !regexp.MustCompile(`development\s+agentic-rag-dev\s+agentic-rag\s+2\s+deployed`).MatchString(list.stdout) ||
+		!regexp.MustCompile(`staging\s+agentic-rag-staging\s+agentic-rag\s+-\s+not installed`).MatchString(list.stdout) {
+		t.Errorf("list: exit %d:\n%s%s", list.code, list.stdout, list.stderr)
+	}
 	un := ragdeploy(t, work, nil, append([]string{"uninstall", "--env", "development"}, kube...)...)
 	if un.code != 0 {
 		t.Fatalf("uninstall: %s", un.stderr)

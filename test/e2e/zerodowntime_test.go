@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -262,8 +263,8 @@ const settleRequests = 100
 // (when set) never answered. It then takes the next settleRequests
 // requests on new connections: every one answered by want; when settled
 // (the other color is scaled down, so kept-alive connections have had to
-// reconnect), the kept-alive ones too. It returns the line for the test's
-// report.
+// reconnect; check waits until its pods are gone), the kept-alive ones too.
+// It returns the line for the test's report.
 func (w *trafficWorld) check(t *testing.T, step, want, forbidden string, settled bool) string {
 	t.Helper()
 	answeredBy := func(p *prober.Prober) func(context.Context) (bool, error) {
@@ -276,6 +277,21 @@ func (w *trafficWorld) check(t *testing.T, step, want, forbidden string, settled
 		t.Errorf("%s: new connections never answered by %s", step, want)
 	}
 	if settled {
+		// Kept-alive connections leave an old version once its pods are
+		// gone (each answers Connection: close while it drains); pods of
+		// forbidden sit behind the preview Service only.
+		if err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			var pods corev1.PodList
+			if err := w.c.List(ctx, &pods, client.InNamespace("shop")); err != nil {
+				return false, nil
+			}
+			return !slices.ContainsFunc(pods.Items, func(p corev1.Pod) bool {
+				img := p.Spec.Containers[0].Image
+				return img != apiImage(want) && (forbidden == "" || img != apiImage(forbidden))
+			}), nil
+		}); err != nil {
+			t.Errorf("%s: pods of versions other than %s (and %s, which takes no traffic) never went", step, want, forbidden)
+		}
 		if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 30*time.Second, true, answeredBy(w.kept)); err != nil {
 			t.Errorf("%s: kept-alive connections never answered by %s", step, want)
 		}

@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/release"
+)
+
+// releaseStatus is one environment's release as `status` and `list` show it.
+type releaseStatus struct {
+	Environment string `json:"environment"`
+	Namespace   string `json:"namespace"`
+	Release     string `json:"release"`
+	// Revision is the deployed revision (0: not installed).
+	Revision int    `json:"revision"`
+	Status   string `json:"status"`
+	// Rollouts are the release's BlueGreenDeployments (status only).
+	Rollouts []rolloutSummary `json:"rollouts"`
+	// Drift is the drift summary (status only; "" when not installed).
+	Drift string `json:"drift,omitempty"`
+}
+
+// rolloutSummary is one rollout's state in a release's status.
+type rolloutSummary struct {
+	Name           string `json:"name"`
+	Phase          string `json:"phase"`
+	State          string `json:"state"`
+	ActiveColor    string `json:"activeColor"`
+	StableRevision string `json:"stableRevision"`
+	Ready          string `json:"ready"`
+	Message        string `json:"message,omitempty"`
+}
+
+// releaseOptions are the release verbs' (status, history): an environment,
+// with no secrets decrypted and nothing rendered.
+type releaseOptions struct {
+	kube    *kubeOptions
+	streams Streams
+	Env     string
+	Dir     string
+	Output  string
+}
+
+func (o *releaseOptions) bindFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment: a name in the environments directory or a file")
+	bindEnvironmentsDir(cmd, &o.Dir)
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text, json or yaml")
+	_ = cmd.MarkFlagRequired("env")
+}
+
+// target loads the environment and names its release.
+func (o *releaseOptions) target() (*envconfig.Environment, release.Target, error) {
+	if err := validateOutput(o.Output); err != nil {
+		return nil, release.Target{}, err
+	}
+	env, err := loadEnvironment(o.Dir, o.Env)
+	if err != nil {
+		return nil, release.Target{}, err
+	}
+	return env, release.TargetOf(env, o.kube.Kubeconfig, o.kube.Context), nil
+}
+
+func newStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	o := &releaseOptions{kube: kube, streams: streams}
+	cmd := &cobra.Command{
+		Use:     "status --env ENV",
+		Short:   "Show an environment's release: revision, its rollouts' phase and colors, and drift, in one view",
+		Example: "  ragdeploy status --env staging\n  ragdeploy status --env staging -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, t, err := o.target()
+			if err != nil {
+				return err
+			}
+			st, err := statusOf(cmd.Context(), env, t, true)
+			if err != nil {
+				return err
+			}
+			if o.Output != "text" {
+				return printObject(streams.Out, o.Output, st)
+			}
+			fmt.Fprintf(streams.Out, "Release:   %s/%s (environment %s)\n", st.Namespace, st.Release, st.Environment)
+			if st.Revision == 0 {
+				fmt.Fprintf(streams.Out, "Status:    not installed (hint: ragdeploy install --env %s)\n", env.Name)
+				return nil
+			}
+			fmt.Fprintf(streams.Out, "Status:    revision %d %s\n", st.Revision, st.Status)
+			for _, r := range st.Rollouts {
+				fmt.Fprintf(streams.Out, "Rollout:   %s %s (%s): active %s, stable %s, ready %s", r.Name, r.Phase, r.State, orNone(r.ActiveColor), orNone(r.StableRevision), r.Ready)
+				if r.Message != "" {
+					fmt.Fprintf(streams.Out, " - %s", r.Message)
+				}
+				fmt.Fprintln(streams.Out)
+			}
+			fmt.Fprintf(streams.Out, "Drift:     %s\n", st.Drift)
+			return nil
+		},
+	}
+	o.bindFlags(cmd)
+	return cmd
+}
+
+// statusOf reads an environment's release; with detail, its rollouts and
+// drift too.
+func statusOf(ctx context.Context, env *envconfig.Environment, t release.Target, detail bool) (*releaseStatus, error) {
+	st := &releaseStatus{Environment: env.Name, Namespace: t.Namespace, Release: t.Name, Status: "not installed", Rollouts: []rolloutSummary{}}
+	rev, err := release.Deployed(t)
+	if err != nil {
+		return nil, err
+	}
+	if rev == nil {
+		return st, nil
+	}
+	st.Revision, st.Status = rev.Number, rev.Status
+	if !detail {
+		return st, nil
+	}
+	c, err := t.Client()
+	if err != nil {
+		return nil, err
+	}
+	var list v1alpha1.BlueGreenDeploymentList
+	if err := c.List(ctx, &list, client.InNamespace(t.Namespace)); err != nil {
+		return nil, fmt.Errorf("rollouts in %s: %w", t.Namespace, err)
+	}
+	for i := range list.Items {
+		b := &list.Items[i]
+		if b.Annotations["meta.helm.sh/release-name"] != t.Name {
+			continue
+		}
+		desired := int32(1)
+		if b.Spec.Replicas != nil {
+			desired = *b.Spec.Replicas
+		}
+		st.Rollouts = append(st.Rollouts, rolloutSummary{
+			Name: b.Name, Phase: string(b.Status.Phase), State: string(bluegreen.StateOf(b)),
+			ActiveColor: string(b.Status.ActiveColor), StableRevision: b.Status.StableRevision,
+			Ready: fmt.Sprintf("%d/%d", b.Status.ReadyReplicas, desired), Message: b.Status.Message,
+		})
+	}
+	report, err := release.DriftFromCluster(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if report.Clean() {
+		st.Drift = fmt.Sprintf("none (%d objects compared)", report.Checked)
+	} else {
+		var what []string
+		for _, obj := range report.Objects {
+			what = append(what, obj.Object+" "+strings.ToLower(string(obj.State)))
+		}
+		st.Drift = fmt.Sprintf("%d of %d objects: %s (hint: ragdeploy drift --env %s)", len(report.Objects), report.Checked, strings.Join(what, ", "), env.Name)
+	}
+	return st, nil
+}
+
+func newHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	o := &releaseOptions{kube: kube, streams: streams}
+	cmd := &cobra.Command{
+		Use:     "history --env ENV",
+		Short:   "List the revisions of an environment's release, oldest first",
+		Example: "  ragdeploy history --env staging\n  ragdeploy history --env staging -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, t, err := o.target()
+			if err != nil {
+				return err
+			}
+			revs, err := release.History(t)
+			if err != nil {
+				return err
+			}
+			type entry struct {
+				Revision int    `json:"revision"`
+				Status   string `json:"status"`
+			}
+			entries := []entry{}
+			for _, r := range revs {
+				entries = append(entries, entry{Revision: r.Number, Status: r.Status})
+			}
+			if o.Output != "text" {
+				return printObject(streams.Out, o.Output, entries)
+			}
+			w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "REVISION\tSTATUS")
+			for _, e := range entries {
+				fmt.Fprintf(w, "%d\t%s\n", e.Revision, e.Status)
+			}
+			return w.Flush()
+		},
+	}
+	o.bindFlags(cmd)
+	return cmd
+}
+
+func newListCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	var dir, output string
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List every environment's release on the cluster: namespace, revision and status",
+		Example: "  ragdeploy list\n  ragdeploy list -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateOutput(output); err != nil {
+				return err
+			}
+			d, names, err := environmentFiles(dir)
+			if err != nil {
+				return err
+			}
+			entries := []*releaseStatus{}
+			for _, name := range names {
+				env, err := envconfig.Load(filepath.Join(d, name+".yaml"))
+				if err != nil {
+					return fmt.Errorf("%w (hint: ragdeploy env list shows every file's state)", err)
+				}
+				st, err := statusOf(cmd.Context(), env, release.TargetOf(env, kube.Kubeconfig, kube.Context), false)
+				if err != nil {
+					return err
+				}
+				entries = append(entries, st)
+			}
+			if output != "text" {
+				return printObject(streams.Out, output, entries)
+			}
+			w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ENVIRONMENT\tNAMESPACE\tRELEASE\tREVISION\tSTATUS")
+			for _, e := range entries {
+				rev := "-"
+				if e.Revision > 0 {
+					rev = fmt.Sprint(e.Revision)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Environment, e.Namespace, e.Release, rev, e.Status)
+			}
+			return w.Flush()
+		},
+	}
+	bindEnvironmentsDir(cmd, &dir)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, json or yaml")
+	return cmd
+}
