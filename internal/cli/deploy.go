@@ -22,6 +22,19 @@ type deployOptions struct {
 	envOptions
 	DryRun  string
 	Timeout time.Duration
+	Output  string
+}
+
+// deployResult is what install and upgrade print with -o json or yaml.
+type deployResult struct {
+	Release     string    `json:"release"`
+	Namespace   string    `json:"namespace"`
+	Environment string    `json:"environment"`
+	Revision    int       `json:"revision"`
+	Installed   bool      `json:"installed"`
+	DryRun      bool      `json:"dryRun"`
+	Changes     changeSet `json:"changes"`
+	Seconds     float64   `json:"seconds"`
 }
 
 // deployVerb is install or upgrade: one command, each refusing what the
@@ -67,8 +80,17 @@ func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.C
 			if o.Timeout <= 0 {
 				return errors.New("--timeout must be positive")
 			}
+			if err := validateOutput(o.Output); err != nil {
+				return err
+			}
 			if err := o.complete(cmd.Context()); err != nil {
 				return err
+			}
+			// With -o json or yaml, stdout carries the result alone and the
+			// human account goes to stderr.
+			human := streams.Out
+			if o.Output != "text" {
+				human = streams.ErrOut
 			}
 			prev, err := release.Deployed(o.target)
 			if err != nil {
@@ -81,35 +103,45 @@ func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.C
 				return fmt.Errorf("release %s is not installed (hint: ragdeploy install --env %s)", o.target, o.Env)
 			}
 			start := time.Now()
-			fmt.Fprintf(streams.Out, "%s %s (environment %s, policy %s)\n", verb, o.target, o.plan.Env.Name, o.plan.Env.PolicyName())
+			fmt.Fprintf(human, "%s %s (environment %s, policy %s)\n", verb, o.target, o.plan.Env.Name, o.plan.Env.PolicyName())
+			var changes changeSet
 			res, err := release.Upgrade(cmd.Context(), o.target, o.plan, release.Options{
-				DryRun: o.DryRun == "server", Timeout: o.Timeout, Progress: streams.Out,
-				OnChanges: func(changes *drift.Report, removed []objects.Ref) {
-					fmt.Fprintf(streams.Out, "changes (%d of %d objects):\n", len(changes.Objects)+len(removed), changes.Checked)
-					printReport(streams.Out, changes, removed, diffVerbs)
-					fmt.Fprintln(streams.Out, "progress:")
+				DryRun: o.DryRun == "server", Timeout: o.Timeout, Progress: human,
+				OnChanges: func(report *drift.Report, removed []objects.Ref) {
+					changes = changeSetOf(report, removed)
+					fmt.Fprintf(human, "changes (%d of %d objects):\n", len(report.Objects)+len(removed), report.Checked)
+					printReport(human, report, removed, diffVerbs)
+					fmt.Fprintln(human, "progress:")
 				},
 			})
 			if err != nil {
 				return err
 			}
 			if o.DryRun == "server" {
-				fmt.Fprintf(streams.Out, "server-side dry run of %s revision %d passed; nothing was changed\n", o.target, res.Revision)
+				fmt.Fprintf(human, "server-side dry run of %s revision %d passed; nothing was changed\n", o.target, res.Revision)
+			} else {
+				fmt.Fprintf(human, "release %s revision %d ready in %.1fs\n", o.target, res.Revision, time.Since(start).Seconds())
+			}
+			if o.Output == "text" {
 				return nil
 			}
-			fmt.Fprintf(streams.Out, "release %s revision %d ready in %.1fs\n", o.target, res.Revision, time.Since(start).Seconds())
-			return nil
+			return printObject(streams.Out, o.Output, deployResult{
+				Release: o.target.Name, Namespace: o.target.Namespace, Environment: o.plan.Env.Name, Revision: res.Revision,
+				Installed: res.Installed, DryRun: o.DryRun == "server", Changes: changes, Seconds: time.Since(start).Seconds(),
+			})
 		},
 	}
 	o.bindFlagsWithSets(cmd)
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", "", "server: validate everything on the API server and change nothing")
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "server"
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 10*time.Minute, "how long to wait for readiness")
+	bindOutput(cmd, &o.Output)
 	return cmd
 }
 
 func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &envOptions{kube: kube, streams: streams}
+	var output string
 	cmd := &cobra.Command{
 		Use:     "diff --env ENV",
 		Example: "  ragdeploy diff --env staging\n  ragdeploy diff --env staging --set api.image.tag=1.2.0",
@@ -119,6 +151,9 @@ func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			"Secret values are shown as fingerprints.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateOutput(output); err != nil {
+				return err
+			}
 			if err := o.complete(cmd.Context()); err != nil {
 				return err
 			}
@@ -126,22 +161,36 @@ func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if report.Clean() && len(removed) == 0 {
+			clean := report.Clean() && len(removed) == 0
+			switch {
+			case output != "text":
+				if err := printObject(streams.Out, output, struct {
+					Release   string `json:"release"`
+					Namespace string `json:"namespace"`
+					changeSet `json:",inline"`
+				}{o.target.Name, o.target.Namespace, changeSetOf(report, removed)}); err != nil {
+					return err
+				}
+			case clean:
 				fmt.Fprintf(streams.Out, "%s: no changes (%d objects compared)\n", o.target, report.Checked)
+			default:
+				printReport(streams.Out, report, removed, diffVerbs)
+			}
+			if clean {
 				return nil
 			}
-			printReport(streams.Out, report, removed, diffVerbs)
 			return &ExitError{Code: exitDifferences, Err: fmt.Errorf("%s: %d objects would change", o.target, len(report.Objects)+len(removed))}
 		},
 	}
 	o.bindFlagsWithSets(cmd)
+	bindOutput(cmd, &output)
 	return cmd
 }
 
 func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &envOptions{kube: kube, streams: streams}
 	var purge bool
-	var confirm string
+	var confirm, output string
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:     "uninstall --env ENV",
@@ -151,6 +200,9 @@ func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if confirm != "" && !purge {
 				return errors.New("--confirm only goes with --purge-data")
+			}
+			if err := validateOutput(output); err != nil {
+				return err
 			}
 			if err := o.complete(cmd.Context()); err != nil {
 				return err
@@ -174,6 +226,14 @@ func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if output != "text" {
+				return printObject(streams.Out, output, struct {
+					Release   string `json:"release"`
+					Namespace string `json:"namespace"`
+					Purged    bool   `json:"purged"`
+					*release.Kept
+				}{o.target.Name, o.target.Namespace, purge, kept})
+			}
 			if purge {
 				fmt.Fprintf(streams.Out, "uninstalled %s; deleted %d PersistentVolumeClaims and %d Secrets\n", o.target, len(kept.PersistentVolumeClaims), len(kept.Secrets))
 			} else {
@@ -187,6 +247,7 @@ func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&purge, "purge-data", false, "also delete the PersistentVolumeClaims and the environment's Secrets")
 	cmd.Flags().StringVar(&confirm, "confirm", "", "with --purge-data: the namespace, instead of typing it")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for objects to be gone")
+	bindOutput(cmd, &output)
 	return cmd
 }
 

@@ -68,6 +68,27 @@ var (
 
 // printReport writes a report per object and field. Values are shown as
 // compact JSON; Secret values arrive here already as fingerprints.
+// changeSet is a report's objects and the removed ones, as -o json/yaml
+// prints them (empty lists as []).
+type changeSet struct {
+	Checked int            `json:"checked"`
+	Objects []drift.Object `json:"objects"`
+	Removed []string       `json:"removed"`
+}
+
+func changeSetOf(r *drift.Report, removed []objects.Ref) changeSet {
+	cs := changeSet{Checked: r.Checked, Objects: append([]drift.Object{}, r.Objects...), Removed: []string{}}
+	for _, ref := range removed {
+		cs.Removed = append(cs.Removed, ref.String())
+	}
+	return cs
+}
+
+// bindOutput adds -o/--output (text, json or yaml).
+func bindOutput(cmd *cobra.Command, output *string) {
+	cmd.Flags().StringVarP(output, "output", "o", "text", "text, json or yaml")
+}
+
 func printReport(w io.Writer, r *drift.Report, removed []objects.Ref, verbs reportVerbs) {
 	for _, o := range r.Objects {
 		if o.State == drift.Missing {

@@ -17,7 +17,7 @@ import (
 
 func newEnvCommand(streams Streams) *cobra.Command {
 	cmd := &cobra.Command{Use: "env", Short: "Work with environment files"}
-	var dir string
+	var dir, output string
 	diff := &cobra.Command{
 		Use:     "diff ENV ENV",
 		Example: "  ragdeploy env diff staging production",
@@ -26,6 +26,9 @@ func newEnvCommand(streams Streams) *cobra.Command {
 			"value one environment sets and the other inherits shows up too.",
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := validateOutput(output); err != nil {
+				return err
+			}
 			c, err := render.LoadChart(charts.FS, "agentic-rag")
 			if err != nil {
 				return err
@@ -62,6 +65,22 @@ func newEnvCommand(streams Streams) *cobra.Command {
 				}
 			}
 			sort.Strings(sorted)
+			if output != "text" {
+				type difference struct {
+					Path  string `json:"path"`
+					Left  string `json:"left"`
+					Right string `json:"right"`
+				}
+				result := struct {
+					Left        string       `json:"left"`
+					Right       string       `json:"right"`
+					Differences []difference `json:"differences"`
+				}{Left: files[0], Right: files[1], Differences: []difference{}}
+				for _, k := range sorted {
+					result.Differences = append(result.Differences, difference{k, flat[0][k], flat[1][k]})
+				}
+				return printObject(streams.Out, output, result)
+			}
 			fmt.Fprintf(streams.Out, "%s | %s: %d differences\n", files[0], files[1], len(sorted))
 			for _, k := range sorted {
 				fmt.Fprintf(streams.Out, "  %s: %s | %s\n", k, orUnset(flat[0][k]), orUnset(flat[1][k]))
@@ -70,6 +89,7 @@ func newEnvCommand(streams Streams) *cobra.Command {
 		},
 	}
 	bindEnvironmentsDir(diff, &dir)
+	bindOutput(diff, &output)
 	cmd.AddCommand(diff, newEnvListCommand(streams))
 	return cmd
 }

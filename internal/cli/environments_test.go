@@ -56,3 +56,23 @@ func TestEnvListJSON(t *testing.T) {
 		t.Fatalf("empty directory: exit %d, %q; want []", code, stdout)
 	}
 }
+
+// TestOutputFormats: -o json prints one JSON document on stdout, with
+// empty lists as [], for env diff and secrets list (no cluster needed).
+func TestOutputFormats(t *testing.T) {
+	code, stdout, stderr := run(t, "env", "diff", "staging", "production", "-o", "json")
+	var diff struct {
+		Left, Right string
+		Differences []struct{ Path, Left, Right string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &diff); code != 0 || err != nil || len(diff.Differences) == 0 || !strings.HasSuffix(diff.Left, "staging.yaml") {
+		t.Fatalf("env diff -o json: exit %d, %v: %s%s", code, err, stdout, stderr)
+	}
+	code, stdout, stderr = run(t, "secrets", "list", "--env", "development", "-o", "json")
+	if code != 0 || !strings.Contains(stdout, `"secrets": []`) || !strings.Contains(stdout, `"file": ""`) {
+		t.Fatalf("secrets list -o json without a file: exit %d: %s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := run(t, "env", "diff", "staging", "production", "-o", "xml"); code != 1 || !strings.Contains(stderr, "not one of text, json, yaml") {
+		t.Fatalf("-o xml: exit %d, %q", code, stderr)
+	}
+}

@@ -57,30 +57,50 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 	encrypt.Flags().StringVarP(&in, "file", "f", "", "plain secrets file (default: stdin)")
 	encrypt.Flags().StringVarP(&out, "output", "o", "", "encrypted file to write (default: stdout)")
 
-	var dir, env string
+	var dir, env, output string
 	list := &cobra.Command{
 		Use:     "list --env ENV",
 		Example: "  ragdeploy secrets list --env staging",
 		Short:   "List an environment's Secrets and keys with value fingerprints (never values)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateOutput(output); err != nil {
+				return err
+			}
 			e, err := loadEnvironment(dir, env)
 			if err != nil {
 				return err
 			}
-			f := e.SecretsFile()
-			if f == "" {
-				fmt.Fprintf(streams.Out, "%s: no secrets file (%s)\n", e.File, secretsSource(e))
-				return nil
+			type entry struct {
+				Secret      string `json:"secret"`
+				Key         string `json:"key"`
+				Fingerprint string `json:"fingerprint"`
 			}
-			data, err := envconfig.DecryptSecrets(f)
-			if err != nil {
-				return err
+			result := struct {
+				File    string  `json:"file"`
+				Source  string  `json:"source"`
+				Secrets []entry `json:"secrets"`
+			}{File: e.SecretsFile(), Source: secretsSource(e), Secrets: []entry{}}
+			if result.File != "" {
+				data, err := envconfig.DecryptSecrets(result.File)
+				if err != nil {
+					return err
+				}
+				for _, name := range slices.Sorted(maps.Keys(data)) {
+					for _, k := range slices.Sorted(maps.Keys(data[name])) {
+						result.Secrets = append(result.Secrets, entry{name, k, envconfig.Fingerprint([]byte(data[name][k]))})
+					}
+				}
 			}
-			fmt.Fprintf(streams.Out, "%s:\n", f)
-			for _, name := range slices.Sorted(maps.Keys(data)) {
-				for _, k := range slices.Sorted(maps.Keys(data[name])) {
-					fmt.Fprintf(streams.Out, "  %s/%s %s\n", name, k, envconfig.Fingerprint([]byte(data[name][k])))
+			switch {
+			case output != "text":
+				return printObject(streams.Out, output, result)
+			case result.File == "":
+				fmt.Fprintf(streams.Out, "%s: no secrets file (%s)\n", e.File, result.Source)
+			default:
+				fmt.Fprintf(streams.Out, "%s:\n", result.File)
+				for _, s := range result.Secrets {
+					fmt.Fprintf(streams.Out, "  %s/%s %s\n", s.Secret, s.Key, s.Fingerprint)
 				}
 			}
 			return nil
@@ -88,6 +108,7 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 	}
 	list.Flags().StringVarP(&env, "env", "e", "", "environment name or file")
 	bindEnvironmentsDir(list, &dir)
+	bindOutput(list, &output)
 	_ = list.MarkFlagRequired("env")
 	cmd.AddCommand(encrypt, list, newSecretsKeygenCommand(streams), newSecretsSetCommand(streams))
 	return cmd

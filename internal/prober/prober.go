@@ -37,7 +37,17 @@ type Record struct {
 	Pod     string
 	// Err is why the request failed ("" when answered with 2xx).
 	Err string
+	// Took is how long the request took.
+	Took time.Duration
 }
+
+// RequestTimeout bounds one request: a request with no answer by then
+// failed. An answer slower than SlowAfter is counted apart (Summary.Slow),
+// e.g. one that needed a retransmitted SYN.
+const (
+	RequestTimeout = 5 * time.Second
+	SlowAfter      = time.Second
+)
 
 // Prober is a running stream of requests.
 type Prober struct {
@@ -57,7 +67,7 @@ func run(ctx context.Context, rate int, do send) *Prober {
 	go func() {
 		tick := time.NewTicker(time.Second / time.Duration(rate))
 		defer tick.Stop()
-		inflight := make(chan struct{}, 4*rate)
+		inflight := make(chan struct{}, (int(RequestTimeout/time.Second)+1)*rate)
 		for {
 			select {
 			case <-ctx.Done():
@@ -73,13 +83,13 @@ func run(ctx context.Context, rate int, do send) *Prober {
 			}
 			go func() {
 				defer func() { <-inflight }()
-				rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				rctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 				defer cancel()
 				a, err := do(rctx)
 				if ctx.Err() != nil {
 					return // stopped, not failed
 				}
-				r := Record{At: at, Version: a.Version, Pod: a.Pod}
+				r := Record{At: at, Version: a.Version, Pod: a.Pod, Took: time.Since(at)}
 				if err != nil {
 					r.Err = err.Error()
 				}
@@ -232,6 +242,10 @@ func summarize(recs []Record) Summary {
 			s.LastError = r.Err
 			continue
 		}
+		if r.Took >= SlowAfter {
+			s.Slow++
+			s.Slowest = max(s.Slowest, r.Took)
+		}
 		i, seen := index[r.Version]
 		if !seen {
 			i = len(s.Versions)
@@ -247,6 +261,10 @@ func summarize(recs []Record) Summary {
 // Summary is what the requests of a period saw.
 type Summary struct {
 	Requests, Failed int
+	// Slow counts answers that took SlowAfter or more; Slowest is the
+	// slowest of them.
+	Slow    int
+	Slowest time.Duration
 	// Versions that answered, in the order of their first answer.
 	Versions  []VersionCount
 	LastError string
@@ -276,6 +294,9 @@ func (s Summary) String() string {
 		by = append(by, fmt.Sprintf("%s %d", v.Version, v.Answers))
 	}
 	out := fmt.Sprintf("%d requests, %d failed; answered by %s (in order of first answer)", s.Requests, s.Failed, strings.Join(by, ", "))
+	if s.Slow > 0 {
+		out += fmt.Sprintf("; %d answered after %v or more (slowest %v)", s.Slow, SlowAfter, s.Slowest.Round(time.Millisecond))
+	}
 	if s.Failed > 0 {
 		out += "; last failure: " + s.LastError
 	}

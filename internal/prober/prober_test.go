@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -97,5 +98,26 @@ func TestBetweenAndCount(t *testing.T) {
 	s := p.Between(t0.Add(time.Second), t0.Add(3*time.Second))
 	if s.Requests != 2 || s.Failed != 1 || s.Version("2").Answers != 1 || s.Version("1").Answers != 0 {
 		t.Fatalf("Between = %s; want the failure at +1s and the answer at +2s", s)
+	}
+}
+
+// TestSlowAnswersAreCountedApart: an answer slower than SlowAfter is an
+// answer, counted in Slow, not a failure.
+func TestSlowAnswersAreCountedApart(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(SlowAfter + 100*time.Millisecond) // the slowness under test
+		_ = json.NewEncoder(w).Encode(standin.Answer{Version: "1.0.0"})
+	}))
+	defer srv.Close()
+	var d net.Dialer
+	ctx, cancel := context.WithCancel(context.Background())
+	p := StartHTTP(ctx, HTTPOptions{URL: srv.URL, Rate: 5, Dial: d.DialContext})
+	for p.Count() < 2 {
+		time.Sleep(10 * time.Millisecond) // waiting for the answers
+	}
+	cancel()
+	s := summarize(p.Records())
+	if s.Failed != 0 || s.Slow != s.Requests || s.Slowest < SlowAfter || !strings.Contains(s.String(), "answered after") {
+		t.Fatalf("slow answers: %s (slow %d, slowest %v)", s, s.Slow, s.Slowest)
 	}
 }

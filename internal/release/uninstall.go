@@ -16,8 +16,8 @@ import (
 
 // Kept is what an uninstall left in place (or, with purge, deleted).
 type Kept struct {
-	PersistentVolumeClaims []string
-	Secrets                []string
+	PersistentVolumeClaims []string `json:"persistentVolumeClaims"`
+	Secrets                []string `json:"secrets"`
 }
 
 // Data lists the release's data: the PersistentVolumeClaims of its
@@ -36,7 +36,7 @@ func Data(ctx context.Context, t Target, env string) (*Kept, error) {
 		client.MatchingLabels{envconfig.LabelManagedBy: envconfig.ManagedBy, envconfig.LabelEnvironment: env}); err != nil {
 		return nil, err
 	}
-	k := &Kept{}
+	k := &Kept{PersistentVolumeClaims: []string{}, Secrets: []string{}}
 	for _, p := range pvcs.Items {
 		k.PersistentVolumeClaims = append(k.PersistentVolumeClaims, p.Name)
 	}

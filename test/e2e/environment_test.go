@@ -392,14 +392,31 @@ func TestDevelopmentInstallsWithNoSetUp(t *testing.T) {
 	}
 	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down") })
 	kube := []string{"--kubeconfig", filepath.Join(work, ".ragdeploy", "local", "kubeconfig")}
-	install := ragdeploy(t, work, nil, append([]string{"install", "--env", "development"}, kube...)...)
+	// -o json: the result alone on stdout, the account on stderr.
+	install := ragdeploy(t, work, nil, append([]string{"install", "--env", "development", "-o", "json"}, kube...)...)
 	if install.code != 0 {
 		t.Fatalf("install --env development on a fresh local cluster: exit %d: %s", install.code, install.stderr)
 	}
+	var installed struct {
+		Release   string `json:"release"`
+		Revision  int    `json:"revision"`
+		Installed bool   `json:"installed"`
+		Changes   struct {
+			Objects []struct{ Kind, Object, State string } `json:"objects"`
+			Removed []string                               `json:"removed"`
+		} `json:"changes"`
+	}
+	if err := json.Unmarshal([]byte(install.stdout), &installed); err != nil || installed.Revision != 1 || !installed.Installed || len(installed.Changes.Objects) == 0 || installed.Changes.Removed == nil {
+		t.Errorf("install -o json: %v: %+v", err, installed)
+	}
 	for name := range secretstest.PlatformSecrets {
-		if !strings.Contains(install.stdout, "generated Secret agentic-rag-dev/"+name) {
-			t.Errorf("install does not say it generated %s:\n%s", name, install.stdout)
+		if !strings.Contains(install.stderr, "generated Secret agentic-rag-dev/"+name) {
+			t.Errorf("install does not say it generated %s:\n%s", name, install.stderr)
 		}
+	}
+	diff := ragdeploy(t, work, nil, append([]string{"diff", "--env", "development", "-o", "json"}, kube...)...)
+	if diff.code != 0 || !strings.Contains(diff.stdout, `"objects": []`) || !strings.Contains(diff.stdout, `"removed": []`) {
+		t.Errorf("diff -o json right after install: exit %d: %s%s", diff.code, diff.stdout, diff.stderr)
 	}
 	if res := ragdeploy(t, work, nil, append([]string{"upgrade", "--env", "development", "--set", "api.config.LOG_LEVEL=info"}, kube...)...); res.code != 0 || strings.Contains(res.stdout, "generated Secret") {
 		t.Fatalf("upgrade: exit %d, generated again: %t: %s", res.code, strings.Contains(res.stdout, "generated Secret"), res.stderr)
@@ -418,13 +435,12 @@ func TestDevelopmentInstallsWithNoSetUp(t *testing.T) {
 		!regexp.MustCompile(`staging\s+agentic-rag-staging\s+agentic-rag\s+-\s+not installed`).MatchString(list.stdout) {
 		t.Errorf("list: exit %d:\n%s%s", list.code, list.stdout, list.stderr)
 	}
-	un := ragdeploy(t, work, nil, append([]string{"uninstall", "--env", "development"}, kube...)...)
-	if un.code != 0 {
-		t.Fatalf("uninstall: %s", un.stderr)
+	un := ragdeploy(t, work, nil, append([]string{"uninstall", "--env", "development", "-o", "json"}, kube...)...)
+	var kept struct {
+		Purged  bool     `json:"purged"`
+		Secrets []string `json:"secrets"`
 	}
-	for name := range secretstest.PlatformSecrets {
-		if !strings.Contains(un.stdout, name) {
-			t.Errorf("uninstall does not say it keeps %s:\n%s", name, un.stdout)
-		}
+	if err := json.Unmarshal([]byte(un.stdout), &kept); un.code != 0 || err != nil || kept.Purged || len(kept.Secrets) != len(secretstest.PlatformSecrets) {
+		t.Fatalf("uninstall -o json: exit %d, %v: %s%s; want the 3 generated Secrets kept", un.code, err, un.stdout, un.stderr)
 	}
 }

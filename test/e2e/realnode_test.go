@@ -369,13 +369,24 @@ func TestRealNodePlumbing(t *testing.T) {
 	runOnRealNode(t, cs, "plumbing", "2.0.0")
 
 	// DNS, asked by the pod's own resolver (CoreDNS answers only because it
-	// lists Services through the kubernetes Service).
+	// lists Services through the kubernetes Service). A lookup is retried
+	// as resolvers are (a query can be lost: UDP); every retry is logged.
 	for name, want := range map[string]string{
 		"kubernetes.default.svc.cluster.local": "10.96.0.1",
 		"kube-dns.kube-system":                 localcluster.ClusterDNSIP,
 	} {
-		body, err := cs.CoreV1().Pods("default").ProxyGet("http", "plumbing", "8000", "/resolve", map[string]string{"name": name}).DoRaw(ctx)
-		if err != nil || !strings.Contains(string(body), `"`+want+`"`) {
+		var body []byte
+		var err error
+		attempts := 0
+		if werr := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			attempts++
+			body, err = cs.CoreV1().Pods("default").ProxyGet("http", "plumbing", "8000", "/resolve", map[string]string{"name": name}).DoRaw(ctx)
+			if err == nil && strings.Contains(string(body), `"`+want+`"`) {
+				return true, nil
+			}
+			t.Logf("lookup %d of %s: %s %v", attempts, name, body, err)
+			return false, nil
+		}); werr != nil {
 			t.Fatalf("pod resolving %s: %s %v; want %s", name, body, err, want)
 		}
 	}
