@@ -82,7 +82,10 @@ func newStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := statusOf(cmd.Context(), env, t, true)
+			st, err := statusOf(env, t)
+			if err == nil && st.Revision > 0 {
+				err = st.addDetail(cmd.Context(), env, t)
+			}
 			if err != nil {
 				return err
 			}
@@ -110,28 +113,28 @@ func newStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	return cmd
 }
 
-// statusOf reads an environment's release; with detail, its rollouts and
-// drift too.
-func statusOf(ctx context.Context, env *envconfig.Environment, t release.Target, detail bool) (*releaseStatus, error) {
+// statusOf reads an environment's release: its deployed revision.
+func statusOf(env *envconfig.Environment, t release.Target) (*releaseStatus, error) {
 	st := &releaseStatus{Environment: env.Name, Namespace: t.Namespace, Release: t.Name, Status: "not installed", Rollouts: []rolloutSummary{}}
 	rev, err := release.Deployed(t)
 	if err != nil {
 		return nil, err
 	}
-	if rev == nil {
-		return st, nil
+	if rev != nil {
+		st.Revision, st.Status = rev.Number, rev.Status
 	}
-	st.Revision, st.Status = rev.Number, rev.Status
-	if !detail {
-		return st, nil
-	}
+	return st, nil
+}
+
+// addDetail adds the release's rollouts and its drift summary.
+func (st *releaseStatus) addDetail(ctx context.Context, env *envconfig.Environment, t release.Target) error {
 	c, err := t.Client()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var list v1alpha1.BlueGreenDeploymentList
 	if err := c.List(ctx, &list, client.InNamespace(t.Namespace)); err != nil {
-		return nil, fmt.Errorf("rollouts in %s: %w", t.Namespace, err)
+		return fmt.Errorf("rollouts in %s: %w", t.Namespace, err)
 	}
 	for i := range list.Items {
 		b := &list.Items[i]
@@ -150,7 +153,7 @@ func statusOf(ctx context.Context, env *envconfig.Environment, t release.Target,
 	}
 	report, err := release.DriftFromCluster(ctx, t)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if report.Clean() {
 		st.Drift = fmt.Sprintf("none (%d objects compared)", report.Checked)
@@ -161,7 +164,7 @@ func statusOf(ctx context.Context, env *envconfig.Environment, t release.Target,
 		}
 		st.Drift = fmt.Sprintf("%d of %d objects: %s (hint: ragdeploy drift --env %s)", len(report.Objects), report.Checked, strings.Join(what, ", "), env.Name)
 	}
-	return st, nil
+	return nil
 }
 
 func newHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command {
@@ -224,7 +227,7 @@ func newListCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("%w (hint: ragdeploy env list shows every file's state)", err)
 				}
-				st, err := statusOf(cmd.Context(), env, release.TargetOf(env, kube.Kubeconfig, kube.Context), false)
+				st, err := statusOf(env, release.TargetOf(env, kube.Kubeconfig, kube.Context))
 				if err != nil {
 					return err
 				}

@@ -41,9 +41,9 @@ func TestResolve(t *testing.T) {
 		wantErr string
 	}{
 		{name: "zero value gets defaults", in: Options{BinDir: bins},
-			want: Options{BinDir: bins, Nodes: 3, ReadyTimeout: 60 * time.Second, StopTimeout: 5 * time.Second, KubeProxyMinSyncPeriod: time.Second}},
-		{name: "explicit values kept", in: Options{BinDir: bins, Nodes: 5, ReadyTimeout: time.Second, StopTimeout: 2 * time.Second, KubeProxyMinSyncPeriod: 100 * time.Millisecond},
-			want: Options{BinDir: bins, Nodes: 5, ReadyTimeout: time.Second, StopTimeout: 2 * time.Second, KubeProxyMinSyncPeriod: 100 * time.Millisecond}},
+			want: Options{BinDir: bins, Nodes: 3, ReadyTimeout: 60 * time.Second, StopTimeout: 5 * time.Second, KubeProxyMinSyncPeriod: 100 * time.Millisecond}},
+		{name: "explicit values kept", in: Options{BinDir: bins, Nodes: 5, ReadyTimeout: time.Second, StopTimeout: 2 * time.Second, KubeProxyMinSyncPeriod: time.Second},
+			want: Options{BinDir: bins, Nodes: 5, ReadyTimeout: time.Second, StopTimeout: 2 * time.Second, KubeProxyMinSyncPeriod: time.Second}},
 		{name: "negative kube-proxy sync rejected", in: Options{BinDir: bins, KubeProxyMinSyncPeriod: -time.Second}, wantErr: "kube-proxy min sync period: -1s is negative"},
 		{name: "negative nodes rejected", in: Options{BinDir: bins, Nodes: -1}, wantErr: "nodes: -1 is out of range"},
 		{name: "too many nodes rejected", in: Options{BinDir: bins, Nodes: 101}, wantErr: "nodes: 101 is out of range"},
