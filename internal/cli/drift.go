@@ -64,7 +64,7 @@ func newDriftCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		},
 	}
 	o.bindFlags(cmd)
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text, json or yaml")
+	bindOutput(cmd, &o.Output)
 	cmd.Flags().BoolVar(&o.Fix, "fix", false, "re-apply the drifted objects (only those)")
 	cmd.Flags().DurationVar(&o.Watch, "watch", 0, "check again every INTERVAL until interrupted")
 	cmd.Flags().StringVar(&o.MetricsAddr, "metrics-addr", "", "with --watch: serve Prometheus metrics on this address (e.g. :9090)")

@@ -157,7 +157,7 @@ func newEnvListCommand(streams Streams) *cobra.Command {
 		},
 	}
 	bindEnvironmentsDir(cmd, &dir)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, json or yaml")
+	bindOutput(cmd, &output)
 	return cmd
 }
 

@@ -54,7 +54,7 @@ type releaseOptions struct {
 func (o *releaseOptions) bindFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment: a name in the environments directory or a file")
 	bindEnvironmentsDir(cmd, &o.Dir)
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text, json or yaml")
+	bindOutput(cmd, &o.Output)
 	_ = cmd.MarkFlagRequired("env")
 }
 
@@ -249,6 +249,6 @@ func newListCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		},
 	}
 	bindEnvironmentsDir(cmd, &dir)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, json or yaml")
+	bindOutput(cmd, &output)
 	return cmd
 }

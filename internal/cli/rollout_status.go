@@ -41,6 +41,8 @@ type statusOptions struct {
 	// parseProbe); ProbeRate is requests a second.
 	Probe     string
 	ProbeRate int
+	// probe is Probe as validate parsed it.
+	probe probeTarget
 }
 
 func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command {
@@ -66,7 +68,7 @@ func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "follow the rollout until it finishes")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 15*time.Minute, "with --watch: give up after this long")
 	cmd.Flags().DurationVar(&o.Interval, "interval", 500*time.Millisecond, "with --watch: how often to look")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text, json or yaml")
+	bindOutput(cmd, &o.Output)
 	cmd.Flags().StringVar(&o.Probe, "probe", "", "with --watch: send requests to service/NAME[:PORT][/PATH] (through the API server's service proxy) or an http(s) URL, and print each second who answered and how many failed")
 	cmd.Flags().IntVar(&o.ProbeRate, "probe-rate", 10, "with --probe: requests a second (1-100)")
 	return cmd
@@ -95,7 +97,8 @@ func (o *statusOptions) validate() error {
 		if o.ProbeRate < 1 || o.ProbeRate > 100 {
 			return fmt.Errorf("--probe-rate: %d is not between 1 and 100", o.ProbeRate)
 		}
-		if _, err := parseProbe(o.Probe); err != nil {
+		var err error
+		if o.probe, err = parseProbe(o.Probe); err != nil {
 			return err
 		}
 	}
@@ -143,10 +146,7 @@ func atoiOrZero(s string) int {
 
 // startProbe starts the --probe requests.
 func (o *statusOptions) startProbe(ctx context.Context) (*prober.Prober, error) {
-	t, err := parseProbe(o.Probe)
-	if err != nil {
-		return nil, err
-	}
+	t := o.probe
 	if t.service == nil {
 		var d net.Dialer
 		return prober.StartHTTP(ctx, prober.HTTPOptions{URL: t.url, Rate: o.ProbeRate, Dial: d.DialContext}), nil
@@ -365,7 +365,7 @@ func newRolloutHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command
 			return w.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "text, json or yaml")
+	bindOutput(cmd, &o.Output)
 	cmd.Flags().StringVar(&o.Probe, "probe", "", "with --watch: send requests to service/NAME[:PORT][/PATH] (through the API server's service proxy) or an http(s) URL, and print each second who answered and how many failed")
 	cmd.Flags().IntVar(&o.ProbeRate, "probe-rate", 10, "with --probe: requests a second (1-100)")
 	return cmd

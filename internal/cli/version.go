@@ -56,6 +56,6 @@ func newVersionCommand(streams Streams) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, json or yaml")
+	bindOutput(cmd, &output)
 	return cmd
 }
