@@ -51,7 +51,7 @@ func main() {
 	rounds := flag.Int("rounds", 20, "rollout and rollback rounds of each kind")
 	rate := flag.Int("rate", 100, "requests a second of each of the two probers")
 	delay := flag.Int("scale-down-delay", 5, "the BlueGreenDeployment's scaleDownDelaySeconds")
-	minSync := flag.Duration("kube-proxy-min-sync", localcluster.UpstreamKubeProxyMinSyncPeriod, "the real node's kube-proxy minSyncPeriod")
+	minSync := flag.Duration("kube-proxy-min-sync", localcluster.DefaultKubeProxyMinSyncPeriod, "the real node's kube-proxy minSyncPeriod")
 	drain := flag.Bool("drain", true, "the stand-in drains on SIGTERM (false: it closes everything at once, as many servers do)")
 	flag.Parse()
 	if err := run(*rounds, *rate, int32(*delay), *minSync, *drain); err != nil { //nolint:gosec // G115: a flag of seconds
@@ -150,6 +150,10 @@ func round(ctx context.Context, cluster *localcluster.Cluster, c client.Client, 
 		return err
 	}
 	url := fmt.Sprintf("http://%s:8000/v1/ask", svc.Spec.ClusterIP)
+	// Not the probers' first requests: see WaitAnswered.
+	if err := cluster.WaitAnswered(ctx, url); err != nil {
+		return fmt.Errorf("%s never answered: %w", s.service, err)
+	}
 	pctx, stopProbers := context.WithCancel(ctx)
 	defer stopProbers()
 	fresh := prober.StartHTTP(pctx, prober.HTTPOptions{URL: url, Rate: rate, Dial: cluster.DialInNode})

@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -43,6 +47,8 @@ type Cluster struct {
 	egress     *egressProxy
 	registry   *localRegistry
 	closers    []func()
+	// waitPort numbers WaitAnswered's attempts (picks their source ports).
+	waitPort atomic.Int64
 	// cancel ends what serves the real nodes (forwarders, registry).
 	cancel   context.CancelFunc
 	stopOnce sync.Once
@@ -376,5 +382,77 @@ func (c *Cluster) DialInNode(ctx context.Context, network, addr string) (net.Con
 	if network != "tcp" && network != "tcp4" {
 		return nil, fmt.Errorf("dial %s: only tcp", network)
 	}
-	return c.realNodes[0].ns.dial(ctx, addr)
+	return c.realNodes[0].ns.dial(ctx, addr, nil)
+}
+
+// WaitAnswered polls url (http://ADDRESS:PORT/PATH of a Service or pod)
+// from inside the first real node until it answers 200 or ctx ends.
+//
+// Its attempts come from source ports below the node's ephemeral range
+// because of what an attempt can leave behind while kube-proxy first
+// programs a Service: seen, after attempts refused by the Service's REJECT
+// (no endpoint yet), one SYN went out with no DNAT as the REJECT gave way
+// to the DNAT. Its conntrack entry (SYN_SENT, no NAT) lives 120 s, and a
+// later connection from the same source port follows it past kube-proxy's
+// rules to no host at all ("no route to host" 3 s later; shown by dialing
+// from that port). A prober started next would have counted such a request
+// as failed, though no rollout caused it.
+func (c *Cluster) WaitAnswered(ctx context.Context, url string) error {
+	if len(c.realNodes) == 0 {
+		return errors.New("the cluster has no real node")
+	}
+	node := c.realNodes[0].ns
+	var ephemeral string
+	if err := node.do(func() error {
+		b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+		ephemeral = string(b)
+		return err
+	}); err != nil {
+		return err
+	}
+	base, n, err := portsBelow(ephemeral)
+	if err != nil {
+		return err
+	}
+	dial := func(ctx context.Context, _, addr string) (net.Conn, error) {
+		return node.dial(ctx, addr, &net.TCPAddr{Port: base + int(c.waitPort.Add(1)%int64(n))})
+	}
+	httpc := &http.Client{Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	var last error
+	err = wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := httpc.Do(req)
+		if err != nil {
+			last = err
+			return false, nil
+		}
+		_ = resp.Body.Close()
+		last = fmt.Errorf("%s answered %s", url, resp.Status)
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil && last != nil {
+		return fmt.Errorf("%w (last: %w)", err, last)
+	}
+	return err
+}
+
+// portsBelow reads an ip_local_port_range ("32768\t60999") and returns the
+// 1000 ports below it (fewer when the range starts low, none below 1024).
+func portsBelow(portRange string) (base, n int, err error) {
+	fields := strings.Fields(portRange)
+	if len(fields) != 2 {
+		return 0, 0, fmt.Errorf("ip_local_port_range %q: want two ports", portRange)
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil {
+		return 0, 0, fmt.Errorf("ip_local_port_range %q: %w", portRange, err)
+	}
+	base = max(low-1000, 1024)
+	if base >= low {
+		return 0, 0, fmt.Errorf("ip_local_port_range %q leaves no unprivileged port below it", portRange)
+	}
+	return base, low - base, nil
 }

@@ -174,7 +174,7 @@ func (p *egressProxy) handle(ctx context.Context, conn net.Conn) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	upstream, err := node.ns.dial(dctx, req.Host)
+	upstream, err := node.ns.dial(dctx, req.Host, nil)
 	if err != nil {
 		fail(http.StatusBadGateway, err)
 		return

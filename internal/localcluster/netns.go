@@ -63,12 +63,16 @@ func (n *netns) listen(addr string) (net.Listener, error) {
 	return ln, err
 }
 
-// dial connects to addr from inside the namespace.
-func (n *netns) dial(ctx context.Context, addr string) (net.Conn, error) {
+// dial connects to addr from inside the namespace, from local (nil: an
+// ephemeral port the kernel picks).
+func (n *netns) dial(ctx context.Context, addr string, local *net.TCPAddr) (net.Conn, error) {
 	var conn net.Conn
 	err := n.do(func() error {
 		var err error
-		var d net.Dialer
+		d := net.Dialer{}
+		if local != nil {
+			d.LocalAddr = local
+		}
 		conn, err = d.DialContext(ctx, "tcp", addr)
 		return err
 	})

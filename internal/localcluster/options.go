@@ -61,15 +61,8 @@ type Options struct {
 	KubeProxyMinSyncPeriod time.Duration
 }
 
-// Kube-proxy's minSyncPeriod: upstream's default, and the local cluster's.
-// At upstream's 1 s the zero-downtime tests saw rare new connections fail
-// (no answer, or no route to host) whose cause is not established yet, so
-// the local cluster syncs at 100 ms until it is; bench/zerodowntime measures
-// at upstream's value by default.
-const (
-	UpstreamKubeProxyMinSyncPeriod = time.Second
-	DefaultKubeProxyMinSyncPeriod  = 100 * time.Millisecond
-)
+// DefaultKubeProxyMinSyncPeriod is upstream kube-proxy's minSyncPeriod.
+const DefaultKubeProxyMinSyncPeriod = time.Second
 
 // MaxRealNodes is how many real nodes a local cluster can have: each takes
 // about 250 MiB and a share of the machine's cores.

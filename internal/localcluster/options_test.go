@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,9 +42,9 @@ func TestResolve(t *testing.T) {
 		wantErr string
 	}{
 		{name: "zero value gets defaults", in: Options{BinDir: bins},
-			want: Options{BinDir: bins, Nodes: 3, ReadyTimeout: 60 * time.Second, StopTimeout: 5 * time.Second, KubeProxyMinSyncPeriod: 100 * time.Millisecond}},
-		{name: "explicit values kept", in: Options{BinDir: bins, Nodes: 5, ReadyTimeout: time.Second, StopTimeout: 2 * time.Second, KubeProxyMinSyncPeriod: time.Second},
-			want: Options{BinDir: bins, Nodes: 5, ReadyTimeout: time.Second, StopTimeout: 2 * time.Second, KubeProxyMinSyncPeriod: time.Second}},
+			want: Options{BinDir: bins, Nodes: 3, ReadyTimeout: 60 * time.Second, StopTimeout: 5 * time.Second, KubeProxyMinSyncPeriod: time.Second}},
+		{name: "explicit values kept", in: Options{BinDir: bins, Nodes: 5, ReadyTimeout: time.Second, StopTimeout: 2 * time.Second, KubeProxyMinSyncPeriod: 100 * time.Millisecond},
+			want: Options{BinDir: bins, Nodes: 5, ReadyTimeout: time.Second, StopTimeout: 2 * time.Second, KubeProxyMinSyncPeriod: 100 * time.Millisecond}},
 		{name: "negative kube-proxy sync rejected", in: Options{BinDir: bins, KubeProxyMinSyncPeriod: -time.Second}, wantErr: "kube-proxy min sync period: -1s is negative"},
 		{name: "negative nodes rejected", in: Options{BinDir: bins, Nodes: -1}, wantErr: "nodes: -1 is out of range"},
 		{name: "too many nodes rejected", in: Options{BinDir: bins, Nodes: 101}, wantErr: "nodes: 101 is out of range"},
@@ -106,6 +107,31 @@ func TestStageConfigHoldsEveryStage(t *testing.T) {
 	for _, a := range []string{AnnotationReadyAfter, AnnotationNeverReady, AnnotationCrash, AnnotationFail} {
 		if !strings.Contains(string(data), a) {
 			t.Errorf("annotation %s not honored by any stage", a)
+		}
+	}
+}
+
+// TestWaitAnsweredPortsAreNeverEphemeral: WaitAnswered dials from ports
+// below the node's ephemeral range, so a conntrack entry one of its
+// attempts leaves can never meet a connection whose port the kernel picks.
+func TestWaitAnsweredPortsAreNeverEphemeral(t *testing.T) {
+	for in, want := range map[string][2]int{
+		"32768\t60999\n": {31768, 1000},
+		"1500 2000":      {1024, 476},
+	} {
+		base, n, err := portsBelow(in)
+		if err != nil || base != want[0] || n != want[1] {
+			t.Errorf("portsBelow(%q) = %d, %d, %v; want %d, %d", in, base, n, err, want[0], want[1])
+		}
+		low, _, _ := strings.Cut(strings.TrimSpace(in), "\t")
+		low, _, _ = strings.Cut(low, " ")
+		if l, _ := strconv.Atoi(low); base+n > l {
+			t.Errorf("portsBelow(%q): ports %d-%d reach into the range", in, base, base+n-1)
+		}
+	}
+	for _, in := range []string{"1024 60999", "", "x 60999"} {
+		if _, _, err := portsBelow(in); err == nil {
+			t.Errorf("portsBelow(%q) passed", in)
 		}
 	}
 }

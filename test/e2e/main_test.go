@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
@@ -34,6 +36,8 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	// The in-process controllers' logs are not the tests' output.
+	ctrllog.SetLogger(logr.Discard())
 	binDir = localcluster.FindBinDir()
 	if binDir == "" {
 		fmt.Fprintln(os.Stderr, "e2e: control-plane binaries not found; run `make cluster-bin`")

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -125,16 +124,9 @@ func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
 	}
 	url := fmt.Sprintf("http://%s:8000/v1/ask", svc.Spec.ClusterIP)
 	// Measure from the first answer: a new Service answers once kube-proxy
-	// has programmed it, which can be a moment after its pods are Ready.
-	httpc := &http.Client{Transport: &http.Transport{DialContext: cluster.DialInNode, DisableKeepAlives: true}, Timeout: 2 * time.Second}
-	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		resp, err := httpc.Get(url) //nolint:noctx // bounded by the client's timeout
-		if err != nil {
-			return false, nil
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	}); err != nil {
+	// has programmed it, which can be a moment after its pods are Ready
+	// (WaitAnswered says why the probers must not be the ones to find out).
+	if err := cluster.WaitAnswered(ctx, url); err != nil {
 		t.Fatalf("the api Service never answered: %v", err)
 	}
 	pctx, stopProbers := context.WithCancel(context.Background())
