@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
@@ -30,15 +29,29 @@ type releaseStatus struct {
 	Drift string `json:"drift,omitempty"`
 }
 
-// rolloutSummary is one rollout's state in a release's status.
+// rolloutSummary is one rollout's state in a release's status and in
+// rollout list.
 type rolloutSummary struct {
 	Name           string `json:"name"`
+	Namespace      string `json:"namespace"`
 	Phase          string `json:"phase"`
 	State          string `json:"state"`
 	ActiveColor    string `json:"activeColor"`
 	StableRevision string `json:"stableRevision"`
 	Ready          string `json:"ready"`
 	Message        string `json:"message,omitempty"`
+}
+
+func summaryOf(b *v1alpha1.BlueGreenDeployment) rolloutSummary {
+	desired := int32(1)
+	if b.Spec.Replicas != nil {
+		desired = *b.Spec.Replicas
+	}
+	return rolloutSummary{
+		Name: b.Name, Namespace: b.Namespace, Phase: string(b.Status.Phase), State: string(bluegreen.StateOf(b)),
+		ActiveColor: string(b.Status.ActiveColor), StableRevision: b.Status.StableRevision,
+		Ready: fmt.Sprintf("%d/%d", b.Status.ReadyReplicas, desired), Message: b.Status.Message,
+	}
 }
 
 // releaseOptions are the release verbs' (status, history): an environment,
@@ -132,24 +145,12 @@ func (st *releaseStatus) addDetail(ctx context.Context, env *envconfig.Environme
 	if err != nil {
 		return err
 	}
-	var list v1alpha1.BlueGreenDeploymentList
-	if err := c.List(ctx, &list, client.InNamespace(t.Namespace)); err != nil {
-		return fmt.Errorf("rollouts in %s: %w", t.Namespace, err)
+	rollouts, err := release.RolloutsOf(ctx, c, t)
+	if err != nil {
+		return err
 	}
-	for i := range list.Items {
-		b := &list.Items[i]
-		if b.Annotations["meta.helm.sh/release-name"] != t.Name {
-			continue
-		}
-		desired := int32(1)
-		if b.Spec.Replicas != nil {
-			desired = *b.Spec.Replicas
-		}
-		st.Rollouts = append(st.Rollouts, rolloutSummary{
-			Name: b.Name, Phase: string(b.Status.Phase), State: string(bluegreen.StateOf(b)),
-			ActiveColor: string(b.Status.ActiveColor), StableRevision: b.Status.StableRevision,
-			Ready: fmt.Sprintf("%d/%d", b.Status.ReadyReplicas, desired), Message: b.Status.Message,
-		})
+	for i := range rollouts {
+		st.Rollouts = append(st.Rollouts, summaryOf(&rollouts[i]))
 	}
 	report, err := release.DriftFromCluster(ctx, t)
 	if err != nil {

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -24,25 +27,71 @@ type rolloutOptions struct {
 	kube    *kubeOptions
 	streams Streams
 	Name    string
-	// Env and Dir select the environment whose policy applies to commands
-	// that change what runs (set-image, undo).
+	// Env and Dir select an environment: its rollout (when no NAME is
+	// given), its namespace, and its policy for commands that change what
+	// runs (set-image, undo).
 	Env, Dir  string
+	env       *envconfig.Environment
 	namespace string
 	client    client.Client
 	rollouts  bluegreen.Rollouts
 }
 
-// complete takes the BlueGreenDeployment name and connects to the cluster.
-func (o *rolloutOptions) complete(args []string) error {
-	o.Name = args[0]
-	ns, err := o.kube.namespace()
-	if err != nil {
+// complete names the rollout and connects to the cluster: NAME in
+// --namespace, or with --env the environment's namespace and, when NAME is
+// not given, the one rollout of the environment's release there.
+func (o *rolloutOptions) complete(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		o.Name = args[0]
+	}
+	if o.Env == "" {
+		if o.Name == "" {
+			return errors.New("name a rollout, or pass --env to take the environment's (hint: ragdeploy rollout list)")
+		}
+		ns, err := o.kube.namespace()
+		if err != nil {
+			return err
+		}
+		o.namespace = ns
+	} else {
+		env, err := loadEnvironment(o.Dir, o.Env)
+		if err != nil {
+			return err
+		}
+		if o.kube.Namespace != "" && o.kube.Namespace != env.Release.Namespace {
+			return fmt.Errorf("--namespace %s, but --env %s deploys to namespace %s (hint: drop one of them)", o.kube.Namespace, o.Env, env.Release.Namespace)
+		}
+		o.env, o.namespace = env, env.Release.Namespace
+	}
+	var err error
+	if o.client, err = o.kube.client(); err != nil {
 		return err
 	}
-	o.namespace = ns
-	o.client, err = o.kube.client()
 	o.rollouts = bluegreen.Rollouts{Client: o.client}
+	if o.Name == "" {
+		o.Name, err = o.releaseRollout(ctx)
+	}
 	return err
+}
+
+// releaseRollout is the name of the one rollout of the environment's
+// release (Helm's ownership annotations) in its namespace.
+func (o *rolloutOptions) releaseRollout(ctx context.Context) (string, error) {
+	rollouts, err := release.RolloutsOf(ctx, o.client, release.Target{Namespace: o.namespace, Name: o.env.Release.Name})
+	if err != nil {
+		return "", release.ExplainKubeconfig(err, o.kube.Kubeconfig)
+	}
+	var names []string
+	for _, b := range rollouts {
+		names = append(names, b.Name)
+	}
+	switch len(names) {
+	case 1:
+		return names[0], nil
+	case 0:
+		return "", fmt.Errorf("release %s/%s of --env %s has no rollout (is it installed, with api.strategy blueGreen? hint: ragdeploy status --env %s)", o.namespace, o.env.Release.Name, o.Env, o.Env)
+	}
+	return "", fmt.Errorf("release %s/%s has %d rollouts (%s): name one", o.namespace, o.env.Release.Name, len(names), strings.Join(names, ", "))
 }
 
 func (o *rolloutOptions) key() types.NamespacedName {
@@ -55,22 +104,15 @@ func (o *rolloutOptions) get(ctx context.Context) (*v1alpha1.BlueGreenDeployment
 }
 
 // environment is the environment a rollout belongs to, for its policy:
-// --env when given (it must deploy to the rollout's namespace), else the
+// --env when given (complete took its namespace), else the
 // environment file whose release the rollout is part of (Helm's release
 // annotations), else nil (a rollout outside any environment).
 func (o *rolloutOptions) environment(ctx context.Context, b *v1alpha1.BlueGreenDeployment) (*envconfig.Environment, error) {
-	if o.Env != "" {
-		env, err := loadEnvironment(o.Dir, o.Env)
-		if err != nil {
-			return nil, err
-		}
-		if env.Release.Namespace != b.Namespace {
-			return nil, fmt.Errorf("--env %s deploys to namespace %s, not %s where %s runs", o.Env, env.Release.Namespace, b.Namespace, b.Name)
-		}
-		return env, nil
+	if o.env != nil {
+		return o.env, nil
 	}
-	rel := b.Annotations["meta.helm.sh/release-name"]
-	if rel == "" || b.Annotations["meta.helm.sh/release-namespace"] != b.Namespace {
+	rel, ok := release.ReleaseOf(b)
+	if !ok {
 		return nil, nil
 	}
 	if dir, names, err := environmentFiles(o.Dir); err == nil {
@@ -79,21 +121,21 @@ func (o *rolloutOptions) environment(ctx context.Context, b *v1alpha1.BlueGreenD
 			if err != nil {
 				continue // another file's problems are not this command's
 			}
-			if env.Release.Name == rel && env.Release.Namespace == b.Namespace {
+			if env.Release.Name == rel.Name && env.Release.Namespace == rel.Namespace {
 				return env, nil
 			}
 		}
 	}
 	// No environment file at hand: the policy the release was deployed
 	// under, as ragdeploy stored it next to the release.
-	policy, err := release.StoredPolicy(ctx, o.client, release.Target{Namespace: b.Namespace, Name: rel})
+	policy, err := release.StoredPolicy(ctx, o.client, rel)
 	if err != nil {
 		return nil, fmt.Errorf("%w (hint: pass --env, or run inside the repository holding the environments)", err)
 	}
 	if policy == "" {
 		return nil, nil
 	}
-	return &envconfig.Environment{Name: policy, Policy: policy, File: "release " + b.Namespace + "/" + rel}, nil
+	return &envconfig.Environment{Name: policy, Policy: policy, File: "release " + rel.String()}, nil
 }
 
 // checkImages checks every image a template would run against the rollout's
@@ -118,19 +160,19 @@ func (o *rolloutOptions) checkImages(ctx context.Context, b *v1alpha1.BlueGreenD
 	return nil
 }
 
-// bindEnvFlags adds --env and --environments-dir to a command that changes
-// what a rollout runs.
+// bindEnvFlags adds --env and --environments-dir to a rollout command.
 func (o *rolloutOptions) bindEnvFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment whose policy applies (default: the one whose release the rollout belongs to)")
+	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment: its release's rollout (when NAME is not given), its namespace and its policy (default policy: that of the release the rollout belongs to)")
 	bindEnvironmentsDir(cmd, &o.Dir)
 }
 
 func newRolloutCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollout",
-		Short: "Inspect and steer blue-green rollouts (status, promote, abort, retry, undo, set-image, history)",
+		Short: "Inspect and steer blue-green rollouts (list, status, promote, abort, retry, undo, set-image, history)",
 	}
 	cmd.AddCommand(
+		newRolloutListCommand(streams, kube),
 		newRolloutStatusCommand(streams, kube),
 		newRolloutHistoryCommand(streams, kube),
 		newRolloutActionCommand(streams, kube, "promote", "Switch traffic to the revision waiting for promotion", promote),
@@ -142,18 +184,78 @@ func newRolloutCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	return cmd
 }
 
+func newRolloutListCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	var all bool
+	var output string
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List the rollouts in a namespace (or every namespace with -A): phase, state, colors, readiness",
+		Example: "  ragdeploy rollout list -n agentic-rag-staging\n  ragdeploy rollout list -A -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateOutput(output); err != nil {
+				return err
+			}
+			var opts []client.ListOption
+			if !all {
+				ns, err := kube.namespace()
+				if err != nil {
+					return err
+				}
+				opts = append(opts, client.InNamespace(ns))
+			}
+			c, err := kube.client()
+			if err != nil {
+				return err
+			}
+			var list v1alpha1.BlueGreenDeploymentList
+			if err := c.List(cmd.Context(), &list, opts...); err != nil {
+				return release.ExplainKubeconfig(err, kube.Kubeconfig)
+			}
+			slices.SortFunc(list.Items, func(a, b v1alpha1.BlueGreenDeployment) int {
+				return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+			})
+			entries := []rolloutSummary{}
+			for i := range list.Items {
+				entries = append(entries, summaryOf(&list.Items[i]))
+			}
+			if output != "text" {
+				return printObject(streams.Out, output, entries)
+			}
+			if len(entries) == 0 {
+				fmt.Fprintln(streams.ErrOut, "No rollouts found.")
+				return nil
+			}
+			w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+			ns := func(rolloutSummary) string { return "" }
+			if all {
+				fmt.Fprint(w, "NAMESPACE\t")
+				ns = func(e rolloutSummary) string { return e.Namespace + "\t" }
+			}
+			fmt.Fprintln(w, "NAME\tPHASE\tSTATE\tACTIVE\tSTABLE\tREADY")
+			for _, e := range entries {
+				fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\t%s\t%s\n", ns(e), e.Name, orNone(e.Phase), e.State, orNone(e.ActiveColor), orNone(e.StableRevision), e.Ready)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the rollouts of every namespace")
+	bindOutput(cmd, &output)
+	return cmd
+}
+
 // rolloutAction is one of promote, abort, retry.
 type rolloutAction func(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error)
 
 func newRolloutActionCommand(streams Streams, kube *kubeOptions, use, short string, act rolloutAction) *cobra.Command {
 	o := &rolloutOptions{kube: kube, streams: streams}
-	return &cobra.Command{
-		Use:     use + " NAME",
-		Example: "  ragdeploy rollout " + use + " agentic-rag-api -n agentic-rag-staging",
+	cmd := &cobra.Command{
+		Use:     use + " [NAME]",
+		Example: "  ragdeploy rollout " + use + " --env staging\n  ragdeploy rollout " + use + " agentic-rag-api -n agentic-rag-staging",
 		Short:   short,
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd.Context(), args); err != nil {
 				return err
 			}
 			b, err := o.get(cmd.Context())
@@ -168,6 +270,8 @@ func newRolloutActionCommand(streams Streams, kube *kubeOptions, use, short stri
 			return nil
 		},
 	}
+	o.bindEnvFlags(cmd)
+	return cmd
 }
 
 func promote(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
@@ -203,12 +307,12 @@ type undoOptions struct {
 func newRolloutUndoCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &undoOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
-		Use:     "undo NAME",
-		Example: "  ragdeploy rollout undo agentic-rag-api -n agentic-rag-staging\n  ragdeploy rollout undo agentic-rag-api -n agentic-rag-staging --to-revision 5d8f9c7b",
+		Use:     "undo [NAME]",
+		Example: "  ragdeploy rollout undo --env staging\n  ragdeploy rollout undo agentic-rag-api -n agentic-rag-staging --to-revision 5d8f9c7b",
 		Short:   "Go back to the previous (or a given) revision; instant while the old color is still warm",
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd.Context(), args); err != nil {
 				return err
 			}
 			return o.run(cmd.Context())
@@ -272,19 +376,28 @@ func knownRevisions(b *v1alpha1.BlueGreenDeployment) []string {
 func newRolloutSetImageCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &rolloutOptions{kube: kube, streams: streams}
 	cmd := &cobra.Command{
-		Use:     "set-image NAME CONTAINER=IMAGE [CONTAINER=IMAGE...]",
-		Example: "  ragdeploy rollout set-image agentic-rag-api api=agentic-rag/api:1.2.0 -n agentic-rag-staging",
+		Use:     "set-image [NAME] CONTAINER=IMAGE [CONTAINER=IMAGE...]",
+		Example: "  ragdeploy rollout set-image --env staging api=agentic-rag/api:1.2.0\n  ragdeploy rollout set-image agentic-rag-api api=agentic-rag/api:1.2.0 -n agentic-rag-staging",
 		Short:   "Change container images, starting a blue-green rollout",
 		Long: "Changes only the named containers' images (a patch: no other field is touched).\n" +
 			"Each image must be a valid reference and meet the policy of the rollout's\n" +
-			"environment (found from its Helm release, or --env); otherwise nothing changes.",
-		Args: cobra.MinimumNArgs(2),
+			"environment (--env, else the one whose release it belongs to); otherwise\n" +
+			"nothing changes.",
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			images, err := parseImages(args[1:])
+			// NAME is optional with --env: the first CONTAINER=IMAGE has an "=".
+			var name []string
+			if len(args) > 0 && !strings.Contains(args[0], "=") {
+				name, args = args[:1], args[1:]
+			}
+			if len(args) == 0 {
+				return errors.New("name at least one CONTAINER=IMAGE, e.g. api=agentic-rag/api:2.0.0")
+			}
+			images, err := parseImages(args)
 			if err != nil {
 				return err
 			}
-			if err := o.complete(args[:1]); err != nil {
+			if err := o.complete(cmd.Context(), name); err != nil {
 				return err
 			}
 			b, err := o.get(cmd.Context())

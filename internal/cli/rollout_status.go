@@ -48,18 +48,18 @@ type statusOptions struct {
 func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &statusOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
-		Use:     "status NAME",
-		Example: "  ragdeploy rollout status agentic-rag-api -n agentic-rag-staging\n  ragdeploy rollout status agentic-rag-api -n agentic-rag-staging -w --probe service/agentic-rag-api",
+		Use:     "status [NAME]",
+		Example: "  ragdeploy rollout status --env staging -w\n  ragdeploy rollout status agentic-rag-api -n agentic-rag-staging -w --probe service/agentic-rag-api",
 		Short:   "Show a rollout; exit 0 when healthy, 2 when aborted or degraded, 3 while in progress",
 		Long: "Shows phase, colors, ready counts, analysis results and recent history.\n" +
 			"With --watch it follows the rollout until it is healthy (exit 0) or aborted or\n" +
 			"degraded (exit 2), so a pipeline can gate on it; at --timeout it exits 3.",
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd.Context(), args); err != nil {
 				return err
 			}
 			return o.run(cmd.Context())
@@ -71,6 +71,7 @@ func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 	bindOutput(cmd, &o.Output)
 	cmd.Flags().StringVar(&o.Probe, "probe", "", "with --watch: send requests to service/NAME[:PORT][/PATH] (through the API server's service proxy) or an http(s) URL, and print each second who answered and how many failed")
 	cmd.Flags().IntVar(&o.ProbeRate, "probe-rate", 10, "with --probe: requests a second (1-100)")
+	o.bindEnvFlags(cmd)
 	return cmd
 }
 
@@ -331,15 +332,15 @@ func orNone(s string) string {
 func newRolloutHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &statusOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
-		Use:     "history NAME",
-		Example: "  ragdeploy rollout history agentic-rag-api -n agentic-rag-staging -o yaml",
+		Use:     "history [NAME]",
+		Example: "  ragdeploy rollout history --env staging\n  ragdeploy rollout history agentic-rag-api -n agentic-rag-staging -o yaml",
 		Short:   "List the revisions of a rollout, newest first",
-		Args:    cobra.ExactArgs(1),
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := validateOutput(o.Output); err != nil {
 				return err
 			}
-			if err := o.complete(args); err != nil {
+			if err := o.complete(cmd.Context(), args); err != nil {
 				return err
 			}
 			b, err := o.get(cmd.Context())
@@ -366,7 +367,6 @@ func newRolloutHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command
 		},
 	}
 	bindOutput(cmd, &o.Output)
-	cmd.Flags().StringVar(&o.Probe, "probe", "", "with --watch: send requests to service/NAME[:PORT][/PATH] (through the API server's service proxy) or an http(s) URL, and print each second who answered and how many failed")
-	cmd.Flags().IntVar(&o.ProbeRate, "probe-rate", 10, "with --probe: requests a second (1-100)")
+	o.bindEnvFlags(cmd)
 	return cmd
 }

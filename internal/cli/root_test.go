@@ -24,7 +24,7 @@ func TestUnknownSubcommandsFail(t *testing.T) {
 		suggest string
 	}{
 		{args: []string{"rollout", "promte", "api"}, suggest: "promote"},
-		{args: []string{"rollout", "list"}},
+		{args: []string{"rollout", "lst"}, suggest: "list"},
 		{args: []string{"local", "start"}},
 		{args: []string{"env", "lsit"}, suggest: "list"},
 		{args: []string{"secrets", "encypt"}, suggest: "encrypt"},

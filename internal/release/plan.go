@@ -86,7 +86,7 @@ func withHelmOwnership(u *unstructured.Unstructured, name, namespace string) *un
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	ann["meta.helm.sh/release-name"], ann["meta.helm.sh/release-namespace"] = name, namespace
+	ann[annotationName], ann[annotationNamespace] = name, namespace
 	c.SetAnnotations(ann)
 	if c.GetNamespace() == "" {
 		c.SetNamespace(namespace)

@@ -321,8 +321,14 @@ func TestImperativePathsFollowThePolicy(t *testing.T) {
 		"policy production", "untagged and :latest images are not allowed")
 	w.want(t, w.run(t, "rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:latest", "-n", ns, "--env", "production"), 1,
 		"policy production", "untagged and :latest images are not allowed")
+	w.want(t, w.run(t, "rollout", "set-image", "api=agentic-rag/api:latest", "--env", "production"), 1,
+		"policy production", "untagged and :latest images are not allowed")
 	w.want(t, w.run(t, "rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:2.0.0", "-n", ns, "--env", "staging"), 1,
-		"--env staging deploys to namespace agentic-rag-staging, not agentic-rag")
+		"--namespace agentic-rag, but --env staging deploys to namespace agentic-rag-staging")
+	w.want(t, w.run(t, "rollout", "set-image", "api=agentic-rag/api:2.0.0", "--env", "staging"), 1,
+		"release agentic-rag-staging/agentic-rag of --env staging has no rollout")
+	w.want(t, w.run(t, "rollout", "set-image", "--env", "production"), 1, "name at least one CONTAINER=IMAGE")
+	w.want(t, w.run(t, "rollout", "status"), 1, "name a rollout, or pass --env")
 	// Away from the environment files, the policy the release was deployed
 	// under (stored next to it) still applies.
 	away := ragdeploy(t, t.TempDir(), nil, "rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:latest", "-n", ns, "--kubeconfig", w.cluster.Kubeconfig)
@@ -334,8 +340,17 @@ func TestImperativePathsFollowThePolicy(t *testing.T) {
 		t.Fatalf("a refused command changed the rollout (generation %d -> %d)", gen, g)
 	}
 
-	w.want(t, w.run(t, "rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:1.1.0", "-n", ns), 0, "rolling out revision")
-	res := w.run(t, "drift", "--env", "production", "-o", "json")
+	// --env names the release's rollout and its namespace.
+	w.want(t, w.run(t, "rollout", "status", "--env", "production"), 0, "agentic-rag-api", "Phase:      Healthy")
+	w.want(t, w.run(t, "rollout", "list", "-n", ns), 0, "NAME", "agentic-rag-api", "Healthy")
+	res := w.run(t, "rollout", "list", "-A", "-o", "json")
+	w.want(t, res, 0)
+	var listed []struct{ Name, Namespace, Phase string }
+	if err := json.Unmarshal([]byte(res.stdout), &listed); err != nil || len(listed) != 1 || listed[0].Name != "agentic-rag-api" || listed[0].Namespace != ns || listed[0].Phase != "Healthy" {
+		t.Fatalf("rollout list -A -o json: %v: %q", err, res.stdout)
+	}
+	w.want(t, w.run(t, "rollout", "set-image", "api=agentic-rag/api:1.1.0", "--env", "production"), 0, "agentic-rag-api: rolling out revision")
+	res = w.run(t, "drift", "--env", "production", "-o", "json")
 	w.want(t, res, 2)
 	report := parseDrift(t, res.stdout)
 	if len(report.Drifted) != 1 || len(report.Drifted[0].Changes) != 1 || report.Drifted[0].Changes[0].Path != "/spec/template/spec/containers/0/image" {
