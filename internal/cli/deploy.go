@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,23 +76,11 @@ func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.C
 			"a server-side dry run and changes nothing.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.DryRun != "" && o.DryRun != "none" && o.DryRun != "server" {
-				return fmt.Errorf("--dry-run: %q is not one of none, server", o.DryRun)
-			}
-			if o.Timeout <= 0 {
-				return errors.New("--timeout must be positive")
-			}
-			if err := validateOutput(o.Output); err != nil {
+			if err := o.validate(); err != nil {
 				return err
 			}
 			if err := o.complete(cmd.Context()); err != nil {
 				return err
-			}
-			// With -o json or yaml, stdout carries the result alone and the
-			// human account goes to stderr.
-			human := streams.Out
-			if o.Output != "text" {
-				human = streams.ErrOut
 			}
 			prev, err := release.Deployed(o.target)
 			if err != nil {
@@ -102,41 +92,110 @@ func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.C
 			case !v.installs && prev == nil:
 				return fmt.Errorf("release %s is not installed (hint: ragdeploy install --env %s)", o.target, o.Env)
 			}
-			start := time.Now()
-			fmt.Fprintf(human, "%s %s (environment %s, policy %s)\n", verb, o.target, o.plan.Env.Name, o.plan.Env.PolicyName())
-			var changes changeSet
-			res, err := release.Upgrade(cmd.Context(), o.target, o.plan, release.Options{
-				DryRun: o.DryRun == "server", Timeout: o.Timeout, Progress: human,
-				OnChanges: func(report *drift.Report, removed []objects.Ref) {
-					changes = changeSetOf(report, removed)
-					fmt.Fprintf(human, "changes (%d of %d objects):\n", len(report.Objects)+len(removed), report.Checked)
-					printReport(human, report, removed, diffVerbs)
-					fmt.Fprintln(human, "progress:")
-				},
-			})
-			if err != nil {
-				return err
-			}
-			if o.DryRun == "server" {
-				fmt.Fprintf(human, "server-side dry run of %s revision %d passed; nothing was changed\n", o.target, res.Revision)
-			} else {
-				fmt.Fprintf(human, "release %s revision %d ready in %.1fs\n", o.target, res.Revision, time.Since(start).Seconds())
-			}
-			if o.Output == "text" {
-				return nil
-			}
-			return printObject(streams.Out, o.Output, deployResult{
-				Release: o.target.Name, Namespace: o.target.Namespace, Environment: o.plan.Env.Name, Revision: res.Revision,
-				Installed: res.Installed, DryRun: o.DryRun == "server", Changes: changes, Seconds: time.Since(start).Seconds(),
-			})
+			return o.run(cmd.Context(), verb, "")
 		},
 	}
 	o.bindFlagsWithSets(cmd)
+	o.bindDeployFlags(cmd)
+	return cmd
+}
+
+func newRollbackCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	o := &deployOptions{envOptions: envOptions{kube: kube, streams: streams}}
+	short := "Roll an environment's release back to an earlier revision (default: the one deployed before) and wait until it is ready"
+	cmd := &cobra.Command{
+		Use:     "rollback --env ENV [REVISION]",
+		Example: "  ragdeploy rollback --env staging\n  ragdeploy rollback --env staging 3 --dry-run=server",
+		Short:   short,
+		Long: short + ".\n\nLike helm rollback, it deploys the chart and values that REVISION was deployed\n" +
+			"with as a new revision; unlike it, that goes through everything upgrade does:\n" +
+			"the environment's validation and policy, its Secrets, the live color kept in\n" +
+			"the Service selectors (the rollout switches back blue-green), the undo of a\n" +
+			"failed apply, and the wait. Without REVISION: the newest revision before the\n" +
+			"deployed one that was itself deployed (failed revisions are skipped).",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			revision := 0
+			if len(args) == 1 {
+				n, err := strconv.Atoi(args[0])
+				if err != nil || n < 1 {
+					return fmt.Errorf("REVISION %q: want a revision number as ragdeploy history lists them", args[0])
+				}
+				revision = n
+			}
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if err := o.complete(cmd.Context()); err != nil {
+				return err
+			}
+			plan, to, err := release.RollbackPlan(cmd.Context(), o.plan, o.target, revision)
+			if err != nil {
+				return err
+			}
+			o.plan = plan
+			return o.run(cmd.Context(), fmt.Sprintf("rollback to revision %d of", to), fmt.Sprintf("Rollback to %d", to))
+		},
+	}
+	o.bindFlags(cmd)
+	o.bindDeployFlags(cmd)
+	return cmd
+}
+
+// bindDeployFlags adds --dry-run, --timeout and -o.
+func (o *deployOptions) bindDeployFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", "", "server: validate everything on the API server and change nothing")
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "server"
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 10*time.Minute, "how long to wait for readiness")
 	bindOutput(cmd, &o.Output)
-	return cmd
+}
+
+func (o *deployOptions) validate() error {
+	if o.DryRun != "" && o.DryRun != "none" && o.DryRun != "server" {
+		return fmt.Errorf("--dry-run: %q is not one of none, server", o.DryRun)
+	}
+	if o.Timeout <= 0 {
+		return errors.New("--timeout must be positive")
+	}
+	return validateOutput(o.Output)
+}
+
+// run applies o.plan (release.Upgrade) as a new revision described by
+// description ("": Helm's own), printing what changes, the
+// progress and the outcome; with -o json or yaml stdout carries the
+// result alone and the human account goes to stderr.
+func (o *deployOptions) run(ctx context.Context, what, description string) error {
+	human := o.streams.Out
+	if o.Output != "text" {
+		human = o.streams.ErrOut
+	}
+	start := time.Now()
+	fmt.Fprintf(human, "%s %s (environment %s, policy %s)\n", what, o.target, o.plan.Env.Name, o.plan.Env.PolicyName())
+	var changes changeSet
+	res, err := release.Upgrade(ctx, o.target, o.plan, release.Options{
+		DryRun: o.DryRun == "server", Timeout: o.Timeout, Progress: human, Description: description,
+		OnChanges: func(report *drift.Report, removed []objects.Ref) {
+			changes = changeSetOf(report, removed)
+			fmt.Fprintf(human, "changes (%d of %d objects):\n", len(report.Objects)+len(removed), report.Checked)
+			printReport(human, report, removed, diffVerbs)
+			fmt.Fprintln(human, "progress:")
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if o.DryRun == "server" {
+		fmt.Fprintf(human, "server-side dry run of %s revision %d passed; nothing was changed\n", o.target, res.Revision)
+	} else {
+		fmt.Fprintf(human, "release %s revision %d ready in %.1fs\n", o.target, res.Revision, time.Since(start).Seconds())
+	}
+	if o.Output == "text" {
+		return nil
+	}
+	return printObject(o.streams.Out, o.Output, deployResult{
+		Release: o.target.Name, Namespace: o.target.Namespace, Environment: o.plan.Env.Name, Revision: res.Revision,
+		Installed: res.Installed, DryRun: o.DryRun == "server", Changes: changes, Seconds: time.Since(start).Seconds(),
+	})
 }
 
 func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {

@@ -185,20 +185,21 @@ func newHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 				return err
 			}
 			type entry struct {
-				Revision int    `json:"revision"`
-				Status   string `json:"status"`
+				Revision    int    `json:"revision"`
+				Status      string `json:"status"`
+				Description string `json:"description"`
 			}
 			entries := []entry{}
 			for _, r := range revs {
-				entries = append(entries, entry{Revision: r.Number, Status: r.Status})
+				entries = append(entries, entry{Revision: r.Number, Status: r.Status, Description: r.Description})
 			}
 			if o.Output != "text" {
 				return printObject(streams.Out, o.Output, entries)
 			}
 			w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "REVISION\tSTATUS")
+			fmt.Fprintln(w, "REVISION\tSTATUS\tDESCRIPTION")
 			for _, e := range entries {
-				fmt.Fprintf(w, "%d\t%s\n", e.Revision, e.Status)
+				fmt.Fprintf(w, "%d\t%s\t%s\n", e.Revision, e.Status, e.Description)
 			}
 			return w.Flush()
 		},

@@ -71,7 +71,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 	root.AddCommand(newLocalCommand(streams), newControllerCommand(streams, kube), newRolloutCommand(streams, kube),
 		newRenderCommand(streams, kube), newValidateCommand(streams, kube), newInstallCommand(streams, kube),
 		newUpgradeCommand(streams, kube), newDiffCommand(streams, kube), newUninstallCommand(streams, kube),
-		newDriftCommand(streams, kube), newTestCommand(streams, kube), newStatusCommand(streams, kube), newHistoryCommand(streams, kube), newListCommand(streams, kube), newPipelineCommand(streams, kube), newEnvCommand(streams), newSecretsCommand(streams), newVersionCommand(streams))
+		newDriftCommand(streams, kube), newTestCommand(streams, kube), newStatusCommand(streams, kube), newHistoryCommand(streams, kube), newRollbackCommand(streams, kube), newListCommand(streams, kube), newPipelineCommand(streams, kube), newEnvCommand(streams), newSecretsCommand(streams), newVersionCommand(streams))
 	rejectUnknownSubcommands(root)
 	return root
 }

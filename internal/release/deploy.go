@@ -41,6 +41,9 @@ type Options struct {
 	// OnChanges, when set, receives what the upgrade will change before
 	// anything is applied.
 	OnChanges func(changes *drift.Report, removed []objects.Ref)
+	// Description is the new revision's, as history lists it (default
+	// Helm's: "Install complete", "Upgrade complete").
+	Description string
 }
 
 // Result says what an Upgrade did.
@@ -150,6 +153,7 @@ func runHelm(ctx context.Context, t Target, ch *chart.Chart, values map[string]a
 		in.ServerSideApply, in.ForceConflicts = true, true
 		in.WaitStrategy, in.Timeout = kube.HookOnlyStrategy, opts.Timeout
 		in.DryRunStrategy, in.PostRenderer = strategy, post
+		in.Description = opts.Description
 		if rel, err = in.RunWithContext(ctx, ch, values); err != nil {
 			return 0, fmt.Errorf("install %s: %w", t, err)
 		}
@@ -159,7 +163,7 @@ func runHelm(ctx context.Context, t Target, ch *chart.Chart, values map[string]a
 		up.ServerSideApply, up.ForceConflicts = "true", true
 		up.WaitStrategy, up.Timeout = kube.HookOnlyStrategy, opts.Timeout
 		up.DryRunStrategy, up.PostRenderer = strategy, post
-		up.MaxHistory = 10
+		up.MaxHistory, up.Description = 10, opts.Description
 		if rel, err = up.RunWithContext(ctx, t.Name, ch, values); err != nil {
 			return 0, fmt.Errorf("upgrade %s: %w", t, err)
 		}

@@ -16,6 +16,7 @@ import (
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/kube"
 	ri "helm.sh/helm/v4/pkg/release"
+	rspb "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
@@ -136,9 +137,10 @@ func exists(cfg *action.Configuration, name string) (bool, error) {
 
 // Revision is one release record.
 type Revision struct {
-	Number   int
-	Status   string
-	Manifest string
+	Number      int
+	Status      string
+	Description string
+	Manifest    string
 }
 
 func revisionOf(rel ri.Releaser) (*Revision, error) {
@@ -146,7 +148,11 @@ func revisionOf(rel ri.Releaser) (*Revision, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Revision{Number: acc.Version(), Status: acc.Status(), Manifest: acc.Manifest()}, nil
+	r := &Revision{Number: acc.Version(), Status: acc.Status(), Manifest: acc.Manifest()}
+	if v1, ok := rel.(*rspb.Release); ok && v1.Info != nil {
+		r.Description = v1.Info.Description
+	}
+	return r, nil
 }
 
 // Objects decodes the revision's manifest.

@@ -395,8 +395,8 @@ func parseDrift(t *testing.T, out string) driftJSON {
 // TestDevelopmentInstallsWithNoSetUp is the README's first hour after
 // `make demo`: from a copy of the repository's environments and nothing
 // else, `local up` then `install --env development` installs; its three
-// credentials are generated (and named, never shown); `upgrade` and
-// `uninstall` keep them.
+// credentials are generated (and named, never shown); `upgrade`,
+// `rollback` and `uninstall` keep them.
 func TestDevelopmentInstallsWithNoSetUp(t *testing.T) {
 	work := t.TempDir()
 	if err := os.CopyFS(filepath.Join(work, "environments"), os.DirFS("../../environments")); err != nil {
@@ -445,8 +445,29 @@ func TestDevelopmentInstallsWithNoSetUp(t *testing.T) {
 	if history.code != 0 || !strings.Contains(history.stdout, `"revision": 1`) || !strings.Contains(history.stdout, `"revision": 2`) {
 		t.Errorf("history --env development: exit %d:\n%s%s", history.code, history.stdout, history.stderr)
 	}
+	// rollback: revision 1's chart and values as revision 3, through the
+	// upgrade path; the live objects then match the file without the --set.
+	back := ragdeploy(t, work, nil, append([]string{"rollback", "--env", "development"}, kube...)...)
+	if back.code != 0 || !strings.Contains(back.stdout, "rollback to revision 1 of agentic-rag-dev/agentic-rag") ||
+		!strings.Contains(back.stdout, `"info" -> `) || !strings.Contains(back.stdout, "revision 3 ready") {
+		t.Errorf("rollback --env development: exit %d:\n%s%s", back.code, back.stdout, back.stderr)
+	}
+	if diff := ragdeploy(t, work, nil, append([]string{"diff", "--env", "development"}, kube...)...); diff.code != 0 {
+		t.Errorf("diff after the rollback to revision 1: exit %d; want no change:\n%s%s", diff.code, diff.stdout, diff.stderr)
+	}
+	history = ragdeploy(t, work, nil, append([]string{"history", "--env", "development"}, kube...)...)
+	if !regexp.MustCompile(`3\s+deployed\s+Rollback to 1`).MatchString(history.stdout) {
+		t.Errorf("history after the rollback:\n%s%s", history.stdout, history.stderr)
+	}
+	for arg, msg := range map[string]string{
+		"9": "has no revision 9 (revisions: [1 2 3]", "3": "revision 3 is the one deployed", "x": `REVISION "x": want a revision number`,
+	} {
+		if res := ragdeploy(t, work, nil, append([]string{"rollback", "--env", "development", arg}, kube...)...); res.code != 1 || !strings.Contains(res.stderr, msg) {
+			t.Errorf("rollback %s: exit %d, want 1 saying %q: %s", arg, res.code, msg, res.stderr)
+		}
+	}
 	list := ragdeploy(t, work, nil, append([]string{"list"}, kube...)...)
-	if list.code != 0 || !regexp.MustCompile(`development\s+agentic-rag-dev\s+agentic-rag\s+2\s+deployed`).MatchString(list.stdout) ||
+	if list.code != 0 || !regexp.MustCompile(`development\s+agentic-rag-dev\s+agentic-rag\s+3\s+deployed`).MatchString(list.stdout) ||
 		!regexp.MustCompile(`staging\s+agentic-rag-staging\s+agentic-rag\s+-\s+not installed`).MatchString(list.stdout) {
 		t.Errorf("list: exit %d:\n%s%s", list.code, list.stdout, list.stderr)
 	}
