@@ -60,3 +60,23 @@ func checkExample(t *testing.T, where, line string) {
 		t.Errorf("%s example %q: %v", where, line, err)
 	}
 }
+
+// TestClusterFlagsOnlyWhereACommandTalksToACluster: --kubeconfig,
+// --context and -n appear on commands that use a cluster and on no other.
+func TestClusterFlagsOnlyWhereACommandTalksToACluster(t *testing.T) {
+	root := NewRootCommand(Streams{})
+	for path, want := range map[string]bool{
+		"rollout status": true, "rollout list": true, "install": true, "rollback": true, "status": true, "pipeline deploy": true, "controller": true,
+		"render": false, "validate": false, "secrets encrypt": false, "env list": false, "local up": false, "version": false,
+	} {
+		cmd, _, err := root.Find(strings.Fields(path))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		for _, name := range []string{"kubeconfig", "context", "namespace"} {
+			if got := cmd.Flags().Lookup(name) != nil || cmd.PersistentFlags().Lookup(name) != nil || cmd.InheritedFlags().Lookup(name) != nil; got != want {
+				t.Errorf("ragdeploy %s has --%s: %t; want %t", path, name, got, want)
+			}
+		}
+	}
+}

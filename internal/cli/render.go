@@ -1,38 +1,47 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 )
 
 func newRenderCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &envOptions{kube: kube, streams: streams}
-	var outDir string
+	var outDir, output string
 	cmd := &cobra.Command{
 		Use:     "render --env ENV",
-		Example: "  ragdeploy render --env staging                 # to stdout, secret values redacted\n  ragdeploy render --env staging -o out/staging",
+		Example: "  ragdeploy render --env staging                 # to stdout, secret values redacted\n  ragdeploy render --env staging -o json\n  ragdeploy render --env staging --output-dir out/staging",
 		Short:   "Print the manifests an environment deploys (secret values redacted)",
 		Long: "Validates the environment (schema and policy), renders the platform chart with\n" +
 			"its values and prints every object, the environment's Secrets included with\n" +
 			"each value replaced by a fingerprint. Touches no cluster.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "yaml" && output != "json" {
+				return fmt.Errorf("--output: %q is not one of yaml, json", output)
+			}
 			if err := o.complete(cmd.Context()); err != nil {
 				return err
 			}
 			objs := o.plan.Redacted()
 			if outDir == "" {
+				if output == "json" {
+					items := make([]any, 0, len(objs))
+					for _, obj := range objs {
+						items = append(items, obj.Object)
+					}
+					return printObject(streams.Out, output, map[string]any{"apiVersion": "v1", "kind": "List", "items": items})
+				}
 				for _, obj := range objs {
-					data, err := yaml.Marshal(obj.Object)
-					if err != nil {
+					fmt.Fprintln(streams.Out, "---")
+					if err := printObject(streams.Out, output, obj.Object); err != nil {
 						return err
 					}
-					fmt.Fprintf(streams.Out, "---\n%s", data)
 				}
 				return nil
 			}
@@ -40,12 +49,12 @@ func newRenderCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 				return err
 			}
 			for i, obj := range objs {
-				data, err := yaml.Marshal(obj.Object)
-				if err != nil {
+				var buf bytes.Buffer
+				if err := printObject(&buf, output, obj.Object); err != nil {
 					return err
 				}
-				name := fmt.Sprintf("%03d-%s-%s.yaml", i, strings.ToLower(obj.GetKind()), obj.GetName())
-				if err := os.WriteFile(filepath.Join(outDir, name), data, 0o644); err != nil { //nolint:gosec // G306: output file meant to be shared (rendered manifests, redacted); it holds no secret
+				name := fmt.Sprintf("%03d-%s-%s.%s", i, strings.ToLower(obj.GetKind()), obj.GetName(), output)
+				if err := os.WriteFile(filepath.Join(outDir, name), buf.Bytes(), 0o644); err != nil { //nolint:gosec // G306: output file meant to be shared (rendered manifests, redacted); it holds no secret
 					return err
 				}
 			}
@@ -54,7 +63,8 @@ func newRenderCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		},
 	}
 	o.bindFlagsWithSets(cmd)
-	cmd.Flags().StringVarP(&outDir, "output-dir", "o", "", "write one file per object into this directory")
+	cmd.Flags().StringVar(&outDir, "output-dir", "", "write one file per object into this directory")
+	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "yaml or json")
 	return cmd
 }
 

@@ -66,12 +66,23 @@ func NewRootCommand(streams Streams) *cobra.Command {
 	root.SetVersionTemplate("ragdeploy {{.Version}}\n")
 	// --version without a shorthand: -v means --verbose wherever it exists.
 	root.Flags().Bool("version", false, "print the version (ragdeploy version shows more)")
+	// The cluster flags (--kubeconfig, --context, -n) only on the commands
+	// that talk to a cluster; render and validate never do.
 	kube := &kubeOptions{}
-	kube.bindFlags(root)
-	root.AddCommand(newLocalCommand(streams), newControllerCommand(streams, kube), newRolloutCommand(streams, kube),
-		newRenderCommand(streams, kube), newValidateCommand(streams, kube), newInstallCommand(streams, kube),
+	onCluster := []*cobra.Command{
+		newControllerCommand(streams, kube), newRolloutCommand(streams, kube), newInstallCommand(streams, kube),
 		newUpgradeCommand(streams, kube), newDiffCommand(streams, kube), newUninstallCommand(streams, kube),
-		newDriftCommand(streams, kube), newTestCommand(streams, kube), newStatusCommand(streams, kube), newHistoryCommand(streams, kube), newRollbackCommand(streams, kube), newListCommand(streams, kube), newPipelineCommand(streams, kube), newEnvCommand(streams), newSecretsCommand(streams), newVersionCommand(streams))
+		newDriftCommand(streams, kube), newTestCommand(streams, kube), newStatusCommand(streams, kube),
+		newHistoryCommand(streams, kube), newRollbackCommand(streams, kube), newListCommand(streams, kube),
+		newPipelineCommand(streams, kube),
+	}
+	for _, cmd := range onCluster {
+		kube.bindFlags(cmd)
+	}
+	offline := &kubeOptions{}
+	root.AddCommand(onCluster...)
+	root.AddCommand(newLocalCommand(streams), newRenderCommand(streams, offline), newValidateCommand(streams, offline),
+		newEnvCommand(streams), newSecretsCommand(streams), newVersionCommand(streams))
 	rejectUnknownSubcommands(root)
 	return root
 }

@@ -189,6 +189,21 @@ func TestEnvironmentLifecycle(t *testing.T) {
 	w.want(t, w.runEnv(t, []string{"SOPS_AGE_KEY_FILE=" + otherKey}, "install", "--env", "development"), 1,
 		"no age identity in "+otherKey+" can decrypt", "development.secrets.yaml, which is encrypted for age1", "SOPS_AGE_KEY_FILE")
 	w.want(t, w.run(t, "render", "--env", "development"), 0, "kind: Secret", "<redacted sha256:")
+	// -o is a format, as everywhere; the directory is --output-dir.
+	rendered := w.run(t, "render", "--env", "development", "-o", "json")
+	var list struct {
+		Kind  string                              `json:"kind"`
+		Items []struct{ Kind, APIVersion string } `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(rendered.stdout), &list); rendered.code != 0 || err != nil || list.Kind != "List" || len(list.Items) == 0 {
+		t.Errorf("render -o json: exit %d, %v, kind %q, %d items", rendered.code, err, list.Kind, len(list.Items))
+	}
+	dir := t.TempDir()
+	w.want(t, w.run(t, "render", "--env", "development", "--output-dir", dir), 0, fmt.Sprintf("wrote %d objects to %s", len(list.Items), dir))
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.yaml")); len(files) != len(list.Items) {
+		t.Errorf("render --output-dir wrote %d files; want %d", len(files), len(list.Items))
+	}
+	w.want(t, w.run(t, "render", "--env", "development", "-o", dir), 1, "is not one of yaml, json")
 
 	if err := w.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
 		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}); err != nil {
