@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -28,9 +29,7 @@ type envOptions struct {
 
 // bindFlags adds --env (required) and --environments-dir.
 func (o *envOptions) bindFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment: a name in the environments directory (development, staging, production) or a file")
-	bindEnvironmentsDir(cmd, &o.Dir)
-	_ = cmd.MarkFlagRequired("env")
+	bindEnv(cmd, &o.Env, &o.Dir, envRequired)
 }
 
 // bindFlagsWithSets is bindFlags plus --set, for commands that render.
@@ -86,7 +85,14 @@ func changeSetOf(r *drift.Report, removed []objects.Ref) changeSet {
 
 // bindOutput adds -o/--output (text, json or yaml).
 func bindOutput(cmd *cobra.Command, output *string) {
-	cmd.Flags().StringVarP(output, "output", "o", "text", "text, json or yaml")
+	bindFormat(cmd, output, "text", "json", "yaml")
+}
+
+// bindFormat adds -o/--output taking one of formats (the first is the
+// default), completed with them.
+func bindFormat(cmd *cobra.Command, output *string, formats ...string) {
+	cmd.Flags().StringVarP(output, "output", "o", formats[0], strings.Join(formats[:len(formats)-1], ", ")+" or "+formats[len(formats)-1])
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
 }
 
 func printReport(w io.Writer, r *drift.Report, removed []objects.Ref, verbs reportVerbs) {
@@ -123,4 +129,32 @@ func short(v any) string {
 // bindEnvironmentsDir adds --environments-dir (default: found upward).
 func bindEnvironmentsDir(cmd *cobra.Command, dir *string) {
 	cmd.Flags().StringVar(dir, "environments-dir", "", "directory of the environment files (default: the nearest environments/ at or above the working directory)")
+}
+
+// envFlag is what --env means on a command.
+type envFlag struct {
+	usage    string
+	required bool
+}
+
+var (
+	envRequired  = envFlag{required: true, usage: "environment: a name in the environments directory (development, staging, production) or a file"}
+	envOfRollout = envFlag{usage: "environment: its release's rollout (when NAME is not given), its namespace and its policy (default policy: that of the release the rollout belongs to)"}
+)
+
+// bindEnv adds -e/--env and --environments-dir, and completes --env with
+// the environments' names.
+func bindEnv(cmd *cobra.Command, env, dir *string, f envFlag) {
+	cmd.Flags().StringVarP(env, "env", "e", "", f.usage)
+	bindEnvironmentsDir(cmd, dir)
+	if f.required {
+		_ = cmd.MarkFlagRequired("env")
+	}
+	_ = cmd.RegisterFlagCompletionFunc("env", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		_, names, err := environmentFiles(*dir)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveDefault // a file, then
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,6 +78,26 @@ func TestClusterFlagsOnlyWhereACommandTalksToACluster(t *testing.T) {
 			if got := cmd.Flags().Lookup(name) != nil || cmd.PersistentFlags().Lookup(name) != nil || cmd.InheritedFlags().Lookup(name) != nil; got != want {
 				t.Errorf("ragdeploy %s has --%s: %t; want %t", path, name, got, want)
 			}
+		}
+	}
+}
+
+// TestCompletion: --env completes with the environments' names, -o with
+// the formats the command takes (shell completion as cobra serves it).
+func TestCompletion(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"install", "--env", ""}, []string{"development", "production", "staging"}},
+		{[]string{"rollout", "status", "--env", "st"}, []string{"development", "production", "staging"}},
+		{[]string{"status", "-o", ""}, []string{"text", "json", "yaml"}},
+		{[]string{"render", "-o", ""}, []string{"yaml", "json"}},
+	} {
+		code, stdout, stderr := run(t, append([]string{cobra.ShellCompRequestCmd}, tt.args...)...)
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		if code != 0 || len(lines) == 0 || !slices.Equal(lines[:len(lines)-1], tt.want) || lines[len(lines)-1] != ":4" {
+			t.Errorf("complete %v: exit %d, %q (%s); want %v then :4 (no file completion)", tt.args, code, lines, stderr, tt.want)
 		}
 	}
 }

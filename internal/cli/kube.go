@@ -2,6 +2,7 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,6 +23,49 @@ func (k *kubeOptions) bindFlags(cmd *cobra.Command) {
 	f.StringVar(&k.Kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
 	f.StringVar(&k.Context, "context", "", "kubeconfig context to use")
 	f.StringVarP(&k.Namespace, "namespace", "n", "", "namespace (default: the context's namespace)")
+	_ = cmd.RegisterFlagCompletionFunc("namespace", func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		var list corev1.NamespaceList
+		return k.complete(cmd, &list, func() []string {
+			var names []string
+			for _, ns := range list.Items {
+				names = append(names, ns.Name)
+			}
+			return names
+		})
+	})
+}
+
+// complete lists objects for a shell completion: names of what the cluster
+// has, nothing when it cannot be reached (a completion has no errors).
+func (k *kubeOptions) complete(cmd *cobra.Command, list client.ObjectList, names func() []string, opts ...client.ListOption) ([]cobra.Completion, cobra.ShellCompDirective) {
+	c, err := k.client()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	if err := c.List(cmd.Context(), list, opts...); err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return names(), cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeRollouts completes a rollout NAME argument with the rollouts of
+// the namespace the command would use.
+func (k *kubeOptions) completeRollouts(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ns, err := k.namespace()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var list v1alpha1.BlueGreenDeploymentList
+	return k.complete(cmd, &list, func() []string {
+		var names []string
+		for _, b := range list.Items {
+			names = append(names, b.Name)
+		}
+		return names
+	}, client.InNamespace(ns))
 }
 
 func (k *kubeOptions) loader() clientcmd.ClientConfig {

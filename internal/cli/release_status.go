@@ -65,10 +65,8 @@ type releaseOptions struct {
 }
 
 func (o *releaseOptions) bindFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment: a name in the environments directory or a file")
-	bindEnvironmentsDir(cmd, &o.Dir)
+	bindEnv(cmd, &o.Env, &o.Dir, envRequired)
 	bindOutput(cmd, &o.Output)
-	_ = cmd.MarkFlagRequired("env")
 }
 
 // target loads the environment and names its release.

@@ -64,7 +64,7 @@ func newRenderCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	}
 	o.bindFlagsWithSets(cmd)
 	cmd.Flags().StringVar(&outDir, "output-dir", "", "write one file per object into this directory")
-	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "yaml or json")
+	bindFormat(cmd, &output, "yaml", "json")
 	return cmd
 }
 

@@ -162,8 +162,7 @@ func (o *rolloutOptions) checkImages(ctx context.Context, b *v1alpha1.BlueGreenD
 
 // bindEnvFlags adds --env and --environments-dir to a rollout command.
 func (o *rolloutOptions) bindEnvFlags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.Env, "env", "e", "", "environment: its release's rollout (when NAME is not given), its namespace and its policy (default policy: that of the release the rollout belongs to)")
-	bindEnvironmentsDir(cmd, &o.Dir)
+	bindEnv(cmd, &o.Env, &o.Dir, envOfRollout)
 }
 
 func newRolloutCommand(streams Streams, kube *kubeOptions) *cobra.Command {
@@ -250,10 +249,11 @@ type rolloutAction func(ctx context.Context, o *rolloutOptions, b *v1alpha1.Blue
 func newRolloutActionCommand(streams Streams, kube *kubeOptions, use, short string, act rolloutAction) *cobra.Command {
 	o := &rolloutOptions{kube: kube, streams: streams}
 	cmd := &cobra.Command{
-		Use:     use + " [NAME]",
-		Example: "  ragdeploy rollout " + use + " --env staging\n  ragdeploy rollout " + use + " agentic-rag-api -n agentic-rag-staging",
-		Short:   short,
-		Args:    cobra.MaximumNArgs(1),
+		Use:               use + " [NAME]",
+		Example:           "  ragdeploy rollout " + use + " --env staging\n  ragdeploy rollout " + use + " agentic-rag-api -n agentic-rag-staging",
+		Short:             short,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: kube.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.complete(cmd.Context(), args); err != nil {
 				return err
@@ -307,10 +307,11 @@ type undoOptions struct {
 func newRolloutUndoCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &undoOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
-		Use:     "undo [NAME]",
-		Example: "  ragdeploy rollout undo --env staging\n  ragdeploy rollout undo agentic-rag-api -n agentic-rag-staging --to-revision 5d8f9c7b",
-		Short:   "Go back to the previous (or a given) revision; instant while the old color is still warm",
-		Args:    cobra.MaximumNArgs(1),
+		Use:               "undo [NAME]",
+		Example:           "  ragdeploy rollout undo --env staging\n  ragdeploy rollout undo agentic-rag-api -n agentic-rag-staging --to-revision 5d8f9c7b",
+		Short:             "Go back to the previous (or a given) revision; instant while the old color is still warm",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: kube.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.complete(cmd.Context(), args); err != nil {
 				return err
@@ -383,7 +384,8 @@ func newRolloutSetImageCommand(streams Streams, kube *kubeOptions) *cobra.Comman
 			"Each image must be a valid reference and meet the policy of the rollout's\n" +
 			"environment (--env, else the one whose release it belongs to); otherwise\n" +
 			"nothing changes.",
-		Args: cobra.ArbitraryArgs,
+		Args:              cobra.ArbitraryArgs,
+		ValidArgsFunction: kube.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// NAME is optional with --env: the first CONTAINER=IMAGE has an "=".
 			var name []string

@@ -54,7 +54,8 @@ func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 		Long: "Shows phase, colors, ready counts, analysis results and recent history.\n" +
 			"With --watch it follows the rollout until it is healthy (exit 0) or aborted or\n" +
 			"degraded (exit 2), so a pipeline can gate on it; at --timeout it exits 3.",
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: kube.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(); err != nil {
 				return err
@@ -332,10 +333,11 @@ func orNone(s string) string {
 func newRolloutHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &statusOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
-		Use:     "history [NAME]",
-		Example: "  ragdeploy rollout history --env staging\n  ragdeploy rollout history agentic-rag-api -n agentic-rag-staging -o yaml",
-		Short:   "List the revisions of a rollout, newest first",
-		Args:    cobra.MaximumNArgs(1),
+		Use:               "history [NAME]",
+		Example:           "  ragdeploy rollout history --env staging\n  ragdeploy rollout history agentic-rag-api -n agentic-rag-staging -o yaml",
+		Short:             "List the revisions of a rollout, newest first",
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: kube.completeRollouts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := validateOutput(o.Output); err != nil {
 				return err

@@ -106,10 +106,8 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 			return nil
 		},
 	}
-	list.Flags().StringVarP(&env, "env", "e", "", "environment name or file")
-	bindEnvironmentsDir(list, &dir)
+	bindEnv(list, &env, &dir, envRequired)
 	bindOutput(list, &output)
-	_ = list.MarkFlagRequired("env")
 	cmd.AddCommand(encrypt, list, newSecretsKeygenCommand(streams), newSecretsSetCommand(streams))
 	return cmd
 }
@@ -200,9 +198,7 @@ func newSecretsSetCommand(streams Streams) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&env, "env", "e", "", "environment name or file")
+	bindEnv(cmd, &env, &dir, envRequired)
 	cmd.Flags().StringVar(&recipients, "age-recipient", "", "comma-separated age public keys, for a file that does not exist yet")
-	bindEnvironmentsDir(cmd, &dir)
-	_ = cmd.MarkFlagRequired("env")
 	return cmd
 }

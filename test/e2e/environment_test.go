@@ -358,6 +358,10 @@ func TestImperativePathsFollowThePolicy(t *testing.T) {
 	// --env names the release's rollout and its namespace.
 	w.want(t, w.run(t, "rollout", "status", "--env", "production"), 0, "agentic-rag-api", "Phase:      Healthy")
 	w.want(t, w.run(t, "rollout", "list", "-n", ns), 0, "NAME", "agentic-rag-api", "Healthy")
+	// Shell completion asks the cluster for rollout names and namespaces.
+	kc := []string{"__complete", "rollout", "status", "--kubeconfig", w.cluster.Kubeconfig, "-n"}
+	w.want(t, ragdeploy(t, w.dir, w.env, append(kc, ns, "")...), 0, "agentic-rag-api\n:4")
+	w.want(t, ragdeploy(t, w.dir, w.env, append(kc, "")...), 0, ns+"\n", "kube-system\n")
 	res := w.run(t, "rollout", "list", "-A", "-o", "json")
 	w.want(t, res, 0)
 	var listed []struct{ Name, Namespace, Phase string }
