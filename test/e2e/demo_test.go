@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,10 @@ import (
 // `ragdeploy local up` (controller included).
 func TestDemo(t *testing.T) {
 	work := t.TempDir()
+	// The first hour runs from a repository root: its environments.
+	if err := os.CopyFS(filepath.Join(work, "environments"), os.DirFS("../../environments")); err != nil {
+		t.Fatal(err)
+	}
 	if up := ragdeploy(t, work, nil, "local", "up"); up.code != 0 {
 		t.Fatalf("local up: %s", up.stderr)
 	}
@@ -43,5 +50,56 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q", want)
 		}
+	}
+	firstHour(t, work)
+}
+
+// firstHour runs the README's first hour (the sh block between its
+// first-hour markers) line by line, as written: bin/ragdeploy is the
+// binary under test, $PWD the test's working directory; a comment saying
+// "exit N" is the exit code the line must have, otherwise 0. A line of any
+// other kind fails the test, so the README cannot show a step nothing runs.
+func firstHour(t *testing.T, work string) {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "<!-- first-hour -->")
+	block, _, ok2 := strings.Cut(block, "<!-- /first-hour -->")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no first-hour block")
+	}
+	var env []string
+	exitCode := regexp.MustCompile(`\bexit (\d+)\b`)
+	ran := 0
+	for _, line := range strings.Split(block, "\n") {
+		command, comment, _ := strings.Cut(line, " #")
+		args := strings.Fields(command)
+		want := 0
+		if m := exitCode.FindStringSubmatch(comment); m != nil {
+			want, _ = strconv.Atoi(m[1])
+		}
+		var res result
+		switch {
+		case len(args) == 0 || strings.HasPrefix(args[0], "```"):
+			continue
+		case args[0] == "export" && len(args) == 2:
+			env = append(env, strings.ReplaceAll(args[1], "$PWD", work))
+			continue
+		case args[0] == "bin/ragdeploy":
+			res = ragdeploy(t, work, env, args[1:]...)
+		case strings.Join(args, " ") == "make demo-down":
+			res = ragdeploy(t, work, env, "local", "down")
+		default:
+			t.Fatalf("README first hour: no way to run %q", line)
+		}
+		ran++
+		if res.code != want {
+			t.Errorf("README first hour: %q: exit %d; want %d\n%s%s", strings.TrimSpace(command), res.code, want, res.stdout, res.stderr)
+		}
+	}
+	if ran < 5 {
+		t.Fatalf("README first hour: only %d commands ran", ran)
 	}
 }
