@@ -173,7 +173,7 @@ func (o *deployOptions) run(ctx context.Context, what, description string) error
 	fmt.Fprintf(human, "%s %s (environment %s, policy %s)\n", what, o.target, o.plan.Env.Name, o.plan.Env.PolicyName())
 	var changes changeSet
 	res, err := release.Upgrade(ctx, o.target, o.plan, release.Options{
-		DryRun: o.DryRun == "server", Timeout: o.Timeout, Progress: human, Description: description,
+		DryRun: o.DryRun == "server", Timeout: o.Timeout, Progress: human, View: progressView(human), Description: description,
 		OnChanges: func(report *drift.Report, removed []objects.Ref) {
 			changes = changeSetOf(report, removed)
 			fmt.Fprintf(human, "changes (%d of %d objects):\n", len(report.Objects)+len(removed), report.Checked)
@@ -238,7 +238,7 @@ func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			if clean {
 				return nil
 			}
-			return &ExitError{Code: exitDifferences, Err: fmt.Errorf("%s: %d objects would change", o.target, len(report.Objects)+len(removed))}
+			return found("%s: %d objects would change", o.target, len(report.Objects)+len(removed))
 		},
 	}
 	o.bindFlagsWithSets(cmd)

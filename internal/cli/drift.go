@@ -60,7 +60,7 @@ func newDriftCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			if err != nil || report.Clean() {
 				return err
 			}
-			return &ExitError{Code: exitDifferences, Err: fmt.Errorf("%s: %d objects drifted", o.target, len(report.Objects))}
+			return found("%s: %d objects drifted", o.target, len(report.Objects))
 		},
 	}
 	o.bindFlags(cmd)

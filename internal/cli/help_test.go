@@ -101,3 +101,22 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputIsAlwaysAFormat: wherever -o/--output exists it takes a
+// format (files and directories have --output-file, --output-dir).
+func TestOutputIsAlwaysAFormat(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		f := c.Flags().Lookup("output")
+		if f == nil {
+			return
+		}
+		if f.Shorthand != "o" || (f.DefValue != "text" && f.DefValue != "yaml") {
+			t.Errorf("%s --output: shorthand %q, default %q; want -o with a format as default", c.CommandPath(), f.Shorthand, f.DefValue)
+		}
+	}
+	walk(NewRootCommand(Streams{}))
+}

@@ -201,18 +201,25 @@ func (o *statusOptions) run(ctx context.Context) error {
 			return err
 		}
 	}
-	last := ""
+	// Watching on a terminal, one view is redrawn in place; otherwise each
+	// change is printed after the last (a log).
+	var live *screen
+	if width, ok := terminalWidth(o.streams.Out); ok && o.Watch && o.Output == "text" {
+		live = &screen{w: o.streams.Out, width: width}
+	}
+	start := time.Now()
+	last, lastTrafficLine := "", ""
 	b, err := o.rollouts.Follow(ctx, o.key(), o.Interval, func(b *v1alpha1.BlueGreenDeployment, st bluegreen.State) (bool, error) {
 		final := st == bluegreen.StateDone || st == bluegreen.StateFailed || !o.Watch
 		if o.Output == "text" {
 			text := renderStatus(b)
-			if text != last {
+			if live == nil && text != last {
 				if o.Watch && last != "" {
 					fmt.Fprintf(o.streams.Out, "\n--- %s\n", time.Now().Format("15:04:05"))
 				}
 				fmt.Fprint(o.streams.Out, text)
-				last = text
 			}
+			last = text
 			if traffic != nil && (final || time.Since(lastTraffic) >= time.Second) {
 				if final {
 					// One more second of traffic shows who answers after the
@@ -224,8 +231,17 @@ func (o *statusOptions) run(ctx context.Context) error {
 				}
 				s := traffic.Take()
 				sent, lost = sent+s.Requests, lost+s.Failed
-				fmt.Fprint(o.streams.Out, trafficLine(s, sent, lost))
-				lastTraffic = time.Now()
+				lastTrafficLine, lastTraffic = trafficLine(s, sent, lost), time.Now()
+				if live == nil {
+					fmt.Fprint(o.streams.Out, lastTrafficLine)
+				}
+			}
+			if live != nil {
+				view := text + lastTrafficLine
+				if !final {
+					view += fmt.Sprintf("(watching for %.0fs; ends when healthy or aborted)\n", time.Since(start).Seconds())
+				}
+				live.show(view)
 			}
 		} else if final {
 			if err := printObject(o.streams.Out, o.Output, b); err != nil {

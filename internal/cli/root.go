@@ -32,6 +32,14 @@ type Streams struct {
 type ExitError struct {
 	Code int
 	Err  error
+	// Finding marks a result, not a failure (diff found changes, drift
+	// found drift): printed as it is, without "Error:".
+	Finding bool
+}
+
+// found ends a command that ran to completion and has something to report.
+func found(format string, args ...any) *ExitError {
+	return &ExitError{Code: exitDifferences, Err: fmt.Errorf(format, args...), Finding: true}
 }
 
 func (e *ExitError) Error() string { return e.Err.Error() }
@@ -121,9 +129,13 @@ func Execute(ctx context.Context, streams Streams, args []string) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
 	var exit *ExitError
-	if errors.As(err, &exit) {
+	if errors.As(err, &exit) && exit.Finding {
+		fmt.Fprintln(streams.ErrOut, err)
+		return exit.Code
+	}
+	fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
+	if exit != nil {
 		return exit.Code
 	}
 	return 1

@@ -22,7 +22,7 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 	var recipients, in, out string
 	encrypt := &cobra.Command{
 		Use:     "encrypt --age-recipient AGE1... [-f plain.yaml] [-o ENV.secrets.yaml]",
-		Example: "  ragdeploy secrets encrypt --age-recipient age1... -f plain.yaml -o environments/staging.secrets.yaml",
+		Example: "  ragdeploy secrets encrypt --age-recipient age1... -f plain.yaml --output-file environments/staging.secrets.yaml",
 		Short:   "Encrypt a secrets file for age recipients, as sops --encrypt --age does",
 		Long: "Reads `secrets: {<Secret name>: {<key>: <value>}}` from -f (default stdin) and\n" +
 			"writes the SOPS-encrypted file to -o (default stdout). Any sops binary can edit\n" +
@@ -55,7 +55,7 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 	}
 	encrypt.Flags().StringVar(&recipients, "age-recipient", "", "comma-separated age public keys")
 	encrypt.Flags().StringVarP(&in, "file", "f", "", "plain secrets file (default: stdin)")
-	encrypt.Flags().StringVarP(&out, "output", "o", "", "encrypted file to write (default: stdout)")
+	encrypt.Flags().StringVar(&out, "output-file", "", "encrypted file to write (default: stdout)")
 
 	var dir, env, output string
 	list := &cobra.Command{
@@ -120,7 +120,7 @@ func newSecretsKeygenCommand(streams Streams) *cobra.Command {
 		Long: "Writes a new age identity to -o (default: where SOPS looks for one,\n" +
 			"$XDG_CONFIG_HOME/sops/age/keys.txt) and prints its public key, the recipient\n" +
 			"to give `secrets encrypt` and `secrets set`. An existing file is never overwritten.",
-		Example: "  ragdeploy secrets keygen\n  ragdeploy secrets keygen -o ~/keys/staging.txt && export SOPS_AGE_KEY_FILE=~/keys/staging.txt",
+		Example: "  ragdeploy secrets keygen\n  ragdeploy secrets keygen --output-file ~/keys/staging.txt && export SOPS_AGE_KEY_FILE=~/keys/staging.txt",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -159,7 +159,7 @@ func newSecretsKeygenCommand(streams Streams) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write the identity to (default: SOPS's own location)")
+	cmd.Flags().StringVar(&out, "output-file", "", "file to write the identity to (default: SOPS's own location)")
 	return cmd
 }
 

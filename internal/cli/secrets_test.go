@@ -87,7 +87,7 @@ func TestSecretsKeygenAndSet(t *testing.T) {
 
 	// Another identity cannot decrypt it: the error says so in plain words.
 	other := filepath.Join(t.TempDir(), "other.txt")
-	if code, _, stderr := run(t, "secrets", "keygen", "-o", other); code != 0 {
+	if code, _, stderr := run(t, "secrets", "keygen", "--output-file", other); code != 0 {
 		t.Fatal(stderr)
 	}
 	t.Setenv("SOPS_AGE_KEY_FILE", other)

@@ -36,14 +36,24 @@ type Options struct {
 	DryRun bool
 	// Timeout bounds the wait for readiness (and Helm's hooks).
 	Timeout time.Duration
-	// Progress receives a line per object status change while waiting.
+	// Progress receives what the upgrade does (generated Secrets) and,
+	// unless View is set, a line per object status change while waiting.
 	Progress io.Writer
+	// View shows the wait for readiness (default Lines(Progress)).
+	View WaitView
 	// OnChanges, when set, receives what the upgrade will change before
 	// anything is applied.
 	OnChanges func(changes *drift.Report, removed []objects.Ref)
 	// Description is the new revision's, as history lists it (default
 	// Helm's: "Install complete", "Upgrade complete").
 	Description string
+}
+
+func (o Options) view() WaitView {
+	if o.View != nil {
+		return o.View
+	}
+	return Lines(o.Progress)
 }
 
 // Result says what an Upgrade did.
@@ -124,7 +134,7 @@ func Upgrade(ctx context.Context, t Target, p *Plan, opts Options) (*Result, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	if err := Wait(wctx, c, p.Desired(), opts.Progress); err != nil {
+	if err := Wait(wctx, c, p.Desired(), opts.view()); err != nil {
 		return res, fmt.Errorf("%s revision %d: %w", t, res.Revision, err)
 	}
 	return res, nil
@@ -206,7 +216,7 @@ func ApplyChart(ctx context.Context, t Target, ch *chart.Chart, values map[strin
 	}
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	if err := Wait(wctx, c, desired, opts.Progress); err != nil {
+	if err := Wait(wctx, c, desired, opts.view()); err != nil {
 		return res, fmt.Errorf("%s revision %d: %w", t, res.Revision, err)
 	}
 	return res, nil

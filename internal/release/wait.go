@@ -47,45 +47,81 @@ func objectStatus(u *unstructured.Unstructured) (status.Status, string) {
 	return res.Status, res.Message
 }
 
+// ObjectState is one object's state at one look of Wait.
+type ObjectState struct {
+	Ref     objects.Ref
+	Status  status.Status
+	Message string
+}
+
+// WaitView shows Wait's progress: Look gets every object's state, in the
+// objects' order, after each look (the last one when all are Current or
+// one has Failed).
+type WaitView interface {
+	Look(elapsed time.Duration, states []ObjectState)
+}
+
+// Lines is the plain view: a line per change of an object's state, and one
+// when all are ready (a log, for pipes and CI).
+func Lines(w io.Writer) WaitView { return &lines{w: w, last: map[objects.Ref]string{}} }
+
+type lines struct {
+	w    io.Writer
+	last map[objects.Ref]string
+}
+
+func (l *lines) Look(elapsed time.Duration, states []ObjectState) {
+	ready := 0
+	for _, st := range states {
+		line := fmt.Sprintf("%-10s %s", st.Status, st.Message)
+		if l.last[st.Ref] != line {
+			l.last[st.Ref] = line
+			fmt.Fprintf(l.w, "  [%6.1fs] %-45s %s\n", elapsed.Seconds(), st.Ref.Kind+" "+st.Ref.Name, line)
+		}
+		if st.Status == status.CurrentStatus {
+			ready++
+		}
+	}
+	if ready == len(states) {
+		fmt.Fprintf(l.w, "  all %d objects ready after %.1fs\n", len(states), elapsed.Seconds())
+	}
+}
+
 // Wait polls the objects until every one is Current, one has Failed, or the
-// context ends, printing each status change to progress.
-func Wait(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, progress io.Writer) error {
+// context ends, showing each look in view.
+func Wait(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, view WaitView) error {
 	start := time.Now()
-	last := map[objects.Ref]string{}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		live := objects.NewLive(c)
 		pending := 0
 		var failed []string
+		states := make([]ObjectState, 0, len(objs))
 		for _, o := range objs {
 			ref := objects.RefOf(o)
 			cur, err := live.Get(ctx, ref)
 			if err != nil {
 				return err
 			}
-			st, msg := status.NotFoundStatus, "not created yet"
+			st := ObjectState{Ref: ref, Status: status.NotFoundStatus, Message: "not created yet"}
 			if cur != nil {
-				st, msg = objectStatus(cur)
+				st.Status, st.Message = objectStatus(cur)
 			}
-			line := fmt.Sprintf("%-10s %s", st, msg)
-			if last[ref] != line {
-				last[ref] = line
-				fmt.Fprintf(progress, "  [%6.1fs] %-45s %s\n", time.Since(start).Seconds(), ref.Kind+" "+ref.Name, line)
-			}
-			switch st {
+			states = append(states, st)
+			switch st.Status {
 			case status.CurrentStatus:
 			case status.FailedStatus:
-				failed = append(failed, ref.String()+": "+msg)
+				failed = append(failed, ref.String()+": "+st.Message)
 			default:
 				pending++
 			}
 		}
+		view.Look(time.Since(start), states)
 		if len(failed) > 0 {
 			return fmt.Errorf("not ready: %v", failed)
 		}
 		if pending == 0 {
-			fmt.Fprintf(progress, "  all %d objects ready after %.1fs\n", len(objs), time.Since(start).Seconds())
 			return nil
 		}
 		select {

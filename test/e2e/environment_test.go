@@ -137,7 +137,7 @@ func newEnvWorld(t *testing.T) *envWorld {
 	if err := os.WriteFile(filepath.Join(w.dir, "plain.yaml"), []byte(plain), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	res := w.run(t, "secrets", "encrypt", "--age-recipient", recipient, "-f", "plain.yaml", "-o", "environments/development.secrets.yaml")
+	res := w.run(t, "secrets", "encrypt", "--age-recipient", recipient, "-f", "plain.yaml", "--output-file", "environments/development.secrets.yaml")
 	if res.code != 0 {
 		t.Fatal("secrets encrypt failed")
 	}
@@ -209,7 +209,11 @@ func TestEnvironmentLifecycle(t *testing.T) {
 		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}); err != nil {
 		t.Fatal(err)
 	}
-	w.want(t, w.run(t, "diff", "--env", "development"), 2, "+ ConfigMap agentic-rag-dev/agentic-rag-api (will be created)")
+	diff := w.run(t, "diff", "--env", "development")
+	w.want(t, diff, 2, "+ ConfigMap agentic-rag-dev/agentic-rag-api (will be created)")
+	if !strings.Contains(diff.stderr, "objects would change") || strings.Contains(diff.stderr, "Error") {
+		t.Errorf("diff's finding on stderr: %q; want it said as a result, not an Error", diff.stderr)
+	}
 	w.want(t, w.run(t, "install", "--env", "development", "--dry-run=server"), 0, "nothing was changed")
 	w.want(t, w.run(t, "upgrade", "--env", "development"), 1, "is not installed")
 	w.want(t, w.run(t, "install", "--env", "development", "--timeout", "2m"), 0, "all 2", "release agentic-rag-dev/agentic-rag revision 1 ready")
