@@ -61,9 +61,10 @@ type WaitView interface {
 	Look(elapsed time.Duration, states []ObjectState)
 }
 
-// Lines is the plain view: a line per change of an object's state, and one
-// when all are ready (a log, for pipes and CI).
-func Lines(w io.Writer) WaitView { return &lines{w: w, last: map[objects.Ref]string{}} }
+// Lines is the plain view (a log, for pipes and CI): how many objects are
+// ready at the first look, then a line per change of an object's state
+// (objects ready from the start are not listed), and one when all are.
+func Lines(w io.Writer) WaitView { return &lines{w: w} }
 
 type lines struct {
 	w    io.Writer
@@ -71,15 +72,26 @@ type lines struct {
 }
 
 func (l *lines) Look(elapsed time.Duration, states []ObjectState) {
+	first := l.last == nil
+	if first {
+		l.last = map[objects.Ref]string{}
+	}
 	ready := 0
+	for _, st := range states {
+		if st.Status == status.CurrentStatus {
+			ready++
+		}
+	}
+	if first && ready < len(states) {
+		fmt.Fprintf(l.w, "  [%6.1fs] %d of %d objects ready\n", elapsed.Seconds(), ready, len(states))
+	}
 	for _, st := range states {
 		line := fmt.Sprintf("%-10s %s", st.Status, st.Message)
 		if l.last[st.Ref] != line {
 			l.last[st.Ref] = line
-			fmt.Fprintf(l.w, "  [%6.1fs] %-45s %s\n", elapsed.Seconds(), st.Ref.Kind+" "+st.Ref.Name, line)
-		}
-		if st.Status == status.CurrentStatus {
-			ready++
+			if !first || st.Status != status.CurrentStatus {
+				fmt.Fprintf(l.w, "  [%6.1fs] %-45s %s\n", elapsed.Seconds(), st.Ref.Kind+" "+st.Ref.Name, line)
+			}
 		}
 	}
 	if ready == len(states) {
