@@ -119,7 +119,7 @@ func (o *pipelineOptions) deploy(ctx context.Context) error {
 		case st == bluegreen.StateDone:
 			return true, nil
 		case st == bluegreen.StateFailed:
-			return true, fmt.Errorf("rollout of %s %s: %s", b.Name, b.Status.Phase, b.Status.Message)
+			return true, fmt.Errorf("rollout of %s %s (%s): %s", b.Name, b.Status.Phase, bluegreen.FailureReason(b), b.Status.Message)
 		case st == bluegreen.StateWaitingForPromotion && !promoted:
 			current := bluegreen.TemplateRevision(&b.Spec.Template)
 			if !o.Promote {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
 
 // degradedBy reports whether b is Degraded for reason with a message
@@ -107,10 +108,12 @@ func TestTwoRolloutsNeverFightOverAService(t *testing.T) {
 	waitOther("the second rollout healthy on the freed Service", func(b *v1alpha1.BlueGreenDeployment) bool {
 		return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.ObservedGeneration == b.Generation
 	})
-	svc = s.service("api")
-	if svc.Annotations[bluegreen.AnnotationClaimUID] != string(second.UID) || svc.Spec.Selector["app"] != "other" {
-		t.Fatalf("Service claim %v selector %v; want the second rollout's", svc.Annotations, svc.Spec.Selector)
-	}
+	// The status is written before the Service (so a switch is never made
+	// without its record): the claim follows the Healthy status.
+	clustertest.Eventually(t, 30*time.Second, "the freed Service claimed by the second rollout", func(context.Context) (bool, error) {
+		svc = s.service("api")
+		return svc.Annotations[bluegreen.AnnotationClaimUID] == string(second.UID) && svc.Spec.Selector["app"] == "other", nil
+	})
 }
 
 // Once healthy, reconciles write no Service: a steady rollout leaves the

@@ -290,7 +290,7 @@ func TestPipelineRehearsal(t *testing.T) {
 		})
 		wantResults(t, runs, "success", "failure")
 		r.assertServing(t, "production", "1.2.0")
-		if !strings.Contains(runs["deploy-production"].Log, "post") && !strings.Contains(runs["deploy-production"].Log, "Post") {
+		if !strings.Contains(runs["deploy-production"].Log, "Aborted ("+v1alpha1.ReasonPostPromotionFailed+")") {
 			t.Errorf("production log does not mention the post-promotion check:\n%s", runs["deploy-production"].Log)
 		}
 		if !strings.Contains(r.notifications(), "deploy of 1.4.0-regress to production failed") {
