@@ -45,7 +45,7 @@ func (r Rollouts) Get(ctx context.Context, key types.NamespacedName) (*v1alpha1.
 	var b v1alpha1.BlueGreenDeployment
 	if err := r.Client.Get(ctx, key, &b); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("BlueGreenDeployment %s not found (list them with: kubectl get bgd -n %s)", key, key.Namespace)
+			return nil, fmt.Errorf("BlueGreenDeployment %s not found (hint: ragdeploy rollout list -n %s)", key, key.Namespace)
 		}
 		return nil, fmt.Errorf("BlueGreenDeployment %s: %w", key, err)
 	}

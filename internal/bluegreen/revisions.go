@@ -76,7 +76,9 @@ func (r *Reconciler) pruneRevisions(ctx context.Context, b *v1alpha1.BlueGreenDe
 // StoredTemplate reads the pod template of a revision from its ControllerRevision.
 func StoredTemplate(ctx context.Context, c client.Reader, namespace, bgd, rev string) (*corev1.PodTemplateSpec, error) {
 	var cr appsv1.ControllerRevision
-	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: RevisionName(bgd, rev)}, &cr); err != nil {
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: RevisionName(bgd, rev)}, &cr); apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("%s/%s has no revision %s", namespace, bgd, rev)
+	} else if err != nil {
 		return nil, fmt.Errorf("revision %s of %s/%s: %w", rev, namespace, bgd, err)
 	}
 	var t corev1.PodTemplateSpec

@@ -263,6 +263,9 @@ func (o *statusOptions) run(ctx context.Context) error {
 	case st == bluegreen.StateFailed:
 		return &ExitError{Code: exitRolloutFailed, Err: fmt.Errorf("rollout of %s %s (%s): %s", o.Name, strings.ToLower(string(b.Status.Phase)), bluegreen.FailureReason(b), b.Status.Message)}
 	default:
+		if st == bluegreen.StateWaitingForPromotion {
+			return &ExitError{Code: exitRolloutInProgress, Err: fmt.Errorf("rollout of %s waits for promotion (hint: ragdeploy rollout promote %s -n %s)", o.Name, o.Name, o.namespace)}
+		}
 		return &ExitError{Code: exitRolloutInProgress, Err: fmt.Errorf("rollout of %s in progress (%s)", o.Name, b.Status.Phase)}
 	}
 }

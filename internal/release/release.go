@@ -18,7 +18,6 @@ import (
 	ri "helm.sh/helm/v4/pkg/release"
 	rspb "helm.sh/helm/v4/pkg/release/v1"
 	"helm.sh/helm/v4/pkg/storage/driver"
-	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -75,16 +74,14 @@ func (t Target) Client() (client.Client, error) {
 // records as Secrets in the release's namespace (Helm's default).
 func actionConfig(t Target) (*action.Configuration, error) {
 	kube.ManagedFieldsManager = FieldManager
-	var getter genericclioptions.RESTClientGetter
-	if t.Config != nil {
-		getter = newRESTGetter(t.Config, t.Namespace)
-	} else {
-		flags := genericclioptions.NewConfigFlags(false)
-		flags.KubeConfig, flags.Context, flags.Namespace = &t.Kubeconfig, &t.Context, &t.Namespace
-		getter = flags
+	// The kubeconfig is read here, so that a missing or broken one is said
+	// in plain words (not as Helm's storage query failing later).
+	rc, err := t.restConfig()
+	if err != nil {
+		return nil, err
 	}
 	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.NewTextHandler(io.Discard, nil)))
-	if err := cfg.Init(getter, t.Namespace, "secret"); err != nil {
+	if err := cfg.Init(newRESTGetter(rc, t.Namespace), t.Namespace, "secret"); err != nil {
 		return nil, fmt.Errorf("helm configuration for %s: %w", t, err)
 	}
 	return cfg, nil

@@ -190,7 +190,7 @@ func TestRolloutCommands(t *testing.T) {
 	if got := w.get(t).Status.StableRevision; got != v1 {
 		t.Fatalf("stable %s after undo --to-revision; want %s", got, v1)
 	}
-	if r := w.run(t, "rollout", "undo", "api", "--to-revision", "0000000000"); r.code != 1 || !strings.Contains(r.stderr, "known revisions") {
+	if r := w.run(t, "rollout", "undo", "api", "--to-revision", "0000000000"); r.code != 1 || !strings.Contains(r.stderr, "shop/api has no revision 0000000000; known revisions") || strings.Contains(r.stderr, "controllerrevisions") {
 		t.Fatalf("undo to an unknown revision: exit %d, %q", r.code, r.stderr)
 	}
 	if r := w.run(t, "rollout", "status", "api", "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, `"stableRevision": "`+v1+`"`) {

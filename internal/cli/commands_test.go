@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
+)
+
+func TestMain(m *testing.M) { clustertest.Main(m) }
+
+var update = flag.Bool("update", false, "rewrite testdata/commands from what the commands print")
+
+// TestCommands runs command lines in-process, the way Helm tests its CLI:
+// each case's output (stdout, then stderr when the command fails) must
+// equal its golden file in testdata/commands, and its exit code its code.
+// The rollouts are written with fixed statuses (no controller), so every
+// state the commands show is the one set here; the test's namespace reads
+// NAMESPACE in the golden files.
+func TestCommands(t *testing.T) {
+	env := clustertest.New(t)
+	if err := controller.InstallCRDs(t.Context(), env.Config); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(env.Config, client.Options{Scheme: v1alpha1.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := env.Namespace
+	at := metav1.NewTime(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+	healthy := func(b *v1alpha1.BlueGreenDeployment) {
+		rev := bluegreen.TemplateRevision(&b.Spec.Template)
+		b.Status = v1alpha1.BlueGreenDeploymentStatus{
+			Phase: v1alpha1.PhaseHealthy, Message: "revision " + rev + " serves on blue", ActiveColor: v1alpha1.Blue, PreviewColor: v1alpha1.Blue, StableColor: v1alpha1.Blue,
+			StableRevision: rev, CurrentRevision: rev, Replicas: 2, ReadyReplicas: 2,
+			Blue:    v1alpha1.ColorStatus{Revision: rev, Replicas: 2, ReadyReplicas: 2},
+			History: []v1alpha1.RevisionRecord{{Revision: rev, Images: []string{b.Spec.Template.Spec.Containers[0].Image}, PromotedAt: &at, Outcome: v1alpha1.OutcomePromoted}},
+		}
+	}
+	rollout(t, c, ns, "api", "agentic-rag/api:1.0.0", healthy)
+	rollout(t, c, ns, "web", "agentic-rag/api:2.0.0", func(b *v1alpha1.BlueGreenDeployment) {
+		healthy(b)
+		b.Status.History[0].Revision, b.Status.StableRevision, b.Status.Blue.Revision = "1111111111", "1111111111", "1111111111"
+		b.Status.History[0].Images = []string{"agentic-rag/api:1.9.0"}
+		rev := bluegreen.TemplateRevision(&b.Spec.Template)
+		b.Status.Phase, b.Status.Message, b.Status.PreviewColor = v1alpha1.PhasePaused, "revision "+rev+" is ready on green, waiting for promotion", v1alpha1.Green
+		b.Status.Green = v1alpha1.ColorStatus{Revision: rev, Replicas: 2, ReadyReplicas: 2}
+	})
+	rollout(t, c, ns, "worker", "agentic-rag/api:3.0.0-broken", func(b *v1alpha1.BlueGreenDeployment) {
+		healthy(b)
+		b.Status.History[0].Revision, b.Status.StableRevision, b.Status.Blue.Revision = "2222222222", "2222222222", "2222222222"
+		b.Status.History[0].Images = []string{"agentic-rag/api:2.9.0"}
+		rev := bluegreen.TemplateRevision(&b.Spec.Template)
+		b.Status.Phase, b.Status.Message = v1alpha1.PhaseAborted, "revision "+rev+" never became ready"
+		b.Status.AbortedRevision, b.Status.AbortReason, b.Status.AbortMessage = rev, v1alpha1.ReasonProgressDeadline, "never became ready"
+		b.Status.History = append([]v1alpha1.RevisionRecord{{Revision: rev, Images: []string{"agentic-rag/api:3.0.0-broken"}, Outcome: v1alpha1.OutcomeAborted}}, b.Status.History...)
+	})
+	kube := []string{"--kubeconfig", env.Cluster.Kubeconfig}
+	for _, tt := range []struct {
+		golden string
+		args   []string
+		code   int
+	}{
+		{"rollout-list.txt", []string{"rollout", "list", "-n", ns}, 0},
+		{"rollout-list.json", []string{"rollout", "list", "-n", ns, "-o", "json"}, 0},
+		{"rollout-status-healthy.txt", []string{"rollout", "status", "api", "-n", ns}, 0},
+		{"rollout-status-paused.txt", []string{"rollout", "status", "web", "-n", ns}, exitRolloutInProgress},
+		{"rollout-status-aborted.txt", []string{"rollout", "status", "worker", "-n", ns}, exitRolloutFailed},
+		{"rollout-history.txt", []string{"rollout", "history", "worker", "-n", ns}, 0},
+		{"rollout-promote-healthy.txt", []string{"rollout", "promote", "api", "-n", ns}, 1},
+		{"rollout-abort-aborted.txt", []string{"rollout", "abort", "worker", "-n", ns}, 1},
+		{"rollout-status-missing.txt", []string{"rollout", "status", "nosuch", "-n", ns}, 1},
+		{"rollout-status-no-name.txt", []string{"rollout", "status", "-n", ns}, 1},
+		{"rollout-set-image-bad.txt", []string{"rollout", "set-image", "api", "api=Not A Valid::Image", "-n", ns}, 1},
+		{"env-list.txt", []string{"env", "list"}, 0},
+		{"env-list.json", []string{"env", "list", "-o", "json"}, 0},
+		{"validate-unknown-env.txt", []string{"validate", "--env", "prod"}, 1},
+		{"status-no-kubeconfig.txt", []string{"status", "--env", "staging", "--kubeconfig", "/nonexistent/kubeconfig"}, 1},
+	} {
+		t.Run(tt.golden, func(t *testing.T) {
+			args := tt.args
+			if args[0] == "rollout" {
+				args = append(slices.Clone(args), kube...)
+			}
+			var out, errOut bytes.Buffer
+			code := Execute(context.Background(), Streams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, args)
+			got := out.String()
+			if code != 0 {
+				got += errOut.String()
+			}
+			got = strings.ReplaceAll(got, ns, "NAMESPACE")
+			path := filepath.Join("testdata", "commands", tt.golden)
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil { //nolint:gosec // G306: a golden file in the repository
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path) //nolint:gosec // G304: the case's golden file
+			if err != nil {
+				t.Fatalf("%v (hint: go test ./internal/cli -run TestCommands -update)", err)
+			}
+			if code != tt.code || got != string(want) {
+				t.Errorf("ragdeploy %s: exit %d (want %d)\n--- got\n%s--- want (%s)\n%s", strings.Join(tt.args, " "), code, tt.code, got, path, want)
+			}
+		})
+	}
+}
+
+// rollout creates a BlueGreenDeployment running image and gives it the
+// status set writes (as its controller would have).
+func rollout(t *testing.T, c client.Client, ns, name, image string, set func(*v1alpha1.BlueGreenDeployment)) {
+	t.Helper()
+	b := &v1alpha1.BlueGreenDeployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: v1alpha1.BlueGreenDeploymentSpec{
+			Replicas:       new(int32(2)),
+			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			ActiveService:  name,
+			PreviewService: name + "-preview",
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: image}}},
+			},
+		},
+	}
+	if err := c.Create(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	set(b)
+	b.Status.ObservedGeneration = b.Generation
+	if err := c.Status().Update(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+}
