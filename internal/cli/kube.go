@@ -25,7 +25,7 @@ func (k *kubeOptions) bindFlags(cmd *cobra.Command) {
 	f.StringVarP(&k.Namespace, "namespace", "n", "", "namespace (default: the context's namespace)")
 	_ = cmd.RegisterFlagCompletionFunc("namespace", func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		var list corev1.NamespaceList
-		return k.complete(cmd, &list, func() []string {
+		return k.completeNames(cmd, &list, func() []string {
 			var names []string
 			for _, ns := range list.Items {
 				names = append(names, ns.Name)
@@ -35,9 +35,9 @@ func (k *kubeOptions) bindFlags(cmd *cobra.Command) {
 	})
 }
 
-// complete lists objects for a shell completion: names of what the cluster
+// completeNames lists objects for a shell completion: names of what the cluster
 // has, nothing when it cannot be reached (a completion has no errors).
-func (k *kubeOptions) complete(cmd *cobra.Command, list client.ObjectList, names func() []string, opts ...client.ListOption) ([]cobra.Completion, cobra.ShellCompDirective) {
+func (k *kubeOptions) completeNames(cmd *cobra.Command, list client.ObjectList, names func() []string, opts ...client.ListOption) ([]cobra.Completion, cobra.ShellCompDirective) {
 	c, err := k.client()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
@@ -59,7 +59,7 @@ func (k *kubeOptions) completeRollouts(cmd *cobra.Command, args []string, _ stri
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	var list v1alpha1.BlueGreenDeploymentList
-	return k.complete(cmd, &list, func() []string {
+	return k.completeNames(cmd, &list, func() []string {
 		var names []string
 		for _, b := range list.Items {
 			names = append(names, b.Name)
