@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,6 +71,25 @@ func TestCommands(t *testing.T) {
 		b.Status.History = append([]v1alpha1.RevisionRecord{{Revision: rev, Images: []string{"agentic-rag/api:3.0.0-broken"}, Outcome: v1alpha1.OutcomeAborted}}, b.Status.History...)
 	})
 	kube := []string{"--kubeconfig", env.Cluster.Kubeconfig}
+	t.Run("rollout status -w on a terminal", func(t *testing.T) {
+		// The paused rollout never finishes: the view is redrawn in place
+		// (its elapsed time changes) until --timeout.
+		pty, term := openPTYPair(t)
+		t.Setenv("CI", "")
+		t.Setenv("TERM", "xterm")
+		read := make(chan string)
+		go func() {
+			data, _ := io.ReadAll(pty) // until the terminal side closes
+			read <- string(data)
+		}()
+		code := Execute(context.Background(), Streams{In: strings.NewReader(""), Out: term, ErrOut: io.Discard},
+			append([]string{"rollout", "status", "web", "-n", ns, "-w", "--timeout", "2500ms"}, kube...))
+		_ = term.Close()
+		out := <-read
+		if code != exitRolloutInProgress || strings.Count(out, "\x1b[J") < 2 || !strings.Contains(out, "(watching for 2s") || strings.Count(out, "Name:       "+ns+"/web") < 3 {
+			t.Fatalf("exit %d; want %d and the view redrawn in place at least twice:\n%q", code, exitRolloutInProgress, out)
+		}
+	})
 	for _, tt := range []struct {
 		golden string
 		args   []string

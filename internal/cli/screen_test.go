@@ -79,6 +79,14 @@ func TestProgressIsLiveOnlyOnATerminal(t *testing.T) {
 // openPTY opens a pseudo-terminal and returns its terminal side.
 func openPTY(t *testing.T) *os.File {
 	t.Helper()
+	_, pts := openPTYPair(t)
+	return pts
+}
+
+// openPTYPair opens a pseudo-terminal: what is written to term is read
+// from pty.
+func openPTYPair(t *testing.T) (pty, term *os.File) {
+	t.Helper()
 	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
 	if err != nil {
 		t.Skipf("no pseudo-terminals here: %v", err)
@@ -96,5 +104,5 @@ func openPTY(t *testing.T) *os.File {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pts.Close() })
-	return pts
+	return ptmx, pts
 }

@@ -170,6 +170,11 @@ func ParseImage(s string) error {
 		return fmt.Errorf("%q is not an image reference", s)
 	}
 	if _, err := name.ParseReference(s); err != nil {
+		// The parser's generic "could not parse reference: S" says nothing
+		// more; its specific reasons (a repository's characters) stay.
+		if err.Error() == "could not parse reference: "+s {
+			return fmt.Errorf("%q is not an image reference", s)
+		}
 		return fmt.Errorf("%q is not an image reference: %w", s, err)
 	}
 	return nil
