@@ -90,28 +90,35 @@ func TestCommands(t *testing.T) {
 			t.Fatalf("exit %d; want %d and the view redrawn in place at least twice:\n%q", code, exitRolloutInProgress, out)
 		}
 	})
+	home := t.TempDir()
 	for _, tt := range []struct {
 		golden string
 		args   []string
 		code   int
+		// env is set for the command (the process environment).
+		env map[string]string
 	}{
-		{"rollout-list.txt", []string{"rollout", "list", "-n", ns}, 0},
-		{"rollout-list.json", []string{"rollout", "list", "-n", ns, "-o", "json"}, 0},
-		{"rollout-status-healthy.txt", []string{"rollout", "status", "api", "-n", ns}, 0},
-		{"rollout-status-paused.txt", []string{"rollout", "status", "web", "-n", ns}, exitRolloutInProgress},
-		{"rollout-status-aborted.txt", []string{"rollout", "status", "worker", "-n", ns}, exitRolloutFailed},
-		{"rollout-history.txt", []string{"rollout", "history", "worker", "-n", ns}, 0},
-		{"rollout-promote-healthy.txt", []string{"rollout", "promote", "api", "-n", ns}, 1},
-		{"rollout-abort-aborted.txt", []string{"rollout", "abort", "worker", "-n", ns}, 1},
-		{"rollout-status-missing.txt", []string{"rollout", "status", "nosuch", "-n", ns}, 1},
-		{"rollout-status-no-name.txt", []string{"rollout", "status", "-n", ns}, 1},
-		{"rollout-set-image-bad.txt", []string{"rollout", "set-image", "api", "api=Not A Valid::Image", "-n", ns}, 1},
-		{"env-list.txt", []string{"env", "list"}, 0},
-		{"env-list.json", []string{"env", "list", "-o", "json"}, 0},
-		{"validate-unknown-env.txt", []string{"validate", "--env", "prod"}, 1},
-		{"status-no-kubeconfig.txt", []string{"status", "--env", "staging", "--kubeconfig", "/nonexistent/kubeconfig"}, 1},
+		{"rollout-list.txt", []string{"rollout", "list", "-n", ns}, 0, nil},
+		{"rollout-list.json", []string{"rollout", "list", "-n", ns, "-o", "json"}, 0, nil},
+		{"rollout-status-healthy.txt", []string{"rollout", "status", "api", "-n", ns}, 0, nil},
+		{"rollout-status-paused.txt", []string{"rollout", "status", "web", "-n", ns}, exitRolloutInProgress, nil},
+		{"rollout-status-aborted.txt", []string{"rollout", "status", "worker", "-n", ns}, exitRolloutFailed, nil},
+		{"rollout-history.txt", []string{"rollout", "history", "worker", "-n", ns}, 0, nil},
+		{"rollout-promote-healthy.txt", []string{"rollout", "promote", "api", "-n", ns}, 1, nil},
+		{"rollout-abort-aborted.txt", []string{"rollout", "abort", "worker", "-n", ns}, 1, nil},
+		{"rollout-status-missing.txt", []string{"rollout", "status", "nosuch", "-n", ns}, 1, nil},
+		{"rollout-status-no-name.txt", []string{"rollout", "status", "-n", ns}, 1, nil},
+		{"rollout-set-image-bad.txt", []string{"rollout", "set-image", "api", "api=Not A Valid::Image", "-n", ns}, 1, nil},
+		{"env-list.txt", []string{"env", "list"}, 0, nil},
+		{"env-list.json", []string{"env", "list", "-o", "json"}, 0, nil},
+		{"validate-unknown-env.txt", []string{"validate", "--env", "prod"}, 1, nil},
+		{"status-no-kubeconfig.txt", []string{"status", "--env", "staging", "--kubeconfig", "/nonexistent/kubeconfig"}, 1, nil},
+		{"status-no-kubeconfig-at-all.txt", []string{"status", "--env", "staging"}, 1, map[string]string{"KUBECONFIG": "", "HOME": home}},
 	} {
 		t.Run(tt.golden, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
 			args := tt.args
 			if args[0] == "rollout" {
 				args = append(slices.Clone(args), kube...)
