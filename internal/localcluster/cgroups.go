@@ -182,9 +182,19 @@ func removeCgroupDir(dir string, deadline time.Time) error {
 // RealNodeProcesses lists the processes the real nodes of a cluster in
 // stateDir run (daemons, shims, containers); after Cleanup there are none.
 func RealNodeProcesses(stateDir string) ([]int, error) {
-	abs, err := filepath.Abs(stateDir)
+	name, err := CgroupName(stateDir)
 	if err != nil {
 		return nil, err
 	}
-	return cgroupPIDs(cgroupRootOf(abs)), nil
+	return cgroupPIDs(name), nil
+}
+
+// CgroupName is the cgroup, in every hierarchy, of the real nodes of a
+// cluster in stateDir.
+func CgroupName(stateDir string) (string, error) {
+	abs, err := filepath.Abs(stateDir)
+	if err != nil {
+		return "", err
+	}
+	return cgroupRootOf(abs), nil
 }

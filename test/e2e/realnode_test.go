@@ -60,8 +60,9 @@ var hostPaths = []string{
 var counters = regexp.MustCompile(`\[\d+:\d+\]`)
 
 // hostState records the host's networking, mounts, sysctls and fixed paths
-// as the tools a user would check them with show them.
-func hostState(t *testing.T) map[string]string {
+// as the tools a user would check them with show them, and the cgroups of
+// the cluster in stateDir.
+func hostState(t *testing.T, stateDir string) map[string]string {
 	t.Helper()
 	state := map[string]string{}
 	for _, argv := range [][]string{
@@ -111,7 +112,13 @@ func hostState(t *testing.T) map[string]string {
 		}
 		state["path "+p] = strings.Join(names, " ") + errString(err)
 	}
-	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/ragdeploy-*")
+	// Cgroups are the one global thing a cluster makes; other packages'
+	// clusters come and go meanwhile, so only this one's count.
+	name, err := localcluster.CgroupName(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
 	state["cgroups"] = strings.Join(cgroups, " ")
 	return state
 }
@@ -275,7 +282,7 @@ func TestRealNodeLeavesTheHostAsItFoundIt(t *testing.T) {
 	requireRealNodes(t)
 	work := t.TempDir()
 	stateDir := filepath.Join(work, "state")
-	before := hostState(t)
+	before := hostState(t, stateDir)
 
 	// Two nodes: their network between them is inside their namespaces too.
 	cs, _ := upRealNodeConfig(t, work, stateDir, "--no-controller", "--real-nodes", "2")
@@ -287,12 +294,12 @@ func TestRealNodeLeavesTheHostAsItFoundIt(t *testing.T) {
 	// While it runs, a pod serves through a Service, the node has its
 	// bridge, veths, iptables rules and pod namespaces: none of it on the
 	// host. Only the nodes' cgroups are global.
-	sameHost(t, "during", before, hostState(t), "cgroups")
+	sameHost(t, "during", before, hostState(t, stateDir), "cgroups")
 
 	if down := ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir); down.code != 0 {
 		t.Fatalf("local down: %s", down.stderr)
 	}
-	sameHost(t, "after local down", before, hostState(t))
+	sameHost(t, "after local down", before, hostState(t, stateDir))
 	if left, _ := localcluster.RealNodeProcesses(stateDir); len(left) > 0 {
 		t.Fatalf("processes left after local down: %v", left)
 	}
@@ -302,7 +309,7 @@ func TestKilledSupervisorLeavesNothingBehind(t *testing.T) {
 	requireRealNodes(t)
 	work := t.TempDir()
 	stateDir := filepath.Join(work, "state")
-	before := hostState(t)
+	before := hostState(t, stateDir)
 	t.Cleanup(func() { ragdeploy(t, work, nil, "local", "down", "--state-dir", stateDir) })
 
 	// alive lists which of pids still run.
@@ -352,7 +359,7 @@ func TestKilledSupervisorLeavesNothingBehind(t *testing.T) {
 	if a := alive(left); len(a) > 0 {
 		t.Fatalf("local down left the killed cluster's processes running:\n%s", strings.Join(a, "\n"))
 	}
-	sameHost(t, "after a killed supervisor and local down", before, hostState(t))
+	sameHost(t, "after a killed supervisor and local down", before, hostState(t, stateDir))
 }
 
 // TestRealNodePlumbing: what a real cluster gives pods and users works on
