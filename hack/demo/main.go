@@ -194,7 +194,7 @@ func run(ctx context.Context, kubeconfig, state string) error {
 	fmt.Printf("  1.2.0-regress failed check -> active Service back on %-5s    %4d ms\n", v3.stable, v3.rollbackTook.Milliseconds())
 	fmt.Printf("  1.2.0-regress served for %d ms: from the switch through its first (failed) post-promotion check to the rollback\n", v3.exposed.Milliseconds())
 	fmt.Printf("  demo total: %.1fs\n", time.Since(d.start).Seconds())
-	fmt.Printf("\n  Try: bin/ragdeploy rollout status agentic-rag-api -n %s --kubeconfig %s\n", env.Release.Namespace, kubeconfig)
+	fmt.Printf("\n  Try: bin/ragdeploy rollout history --env %s --kubeconfig %s\n", env.Name, kubeconfig)
 	fmt.Printf("       bin/ragdeploy drift --env staging --kubeconfig %s\n", kubeconfig)
 	fmt.Printf("       bin/ragdeploy env diff staging production\n")
 	return nil
