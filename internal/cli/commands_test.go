@@ -112,6 +112,10 @@ func TestCommands(t *testing.T) {
 		{"env-list.txt", []string{"env", "list"}, 0, nil},
 		{"env-list.json", []string{"env", "list", "-o", "json"}, 0, nil},
 		{"validate-unknown-env.txt", []string{"validate", "--env", "prod"}, 1, nil},
+		{"validate-policy.txt", []string{"validate", "--env", "production", "--set", "api.replicas=1", "--set", "api.image.tag=latest"}, 1, nil},
+		{"validate-set-type.txt", []string{"validate", "--env", "staging", "--set", "api.replicas=two"}, 1, nil},
+		{"env-diff.txt", []string{"env", "diff", "staging", "production"}, 0, nil},
+		{"render-bad-format.txt", []string{"render", "--env", "development", "-o", "xml"}, 1, nil},
 		{"status-no-kubeconfig.txt", []string{"status", "--env", "staging", "--kubeconfig", "/nonexistent/kubeconfig"}, 1, nil},
 		{"status-no-kubeconfig-at-all.txt", []string{"status", "--env", "staging"}, 1, map[string]string{"KUBECONFIG": "", "HOME": home}},
 	} {

@@ -183,18 +183,27 @@ func orUnset(s string) string {
 }
 
 // flatten writes every leaf of v under dotted paths (lists indexed [i]).
+// A map or list is also written under its own path, as {} or {…} and as
+// [] or (N items), so that an empty one against a full one reads as that
+// and not as "(unset)".
 func flatten(prefix string, v any, out map[string]string) {
 	switch t := v.(type) {
 	case map[string]any:
-		if len(t) == 0 {
-			out[prefix] = "{}"
+		out[prefix] = "{}"
+		if len(t) > 0 {
+			out[prefix] = "{…}"
 		}
 		for k, e := range t {
 			flatten(prefix+"."+k, e, out)
 		}
 	case []any:
-		if len(t) == 0 {
+		switch len(t) {
+		case 0:
 			out[prefix] = "[]"
+		case 1:
+			out[prefix] = "(1 item)"
+		default:
+			out[prefix] = fmt.Sprintf("(%d items)", len(t))
 		}
 		for i, e := range t {
 			flatten(fmt.Sprintf("%s[%d]", prefix, i), e, out)
