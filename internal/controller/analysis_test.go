@@ -78,7 +78,7 @@ func TestPostPromotionAnalysisFailureRollsBack(t *testing.T) {
 	got := s.waitFor("rolled back", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
 		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortReason == v1alpha1.ReasonPostPromotionFailed
 	})
-	if got.Status.StableRevision != v1 || s.serviceColor("api") != v1alpha1.Blue {
+	if got.Status.StableRevision != v1 || !s.selects("api", v1alpha1.Blue) {
 		t.Fatalf("stable %s active %s after the failed check; want v1 on blue", got.Status.StableRevision, s.serviceColor("api"))
 	}
 	// The old color was warm: no scale-down happened before the rollback.
@@ -199,7 +199,7 @@ func TestAbortAfterPromotion(t *testing.T) {
 	got := s.waitFor("back on blue", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
 		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.ActiveColor == v1alpha1.Blue
 	})
-	if got.Status.StableRevision != v1 || s.serviceColor("api") != v1alpha1.Blue {
+	if got.Status.StableRevision != v1 || !s.selects("api", v1alpha1.Blue) {
 		t.Fatalf("stable %s, active Service %s; want v1 on blue", got.Status.StableRevision, s.serviceColor("api"))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -213,6 +214,19 @@ func (s *scenario) serviceColor(name string) v1alpha1.Color {
 	return v1alpha1.Color(svc.Spec.Selector[bluegreen.LabelColor])
 }
 
+// selects waits until Service name selects color. The controller writes a
+// rollout's status before it switches the Service (a switch is never made
+// without its record), so a status just seen can be a moment ahead of the
+// Service; it reports whether the Service got there within 10 s.
+func (s *scenario) selects(name string, color v1alpha1.Color) bool {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return wait.PollUntilContextCancel(ctx, 20*time.Millisecond, true, func(context.Context) (bool, error) {
+		return s.serviceColor(name) == color, nil
+	}) == nil
+}
+
 // replicas is the spec.replicas of a color's Deployment (-1 when absent).
 func (s *scenario) replicas(c v1alpha1.Color) int32 {
 	s.t.Helper()
@@ -247,8 +261,8 @@ func (s *scenario) abortedBackOn(rev, reason, stable string) *v1alpha1.BlueGreen
 	if got.Status.AbortReason != reason || got.Status.StableRevision != stable {
 		s.t.Fatalf("abort reason %q, stable %s; want %s with %s still stable", got.Status.AbortReason, got.Status.StableRevision, reason, stable)
 	}
-	if c := s.serviceColor("api"); c != v1alpha1.Blue {
-		s.t.Fatalf("active Service on %s; want blue", c)
+	if !s.selects("api", v1alpha1.Blue) {
+		s.t.Fatalf("active Service on %s; want blue", s.serviceColor("api"))
 	}
 	return got
 }
