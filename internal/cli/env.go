@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/objects"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
@@ -45,13 +46,22 @@ func (o *envOptions) complete(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.kube.Namespace != "" && o.kube.Namespace != env.Release.Namespace {
-		return fmt.Errorf("--namespace %s conflicts with %s, which deploys to namespace %s (hint: drop --namespace)", o.kube.Namespace, env.File, env.Release.Namespace)
+	if err := o.kube.agreesWith(env, o.Env); err != nil {
+		return err
 	}
 	if o.plan, err = release.Prepare(ctx, env, o.Sets); err != nil {
 		return err
 	}
 	o.target = o.plan.Target(o.kube.Kubeconfig, o.kube.Context)
+	return nil
+}
+
+// agreesWith checks that --namespace, when given, is the namespace the
+// environment named by --env deploys to.
+func (k *kubeOptions) agreesWith(env *envconfig.Environment, name string) error {
+	if k.Namespace != "" && k.Namespace != env.Release.Namespace {
+		return fmt.Errorf("--namespace %s, but --env %s deploys to namespace %s (hint: drop one of them)", k.Namespace, name, env.Release.Namespace)
+	}
 	return nil
 }
 

@@ -58,8 +58,8 @@ func (o *rolloutOptions) complete(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if o.kube.Namespace != "" && o.kube.Namespace != env.Release.Namespace {
-			return fmt.Errorf("--namespace %s, but --env %s deploys to namespace %s (hint: drop one of them)", o.kube.Namespace, o.Env, env.Release.Namespace)
+		if err := o.kube.agreesWith(env, o.Env); err != nil {
+			return err
 		}
 		o.env, o.namespace = env, env.Release.Namespace
 	}
