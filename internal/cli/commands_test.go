@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -104,6 +105,8 @@ func TestCommands(t *testing.T) {
 		{"rollout-status-paused.txt", []string{"rollout", "status", "web", "-n", ns}, exitRolloutInProgress, nil},
 		{"rollout-status-aborted.txt", []string{"rollout", "status", "worker", "-n", ns}, exitRolloutFailed, nil},
 		{"rollout-history.txt", []string{"rollout", "history", "worker", "-n", ns}, 0, nil},
+		{"rollout-history.json", []string{"rollout", "history", "worker", "-n", ns, "-o", "json"}, 0, nil},
+		{"rollout-status-aborted.json", []string{"rollout", "status", "worker", "-n", ns, "-o", "json"}, exitRolloutFailed, nil},
 		{"rollout-promote-healthy.txt", []string{"rollout", "promote", "api", "-n", ns}, 1, nil},
 		{"rollout-abort-aborted.txt", []string{"rollout", "abort", "worker", "-n", ns}, 1, nil},
 		{"rollout-status-missing.txt", []string{"rollout", "status", "nosuch", "-n", ns}, 1, nil},
@@ -115,6 +118,10 @@ func TestCommands(t *testing.T) {
 		{"validate-policy.txt", []string{"validate", "--env", "production", "--set", "api.replicas=1", "--set", "api.image.tag=latest"}, 1, nil},
 		{"validate-set-type.txt", []string{"validate", "--env", "staging", "--set", "api.replicas=two"}, 1, nil},
 		{"env-diff.txt", []string{"env", "diff", "staging", "production"}, 0, nil},
+		{"env-diff.json", []string{"env", "diff", "staging", "production", "-o", "json"}, 0, nil},
+		{"secrets-list.json", []string{"secrets", "list", "--env", "staging", "-o", "json"}, 0, nil},
+		{"status-not-installed.json", []string{"status", "--env", "staging", "-o", "json", "--kubeconfig", env.Cluster.Kubeconfig}, 0, nil},
+		{"history-not-installed.txt", []string{"history", "--env", "staging", "--kubeconfig", env.Cluster.Kubeconfig}, 1, nil},
 		{"render-bad-format.txt", []string{"render", "--env", "development", "-o", "xml"}, 1, nil},
 		{"status-no-kubeconfig.txt", []string{"status", "--env", "staging", "--kubeconfig", "/nonexistent/kubeconfig"}, 1, nil},
 		{"status-no-kubeconfig-at-all.txt", []string{"status", "--env", "staging"}, 1, map[string]string{"KUBECONFIG": "", "HOME": home}},
@@ -134,6 +141,8 @@ func TestCommands(t *testing.T) {
 				got += errOut.String()
 			}
 			got = strings.ReplaceAll(got, ns, "NAMESPACE")
+			// What the API server assigns differs from run to run.
+			got = volatileMeta.ReplaceAllString(got, `"$1": "($1)"`)
 			path := filepath.Join("testdata", "commands", tt.golden)
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil { //nolint:gosec // G306: a golden file in the repository
@@ -150,6 +159,8 @@ func TestCommands(t *testing.T) {
 		})
 	}
 }
+
+var volatileMeta = regexp.MustCompile(`"(uid|resourceVersion|creationTimestamp)": "[^"]*"`)
 
 // rollout creates a BlueGreenDeployment running image and gives it the
 // status set writes (as its controller would have).

@@ -90,7 +90,7 @@ func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.C
 			case v.installs && prev != nil:
 				return fmt.Errorf("release %s is already installed at revision %d (hint: ragdeploy upgrade --env %s)", o.target, prev.Number, o.Env)
 			case !v.installs && prev == nil:
-				return fmt.Errorf("release %s is not installed (hint: ragdeploy install --env %s)", o.target, o.Env)
+				return installHint(&release.NotInstalledError{Target: o.target}, o.Env)
 			}
 			return o.run(cmd.Context(), verb, "")
 		},
@@ -131,7 +131,7 @@ func newRollbackCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			}
 			plan, to, err := release.RollbackPlan(cmd.Context(), o.plan, o.target, revision)
 			if err != nil {
-				return err
+				return installHint(err, o.Env)
 			}
 			o.plan = plan
 			return o.run(cmd.Context(), fmt.Sprintf("rollback to revision %d of", to), fmt.Sprintf("Rollback to %d", to))
@@ -246,6 +246,15 @@ func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	return cmd
 }
 
+// installHint adds how to install to an error saying that env's release
+// is not installed; other errors are returned as they are.
+func installHint(err error, env string) error {
+	if ni := (*release.NotInstalledError)(nil); errors.As(err, &ni) {
+		return fmt.Errorf("%w (hint: ragdeploy install --env %s)", err, env)
+	}
+	return err
+}
+
 func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	o := &envOptions{kube: kube, streams: streams}
 	var purge bool
@@ -283,7 +292,7 @@ func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			}
 			kept, err := release.Uninstall(cmd.Context(), o.target, o.plan.Env.Name, purge, timeout)
 			if err != nil {
-				return err
+				return installHint(err, o.Env)
 			}
 			if output != "text" {
 				return printObject(streams.Out, output, struct {
@@ -293,9 +302,12 @@ func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 					*release.Kept
 				}{o.target.Name, o.target.Namespace, purge, kept})
 			}
-			if purge {
+			switch {
+			case !kept.Uninstalled:
+				fmt.Fprintf(streams.Out, "%s was not installed; deleted the %d PersistentVolumeClaims and %d Secrets it had kept\n", o.target, len(kept.PersistentVolumeClaims), len(kept.Secrets))
+			case purge:
 				fmt.Fprintf(streams.Out, "uninstalled %s; deleted %d PersistentVolumeClaims and %d Secrets\n", o.target, len(kept.PersistentVolumeClaims), len(kept.Secrets))
-			} else {
+			default:
 				fmt.Fprintf(streams.Out, "uninstalled %s; kept %d PersistentVolumeClaims %v and %d Secrets %v (delete them with --purge-data)\n",
 					o.target, len(kept.PersistentVolumeClaims), kept.PersistentVolumeClaims, len(kept.Secrets), kept.Secrets)
 			}

@@ -77,7 +77,7 @@ func (o *driftOptions) checkOnce(ctx context.Context) (*drift.Report, error) {
 	start := time.Now()
 	report, err := release.Drift(ctx, o.target, o.plan)
 	if err != nil {
-		return nil, err
+		return nil, installHint(err, o.Env)
 	}
 	o.print(report, time.Since(start))
 	if !o.Fix || report.Clean() {

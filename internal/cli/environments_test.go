@@ -69,8 +69,17 @@ func TestOutputFormats(t *testing.T) {
 		t.Fatalf("env diff -o json: exit %d, %v: %s%s", code, err, stdout, stderr)
 	}
 	code, stdout, stderr = run(t, "secrets", "list", "--env", "development", "-o", "json")
-	if code != 0 || !strings.Contains(stdout, `"secrets": []`) || !strings.Contains(stdout, `"file": ""`) {
-		t.Fatalf("secrets list -o json without a file: exit %d: %s%s", code, stdout, stderr)
+	var secrets struct {
+		File    string
+		Secrets []struct{ Secret, Key, From, UsedBy, Fingerprint string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &secrets); code != 0 || err != nil || secrets.File != "" || len(secrets.Secrets) != 3 {
+		t.Fatalf("secrets list -o json without a file: exit %d, %v: %s%s; want the 3 keys the chart reads", code, err, stdout, stderr)
+	}
+	for _, k := range secrets.Secrets {
+		if k.From != "existing Secret or generated" || k.UsedBy != "StatefulSet "+k.Secret || k.Fingerprint != "" {
+			t.Errorf("secrets list -o json: %+v; want it existing or generated, used by its StatefulSet, no fingerprint", k)
+		}
 	}
 	if code, _, stderr := run(t, "env", "diff", "staging", "production", "-o", "xml"); code != 1 || !strings.Contains(stderr, "not one of text, json, yaml") {
 		t.Fatalf("-o xml: exit %d, %q", code, stderr)

@@ -180,7 +180,7 @@ func newHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			}
 			revs, err := release.History(t)
 			if err != nil {
-				return err
+				return installHint(err, o.Env)
 			}
 			type entry struct {
 				Revision    int    `json:"revision"`

@@ -244,7 +244,7 @@ func (o *statusOptions) run(ctx context.Context) error {
 				live.show(view)
 			}
 		} else if final {
-			if err := printObject(o.streams.Out, o.Output, b); err != nil {
+			if err := printObject(o.streams.Out, o.Output, asDocument(b)); err != nil {
 				return true, err
 			}
 		}
@@ -268,6 +268,15 @@ func (o *statusOptions) run(ctx context.Context) error {
 		}
 		return &ExitError{Code: exitRolloutInProgress, Err: fmt.Errorf("rollout of %s in progress (%s)", o.Name, b.Status.Phase)}
 	}
+}
+
+// asDocument is a rollout as -o json|yaml prints it: with its kind and
+// apiVersion, without managedFields (as kubectl shows objects).
+func asDocument(b *v1alpha1.BlueGreenDeployment) *v1alpha1.BlueGreenDeployment {
+	b = b.DeepCopy()
+	b.APIVersion, b.Kind = v1alpha1.GroupVersion.String(), "BlueGreenDeployment"
+	b.ManagedFields = nil
+	return b
 }
 
 func printObject(w io.Writer, format string, v any) error {

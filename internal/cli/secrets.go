@@ -4,28 +4,28 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"filippo.io/age"
 	"github.com/spf13/cobra"
 
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
 func newSecretsCommand(streams Streams) *cobra.Command {
 	cmd := &cobra.Command{Use: "secrets", Short: "Encrypt and inspect environment secrets files (SOPS, age)"}
 	var recipients, in, out string
 	encrypt := &cobra.Command{
-		Use:     "encrypt --age-recipient AGE1... [-f plain.yaml] [-o ENV.secrets.yaml]",
+		Use:     "encrypt --age-recipient AGE1... [-f plain.yaml] [--output-file ENV.secrets.yaml]",
 		Example: "  ragdeploy secrets encrypt --age-recipient age1... -f plain.yaml --output-file environments/staging.secrets.yaml",
 		Short:   "Encrypt a secrets file for age recipients, as sops --encrypt --age does",
 		Long: "Reads `secrets: {<Secret name>: {<key>: <value>}}` from -f (default stdin) and\n" +
-			"writes the SOPS-encrypted file to -o (default stdout). Any sops binary can edit\n" +
+			"writes the SOPS-encrypted file to --output-file (default stdout). Any sops binary can edit\n" +
 			"the result; ragdeploy decrypts it in memory with SOPS_AGE_KEY_FILE.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -50,7 +50,7 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 				_, err = streams.Out.Write(enc)
 				return err
 			}
-			return os.WriteFile(out, enc, 0o600) //nolint:gosec // G703: writes where the user asked (-o); the path is theirs to choose
+			return os.WriteFile(out, enc, 0o600) //nolint:gosec // G703: writes where the user asked (--output-file); the path is theirs to choose
 		},
 	}
 	encrypt.Flags().StringVar(&recipients, "age-recipient", "", "comma-separated age public keys")
@@ -60,8 +60,8 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 	var dir, env, output string
 	list := &cobra.Command{
 		Use:     "list --env ENV",
-		Example: "  ragdeploy secrets list --env staging",
-		Short:   "List an environment's Secrets and keys with value fingerprints (never values)",
+		Example: "  ragdeploy secrets list --env staging\n  ragdeploy secrets list --env production -o json",
+		Short:   "List the Secrets and keys an environment needs, where each comes from, and value fingerprints (never values)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := validateOutput(output); err != nil {
@@ -71,39 +71,26 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			type entry struct {
-				Secret      string `json:"secret"`
-				Key         string `json:"key"`
-				Fingerprint string `json:"fingerprint"`
+			plan, err := release.Prepare(cmd.Context(), e, nil)
+			if err != nil {
+				return err
 			}
 			result := struct {
-				File    string  `json:"file"`
-				Source  string  `json:"source"`
-				Secrets []entry `json:"secrets"`
-			}{File: e.SecretsFile(), Source: secretsSource(e), Secrets: []entry{}}
-			if result.File != "" {
-				data, err := envconfig.DecryptSecrets(result.File)
-				if err != nil {
-					return err
-				}
-				for _, name := range slices.Sorted(maps.Keys(data)) {
-					for _, k := range slices.Sorted(maps.Keys(data[name])) {
-						result.Secrets = append(result.Secrets, entry{name, k, envconfig.Fingerprint([]byte(data[name][k]))})
-					}
-				}
-			}
-			switch {
-			case output != "text":
+				File      string              `json:"file"`
+				Source    string              `json:"source"`
+				Namespace string              `json:"namespace"`
+				Secrets   []release.SecretKey `json:"secrets"`
+			}{File: e.SecretsFile(), Source: secretsSource(e), Namespace: e.Release.Namespace, Secrets: plan.SecretKeys()}
+			if output != "text" {
 				return printObject(streams.Out, output, result)
-			case result.File == "":
-				fmt.Fprintf(streams.Out, "%s: no secrets file (%s)\n", e.File, result.Source)
-			default:
-				fmt.Fprintf(streams.Out, "%s:\n", result.File)
-				for _, s := range result.Secrets {
-					fmt.Fprintf(streams.Out, "  %s/%s %s\n", s.Secret, s.Key, s.Fingerprint)
-				}
 			}
-			return nil
+			fmt.Fprintf(streams.Out, "%s: %s, in namespace %s\n", e.File, result.Source, result.Namespace)
+			w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "SECRET\tKEY\tFROM\tUSED BY\tFINGERPRINT")
+			for _, k := range result.Secrets {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.Secret, k.Key, k.From, orNone(k.UsedBy), orNone(k.Fingerprint))
+			}
+			return w.Flush()
 		},
 	}
 	bindEnv(list, &env, &dir, envRequired)
@@ -115,9 +102,9 @@ func newSecretsCommand(streams Streams) *cobra.Command {
 func newSecretsKeygenCommand(streams Streams) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
-		Use:   "keygen [-o FILE]",
+		Use:   "keygen [--output-file FILE]",
 		Short: "Create an age identity (mode 0600) and print its recipient, as age-keygen does",
-		Long: "Writes a new age identity to -o (default: where SOPS looks for one,\n" +
+		Long: "Writes a new age identity to --output-file (default: where SOPS looks for one,\n" +
 			"$XDG_CONFIG_HOME/sops/age/keys.txt) and prints its public key, the recipient\n" +
 			"to give `secrets encrypt` and `secrets set`. An existing file is never overwritten.",
 		Example: "  ragdeploy secrets keygen\n  ragdeploy secrets keygen --output-file ~/keys/staging.txt && export SOPS_AGE_KEY_FILE=~/keys/staging.txt",
@@ -125,7 +112,7 @@ func newSecretsKeygenCommand(streams Streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				if out = envconfig.DefaultAgeKeyFile(); out == "" {
-					return errors.New("no user config directory to put the identity in (hint: pass -o FILE)")
+					return errors.New("no user config directory to put the identity in (hint: pass --output-file FILE)")
 				}
 			}
 			id, err := age.GenerateX25519Identity()
@@ -136,7 +123,7 @@ func newSecretsKeygenCommand(streams Streams) *cobra.Command {
 				return err
 			}
 			content := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), id.Recipient(), id)
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: writes where the user asked (-o)
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: writes where the user asked (--output-file)
 			if errors.Is(err, os.ErrExist) {
 				return fmt.Errorf("%s exists; it is never overwritten (hint: pass -o for a new file, or use the identity it holds)", out)
 			}

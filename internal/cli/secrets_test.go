@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -47,8 +48,11 @@ func TestSecretsKeygenAndSet(t *testing.T) {
 	_ = os.Unsetenv("SOPS_AGE_KEY_FILE") // t.Setenv above restores it after the test
 
 	dir := t.TempDir()
-	env := "release: {name: agentic-rag, namespace: staging}\nvalues: {}\n"
-	if err := os.WriteFile(filepath.Join(dir, "staging.yaml"), []byte(env), 0o600); err != nil {
+	env, err := os.ReadFile("../../environments/staging.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "staging.yaml"), env, 0o600); err != nil { //nolint:gosec // G703: the test's own temporary directory
 		t.Fatal(err)
 	}
 	set := func(stdin string, args ...string) (int, string, string) {
@@ -72,9 +76,22 @@ func TestSecretsKeygenAndSet(t *testing.T) {
 	if err != nil || data["agentic-rag-postgresql"]["password"] != "pg-Value-1" || data["agentic-rag-chromadb"]["token"] != "chroma-Value-2" {
 		t.Fatalf("decrypted %d Secrets (err %v); want both values, the first kept", len(data), err)
 	}
+	if code, _, stderr := set("user-Value-3", "agentic-rag-redis", "username"); code != 0 {
+		t.Fatalf("set of a key nothing reads: exit %d, %q", code, stderr)
+	}
 	code, stdout, _ = run(t, "secrets", "list", "--env", "staging", "--environments-dir", dir)
-	if code != 0 || !strings.Contains(stdout, "agentic-rag-chromadb/token "+envconfig.Fingerprint([]byte("chroma-Value-2"))) || strings.Contains(stdout, "Value") {
-		t.Fatalf("list: exit %d:\n%s", code, stdout)
+	// Each key the chart reads is listed with where it comes from: two from
+	// the file (with the value's fingerprint), redis's password missing
+	// from the file's redis Secret; the key nothing reads is listed too.
+	for _, row := range []string{
+		`agentic-rag-chromadb +token +secrets file +StatefulSet agentic-rag-chromadb +` + regexp.QuoteMeta(envconfig.Fingerprint([]byte("chroma-Value-2"))),
+		`agentic-rag-postgresql +password +secrets file +StatefulSet agentic-rag-postgresql +<redacted sha256:[0-9a-f]{12}>`,
+		`agentic-rag-redis +password +missing from staging.secrets.yaml +StatefulSet agentic-rag-redis +-`,
+		`agentic-rag-redis +username +secrets file +- +<redacted sha256:[0-9a-f]{12}>`,
+	} {
+		if code != 0 || !regexp.MustCompile(`(?m)^`+row+`$`).MatchString(stdout) || strings.Contains(stdout, "Value") {
+			t.Fatalf("list: exit %d; want a row %q:\n%s", code, row, stdout)
+		}
 	}
 	for _, bad := range [][]string{{"Bad_Name", "password"}, {"agentic-rag-redis", "bad key!"}} {
 		if code, _, stderr := set("x", bad...); code != 1 || !strings.Contains(stderr, "is not a Secret") {

@@ -368,7 +368,7 @@ func copyFile(from, to string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(to, data, 0o600) //nolint:gosec // G703: writes where the user asked (-o); the path is theirs to choose
+	return os.WriteFile(to, data, 0o600) //nolint:gosec // G703: writes where its caller asked
 }
 
 // DialInNode opens a connection from inside the first real node's network

@@ -313,7 +313,7 @@ func driftOf(ctx context.Context, c client.Client, t Target, cfg *DriftConfig, e
 		return nil, err
 	}
 	if rev == nil {
-		return nil, fmt.Errorf("release %s is not installed", t)
+		return nil, &NotInstalledError{t}
 	}
 	objs, err := rev.Objects()
 	if err != nil {
@@ -430,118 +430,4 @@ func ensureNamespace(ctx context.Context, c client.Client, name string) (bool, e
 		return false, fmt.Errorf("create namespace %s: %w", name, err)
 	}
 	return true, nil
-}
-
-// checkReferencedSecrets fails before anything is applied when a Secret the
-// chart reads a key of neither comes with the environment nor exists, or
-// lacks that key (the pods would never start). Values are never read out.
-// With secrets.generate, a Secret that does not exist at all is no error: it
-// is returned (name -> the keys read of it) to be generated.
-func checkReferencedSecrets(ctx context.Context, c client.Client, p *Plan) (map[string][]string, error) {
-	provided := map[string]map[string]bool{}
-	for _, s := range p.Secrets {
-		provided[s.GetName()] = secretKeys(s)
-	}
-	ns := p.Env.Release.Namespace
-	var missing []error
-	generate := map[string][]string{}
-	refs := referencedSecrets(p)
-	for _, name := range slices.Sorted(maps.Keys(refs)) {
-		keys, ok := provided[name]
-		where := p.Env.Name + ".secrets.yaml"
-		if !ok {
-			var live corev1.Secret
-			err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &live)
-			if apierrors.IsNotFound(err) {
-				if p.Env.Secrets.Generate {
-					generate[name] = slices.Sorted(maps.Keys(refs[name]))
-					continue
-				}
-				missing = append(missing, fmt.Errorf("secret %s/%s (used by %s) does not exist (hint: add it to %s or create it)",
-					ns, name, refs[name][slices.Sorted(maps.Keys(refs[name]))[0]], where))
-				continue
-			} else if err != nil {
-				return nil, fmt.Errorf("secret %s/%s: %w", ns, name, err)
-			}
-			keys, where = map[string]bool{}, "the Secret"
-			for k := range live.Data {
-				keys[k] = true
-			}
-			for k := range live.StringData {
-				keys[k] = true
-			}
-		}
-		for _, key := range slices.Sorted(maps.Keys(refs[name])) {
-			if !keys[key] {
-				missing = append(missing, fmt.Errorf("secret %s/%s has no key %q (used by %s; it has %s) (hint: add %q to %s)",
-					ns, name, key, refs[name][key], keyList(keys), key, where))
-			}
-		}
-	}
-	return generate, errors.Join(missing...)
-}
-
-// secretKeys lists the keys a Secret (or the Secret an ExternalSecret makes) holds.
-func secretKeys(u *unstructured.Unstructured) map[string]bool {
-	out := map[string]bool{}
-	if u.GetKind() == "ExternalSecret" {
-		entries, _, _ := unstructured.NestedSlice(u.Object, "spec", "data")
-		for _, e := range entries {
-			if m, ok := e.(map[string]any); ok {
-				if k, _ := m["secretKey"].(string); k != "" {
-					out[k] = true
-				}
-			}
-		}
-		return out
-	}
-	for _, field := range []string{"data", "stringData"} {
-		m, _, _ := unstructured.NestedMap(u.Object, field)
-		for k := range m {
-			out[k] = true
-		}
-	}
-	return out
-}
-
-func keyList(keys map[string]bool) string {
-	if len(keys) == 0 {
-		return "no keys"
-	}
-	return "keys " + strings.Join(slices.Sorted(maps.Keys(keys)), ", ")
-}
-
-// referencedSecrets maps each Secret name and key read through secretKeyRef
-// by a rendered object to that object's kind and name.
-func referencedSecrets(p *Plan) map[string]map[string]string {
-	out := map[string]map[string]string{}
-	var walk func(owner string, v any)
-	walk = func(owner string, v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			if ref, ok := t["secretKeyRef"].(map[string]any); ok {
-				name, _ := ref["name"].(string)
-				key, _ := ref["key"].(string)
-				if name != "" && key != "" && ref["optional"] != true {
-					if out[name] == nil {
-						out[name] = map[string]string{}
-					}
-					if _, seen := out[name][key]; !seen {
-						out[name][key] = owner
-					}
-				}
-			}
-			for _, e := range t {
-				walk(owner, e)
-			}
-		case []any:
-			for _, e := range t {
-				walk(owner, e)
-			}
-		}
-	}
-	for _, o := range p.Objects {
-		walk(o.GetKind()+" "+o.GetName(), o.Object)
-	}
-	return out
 }

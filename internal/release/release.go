@@ -43,6 +43,13 @@ type Target struct {
 
 func (t Target) String() string { return t.Namespace + "/" + t.Name }
 
+// NotInstalledError says a command needs a release that has no record.
+type NotInstalledError struct{ Target Target }
+
+func (e *NotInstalledError) Error() string {
+	return fmt.Sprintf("release %s is not installed", e.Target)
+}
+
 // restConfig is the target's REST config, without client-side throttling
 // (drift checks send many concurrent dry-run requests).
 func (t Target) restConfig() (*rest.Config, error) {
@@ -164,7 +171,9 @@ func History(t Target) ([]*Revision, error) {
 		return nil, err
 	}
 	rels, err := action.NewHistory(cfg).Run(t.Name)
-	if err != nil {
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, &NotInstalledError{t}
+	} else if err != nil {
 		return nil, fmt.Errorf("history of %s: %w", t, err)
 	}
 	var out []*Revision

@@ -7,6 +7,7 @@ import (
 
 	"helm.sh/helm/v4/pkg/release/common"
 	rspb "helm.sh/helm/v4/pkg/release/v1"
+	"helm.sh/helm/v4/pkg/storage/driver"
 
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 )
@@ -24,7 +25,9 @@ func RollbackPlan(ctx context.Context, p *Plan, t Target, number int) (*Plan, in
 		return nil, 0, err
 	}
 	history, err := cfg.Releases.History(t.Name)
-	if err != nil {
+	if errors.Is(err, driver.ErrReleaseNotFound) || err == nil && len(history) == 0 {
+		return nil, 0, &NotInstalledError{t}
+	} else if err != nil {
 		return nil, 0, fmt.Errorf("history of %s: %w", t, err)
 	}
 	var revisions []*rspb.Release

@@ -16,6 +16,9 @@ import (
 
 // Kept is what an uninstall left in place (or, with purge, deleted).
 type Kept struct {
+	// Uninstalled is false when there was no release to remove (a purge
+	// after an uninstall).
+	Uninstalled            bool     `json:"uninstalled"`
 	PersistentVolumeClaims []string `json:"persistentVolumeClaims"`
 	Secrets                []string `json:"secrets"`
 }
@@ -49,17 +52,28 @@ func Data(ctx context.Context, t Target, env string) (*Kept, error) {
 // Uninstall removes the release and waits for its objects to be gone. The
 // StatefulSets' PersistentVolumeClaims (and so the volumes) and the
 // environment's Secrets are not part of the release and stay, unless purge
-// is set, which deletes them too.
+// is set, which deletes them too. With purge, a release already
+// uninstalled has its kept data deleted; without, it is a
+// NotInstalledError.
 func Uninstall(ctx context.Context, t Target, env string, purge bool, timeout time.Duration) (*Kept, error) {
 	cfg, err := actionConfig(t)
 	if err != nil {
 		return nil, err
 	}
-	un := action.NewUninstall(cfg)
-	un.WaitStrategy = kube.StatusWatcherStrategy
-	un.Timeout = timeout
-	if _, err := un.Run(t.Name); err != nil {
-		return nil, fmt.Errorf("uninstall %s: %w", t, err)
+	installed, err := exists(cfg, t.Name)
+	if err != nil {
+		return nil, fmt.Errorf("release %s: %w", t, err)
+	}
+	if !installed && !purge {
+		return nil, &NotInstalledError{t}
+	}
+	if installed {
+		un := action.NewUninstall(cfg)
+		un.WaitStrategy = kube.StatusWatcherStrategy
+		un.Timeout = timeout
+		if _, err := un.Run(t.Name); err != nil {
+			return nil, fmt.Errorf("uninstall %s: %w", t, err)
+		}
 	}
 	c, err := t.Client()
 	if err != nil {
@@ -69,8 +83,12 @@ func Uninstall(ctx context.Context, t Target, env string, purge bool, timeout ti
 		return nil, err
 	}
 	kept, err := Data(ctx, t, env)
-	if err != nil || !purge {
-		return kept, err
+	if err != nil {
+		return nil, err
+	}
+	kept.Uninstalled = installed
+	if !purge {
+		return kept, nil
 	}
 	for _, name := range kept.PersistentVolumeClaims {
 		pvc := &corev1.PersistentVolumeClaim{}

@@ -184,7 +184,10 @@ func TestEnvironmentLifecycle(t *testing.T) {
 	}
 	w.out.Write(enc)
 
-	w.want(t, w.run(t, "secrets", "list", "--env", "development"), 0, "agentic-rag-redis/password <redacted sha256:")
+	if res := w.run(t, "secrets", "list", "--env", "development"); res.code != 0 ||
+		!regexp.MustCompile(`(?m)^agentic-rag-redis +password +secrets file +StatefulSet agentic-rag-redis +<redacted sha256:[0-9a-f]{12}>$`).MatchString(res.stdout) {
+		t.Fatalf("secrets list: exit %d; want redis's password from the file, with its fingerprint:\n%s%s", res.code, res.stdout, res.stderr)
+	}
 	_, otherKey := secretstest.Identity(t, t.TempDir())
 	w.want(t, w.runEnv(t, []string{"SOPS_AGE_KEY_FILE=" + otherKey}, "install", "--env", "development"), 1,
 		"no age identity in "+otherKey+" can decrypt", "development.secrets.yaml, which is encrypted for age1", "SOPS_AGE_KEY_FILE")
@@ -251,6 +254,16 @@ func TestEnvironmentLifecycle(t *testing.T) {
 	var pvcs corev1.PersistentVolumeClaimList
 	if err := w.c.List(ctx, &pvcs, client.InNamespace(ns)); err != nil || len(pvcs.Items) != 3 {
 		t.Fatalf("%d claims after uninstall (err %v); want 3", len(pvcs.Items), err)
+	}
+	// Commands that need the release say it is not installed, in our words;
+	// a purge still deletes the data the uninstall kept.
+	for _, verb := range []string{"uninstall", "history", "rollback", "drift", "upgrade"} {
+		w.want(t, w.run(t, verb, "--env", "development"), 1, "Error: release "+ns+"/agentic-rag is not installed (hint: ragdeploy install --env development)")
+	}
+	w.want(t, w.run(t, "uninstall", "--env", "development", "--purge-data", "--confirm", ns), 0,
+		ns+"/agentic-rag was not installed; deleted the 3 PersistentVolumeClaims and 3 Secrets it had kept")
+	if err := w.c.List(ctx, &pvcs, client.InNamespace(ns)); err != nil || len(pvcs.Items) != 0 {
+		t.Fatalf("%d claims after the purge (err %v); want none", len(pvcs.Items), err)
 	}
 
 	for _, v := range e2eSecrets {
