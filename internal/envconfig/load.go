@@ -10,13 +10,16 @@ package envconfig
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"helm.sh/helm/v4/pkg/strvals"
@@ -69,10 +72,7 @@ func Load(path string) (*Environment, error) {
 func Parse(path string, data []byte) (*Environment, error) {
 	var env Environment
 	if err := yaml.UnmarshalStrict(data, &env); err != nil {
-		return nil, &ValidationError{File: path, Errs: field.ErrorList{
-			field.Invalid(field.NewPath("<file>"), field.OmitValueType{}, strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: ")+
-				" (hint: the top-level keys are release, policy, secrets, drift and values)"),
-		}}
+		return nil, &ValidationError{File: path, Errs: field.ErrorList{decodeProblem(data, err)}}
 	}
 	env.File = path
 	env.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
@@ -83,6 +83,104 @@ func Parse(path string, data []byte) (*Environment, error) {
 		return nil, &ValidationError{File: path, Errs: errs}
 	}
 	return &env, nil
+}
+
+// decodeProblem says why an environment file does not decode, in the
+// file's terms (YAML kinds and key paths), not the decoder's Go types.
+func decodeProblem(data []byte, err error) *field.Error {
+	const hint = " (hint: the top-level keys are release, policy, secrets, drift and values)"
+	file := field.NewPath("<file>")
+	if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) {
+		path := file
+		if te.Field != "" {
+			path = field.NewPath(te.Field)
+		}
+		return field.Invalid(path, field.OmitValueType{}, fmt.Sprintf("want %s, got %s", wantedKind(te.Type), yamlKind(te.Value)))
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "json: unknown field "); i >= 0 {
+		quoted := strings.TrimPrefix(msg[i:], "json: unknown field ")
+		var doc any
+		if key, err := strconv.Unquote(quoted); err == nil && yaml.Unmarshal(data, &doc) == nil {
+			if p := pathOfKey(doc, key, nil); p != nil {
+				detail := "unknown field"
+				if len(p.String()) == len(key) {
+					detail += hint
+				}
+				return &field.Error{Type: field.ErrorTypeNotSupported, Field: p.String(), BadValue: field.OmitValueType{}, Detail: detail}
+			}
+		}
+		return field.Invalid(file, field.OmitValueType{}, "unknown key "+quoted+hint)
+	}
+	if rest, ok := strings.CutPrefix(msg, "error converting YAML to JSON: yaml: "); ok {
+		rest = strings.Join(strings.Fields(strings.TrimPrefix(rest, "unmarshal errors:")), " ")
+		return field.Invalid(file, field.OmitValueType{}, "not valid YAML: "+rest)
+	}
+	return field.Invalid(file, field.OmitValueType{}, msg+hint)
+}
+
+// pathOfKey is the path of the first map in v (depth first, in key order)
+// that holds key.
+func pathOfKey(v any, key string, at *field.Path) *field.Path {
+	switch t := v.(type) {
+	case map[string]any:
+		if _, ok := t[key]; ok {
+			if at == nil {
+				return field.NewPath(key)
+			}
+			return at.Child(key)
+		}
+		for _, k := range slices.Sorted(maps.Keys(t)) {
+			child := field.NewPath(k)
+			if at != nil {
+				child = at.Child(k)
+			}
+			if p := pathOfKey(t[k], key, child); p != nil {
+				return p
+			}
+		}
+	case []any:
+		for i, e := range t {
+			if p := pathOfKey(e, key, at.Index(i)); p != nil {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+// wantedKind names what a file must hold where Go expects t.
+func wantedKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a map"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Pointer:
+		return wantedKind(t.Elem())
+	default:
+		return "a number"
+	}
+}
+
+// yamlKind names a JSON value kind as a YAML file writes it.
+func yamlKind(v string) string {
+	switch v {
+	case "object":
+		return "a map"
+	case "array":
+		return "a list"
+	case "bool":
+		return "a boolean"
+	}
+	if strings.HasPrefix(v, "number") {
+		return "a number"
+	}
+	return "a " + v
 }
 
 func (e *Environment) validateStructure() field.ErrorList {

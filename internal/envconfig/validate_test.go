@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -113,5 +114,28 @@ func TestSetOverridesComeLast(t *testing.T) {
 	}
 	if _, err := env.MergedValues([]string{"api.replicas"}); err == nil || !strings.Contains(err.Error(), "--set") {
 		t.Fatalf("malformed --set: %v", err)
+	}
+}
+
+// TestDecodeErrorsSpeakYAML: a file that does not decode is reported in
+// its own terms (key paths, YAML kinds, YAML line numbers), never with the
+// decoder's Go types or prefixes.
+func TestDecodeErrorsSpeakYAML(t *testing.T) {
+	for _, tt := range []struct{ content, want string }{
+		{"release: [1, 2]\n", "release: Invalid value: want a map, got a list"},
+		{"secrets: {generate: \"yes\"}\n", "secrets.generate: Invalid value: want a boolean, got a string"},
+		{"releese: {name: x}\n", "releese: Unsupported value: unknown field (hint: the top-level keys are"},
+		{"release: {name: x, namespace: y, title: z}\n", "release.title: Unsupported value: unknown field"},
+		{"drift: {ignore: [{kind: Deployment, jsonPointer: [/a]}]}\n", "drift.ignore[0].jsonPointer: Unsupported value: unknown field"},
+		{"release:\n  name: x\n  - bad\n", "<file>: Invalid value: not valid YAML: line 2: did not find expected key"},
+		{"release: {name: x}\nrelease: {name: y}\n", `<file>: Invalid value: not valid YAML: line 2: key "release" already set in map`},
+	} {
+		_, err := envconfig.Parse("env.yaml", []byte(tt.content))
+		if err == nil || !strings.Contains(err.Error(), "env.yaml: "+tt.want) {
+			t.Errorf("%q: got %v; want %q", tt.content, err, tt.want)
+		}
+		if err != nil && regexp.MustCompile(`json:|Go |envconfig\.|unmarshal|converting`).MatchString(err.Error()) {
+			t.Errorf("%q: %v speaks of the decoder", tt.content, err)
+		}
 	}
 }
