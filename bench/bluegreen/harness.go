@@ -20,6 +20,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 
 	"github.com/agentic-rag/ragdeploy/bench/internal/stats"
 )
@@ -210,7 +211,7 @@ func (o *observer) when(ctx context.Context, what string, cond func(*state) bool
 func (s *state) readyPods(color, rev string) int {
 	n := 0
 	for _, p := range s.pods {
-		if p.Labels[bluegreen.LabelColor] == color && p.Labels[bluegreen.LabelRevision] == rev && bluegreen.PodReady(p) {
+		if p.Labels[bluegreen.LabelColor] == color && p.Labels[bluegreen.LabelRevision] == rev && objects.PodReady(p) {
 			n++
 		}
 	}

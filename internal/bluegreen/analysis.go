@@ -28,11 +28,11 @@ func Evaluate(c *v1alpha1.AnalysisCheck, s *v1alpha1.AnalysisStatus) v1alpha1.An
 // that sets none.
 const DefaultConsecutiveErrorLimit = 4
 
-// countError records a measurement error in the check's status and reports
+// CountError records a measurement error in the check's status and reports
 // whether it was retried rather than counted: up to the check's consecutive
 // error limit in a row are; the next counts as a failure. A measurement
 // that was taken resets the run.
-func countError(c *v1alpha1.AnalysisCheck, s *v1alpha1.AnalysisStatus, res analysis.Result) (retried bool) {
+func CountError(c *v1alpha1.AnalysisCheck, s *v1alpha1.AnalysisStatus, res analysis.Result) (retried bool) {
 	if !res.Error {
 		s.ConsecutiveErrors = 0
 		return false

@@ -31,7 +31,7 @@ func TestConsecutiveErrors(t *testing.T) {
 		s := &v1alpha1.AnalysisStatus{}
 		counted := 0
 		for _, r := range tt.seq {
-			if !countError(c, s, r) {
+			if !CountError(c, s, r) {
 				counted++
 			}
 		}

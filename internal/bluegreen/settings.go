@@ -1,8 +1,9 @@
-// Package bluegreen is the blue-green strategy: a pure decision function
-// (Decide: observed state -> plan) and the reconciler that observes the API
-// server and applies the plan. No progress is kept in memory: everything the
-// strategy needs is in the BlueGreenDeployment's status, the two Deployments,
-// the Services and their EndpointSlices.
+// Package bluegreen is the blue-green strategy as a pure decision function
+// (Decide: observed state -> plan), with what the reconciler in
+// internal/controller and the rollout client (Rollouts) share: names,
+// labels, the status intents and the check evaluation. No progress is kept
+// in memory: everything the strategy needs is in the BlueGreenDeployment's
+// status, the two Deployments, the Services and their EndpointSlices.
 package bluegreen
 
 import (

@@ -19,7 +19,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/charts"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
-	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/notify"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 	"github.com/agentic-rag/ragdeploy/internal/render"
 )
@@ -201,13 +201,13 @@ func (o *pipelineOptions) notify(ctx context.Context, reason, message string) {
 	if o.Webhook == "" {
 		return
 	}
-	body, _ := json.Marshal(controller.Notification{
+	body, _ := json.Marshal(notify.Message{
 		Text: "[ragdeploy] " + o.target.String() + ": " + message, Namespace: o.target.Namespace, Name: o.target.Name,
 		Reason: reason, Message: message, Revision: o.ImageTag, Severity: "warning",
 	})
 	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := controller.Post(nctx, &http.Client{}, o.Webhook, body); err != nil {
+	if err := notify.Post(nctx, &http.Client{}, o.Webhook, body); err != nil {
 		fmt.Fprintf(o.streams.ErrOut, "notify: %v\n", err)
 	}
 }

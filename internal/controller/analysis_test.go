@@ -19,9 +19,9 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/analysis/promtest"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
-	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
+	"github.com/agentic-rag/ragdeploy/internal/notify"
 )
 
 // healthServer answers /health with the status code it holds, and counts requests.
@@ -100,14 +100,14 @@ func TestPostPromotionAnalysisFailureRollsBack(t *testing.T) {
 // hookRecorder is a webhook receiver that keeps the notifications it got.
 type hookRecorder struct {
 	mu  sync.Mutex
-	got []controller.Notification
+	got []notify.Message
 	url string
 }
 
 func newHookRecorder(t *testing.T) *hookRecorder {
 	r := &hookRecorder{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var n controller.Notification
+		var n notify.Message
 		if err := json.NewDecoder(req.Body).Decode(&n); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			return
@@ -121,10 +121,10 @@ func newHookRecorder(t *testing.T) *hookRecorder {
 	return r
 }
 
-func (r *hookRecorder) received() []controller.Notification {
+func (r *hookRecorder) received() []notify.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]controller.Notification(nil), r.got...)
+	return append([]notify.Message(nil), r.got...)
 }
 
 // errorGauge serves api_error_ratio for Prometheus to scrape.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 // watcher follows the active Service and its EndpointSlices through
@@ -145,7 +146,7 @@ func (s *scenario) readyPods(ctx context.Context, color string) (int32, error) {
 	}
 	var n int32
 	for i := range pods.Items {
-		if bluegreen.PodReady(&pods.Items[i]) {
+		if objects.PodReady(&pods.Items[i]) {
 			n++
 		}
 	}

@@ -1,6 +1,8 @@
-// Package controller wires the ragdeploy controller: a controller-runtime
-// manager with leader election, metrics, health probes and the blue-green
-// reconciler.
+// Package controller is the ragdeploy controller: the reconciler that
+// observes a rollout's objects, asks bluegreen.Decide for a plan and applies
+// it (reconciler.go, observe.go, apply.go, revisions.go), its metrics, the
+// CRDs it serves, and the controller-runtime manager that runs it with
+// leader election, metrics and health probes (manager.go).
 package controller
 
 import (
@@ -26,6 +28,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/analysis"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/notify"
 )
 
 // Options configure the controller.
@@ -97,11 +100,11 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
-	m, err := bluegreen.NewMetrics(metrics.Registry)
+	m, err := NewMetrics(metrics.Registry)
 	if err != nil {
 		return nil, err
 	}
-	r := &bluegreen.Reconciler{
+	r := &Reconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("ragdeploy"),
 		Measurer: analysis.Measurer{
@@ -109,7 +112,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			Prometheus: analysis.Prometheus{Client: &http.Client{}},
 			Job:        analysis.Job{Client: mgr.GetClient()},
 		},
-		Notifier: WebhookNotifier{},
+		Notifier: notify.Webhooks{},
 		Metrics:  m,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {

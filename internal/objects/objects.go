@@ -1,7 +1,7 @@
 // Package objects names Kubernetes objects (Ref), reads many of them live
 // with one LIST per kind and namespace (Live), and says which of their
 // fields a drift check or a diff leaves alone (IgnoreRule): what release,
-// drift and envconfig share.
+// drift and envconfig share; and whether a pod serves (PodReady).
 package objects
 
 import (
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -91,4 +92,17 @@ func (l *Live) Get(ctx context.Context, r Ref) (*unstructured.Unstructured, erro
 		return nil, res.err
 	}
 	return res.items[r.Name], nil
+}
+
+// PodReady reports whether a pod is Ready and not terminating.
+func PodReady(p *corev1.Pod) bool {
+	if p.DeletionTimestamp != nil {
+		return false
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

@@ -24,10 +24,10 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
-	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig/secretstest"
 	"github.com/agentic-rag/ragdeploy/internal/image"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/notify"
 	"github.com/agentic-rag/ragdeploy/internal/prober"
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
@@ -117,7 +117,7 @@ func newRehearsal(t *testing.T) *rehearsal {
 	r := &rehearsal{cluster: cluster, c: c, cs: cs, image: controllerRepository + "@" + digest.String()}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
-		var n controller.Notification
+		var n notify.Message
 		_ = json.Unmarshal(body, &n)
 		r.mu.Lock()
 		r.notified = append(r.notified, n.Text)

@@ -1,4 +1,4 @@
-package bluegreen
+package controller
 
 import (
 	"context"
@@ -27,6 +27,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/analysis"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 )
 
 // Measurer takes one measurement of an analysis check.
@@ -36,7 +37,7 @@ type Measurer interface {
 
 // Notifier sends rollout notifications (promoted, aborted, rolled back).
 type Notifier interface {
-	Notify(ctx context.Context, b *v1alpha1.BlueGreenDeployment, e Event)
+	Notify(ctx context.Context, b *v1alpha1.BlueGreenDeployment, e bluegreen.Event)
 }
 
 // Reconciler runs the blue-green strategy for BlueGreenDeployments:
@@ -64,7 +65,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !b.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	if errs := Validate(&b); len(errs) > 0 {
+	if errs := bluegreen.Validate(&b); len(errs) > 0 {
 		return ctrl.Result{}, r.invalid(ctx, &b, errs.ToAggregate())
 	}
 	now := r.now()
@@ -75,7 +76,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.recordRevision(ctx, &b, w.Revision); err != nil {
 		return ctrl.Result{}, err
 	}
-	plan := Decide(w.Observed)
+	plan := bluegreen.Decide(w.Observed)
 	logger.V(1).Info("decided", "revision", w.Revision, "phase", plan.Status.Phase, "active", plan.ActiveColor, "preview", plan.PreviewColor)
 
 	for _, c := range []v1alpha1.Color{v1alpha1.Blue, v1alpha1.Green} {
@@ -154,7 +155,7 @@ func (r *Reconciler) now() time.Time {
 
 // measure takes the measurements the plan asks for and records them in the
 // plan's status. It reports whether any was counted.
-func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, plan *Plan) bool {
+func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, plan *bluegreen.Plan) bool {
 	counted := false
 	target := analysis.Target{
 		Namespace: b.Namespace, Name: b.Name, Revision: w.Revision, OwnerUID: b.UID,
@@ -166,7 +167,7 @@ func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 			checks = b.Spec.PostPromotionAnalysis
 		}
 		c := &checks[m.Index]
-		entry := AnalysisEntry(&plan.Status, m.Stage, c.Name, w.Revision)
+		entry := bluegreen.AnalysisEntry(&plan.Status, m.Stage, c.Name, w.Revision)
 		target.Stage, target.Attempt = m.Stage, entry.Successes+entry.Failures
 		res := r.Measurer.Measure(ctx, target, c)
 		entry.Message = res.Message
@@ -175,7 +176,7 @@ func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 		}
 		entry.LastMeasuredAt = &metav1.Time{Time: w.Now}
 		counted = true
-		if countError(c, entry, res) {
+		if bluegreen.CountError(c, entry, res) {
 			continue
 		}
 		if res.Success {
@@ -203,7 +204,7 @@ func (r *Reconciler) invalid(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 		if uerr := r.Client.Status().Update(ctx, updated); uerr != nil {
 			return errors.Join(err, uerr)
 		}
-		r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidSpec, "Validate", err.Error())
+		r.Recorder.Eventf(b, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidSpec, "bluegreen.Validate", err.Error())
 	}
 	return reconcile.TerminalError(err)
 }
@@ -250,7 +251,7 @@ func statusIntentChanged() predicate.Funcs {
 
 // byNameLabel maps a pod to the BlueGreenDeployment named in its label.
 func byNameLabel(_ context.Context, o client.Object) []reconcile.Request {
-	name := o.GetLabels()[LabelName]
+	name := o.GetLabels()[bluegreen.LabelName]
 	if name == "" {
 		return nil
 	}

@@ -1,4 +1,7 @@
-package controller
+// Package notify delivers rollout notifications to webhooks: the
+// controller's on promotion, abort and rollback, the pipeline's on a
+// deploy's outcome.
+package notify
 
 import (
 	"bytes"
@@ -16,15 +19,15 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 )
 
-// WebhookNotifier posts Slack-compatible JSON ({"text": ...} plus structured
+// Webhooks posts Slack-compatible JSON ({"text": ...} plus structured
 // fields) to the webhooks a BlueGreenDeployment lists. Delivery is best
 // effort and never blocks a reconcile.
-type WebhookNotifier struct {
+type Webhooks struct {
 	Client *http.Client
 }
 
-// Notification is the JSON body sent to a webhook.
-type Notification struct {
+// Message is the JSON body sent to a webhook.
+type Message struct {
 	Text      string `json:"text"`
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
@@ -34,8 +37,8 @@ type Notification struct {
 	Severity  string `json:"severity"`
 }
 
-// Notify implements bluegreen.Notifier.
-func (n WebhookNotifier) Notify(ctx context.Context, b *v1alpha1.BlueGreenDeployment, e bluegreen.Event) {
+// Notify implements controller.Notifier.
+func (n Webhooks) Notify(ctx context.Context, b *v1alpha1.BlueGreenDeployment, e bluegreen.Event) {
 	if b.Spec.Notifications == nil || len(b.Spec.Notifications.Webhooks) == 0 {
 		return
 	}
@@ -43,7 +46,7 @@ func (n WebhookNotifier) Notify(ctx context.Context, b *v1alpha1.BlueGreenDeploy
 	if e.Warning {
 		severity = "warning"
 	}
-	body, err := json.Marshal(Notification{
+	body, err := json.Marshal(Message{
 		Text:      "[ragdeploy] " + b.Namespace + "/" + b.Name + ": " + e.Reason + ": " + e.Message,
 		Namespace: b.Namespace, Name: b.Name, Reason: e.Reason, Message: e.Message,
 		Revision: b.Status.CurrentRevision, Severity: severity,

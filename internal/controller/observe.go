@@ -1,4 +1,4 @@
-package bluegreen
+package controller
 
 import (
 	"context"
@@ -14,70 +14,66 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 // world is what observe read: the Observed for Decide plus the live objects
 // the reconciler needs to apply a plan.
 type world struct {
-	Observed
+	bluegreen.Observed
 	deployments map[v1alpha1.Color]*appsv1.Deployment
 	// services are the live active and preview Services, by name.
 	services map[string]*corev1.Service
 }
 
-// DeploymentName is the Deployment of a color.
-func DeploymentName(bgd string, c v1alpha1.Color) string { return bgd + "-" + string(c) }
-
-// PreDeployJobName is the pre-deploy Job of a revision.
-func PreDeployJobName(bgd, rev string) string { return bgd + "-predeploy-" + rev }
-
 // observe reads everything Decide needs.
 func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeployment, now time.Time) (*world, error) {
 	w := &world{
-		Observed: Observed{
+		Observed: bluegreen.Observed{
 			Now: now, Generation: b.Generation, Spec: b.Spec, Status: b.Status,
-			Revision: TemplateRevision(&b.Spec.Template),
-			Colors:   map[v1alpha1.Color]ColorState{},
+			Revision: bluegreen.TemplateRevision(&b.Spec.Template),
+			Colors:   map[v1alpha1.Color]bluegreen.ColorState{},
 		},
 		deployments: map[v1alpha1.Color]*appsv1.Deployment{},
 		services:    map[string]*corev1.Service{},
 	}
 	var pods corev1.PodList
-	if err := r.Client.List(ctx, &pods, client.InNamespace(b.Namespace), client.MatchingLabels{LabelName: b.Name}); err != nil {
+	if err := r.Client.List(ctx, &pods, client.InNamespace(b.Namespace), client.MatchingLabels{bluegreen.LabelName: b.Name}); err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
 	readyPods := map[v1alpha1.Color]map[string]bool{}
 	podColor := map[string]v1alpha1.Color{}
 	for i := range pods.Items {
-		podColor[pods.Items[i].Name] = v1alpha1.Color(pods.Items[i].Labels[LabelColor])
+		podColor[pods.Items[i].Name] = v1alpha1.Color(pods.Items[i].Labels[bluegreen.LabelColor])
 	}
 	for _, c := range []v1alpha1.Color{v1alpha1.Blue, v1alpha1.Green} {
 		var d appsv1.Deployment
-		err := r.Client.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: DeploymentName(b.Name, c)}, &d)
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: bluegreen.DeploymentName(b.Name, c)}, &d)
 		if apierrors.IsNotFound(err) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("get Deployment %s: %w", DeploymentName(b.Name, c), err)
+			return nil, fmt.Errorf("get Deployment %s: %w", bluegreen.DeploymentName(b.Name, c), err)
 		}
 		w.deployments[c] = &d
-		cs := ColorState{Exists: true, Revision: d.Annotations[AnnotationRevision]}
+		cs := bluegreen.ColorState{Exists: true, Revision: d.Annotations[bluegreen.AnnotationRevision]}
 		if d.Spec.Replicas != nil {
 			cs.Replicas = *d.Spec.Replicas
 		}
-		if at, err := time.Parse(time.RFC3339, d.Annotations[AnnotationScaleDownAt]); err == nil {
+		if at, err := time.Parse(time.RFC3339, d.Annotations[bluegreen.AnnotationScaleDownAt]); err == nil {
 			cs.ScaleDownAt = &at
 		}
 		readyPods[c] = map[string]bool{}
 		for i := range pods.Items {
 			p := &pods.Items[i]
-			if p.Labels[LabelColor] != string(c) {
+			if p.Labels[bluegreen.LabelColor] != string(c) {
 				continue
 			}
 			switch {
-			case p.Labels[LabelRevision] == cs.Revision && PodReady(p):
+			case p.Labels[bluegreen.LabelRevision] == cs.Revision && objects.PodReady(p):
 				readyPods[c][p.Name] = true
-			case p.Labels[LabelRevision] != cs.Revision && p.DeletionTimestamp == nil:
+			case p.Labels[bluegreen.LabelRevision] != cs.Revision && p.DeletionTimestamp == nil:
 				cs.Stale++
 			}
 		}
@@ -95,10 +91,10 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 	}
 	if b.Spec.PreDeployJob != nil {
 		var job batchv1.Job
-		err := r.Client.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: PreDeployJobName(b.Name, w.Revision)}, &job)
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: bluegreen.PreDeployJobName(b.Name, w.Revision)}, &job)
 		switch {
 		case apierrors.IsNotFound(err):
-			w.PreDeployJob = JobAbsent
+			w.PreDeployJob = bluegreen.JobAbsent
 		case err != nil:
 			return nil, fmt.Errorf("get pre-deploy Job: %w", err)
 		default:
@@ -113,18 +109,18 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 // color's revision: stale EndpointSlice entries of another color do not
 // count. It also counts the pods of each color its EndpointSlices list in
 // any condition (podColor maps the rollout's pods to their color).
-func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, name string, readyPods map[v1alpha1.Color]map[string]bool, podColor map[string]v1alpha1.Color) (ServiceState, error) {
+func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, name string, readyPods map[v1alpha1.Color]map[string]bool, podColor map[string]v1alpha1.Color) (bluegreen.ServiceState, error) {
 	ns := b.Namespace
 	var svc corev1.Service
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &svc)
 	if apierrors.IsNotFound(err) {
-		return ServiceState{}, nil
+		return bluegreen.ServiceState{}, nil
 	}
 	if err != nil {
-		return ServiceState{}, fmt.Errorf("get Service %s: %w", name, err)
+		return bluegreen.ServiceState{}, fmt.Errorf("get Service %s: %w", name, err)
 	}
 	w.services[name] = &svc
-	s := ServiceState{Exists: true, Color: v1alpha1.Color(svc.Spec.Selector[LabelColor])}
+	s := bluegreen.ServiceState{Exists: true, Color: v1alpha1.Color(svc.Spec.Selector[bluegreen.LabelColor])}
 	if s.Claimed, s.ClaimedBy, err = r.claim(ctx, b, &svc); err != nil {
 		return s, err
 	}
@@ -161,7 +157,7 @@ func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.BlueGreenDe
 // BlueGreenDeployment does. A claim whose rollout is gone (deleted, or
 // recreated under a new UID) binds nobody.
 func (r *Reconciler) claim(ctx context.Context, b *v1alpha1.BlueGreenDeployment, svc *corev1.Service) (ours bool, other string, err error) {
-	uid, owner := svc.Annotations[AnnotationClaimUID], svc.Annotations[AnnotationClaimedBy]
+	uid, owner := svc.Annotations[bluegreen.AnnotationClaimUID], svc.Annotations[bluegreen.AnnotationClaimedBy]
 	switch {
 	case uid == "":
 		return false, "", nil
@@ -181,30 +177,17 @@ func (r *Reconciler) claim(ctx context.Context, b *v1alpha1.BlueGreenDeployment,
 	return false, owner, nil
 }
 
-// PodReady reports whether a pod is Ready and not terminating.
-func PodReady(p *corev1.Pod) bool {
-	if p.DeletionTimestamp != nil {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func jobState(j *batchv1.Job) JobState {
+func jobState(j *batchv1.Job) bluegreen.JobState {
 	for _, c := range j.Status.Conditions {
 		if c.Status != corev1.ConditionTrue {
 			continue
 		}
 		switch c.Type {
 		case batchv1.JobComplete:
-			return JobSucceeded
+			return bluegreen.JobSucceeded
 		case batchv1.JobFailed:
-			return JobFailed
+			return bluegreen.JobFailed
 		}
 	}
-	return JobRunning
+	return bluegreen.JobRunning
 }

@@ -1,4 +1,4 @@
-package bluegreen
+package controller
 
 import (
 	"context"
@@ -18,18 +18,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 )
 
 // applyColor server-side-applies a color's Deployment as planned. An
 // unchanged Deployment is not re-applied.
-func (r *Reconciler) applyColor(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, c v1alpha1.Color, cp ColorPlan) error {
+func (r *Reconciler) applyColor(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, c v1alpha1.Color, cp bluegreen.ColorPlan) error {
 	cur := w.deployments[c]
 	scaleDownAt := ""
 	if cp.ScaleDownAt != nil {
 		scaleDownAt = cp.ScaleDownAt.UTC().Format(time.RFC3339)
 	}
-	if cur != nil && cur.Annotations[AnnotationRevision] == cp.Revision && cur.Spec.Replicas != nil &&
-		*cur.Spec.Replicas == cp.Replicas && cur.Annotations[AnnotationScaleDownAt] == scaleDownAt {
+	if cur != nil && cur.Annotations[bluegreen.AnnotationRevision] == cp.Revision && cur.Spec.Replicas != nil &&
+		*cur.Spec.Replicas == cp.Replicas && cur.Annotations[bluegreen.AnnotationScaleDownAt] == scaleDownAt {
 		return nil
 	}
 	var tmpl corev1.PodTemplateSpec
@@ -39,24 +40,24 @@ func (r *Reconciler) applyColor(ctx context.Context, b *v1alpha1.BlueGreenDeploy
 	case cur != nil:
 		tmpl = *cur.Spec.Template.DeepCopy()
 	default:
-		return fmt.Errorf("deployment %s: no template for revision %s", DeploymentName(b.Name, c), cp.Revision)
+		return fmt.Errorf("deployment %s: no template for revision %s", bluegreen.DeploymentName(b.Name, c), cp.Revision)
 	}
 	if tmpl.Labels == nil {
 		tmpl.Labels = map[string]string{}
 	}
-	tmpl.Labels[LabelName], tmpl.Labels[LabelColor], tmpl.Labels[LabelRevision] = b.Name, string(c), cp.Revision
+	tmpl.Labels[bluegreen.LabelName], tmpl.Labels[bluegreen.LabelColor], tmpl.Labels[bluegreen.LabelRevision] = b.Name, string(c), cp.Revision
 	tmplAC := &corev1ac.PodTemplateSpecApplyConfiguration{}
 	if err := convert(&tmpl, tmplAC); err != nil {
 		return err
 	}
 	matchLabels := maps.Clone(b.Spec.Selector.MatchLabels)
-	matchLabels[LabelColor] = string(c)
-	annotations := map[string]string{AnnotationRevision: cp.Revision}
+	matchLabels[bluegreen.LabelColor] = string(c)
+	annotations := map[string]string{bluegreen.AnnotationRevision: cp.Revision}
 	if scaleDownAt != "" {
-		annotations[AnnotationScaleDownAt] = scaleDownAt
+		annotations[bluegreen.AnnotationScaleDownAt] = scaleDownAt
 	}
-	ac := appsv1ac.Deployment(DeploymentName(b.Name, c), b.Namespace).
-		WithLabels(map[string]string{LabelName: b.Name, LabelColor: string(c)}).
+	ac := appsv1ac.Deployment(bluegreen.DeploymentName(b.Name, c), b.Namespace).
+		WithLabels(map[string]string{bluegreen.LabelName: b.Name, bluegreen.LabelColor: string(c)}).
 		WithAnnotations(annotations).
 		WithOwnerReferences(ownerRef(b)).
 		WithSpec(appsv1ac.DeploymentSpec().
@@ -64,8 +65,8 @@ func (r *Reconciler) applyColor(ctx context.Context, b *v1alpha1.BlueGreenDeploy
 			WithRevisionHistoryLimit(2).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(matchLabels)).
 			WithTemplate(tmplAC))
-	if err := r.Client.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("apply Deployment %s: %w", DeploymentName(b.Name, c), err)
+	if err := r.Client.Apply(ctx, ac, client.FieldOwner(bluegreen.FieldOwner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("apply Deployment %s: %w", bluegreen.DeploymentName(b.Name, c), err)
 	}
 	return nil
 }
@@ -90,19 +91,19 @@ func ownerRef(b *v1alpha1.BlueGreenDeployment) *metav1ac.OwnerReferenceApplyConf
 // records b's claim on it. A Service already on c and claimed by b is not
 // written. Claiming is conditional on the Service's resourceVersion, so of
 // two rollouts racing for one Service only one can win.
-func (r *Reconciler) selectColor(ctx context.Context, b *v1alpha1.BlueGreenDeployment, live *corev1.Service, observed ServiceState, c v1alpha1.Color) error {
+func (r *Reconciler) selectColor(ctx context.Context, b *v1alpha1.BlueGreenDeployment, live *corev1.Service, observed bluegreen.ServiceState, c v1alpha1.Color) error {
 	if observed.Color == c && observed.Claimed {
 		return nil
 	}
 	if live == nil || !observed.Exists || observed.ClaimedBy != "" {
-		return nil // Decide reported it; nothing to switch
+		return nil // bluegreen.Decide reported it; nothing to switch
 	}
 	selector := maps.Clone(b.Spec.Selector.MatchLabels)
-	selector[LabelColor] = string(c)
+	selector[bluegreen.LabelColor] = string(c)
 	metadata := map[string]any{}
 	if !observed.Claimed {
 		metadata["resourceVersion"] = live.ResourceVersion
-		metadata["annotations"] = map[string]string{AnnotationClaimedBy: b.Name, AnnotationClaimUID: string(b.UID)}
+		metadata["annotations"] = map[string]string{bluegreen.AnnotationClaimedBy: b.Name, bluegreen.AnnotationClaimUID: string(b.UID)}
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": metadata, "spec": map[string]any{"selector": selector}})
 	if err != nil {
@@ -123,8 +124,8 @@ func (r *Reconciler) startPreDeployJob(ctx context.Context, b *v1alpha1.BlueGree
 	}
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
-			Namespace: b.Namespace, Name: PreDeployJobName(b.Name, rev),
-			Labels:          map[string]string{LabelName: b.Name, LabelRevision: rev},
+			Namespace: b.Namespace, Name: bluegreen.PreDeployJobName(b.Name, rev),
+			Labels:          map[string]string{bluegreen.LabelName: b.Name, bluegreen.LabelRevision: rev},
 			OwnerReferences: []metav1.OwnerReference{*ownerReference(b)},
 		},
 		Spec: *spec,

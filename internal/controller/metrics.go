@@ -1,4 +1,4 @@
-package bluegreen
+package controller
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 )
 
 // Metrics are the controller's Prometheus metrics. A nil *Metrics records nothing.
@@ -80,7 +81,7 @@ func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error)
 }
 
 // observe records what a reconcile decided.
-func (m *Metrics) observe(b *v1alpha1.BlueGreenDeployment, w *world, p *Plan) {
+func (m *Metrics) observe(b *v1alpha1.BlueGreenDeployment, w *world, p *bluegreen.Plan) {
 	if m == nil {
 		return
 	}
