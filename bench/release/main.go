@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/kube"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,6 +44,7 @@ func main() {
 	runs := flag.Int("runs", 5, "rounds per measurement")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard())
+	release.UseHelmFieldManager()
 	if err := run(*runs); err != nil {
 		fmt.Fprintf(os.Stderr, "bench/release: %v\n", err)
 		os.Exit(1)
@@ -89,7 +92,7 @@ func run(runs int) error {
 			return err
 		}
 		start := time.Now()
-		if _, err := release.Upgrade(ctx, b.target(p), p, release.Options{Timeout: 5 * time.Minute}); err != nil {
+		if err := b.upgrade(ctx, p); err != nil {
 			return err
 		}
 		ours = append(ours, time.Since(start).Seconds())
@@ -99,7 +102,7 @@ func run(runs int) error {
 			return err
 		}
 		start = time.Now()
-		if _, err := release.Install(ctx, b.target(q), q.Chart, q.Values, 5*time.Minute); err != nil {
+		if err := b.helmInstall(ctx, q); err != nil {
 			return err
 		}
 		plain = append(plain, time.Since(start).Seconds())
@@ -112,7 +115,7 @@ func run(runs int) error {
 		if err != nil {
 			return err
 		}
-		if _, err := release.Upgrade(ctx, b.target(p), p, release.Options{Timeout: 5 * time.Minute}); err != nil {
+		if err := b.upgrade(ctx, p); err != nil {
 			return err
 		}
 		var times []float64
@@ -123,7 +126,11 @@ func run(runs int) error {
 				return err
 			}
 			start := time.Now()
-			res, err := release.Upgrade(ctx, b.target(next), next, release.Options{Timeout: 5 * time.Minute})
+			m, err := release.NewManager(b.target(next))
+			if err != nil {
+				return err
+			}
+			res, err := m.Upgrade(ctx, next, release.Options{Timeout: 5 * time.Minute})
 			if err != nil {
 				return err
 			}
@@ -160,4 +167,30 @@ func (b *bench) prepare(ctx context.Context, name, ns string) (*release.Plan, er
 
 func (b *bench) target(p *release.Plan) release.Target {
 	return p.Target(b.cluster.Kubeconfig, "")
+}
+
+// upgrade installs or upgrades p as ragdeploy does.
+func (b *bench) upgrade(ctx context.Context, p *release.Plan) error {
+	m, err := release.NewManager(b.target(p))
+	if err != nil {
+		return err
+	}
+	_, err = m.Upgrade(ctx, p, release.Options{Timeout: 5 * time.Minute})
+	return err
+}
+
+// helmInstall is the baseline: the plain Helm SDK install of p's chart and
+// values, waiting for every object by kstatus, without ragdeploy's
+// secrets, diff or blue-green-aware wait.
+func (b *bench) helmInstall(ctx context.Context, p *release.Plan) error {
+	t := b.target(p)
+	m, err := release.NewManager(t)
+	if err != nil {
+		return err
+	}
+	in := action.NewInstall(m.HelmConfiguration())
+	in.ReleaseName, in.Namespace = t.Name, t.Namespace
+	in.WaitStrategy, in.Timeout = kube.StatusWatcherStrategy, 5*time.Minute
+	_, err = in.RunWithContext(ctx, p.Chart, p.Values)
+	return err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/internal/cli"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
 func main() {
@@ -22,6 +23,7 @@ func main() {
 	// through logr, which it sets up itself.
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 	log.SetOutput(io.Discard)
+	release.UseHelmFieldManager()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Execute(ctx, cli.Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, os.Args[1:])
 	stop()

@@ -42,6 +42,7 @@ func main() {
 	// The demo reports through its own output; controller-runtime's clients
 	// would otherwise warn that no logger was set.
 	ctrllog.SetLogger(logr.Discard())
+	release.UseHelmFieldManager()
 	// A flag set of its own: controller-runtime registers a global --kubeconfig.
 	flags := flag.NewFlagSet("demo", flag.ExitOnError)
 	kubeconfig := flags.String("kubeconfig", ".ragdeploy/local/kubeconfig", "kubeconfig of the local cluster")
@@ -140,14 +141,16 @@ func run(ctx context.Context, kubeconfig, state string) error {
 		}
 		sets = append(sets, s)
 	}
-	d.target = release.Target{Kubeconfig: kubeconfig, Namespace: env.Release.Namespace, Name: env.Release.Name}
+	if d.release, err = release.NewManager(release.Target{Kubeconfig: kubeconfig, Namespace: env.Release.Namespace, Name: env.Release.Name}); err != nil {
+		return err
+	}
 	d.env, d.sets = env, sets
 
 	fmt.Printf("\n== Platform: environment staging, api 1.0.0, into namespace %s\n", env.Release.Namespace)
 	if err := d.deploy(ctx, "1.0.0"); err != nil {
 		return err
 	}
-	d.milestone("platform installed: release %s revision %d", d.target, d.revision())
+	d.milestone("platform installed: release %s revision %d", d.release.Target, d.revision())
 	if realNode {
 		cs, err := kubernetes.NewForConfig(prober.Config(cfg, 20))
 		if err != nil {
@@ -175,7 +178,7 @@ func run(ctx context.Context, kubeconfig, state string) error {
 		return err
 	}
 	start := time.Now()
-	report, err := release.Drift(ctx, d.target, plan)
+	report, err := d.release.Drift(ctx, plan)
 	if err != nil {
 		return err
 	}
@@ -204,8 +207,11 @@ func run(ctx context.Context, kubeconfig, state string) error {
 // pods are simulated by kwok; the controller that acts is the one `ragdeploy
 // local up` runs next to the control plane.
 func (d *demo) installController(ctx context.Context, kubeconfig string) error {
-	t := release.Target{Kubeconfig: kubeconfig, Namespace: "ragdeploy-system", Name: "ragdeploy"}
-	if rev, err := release.Deployed(t); err != nil {
+	m, err := release.NewManager(release.Target{Kubeconfig: kubeconfig, Namespace: "ragdeploy-system", Name: "ragdeploy"})
+	if err != nil {
+		return err
+	}
+	if rev, err := m.Deployed(); err != nil {
 		return err
 	} else if rev != nil {
 		d.progress("already installed (revision %d)", rev.Number)
@@ -218,7 +224,7 @@ func (d *demo) installController(ctx context.Context, kubeconfig string) error {
 	if err := d.c.Create(ctx, &corev1.Namespace{ObjectMeta: objectMeta("ragdeploy-system")}); client.IgnoreAlreadyExists(err) != nil {
 		return err
 	}
-	if _, err := release.Install(ctx, t, c, map[string]any{"replicaCount": 1}, 2*time.Minute); err != nil {
+	if _, err := m.ApplyChart(ctx, c, map[string]any{"replicaCount": 1}, release.Options{Timeout: 2 * time.Minute}); err != nil {
 		return err
 	}
 	d.milestone("controller chart %s installed (CRD, RBAC, Deployment, metrics Service)", c.Metadata.Version)

@@ -23,7 +23,7 @@ type demo struct {
 	wc       client.WithWatch
 	start    time.Time
 	timeline []string
-	target   release.Target
+	release  *release.Manager
 	env      *envconfig.Environment
 	sets     []string
 	// traffic runs when the api runs on a real node.
@@ -47,7 +47,7 @@ func objectMeta(name string) metav1.ObjectMeta {
 }
 
 func (d *demo) revision() int {
-	rev, err := release.Deployed(d.target)
+	rev, err := d.release.Deployed()
 	if err != nil || rev == nil {
 		return 0
 	}
@@ -61,7 +61,7 @@ func (d *demo) deploy(ctx context.Context, version string) error {
 	if err != nil {
 		return err
 	}
-	_, err = release.Upgrade(ctx, d.target, plan, release.Options{Timeout: 3 * time.Minute, Progress: indent{}})
+	_, err = d.release.Upgrade(ctx, plan, release.Options{Timeout: 3 * time.Minute, Progress: indent{}})
 	return err
 }
 
@@ -180,7 +180,7 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := release.Upgrade(ctx, d.target, plan, release.Options{Timeout: 3 * time.Minute, Progress: indent{}})
+		_, err := d.release.Upgrade(ctx, plan, release.Options{Timeout: 3 * time.Minute, Progress: indent{}})
 		done <- err
 	}()
 	upgradeErr := <-done
@@ -251,7 +251,7 @@ func waitFor(ctx context.Context, cond func() bool) error {
 
 func (d *demo) bgd(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
 	var b v1alpha1.BlueGreenDeployment
-	err := d.c.Get(ctx, client.ObjectKey{Namespace: d.target.Namespace, Name: d.target.Name + "-api"}, &b)
+	err := d.c.Get(ctx, client.ObjectKey{Namespace: d.release.Target.Namespace, Name: d.release.Target.Name + "-api"}, &b)
 	return &b, err
 }
 

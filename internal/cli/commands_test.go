@@ -21,9 +21,13 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
+	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
-func TestMain(m *testing.M) { clustertest.Main(m) }
+func TestMain(m *testing.M) {
+	release.UseHelmFieldManager()
+	clustertest.Main(m)
+}
 
 var update = flag.Bool("update", false, "rewrite testdata/commands from what the commands print")
 

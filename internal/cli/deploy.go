@@ -79,10 +79,10 @@ func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.C
 			if err := o.validate(); err != nil {
 				return err
 			}
-			if err := o.complete(cmd.Context()); err != nil {
+			if err := o.connect(cmd.Context()); err != nil {
 				return err
 			}
-			prev, err := release.Deployed(o.target)
+			prev, err := o.release.Deployed()
 			if err != nil {
 				return err
 			}
@@ -126,10 +126,10 @@ func newRollbackCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			if err := o.complete(cmd.Context()); err != nil {
+			if err := o.connect(cmd.Context()); err != nil {
 				return err
 			}
-			plan, to, err := release.RollbackPlan(cmd.Context(), o.plan, o.target, revision)
+			plan, to, err := o.release.RollbackPlan(cmd.Context(), o.plan, revision)
 			if err != nil {
 				return installHint(err, o.Env)
 			}
@@ -160,7 +160,7 @@ func (o *deployOptions) validate() error {
 	return validateOutput(o.Output)
 }
 
-// run applies o.plan (release.Upgrade) as a new revision described by
+// run applies o.plan (Manager.Upgrade) as a new revision described by
 // description ("": Helm's own), printing what changes, the
 // progress and the outcome; with -o json or yaml stdout carries the
 // result alone and the human account goes to stderr.
@@ -172,7 +172,7 @@ func (o *deployOptions) run(ctx context.Context, what, description string) error
 	start := time.Now()
 	fmt.Fprintf(human, "%s %s (environment %s, policy %s)\n", what, o.target, o.plan.Env.Name, o.plan.Env.PolicyName())
 	var changes changeSet
-	res, err := release.Upgrade(ctx, o.target, o.plan, release.Options{
+	res, err := o.release.Upgrade(ctx, o.plan, release.Options{
 		DryRun: o.DryRun == "server", Timeout: o.Timeout, Progress: human, View: progressView(human), Description: description,
 		OnChanges: func(report *drift.Report, removed []objects.Ref) {
 			changes = changeSetOf(report, removed)
@@ -213,10 +213,10 @@ func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			if err := validateOutput(output); err != nil {
 				return err
 			}
-			if err := o.complete(cmd.Context()); err != nil {
+			if err := o.connect(cmd.Context()); err != nil {
 				return err
 			}
-			report, removed, err := release.Diff(cmd.Context(), o.target, o.plan)
+			report, removed, err := o.release.Diff(cmd.Context(), o.plan)
 			if err != nil {
 				return err
 			}
@@ -272,11 +272,11 @@ func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			if err := validateOutput(output); err != nil {
 				return err
 			}
-			if err := o.complete(cmd.Context()); err != nil {
+			if err := o.connect(cmd.Context()); err != nil {
 				return err
 			}
 			if purge {
-				data, err := release.Data(cmd.Context(), o.target, o.plan.Env.Name)
+				data, err := o.release.Data(cmd.Context(), o.plan.Env.Name)
 				if err != nil {
 					return err
 				}
@@ -290,7 +290,7 @@ func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 					return fmt.Errorf("confirmation %q does not match namespace %s; nothing was deleted", confirm, o.target.Namespace)
 				}
 			}
-			kept, err := release.Uninstall(cmd.Context(), o.target, o.plan.Env.Name, purge, timeout)
+			kept, err := o.release.Uninstall(cmd.Context(), o.plan.Env.Name, purge, timeout)
 			if err != nil {
 				return installHint(err, o.Env)
 			}
@@ -334,11 +334,11 @@ func newTestCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			if timeout <= 0 {
 				return errors.New("--timeout must be positive")
 			}
-			if err := o.complete(cmd.Context()); err != nil {
+			if err := o.connect(cmd.Context()); err != nil {
 				return err
 			}
 			start := time.Now()
-			if err := release.Test(o.target, timeout); err != nil {
+			if err := o.release.Test(timeout); err != nil {
 				return err
 			}
 			fmt.Fprintf(streams.Out, "tests of %s passed in %.1fs\n", o.target, time.Since(start).Seconds())

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
-	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
 // driftOptions are `ragdeploy drift`'s.
@@ -50,7 +49,7 @@ func newDriftCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			if o.MetricsAddr != "" && o.Watch == 0 {
 				return errors.New("--metrics-addr only goes with --watch")
 			}
-			if err := o.complete(cmd.Context()); err != nil {
+			if err := o.connect(cmd.Context()); err != nil {
 				return err
 			}
 			if o.Watch > 0 {
@@ -75,7 +74,7 @@ func newDriftCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 // again; the report returned is the final state.
 func (o *driftOptions) checkOnce(ctx context.Context) (*drift.Report, error) {
 	start := time.Now()
-	report, err := release.Drift(ctx, o.target, o.plan)
+	report, err := o.release.Drift(ctx, o.plan)
 	if err != nil {
 		return nil, installHint(err, o.Env)
 	}
@@ -83,11 +82,11 @@ func (o *driftOptions) checkOnce(ctx context.Context) (*drift.Report, error) {
 	if !o.Fix || report.Clean() {
 		return report, nil
 	}
-	if err := release.FixDrift(ctx, o.target, o.plan, report); err != nil {
+	if err := o.release.FixDrift(ctx, o.plan, report); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(o.streams.ErrOut, "re-applied %d drifted objects\n", len(report.Objects))
-	after, err := release.Drift(ctx, o.target, o.plan)
+	after, err := o.release.Drift(ctx, o.plan)
 	if err != nil {
 		return nil, err
 	}
@@ -126,10 +125,7 @@ func (o *driftOptions) watch(ctx context.Context) error {
 		defer srv.Close()
 		fmt.Fprintf(o.streams.ErrOut, "metrics on http://%s/metrics\n", ln.Addr())
 	}
-	c, err := o.target.Client()
-	if err != nil {
-		return err
-	}
+	c := o.release.Client()
 	reported := ""
 	for {
 		report, err := o.checkOnce(ctx)

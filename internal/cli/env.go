@@ -26,6 +26,8 @@ type envOptions struct {
 
 	plan   *release.Plan
 	target release.Target
+	// release runs the release verbs (set by connect).
+	release *release.Manager
 }
 
 // bindFlags adds --env (required) and --environments-dir.
@@ -53,6 +55,20 @@ func (o *envOptions) complete(ctx context.Context) error {
 		return err
 	}
 	o.target = o.plan.Target(o.kube.Kubeconfig, o.kube.Context)
+	return nil
+}
+
+// connect is complete, then a connection to the release's cluster that
+// the command's release verbs share.
+func (o *envOptions) connect(ctx context.Context) error {
+	if err := o.complete(ctx); err != nil {
+		return err
+	}
+	m, err := release.NewManager(o.target)
+	if err != nil {
+		return err
+	}
+	o.release = m
 	return nil
 }
 

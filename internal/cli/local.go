@@ -452,8 +452,11 @@ func InstallInClusterController(ctx context.Context, c *localcluster.Cluster, ex
 		"nodeSelector": map[string]any{localcluster.RealNodeLabel: "real"},
 		"tolerations":  []any{map[string]any{"key": localcluster.RealNodeTaintKey, "operator": "Exists", "effect": "NoSchedule"}},
 	}
-	t := release.Target{Kubeconfig: c.Kubeconfig, Namespace: localControllerNamespace, Name: localControllerRelease}
-	_, err = release.ApplyChart(ctx, t, ch, values, release.Options{Timeout: 2 * time.Minute})
+	m, err := release.NewManager(release.Target{Kubeconfig: c.Kubeconfig, Namespace: localControllerNamespace, Name: localControllerRelease})
+	if err != nil {
+		return err
+	}
+	_, err = m.ApplyChart(ctx, ch, values, release.Options{Timeout: 2 * time.Minute})
 	return err
 }
 

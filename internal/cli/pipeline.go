@@ -77,7 +77,7 @@ func newPipelineDeployCommand(streams Streams, kube *kubeOptions) *cobra.Command
 			} else {
 				o.ImageTag = "the environment's api version"
 			}
-			if err := o.complete(cmd.Context()); err != nil {
+			if err := o.connect(cmd.Context()); err != nil {
 				return err
 			}
 			start := time.Now()
@@ -101,7 +101,7 @@ func (o *pipelineOptions) deploy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	fmt.Fprintf(o.streams.Out, "deploy %s with api %s\n", o.target, o.ImageTag)
-	res, err := release.Upgrade(ctx, o.target, o.plan, release.Options{Timeout: o.Timeout, Progress: o.streams.Out})
+	res, err := o.release.Upgrade(ctx, o.plan, release.Options{Timeout: o.Timeout, Progress: o.streams.Out})
 	if err != nil {
 		return err
 	}
@@ -144,10 +144,7 @@ func (o *pipelineOptions) deploy(ctx context.Context) error {
 // deployed as a plain Deployment.
 func (o *pipelineOptions) rollout(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
 	if o.c == nil {
-		c, err := o.target.Client()
-		if err != nil {
-			return nil, err
-		}
+		c := o.release.Client()
 		o.c = c
 	}
 	for _, obj := range o.plan.Objects {
@@ -224,7 +221,7 @@ func newPipelineAbortCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 			if reason == "" {
 				return errors.New("--reason is required")
 			}
-			if err := o.complete(cmd.Context()); err != nil {
+			if err := o.connect(cmd.Context()); err != nil {
 				return err
 			}
 			msg, err := o.abortInFlight(cmd.Context(), reason)
@@ -279,8 +276,12 @@ func newPipelineControllerCommand(streams Streams, kube *kubeOptions) *cobra.Com
 				return err
 			}
 			t := release.Target{Kubeconfig: kube.Kubeconfig, Context: kube.Context, Namespace: namespace, Name: "ragdeploy"}
+			m, err := release.NewManager(t)
+			if err != nil {
+				return err
+			}
 			start := time.Now()
-			res, err := release.ApplyChart(cmd.Context(), t, c, values, release.Options{Timeout: timeout, Progress: streams.Out})
+			res, err := m.ApplyChart(cmd.Context(), c, values, release.Options{Timeout: timeout, Progress: streams.Out})
 			if err != nil {
 				return err
 			}

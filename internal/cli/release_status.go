@@ -69,16 +69,17 @@ func (o *releaseOptions) bindFlags(cmd *cobra.Command) {
 	bindOutput(cmd, &o.Output)
 }
 
-// target loads the environment and names its release.
-func (o *releaseOptions) target() (*envconfig.Environment, release.Target, error) {
+// connect loads the environment and connects to its release.
+func (o *releaseOptions) connect() (*envconfig.Environment, *release.Manager, error) {
 	if err := validateOutput(o.Output); err != nil {
-		return nil, release.Target{}, err
+		return nil, nil, err
 	}
 	env, err := loadEnvironment(o.Dir, o.Env)
 	if err != nil {
-		return nil, release.Target{}, err
+		return nil, nil, err
 	}
-	return env, release.TargetOf(env, o.kube.Kubeconfig, o.kube.Context), nil
+	m, err := release.NewManager(release.TargetOf(env, o.kube.Kubeconfig, o.kube.Context))
+	return env, m, err
 }
 
 func newStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command {
@@ -89,13 +90,13 @@ func newStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		Example: "  ragdeploy status --env staging\n  ragdeploy status --env staging -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, t, err := o.target()
+			env, m, err := o.connect()
 			if err != nil {
 				return err
 			}
-			st, err := statusOf(env, t)
+			st, err := statusOf(env, m)
 			if err == nil && st.Revision > 0 {
-				err = st.addDetail(cmd.Context(), env, t)
+				err = st.addDetail(cmd.Context(), env, m)
 			}
 			if err != nil {
 				return err
@@ -125,9 +126,10 @@ func newStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 }
 
 // statusOf reads an environment's release: its deployed revision.
-func statusOf(env *envconfig.Environment, t release.Target) (*releaseStatus, error) {
+func statusOf(env *envconfig.Environment, m *release.Manager) (*releaseStatus, error) {
+	t := m.Target
 	st := &releaseStatus{Environment: env.Name, Namespace: t.Namespace, Release: t.Name, Status: "not installed", Rollouts: []rolloutSummary{}}
-	rev, err := release.Deployed(t)
+	rev, err := m.Deployed()
 	if err != nil {
 		return nil, err
 	}
@@ -138,19 +140,15 @@ func statusOf(env *envconfig.Environment, t release.Target) (*releaseStatus, err
 }
 
 // addDetail adds the release's rollouts and its drift summary.
-func (st *releaseStatus) addDetail(ctx context.Context, env *envconfig.Environment, t release.Target) error {
-	c, err := t.Client()
-	if err != nil {
-		return err
-	}
-	rollouts, err := release.RolloutsOf(ctx, c, t)
+func (st *releaseStatus) addDetail(ctx context.Context, env *envconfig.Environment, m *release.Manager) error {
+	rollouts, err := release.RolloutsOf(ctx, m.Client(), m.Target)
 	if err != nil {
 		return err
 	}
 	for i := range rollouts {
 		st.Rollouts = append(st.Rollouts, summaryOf(&rollouts[i]))
 	}
-	report, err := release.DriftFromCluster(ctx, t)
+	report, err := m.StoredDrift(ctx)
 	if err != nil {
 		return err
 	}
@@ -174,11 +172,11 @@ func newHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		Example: "  ragdeploy history --env staging\n  ragdeploy history --env staging -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, t, err := o.target()
+			_, m, err := o.connect()
 			if err != nil {
 				return err
 			}
-			revs, err := release.History(t)
+			revs, err := m.History()
 			if err != nil {
 				return installHint(err, o.Env)
 			}
@@ -227,7 +225,11 @@ func newListCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("%w (hint: ragdeploy env list shows every file's state)", err)
 				}
-				st, err := statusOf(env, release.TargetOf(env, kube.Kubeconfig, kube.Context))
+				m, err := release.NewManager(release.TargetOf(env, kube.Kubeconfig, kube.Context))
+				if err != nil {
+					return err
+				}
+				st, err := statusOf(env, m)
 				if err != nil {
 					return err
 				}

@@ -23,7 +23,7 @@ import (
 // Watcher checks releases periodically; it is a controller-runtime Runnable.
 type Watcher struct {
 	Client   client.Client
-	Releases []release.Target
+	Releases []*release.Manager
 	Interval time.Duration
 	Gauge    *prometheus.GaugeVec
 	Log      logr.Logger
@@ -33,15 +33,19 @@ type Watcher struct {
 	reported map[string]string
 }
 
-// ParseReleases turns "namespace/name" arguments into targets on cfg.
-func ParseReleases(cfg *rest.Config, refs []string) ([]release.Target, error) {
-	var out []release.Target
+// ParseReleases turns "namespace/name" arguments into releases on cfg.
+func ParseReleases(cfg *rest.Config, refs []string) ([]*release.Manager, error) {
+	var out []*release.Manager
 	for _, r := range refs {
 		ns, name, ok := strings.Cut(r, "/")
 		if !ok || ns == "" || name == "" {
 			return nil, fmt.Errorf("--drift-release %q: want namespace/name (hint: agentic-rag/agentic-rag)", r)
 		}
-		out = append(out, release.Target{Config: cfg, Namespace: ns, Name: name})
+		m, err := release.NewManager(release.Target{Config: cfg, Namespace: ns, Name: name})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }
@@ -66,8 +70,9 @@ func (w *Watcher) Start(ctx context.Context) error {
 	}
 }
 
-func (w *Watcher) check(ctx context.Context, r release.Target) {
-	report, err := release.DriftFromCluster(ctx, r)
+func (w *Watcher) check(ctx context.Context, m *release.Manager) {
+	r := m.Target
+	report, err := m.StoredDrift(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.Log.Error(err, "drift check failed", "release", r.String())

@@ -25,7 +25,10 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
-func TestMain(m *testing.M) { clustertest.Main(m) }
+func TestMain(m *testing.M) {
+	release.UseHelmFieldManager()
+	clustertest.Main(m)
+}
 
 func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 	env := clustertest.New(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
@@ -44,7 +47,7 @@ func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := release.Upgrade(ctx, plan.Target(env.Cluster.Kubeconfig, ""), plan, release.Options{Timeout: 2 * time.Minute}); err != nil {
+	if _, err := manager(t, plan.Target(env.Cluster.Kubeconfig, "")).Upgrade(ctx, plan, release.Options{Timeout: 2 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -108,8 +111,8 @@ func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := plan.Target(env.Cluster.Kubeconfig, "")
-	if _, err := release.Upgrade(ctx, target, plan, release.Options{Timeout: 2 * time.Minute}); err != nil {
+	cli := manager(t, plan.Target(env.Cluster.Kubeconfig, ""))
+	if _, err := cli.Upgrade(ctx, plan, release.Options{Timeout: 2 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	key := func(name string) types.NamespacedName {
@@ -137,18 +140,18 @@ func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
 		}
 	}
 
-	cli, err := release.Drift(ctx, target, plan)
+	fromCLI, err := cli.Drift(ctx, plan)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inCluster, err := release.DriftFromCluster(ctx, release.Target{Config: env.Config, Namespace: env.Namespace, Name: "agentic-rag"})
+	inCluster, err := manager(t, release.Target{Config: env.Config, Namespace: env.Namespace, Name: "agentic-rag"}).StoredDrift(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := "Secret " + env.Namespace + "/agentic-rag-postgresql:Drifted /data/password\n" +
 		"Secret " + env.Namespace + "/agentic-rag-redis:Drifted /data/extra\n"
-	if cli.Signature() != want || inCluster.Signature() != want {
-		t.Fatalf("CLI report:\n%s\ncontroller report:\n%s\nwant both:\n%s", cli.Signature(), inCluster.Signature(), want)
+	if fromCLI.Signature() != want || inCluster.Signature() != want {
+		t.Fatalf("CLI report:\n%s\ncontroller report:\n%s\nwant both:\n%s", fromCLI.Signature(), inCluster.Signature(), want)
 	}
 
 	releases, err := driftwatch.ParseReleases(env.Config, []string{env.Namespace + "/agentic-rag"})
@@ -175,7 +178,7 @@ func encrypted(t *testing.T, keys ...string) string {
 }
 
 // startWatcher runs a drift watch over releases until the test ends.
-func startWatcher(t *testing.T, c client.Client, releases []release.Target) *prometheus.GaugeVec {
+func startWatcher(t *testing.T, c client.Client, releases []*release.Manager) *prometheus.GaugeVec {
 	gauge := drift.NewObjectsGauge()
 	w := &driftwatch.Watcher{Client: c, Releases: releases, Interval: 300 * time.Millisecond, Gauge: gauge, Log: logr.Discard()}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -183,4 +186,14 @@ func startWatcher(t *testing.T, c client.Client, releases []release.Target) *pro
 	go func() { defer close(done); _ = w.Start(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return gauge
+}
+
+// manager connects to a release for a test.
+func manager(t *testing.T, target release.Target) *release.Manager {
+	t.Helper()
+	m, err := release.NewManager(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -30,6 +30,7 @@ import (
 
 func TestMain(m *testing.M) {
 	ctrllog.SetLogger(logr.Discard())
+	release.UseHelmFieldManager()
 	clustertest.Main(m)
 }
 
@@ -51,6 +52,8 @@ type platform struct {
 	c      client.Client
 	e      *envconfig.Environment
 	target release.Target
+	// release runs the release verbs on target.
+	release *release.Manager
 	// out collects everything the operations printed.
 	out bytes.Buffer
 }
@@ -76,9 +79,18 @@ func newPlatform(t *testing.T, name string) *platform {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	return &platform{env: env, c: c, e: e, target: release.Target{
-		Kubeconfig: env.Cluster.Kubeconfig, Namespace: env.Namespace, Name: e.Release.Name,
-	}}
+	target := release.Target{Kubeconfig: env.Cluster.Kubeconfig, Namespace: env.Namespace, Name: e.Release.Name}
+	return &platform{env: env, c: c, e: e, target: target, release: manager(t, target)}
+}
+
+// manager connects to a release for a test.
+func manager(t *testing.T, target release.Target) *release.Manager {
+	t.Helper()
+	m, err := release.NewManager(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // encryptedSecrets writes secretValues (as keys password and token of each
@@ -97,7 +109,7 @@ func (p *platform) plan(t *testing.T, sets ...string) *release.Plan {
 // deploy installs or upgrades and records what it reported.
 func (p *platform) deploy(t *testing.T, sets ...string) *release.Result {
 	t.Helper()
-	res, err := release.Upgrade(t.Context(), p.target, p.plan(t, sets...), release.Options{Timeout: 3 * time.Minute, Progress: &p.out})
+	res, err := p.release.Upgrade(t.Context(), p.plan(t, sets...), release.Options{Timeout: 3 * time.Minute, Progress: &p.out})
 	p.record(res)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, p.out.String())
@@ -133,7 +145,7 @@ func TestServerSideDryRunChangesNothing(t *testing.T) {
 					t.Errorf("%s %s (%s): server-side dry-run: %v", o.GetKind(), o.GetName(), o.Template, err)
 				}
 			}
-			res, err := release.Upgrade(t.Context(), p.target, plan, release.Options{DryRun: true, Timeout: time.Minute})
+			res, err := p.release.Upgrade(t.Context(), plan, release.Options{DryRun: true, Timeout: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,7 +173,7 @@ func assertEmptyNamespace(t *testing.T, c client.Client, target release.Target) 
 	if len(sts.Items) != 0 || len(secrets.Items) != 0 || len(cms.Items) > 1 {
 		t.Fatalf("namespace not empty: %d StatefulSets, %d Secrets, %d ConfigMaps", len(sts.Items), len(secrets.Items), len(cms.Items))
 	}
-	if rev, err := release.Deployed(target); err != nil || rev != nil {
+	if rev, err := manager(t, target).Deployed(); err != nil || rev != nil {
 		t.Fatalf("a release exists: %v (err %v)", rev, err)
 	}
 }
@@ -176,7 +188,7 @@ func TestInstallEachEnvironment(t *testing.T) {
 			}
 			p.assertReady(t)
 			// helm history sees the release.
-			hist, err := release.History(p.target)
+			hist, err := p.release.History()
 			if err != nil || len(hist) != 1 || hist[0].Status != "deployed" {
 				t.Fatalf("history %v (err %v); want one deployed revision", hist, err)
 			}
@@ -191,7 +203,7 @@ func TestInstallEachEnvironment(t *testing.T) {
 				}
 			}
 			// Zero drift right after install.
-			report, err := release.Drift(t.Context(), p.target, p.plan(t))
+			report, err := p.release.Drift(t.Context(), p.plan(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -285,7 +297,7 @@ func TestUninstallKeepsDataUnlessPurged(t *testing.T) {
 	p.deploy(t)
 	p.assertReady(t)
 	before := p.claims(t)
-	kept, err := release.Uninstall(t.Context(), p.target, p.e.Name, false, 2*time.Minute)
+	kept, err := p.release.Uninstall(t.Context(), p.e.Name, false, 2*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,10 +326,10 @@ func TestUninstallKeepsDataUnlessPurged(t *testing.T) {
 		}
 	}
 
-	if _, err := release.Uninstall(t.Context(), p.target, p.e.Name, true, 2*time.Minute); err != nil {
+	if _, err := p.release.Uninstall(t.Context(), p.e.Name, true, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	left, err := release.Data(t.Context(), p.target, p.e.Name)
+	left, err := p.release.Data(t.Context(), p.e.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +368,7 @@ func TestDevelopmentGeneratesItsCredentialsOnce(t *testing.T) {
 	if a, b, c := first["agentic-rag-postgresql"], first["agentic-rag-redis"], first["agentic-rag-chromadb"]; a == b || b == c || a == c {
 		t.Fatal("two generated credentials are equal")
 	}
-	rev, err := release.Deployed(p.target)
+	rev, err := p.release.Deployed()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +387,7 @@ func TestDevelopmentGeneratesItsCredentialsOnce(t *testing.T) {
 	if got := generated(); !maps.Equal(got, first) {
 		t.Fatal("an upgrade changed a generated credential")
 	}
-	kept, err := release.Uninstall(ctx, p.target, p.e.Name, false, 2*time.Minute)
+	kept, err := p.release.Uninstall(ctx, p.e.Name, false, 2*time.Minute)
 	if err != nil || len(kept.Secrets) != 3 {
 		t.Fatalf("uninstall kept %v (err %v); want the 3 generated Secrets", kept, err)
 	}
@@ -384,10 +396,10 @@ func TestDevelopmentGeneratesItsCredentialsOnce(t *testing.T) {
 	if got := generated(); !maps.Equal(got, first) {
 		t.Fatal("a reinstall changed a generated credential")
 	}
-	if _, err := release.Uninstall(ctx, p.target, p.e.Name, true, 2*time.Minute); err != nil {
+	if _, err := p.release.Uninstall(ctx, p.e.Name, true, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if left, err := release.Data(ctx, p.target, p.e.Name); err != nil || len(left.Secrets) != 0 {
+	if left, err := p.release.Data(ctx, p.e.Name); err != nil || len(left.Secrets) != 0 {
 		t.Fatalf("purge left Secrets %v (err %v)", left, err)
 	}
 }
@@ -399,7 +411,7 @@ func TestSecretWithoutAReadKeyIsRejectedBeforeAnyWrite(t *testing.T) {
 	t.Run("secrets file", func(t *testing.T) {
 		p := newPlatform(t, "development")
 		p.e.Secrets.File = encryptedSecretsWithout(t, "agentic-rag-chromadb", "token")
-		_, err := release.Upgrade(t.Context(), p.target, p.plan(t), release.Options{Timeout: time.Minute})
+		_, err := p.release.Upgrade(t.Context(), p.plan(t), release.Options{Timeout: time.Minute})
 		if err == nil || !strings.Contains(err.Error(), `agentic-rag-chromadb has no key "token"`) {
 			t.Fatalf("install: %v; want the missing key named", err)
 		}
@@ -409,8 +421,9 @@ func TestSecretWithoutAReadKeyIsRejectedBeforeAnyWrite(t *testing.T) {
 		p := newPlatform(t, "development")
 		fresh := p.target.Namespace + "-new"
 		p.e.Release.Namespace, p.target.Namespace = fresh, fresh
+		p.release = manager(t, p.target)
 		p.e.Secrets.File, p.e.Secrets.Generate = "", false // as staging and production: nothing generated
-		_, err := release.Upgrade(t.Context(), p.target, p.plan(t), release.Options{Timeout: time.Minute})
+		_, err := p.release.Upgrade(t.Context(), p.plan(t), release.Options{Timeout: time.Minute})
 		if err == nil || !strings.Contains(err.Error(), "agentic-rag-redis (used by") {
 			t.Fatalf("install: %v; want the missing Secrets named", err)
 		}
@@ -430,13 +443,13 @@ func TestSecretWithoutAReadKeyIsRejectedBeforeAnyWrite(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		_, err := release.Upgrade(t.Context(), p.target, p.plan(t), release.Options{Timeout: time.Minute})
+		_, err := p.release.Upgrade(t.Context(), p.plan(t), release.Options{Timeout: time.Minute})
 		if err == nil || !strings.Contains(err.Error(), `agentic-rag-redis has no key "password"`) || !strings.Contains(err.Error(), "it has keys passwd") {
 			t.Fatalf("install: %v; want the missing key and the keys present named", err)
 		}
 		p.out.WriteString(err.Error())
 		p.assertNoSecretValue(t)
-		if rev, err := release.Deployed(p.target); err != nil || rev != nil {
+		if rev, err := p.release.Deployed(); err != nil || rev != nil {
 			t.Fatalf("a release exists after the rejected install: %v (err %v)", rev, err)
 		}
 	})

@@ -19,12 +19,9 @@ import (
 // as no release stores them.
 // Upgrade then applies it as a new revision, the way Helm's rollback does,
 // through the same checks, color selector, undo and wait as any upgrade.
-func RollbackPlan(ctx context.Context, p *Plan, t Target, number int) (*Plan, int, error) {
-	cfg, err := actionConfig(t)
-	if err != nil {
-		return nil, 0, err
-	}
-	history, err := cfg.Releases.History(t.Name)
+func (m *Manager) RollbackPlan(ctx context.Context, p *Plan, number int) (*Plan, int, error) {
+	t := m.Target
+	history, err := m.helm.Releases.History(t.Name)
 	if errors.Is(err, driver.ErrReleaseNotFound) || err == nil && len(history) == 0 {
 		return nil, 0, &NotInstalledError{t}
 	} else if err != nil {

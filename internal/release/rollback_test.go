@@ -16,13 +16,13 @@ func TestRollbackPlanTakesTheRevisionsValues(t *testing.T) {
 	p := newPlatform(t, "development")
 	other := p.plan(t)
 	other.Chart.Metadata.Version = "0.0.1"
-	if _, err := release.Upgrade(t.Context(), p.target, other, release.Options{Timeout: 3 * time.Minute, Progress: &p.out}); err != nil {
+	if _, err := p.release.Upgrade(t.Context(), other, release.Options{Timeout: 3 * time.Minute, Progress: &p.out}); err != nil {
 		t.Fatalf("%v\n%s", err, p.out.String())
 	}
 	p.deploy(t, "api.config.LOG_LEVEL=trace")
 	p.deploy(t)
 
-	back, to, err := release.RollbackPlan(t.Context(), p.plan(t), p.target, 0)
+	back, to, err := p.release.RollbackPlan(t.Context(), p.plan(t), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,10 +39,10 @@ func TestRollbackPlanTakesTheRevisionsValues(t *testing.T) {
 	if statefulSets != 3 {
 		t.Fatalf("rollback plan renders %d StatefulSets; want the 3 databases", statefulSets)
 	}
-	if _, _, err := release.RollbackPlan(t.Context(), p.plan(t), p.target, 1); err == nil || !strings.Contains(err.Error(), "deployed with chart agentic-rag 0.0.1") {
+	if _, _, err := p.release.RollbackPlan(t.Context(), p.plan(t), 1); err == nil || !strings.Contains(err.Error(), "deployed with chart agentic-rag 0.0.1") {
 		t.Fatalf("rollback to a revision of another chart version: %v", err)
 	}
-	if _, _, err := release.RollbackPlan(t.Context(), p.plan(t), p.target, 3); err == nil || !strings.Contains(err.Error(), "revision 3 is the one deployed") {
+	if _, _, err := p.release.RollbackPlan(t.Context(), p.plan(t), 3); err == nil || !strings.Contains(err.Error(), "revision 3 is the one deployed") {
 		t.Fatalf("rollback to the deployed revision: %v", err)
 	}
 }

@@ -25,6 +25,7 @@ import (
 // install leaves nothing (its namespace included, when it made it), an
 // upgrade leaves the previous revision serving.
 type undo struct {
+	m     *Manager
 	c     client.Client
 	t     Target
 	start time.Time
@@ -121,16 +122,12 @@ func (u *undo) dropNamespace(ctx context.Context) error {
 }
 
 func (u *undo) uninstall() error {
-	cfg, err := actionConfig(u.t)
-	if err != nil {
+	if found, err := u.m.exists(); err != nil || !found {
 		return err
 	}
-	if found, err := exists(cfg, u.t.Name); err != nil || !found {
-		return err
-	}
-	un := action.NewUninstall(cfg)
+	un := action.NewUninstall(u.m.helm)
 	un.WaitStrategy, un.Timeout = kube.StatusWatcherStrategy, 2*time.Minute
-	_, err = un.Run(u.t.Name)
+	_, err := un.Run(u.t.Name)
 	return err
 }
 

@@ -106,8 +106,9 @@ func TestFailedFirstInstallLeavesNothing(t *testing.T) {
 		p := newPlatform(t, "development")
 		fresh := p.target.Namespace + "-new"
 		p.e.Release.Namespace, p.target.Namespace = fresh, fresh
+		p.release = manager(t, p.target)
 		rejectRealWrites(t, p, "", "v1", "services", "-redis", p.env.Namespace, fresh)
-		_, err := release.Upgrade(t.Context(), p.target, p.plan(t), release.Options{Timeout: time.Minute})
+		_, err := p.release.Upgrade(t.Context(), p.plan(t), release.Options{Timeout: time.Minute})
 		if err == nil || !strings.Contains(err.Error(), "refused by test policy") || !strings.Contains(err.Error(), "deleted namespace "+fresh) {
 			t.Fatalf("install: %v; want the refusal and the namespace removed", err)
 		}
@@ -118,7 +119,7 @@ func TestFailedFirstInstallLeavesNothing(t *testing.T) {
 	t.Run("existing namespace", func(t *testing.T) {
 		p := newPlatform(t, "development")
 		rejectRealWrites(t, p, "", "v1", "services", "-redis", p.env.Namespace)
-		_, err := release.Upgrade(t.Context(), p.target, p.plan(t), release.Options{Timeout: time.Minute})
+		_, err := p.release.Upgrade(t.Context(), p.plan(t), release.Options{Timeout: time.Minute})
 		if err == nil || !strings.Contains(err.Error(), "refused by test policy") || !strings.Contains(err.Error(), "rolled back: uninstalled the failed release") {
 			t.Fatalf("install: %v; want the refusal and the release removed", err)
 		}
@@ -134,7 +135,7 @@ func TestFailedUpgradeRestoresThePreviousRevision(t *testing.T) {
 	p.deploy(t)
 	p.assertReady(t)
 	ctx, ns := t.Context(), p.target.Namespace
-	before, err := release.Deployed(p.target)
+	before, err := p.release.Deployed()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestFailedUpgradeRestoresThePreviousRevision(t *testing.T) {
 	rejectRealWrites(t, p, "autoscaling", "v2", "horizontalpodautoscalers", "-api", ns)
 	original, key := p.e.Secrets.File, os.Getenv("SOPS_AGE_KEY_FILE")
 	p.e.Secrets.File = encryptedSecretsWith(t, map[string]string{"agentic-rag-redis": "redis-Changed-Value-0b1d"})
-	_, err = release.Upgrade(ctx, p.target, p.plan(t, "api.autoscaling.enabled=true", "api.autoscaling.minReplicas=1", "api.config.LOG_LEVEL=trace"),
+	_, err = p.release.Upgrade(ctx, p.plan(t, "api.autoscaling.enabled=true", "api.autoscaling.minReplicas=1", "api.config.LOG_LEVEL=trace"),
 		release.Options{Timeout: time.Minute})
 	if err == nil || !strings.Contains(err.Error(), "refused by test policy") || !strings.Contains(err.Error(), "of revision 1, which stays the deployed one") {
 		t.Fatalf("upgrade: %v; want the refusal and revision 1 restored", err)
@@ -159,13 +160,13 @@ func TestFailedUpgradeRestoresThePreviousRevision(t *testing.T) {
 	if strings.Contains(err.Error(), "rollback incomplete") {
 		t.Fatal(err)
 	}
-	after, err := release.Deployed(p.target)
+	after, err := p.release.Deployed()
 	if err != nil || after.Number != before.Number {
 		t.Fatalf("deployed revision %d (err %v); want revision %d", after.Number, err, before.Number)
 	}
 	// The failed revision is the newest record; drift and diff compare with
 	// the deployed one before it.
-	hist, err := release.History(p.target)
+	hist, err := p.release.History()
 	if err != nil || len(hist) != 2 || hist[1].Status != "failed" {
 		t.Fatalf("history %+v (err %v); want revision 2 recorded as failed", hist, err)
 	}
@@ -183,7 +184,7 @@ func TestFailedUpgradeRestoresThePreviousRevision(t *testing.T) {
 	}
 	p.e.Secrets.File = original
 	t.Setenv("SOPS_AGE_KEY_FILE", key)
-	report, err := release.Drift(ctx, p.target, p.plan(t))
+	report, err := p.release.Drift(ctx, p.plan(t))
 	if err != nil || !report.Clean() {
 		t.Fatalf("drift after the rollback: %+v (err %v)", report, err)
 	}
@@ -198,7 +199,7 @@ func TestServerRejectionFoundBeforeAnyWrite(t *testing.T) {
 			p := newPlatform(t, "development")
 			// The schema and policy accept any annotation key; the API server does not.
 			plan := p.plan(t, "api.podAnnotations.not a key=yes")
-			_, err := release.Upgrade(t.Context(), p.target, plan, release.Options{DryRun: dryRun, Timeout: time.Minute})
+			_, err := p.release.Upgrade(t.Context(), plan, release.Options{DryRun: dryRun, Timeout: time.Minute})
 			if err == nil || !strings.Contains(err.Error(), "Deployment "+p.target.Namespace+"/agentic-rag-api: server-side dry-run apply") {
 				t.Fatalf("upgrade: %v; want the Deployment's dry-run refusal", err)
 			}

@@ -25,11 +25,8 @@ type Kept struct {
 
 // Data lists the release's data: the PersistentVolumeClaims of its
 // StatefulSets and the Secrets ragdeploy applied for the environment.
-func Data(ctx context.Context, t Target, env string) (*Kept, error) {
-	c, err := t.Client()
-	if err != nil {
-		return nil, err
-	}
+func (m *Manager) Data(ctx context.Context, env string) (*Kept, error) {
+	t, c := m.Target, m.client
 	var pvcs corev1.PersistentVolumeClaimList
 	if err := c.List(ctx, &pvcs, client.InNamespace(t.Namespace), client.MatchingLabels{"app.kubernetes.io/instance": t.Name}); err != nil {
 		return nil, err
@@ -55,12 +52,9 @@ func Data(ctx context.Context, t Target, env string) (*Kept, error) {
 // is set, which deletes them too. With purge, a release already
 // uninstalled has its kept data deleted; without, it is a
 // NotInstalledError.
-func Uninstall(ctx context.Context, t Target, env string, purge bool, timeout time.Duration) (*Kept, error) {
-	cfg, err := actionConfig(t)
-	if err != nil {
-		return nil, err
-	}
-	installed, err := exists(cfg, t.Name)
+func (m *Manager) Uninstall(ctx context.Context, env string, purge bool, timeout time.Duration) (*Kept, error) {
+	t, c := m.Target, m.client
+	installed, err := m.exists()
 	if err != nil {
 		return nil, fmt.Errorf("release %s: %w", t, err)
 	}
@@ -68,21 +62,17 @@ func Uninstall(ctx context.Context, t Target, env string, purge bool, timeout ti
 		return nil, &NotInstalledError{t}
 	}
 	if installed {
-		un := action.NewUninstall(cfg)
+		un := action.NewUninstall(m.helm)
 		un.WaitStrategy = kube.StatusWatcherStrategy
 		un.Timeout = timeout
 		if _, err := un.Run(t.Name); err != nil {
 			return nil, fmt.Errorf("uninstall %s: %w", t, err)
 		}
 	}
-	c, err := t.Client()
-	if err != nil {
-		return nil, err
-	}
 	if err := dropDriftConfig(ctx, c, t); err != nil {
 		return nil, err
 	}
-	kept, err := Data(ctx, t, env)
+	kept, err := m.Data(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +96,7 @@ func Uninstall(ctx context.Context, t Target, env string, purge bool, timeout ti
 	}
 	// Claims go once no pod uses them (pvc-protection); wait for that.
 	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		left, err := Data(ctx, t, env)
+		left, err := m.Data(ctx, env)
 		return err == nil && len(left.PersistentVolumeClaims)+len(left.Secrets) == 0, err
 	})
 	if err != nil {

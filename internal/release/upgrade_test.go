@@ -142,7 +142,7 @@ func TestDriftDetectedReportedAndFixed(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	report, err := release.Drift(ctx, p.target, p.plan(t))
+	report, err := p.release.Drift(ctx, p.plan(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,10 +168,10 @@ func TestDriftDetectedReportedAndFixed(t *testing.T) {
 	}
 	p.assertNoSecretValue(t)
 
-	if err := release.FixDrift(ctx, p.target, p.plan(t), report); err != nil {
+	if err := p.release.FixDrift(ctx, p.plan(t), report); err != nil {
 		t.Fatal(err)
 	}
-	after, err := release.Drift(ctx, p.target, p.plan(t))
+	after, err := p.release.Drift(ctx, p.plan(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestChartVersionBumpAloneRestartsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan.Objects = objs
-	res, err := release.Upgrade(ctx, p.target, plan, release.Options{Timeout: 3 * time.Minute, Progress: &p.out})
+	res, err := p.release.Upgrade(ctx, plan, release.Options{Timeout: 3 * time.Minute, Progress: &p.out})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, p.out.String())
 	}
@@ -310,7 +310,7 @@ func TestHPAWorkloadStartsAtMinReplicasAndKeepsTheHPAsCount(t *testing.T) {
 	if err := p.c.SubResource("scale").Update(ctx, b, client.WithSubResourceBody(scale), client.FieldOwner("horizontal-pod-autoscaler")); err != nil {
 		t.Fatal(err)
 	}
-	report, err := release.Drift(ctx, p.target, p.plan(t))
+	report, err := p.release.Drift(ctx, p.plan(t))
 	if err != nil || !report.Clean() {
 		t.Fatalf("the HPA's count reported as drift: %+v (err %v)", report, err)
 	}

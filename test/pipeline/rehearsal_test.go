@@ -177,7 +177,11 @@ func (r *rehearsal) serving(t *testing.T, env string) []string {
 
 func (r *rehearsal) revision(t *testing.T, env string) int {
 	t.Helper()
-	rev, err := release.Deployed(release.Target{Kubeconfig: r.cluster.Kubeconfig, Namespace: namespaces[env], Name: "agentic-rag"})
+	m, err := release.NewManager(release.Target{Kubeconfig: r.cluster.Kubeconfig, Namespace: namespaces[env], Name: "agentic-rag"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := m.Deployed()
 	if err != nil {
 		t.Fatal(err)
 	}
