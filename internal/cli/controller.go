@@ -68,10 +68,10 @@ func (o *controllerOptions) run(ctx context.Context) error {
 		return err
 	}
 	if len(releases) > 0 {
-		gauge := drift.NewObjectsGauge()
-		metrics.Registry.MustRegister(gauge)
+		gauge, checks := drift.NewObjectsGauge(), driftwatch.NewChecksCounter()
+		metrics.Registry.MustRegister(gauge, checks)
 		if err := mgr.Add(&driftwatch.Watcher{Client: mgr.GetClient(), Releases: releases, Interval: o.DriftInterval,
-			Gauge: gauge, Log: mgr.GetLogger().WithName("drift")}); err != nil {
+			Gauge: gauge, Checks: checks, Source: "ragdeploy-controller", Log: mgr.GetLogger().WithName("drift")}); err != nil {
 			return err
 		}
 	}

@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/agentic-rag/ragdeploy/internal/drift"
+	"github.com/agentic-rag/ragdeploy/internal/driftwatch"
 )
 
 // driftOptions are `ragdeploy drift`'s.
@@ -108,13 +110,17 @@ func (o *driftOptions) print(r *drift.Report, took time.Duration) {
 }
 
 // watch checks every interval until the context ends, exporting metrics and
-// emitting Events.
+// emitting Events: the controller's drift watch, run on this command's check.
 func (o *driftOptions) watch(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
-	labels := prometheus.Labels{"namespace": o.target.Namespace, "release": o.target.Name}
-	objects := drift.NewObjectsGauge()
-	checks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ragdeploy_drift_checks_total", Help: "Drift checks by result (clean, drift, error)."}, []string{"namespace", "release", "result"})
-	reg.MustRegister(objects, checks)
+	w := &driftwatch.Watcher{
+		Client:   o.release.Client(),
+		Releases: []driftwatch.Release{{Target: o.target, Check: o.checkOnce}},
+		Interval: o.Watch, Gauge: drift.NewObjectsGauge(), Checks: driftwatch.NewChecksCounter(),
+		Source: "ragdeploy-drift",
+		Log:    funcr.New(func(_, args string) { fmt.Fprintln(o.streams.ErrOut, args) }, funcr.Options{}),
+	}
+	reg.MustRegister(w.Gauge, w.Checks)
 	if o.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", o.MetricsAddr)
 		if err != nil {
@@ -125,37 +131,5 @@ func (o *driftOptions) watch(ctx context.Context) error {
 		defer srv.Close()
 		fmt.Fprintf(o.streams.ErrOut, "metrics on http://%s/metrics\n", ln.Addr())
 	}
-	c := o.release.Client()
-	reported := ""
-	for {
-		report, err := o.checkOnce(ctx)
-		result := "clean"
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return nil
-		case err != nil:
-			result = "error"
-			fmt.Fprintf(o.streams.ErrOut, "drift check failed: %v\n", err)
-		case !report.Clean():
-			result = "drift"
-			objects.With(labels).Set(float64(len(report.Objects)))
-			if sig := report.Signature(); sig == reported {
-				break
-			} else {
-				reported = sig
-			}
-			if err := drift.RecordEvents(ctx, c, report, "ragdeploy-drift"); err != nil {
-				fmt.Fprintf(o.streams.ErrOut, "drift events: %v\n", err)
-			}
-		default:
-			reported = ""
-			objects.With(labels).Set(0)
-		}
-		checks.WithLabelValues(o.target.Namespace, o.target.Name, result).Inc()
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(o.Watch):
-		}
-	}
+	return w.Start(ctx)
 }

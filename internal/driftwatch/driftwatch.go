@@ -20,22 +20,49 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
-// Watcher checks releases periodically; it is a controller-runtime Runnable.
+// Release is one release a Watcher checks.
+type Release struct {
+	Target release.Target
+	// Check compares the release with the live cluster.
+	Check func(context.Context) (*drift.Report, error)
+}
+
+// Stored is a release checked against the drift configuration its last
+// install or upgrade stored next to it (what a controller, which has only
+// the cluster, can check).
+func Stored(m *release.Manager) Release {
+	return Release{Target: m.Target, Check: m.StoredDrift}
+}
+
+// Watcher checks releases periodically; it is a controller-runtime Runnable
+// (the controller's drift watch) and `ragdeploy drift --watch`.
 type Watcher struct {
 	Client   client.Client
-	Releases []*release.Manager
+	Releases []Release
 	Interval time.Duration
-	Gauge    *prometheus.GaugeVec
-	Log      logr.Logger
+	// Gauge is set to the drifted objects per release (drift.NewObjectsGauge).
+	Gauge *prometheus.GaugeVec
+	// Checks, when set, counts the checks per release by result (clean,
+	// drift, error); see NewChecksCounter.
+	Checks *prometheus.CounterVec
+	// Source names the Events' reporting component.
+	Source string
+	Log    logr.Logger
 
 	// reported is the signature of the last drift recorded per release, so
 	// Events are recorded when drift changes, not at every check.
 	reported map[string]string
 }
 
-// ParseReleases turns "namespace/name" arguments into releases on cfg.
-func ParseReleases(cfg *rest.Config, refs []string) ([]*release.Manager, error) {
-	var out []*release.Manager
+// NewChecksCounter is ragdeploy_drift_checks_total.
+func NewChecksCounter() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ragdeploy_drift_checks_total", Help: "Drift checks by result (clean, drift, error)."}, []string{"namespace", "release", "result"})
+}
+
+// ParseReleases turns "namespace/name" arguments into stored-configuration
+// releases on cfg.
+func ParseReleases(cfg *rest.Config, refs []string) ([]Release, error) {
+	var out []Release
 	for _, r := range refs {
 		ns, name, ok := strings.Cut(r, "/")
 		if !ok || ns == "" || name == "" {
@@ -45,7 +72,7 @@ func ParseReleases(cfg *rest.Config, refs []string) ([]*release.Manager, error) 
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, m)
+		out = append(out, Stored(m))
 	}
 	return out, nil
 }
@@ -70,24 +97,34 @@ func (w *Watcher) Start(ctx context.Context) error {
 	}
 }
 
-func (w *Watcher) check(ctx context.Context, m *release.Manager) {
-	r := m.Target
-	report, err := m.StoredDrift(ctx)
+func (w *Watcher) check(ctx context.Context, r Release) {
+	t := r.Target
+	report, err := r.Check(ctx)
+	result := "clean"
+	defer func() {
+		if w.Checks != nil && ctx.Err() == nil {
+			w.Checks.WithLabelValues(t.Namespace, t.Name, result).Inc()
+		}
+	}()
 	if err != nil {
+		result = "error"
 		if ctx.Err() == nil {
-			w.Log.Error(err, "drift check failed", "release", r.String())
+			w.Log.Error(err, "drift check failed", "release", t.String())
 		}
 		return
 	}
-	w.Gauge.WithLabelValues(r.Namespace, r.Name).Set(float64(len(report.Objects)))
+	w.Gauge.WithLabelValues(t.Namespace, t.Name).Set(float64(len(report.Objects)))
 	sig := report.Signature()
-	if report.Clean() || w.reported[r.String()] == sig {
-		w.reported[r.String()] = sig
+	if !report.Clean() {
+		result = "drift"
+	}
+	if report.Clean() || w.reported[t.String()] == sig {
+		w.reported[t.String()] = sig
 		return
 	}
-	w.reported[r.String()] = sig
-	w.Log.Info("drift detected", "release", r.String(), "objects", len(report.Objects))
-	if err := drift.RecordEvents(ctx, w.Client, report, "ragdeploy-controller"); err != nil {
-		w.Log.Error(err, "drift events", "release", r.String())
+	w.reported[t.String()] = sig
+	w.Log.Info("drift detected", "release", t.String(), "objects", len(report.Objects))
+	if err := drift.RecordEvents(ctx, w.Client, report, w.Source); err != nil {
+		w.Log.Error(err, "drift events", "release", t.String())
 	}
 }

@@ -55,7 +55,7 @@ func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gauge := startWatcher(t, c, releases)
+	gauge, checks := startWatcher(t, c, releases)
 	value := func() float64 { return testutil.ToFloat64(gauge.WithLabelValues(env.Namespace, "agentic-rag")) }
 
 	// Clean: the gauge is set to 0 (it exists once a check ran).
@@ -85,6 +85,11 @@ func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 		}
 		return false, nil
 	})
+	// Each check was counted by its result.
+	if clean, drifted := testutil.ToFloat64(checks.WithLabelValues(env.Namespace, "agentic-rag", "clean")),
+		testutil.ToFloat64(checks.WithLabelValues(env.Namespace, "agentic-rag", "drift")); clean < 1 || drifted < 1 {
+		t.Fatalf("checks counted: %v clean, %v drift; want at least one of each", clean, drifted)
+	}
 	if _, err := driftwatch.ParseReleases(env.Config, []string{"no-slash"}); err == nil {
 		t.Fatal("a release without namespace/ was accepted")
 	}
@@ -158,7 +163,7 @@ func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gauge := startWatcher(t, c, releases)
+	gauge, _ := startWatcher(t, c, releases)
 	clustertest.Eventually(t, 20*time.Second, "the gauge at 2", func(context.Context) (bool, error) {
 		return testutil.CollectAndCount(gauge) == 1 && testutil.ToFloat64(gauge.WithLabelValues(env.Namespace, "agentic-rag")) == 2, nil
 	})
@@ -177,15 +182,17 @@ func encrypted(t *testing.T, keys ...string) string {
 	return secretstest.Encrypt(t, secrets)
 }
 
-// startWatcher runs a drift watch over releases until the test ends.
-func startWatcher(t *testing.T, c client.Client, releases []*release.Manager) *prometheus.GaugeVec {
-	gauge := drift.NewObjectsGauge()
-	w := &driftwatch.Watcher{Client: c, Releases: releases, Interval: 300 * time.Millisecond, Gauge: gauge, Log: logr.Discard()}
+// startWatcher runs a drift watch over releases until the test ends and
+// returns its gauge and check counter.
+func startWatcher(t *testing.T, c client.Client, releases []driftwatch.Release) (*prometheus.GaugeVec, *prometheus.CounterVec) {
+	gauge, checks := drift.NewObjectsGauge(), driftwatch.NewChecksCounter()
+	w := &driftwatch.Watcher{Client: c, Releases: releases, Interval: 300 * time.Millisecond, Gauge: gauge, Checks: checks,
+		Source: "ragdeploy-controller", Log: logr.Discard()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Start(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return gauge
+	return gauge, checks
 }
 
 // manager connects to a release for a test.

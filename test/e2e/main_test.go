@@ -20,6 +20,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
 // binary is the ragdeploy executable under test.
@@ -38,6 +39,8 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	// The in-process controllers' logs are not the tests' output.
 	ctrllog.SetLogger(logr.Discard())
+	// Some tests install the in-cluster controller's chart in-process.
+	release.UseHelmFieldManager()
 	binDir = localcluster.FindBinDir()
 	if binDir == "" {
 		fmt.Fprintln(os.Stderr, "e2e: control-plane binaries not found; run `make cluster-bin`")
