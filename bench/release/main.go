@@ -26,6 +26,7 @@ import (
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/kube"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -156,13 +157,22 @@ func (b *bench) prepare(ctx context.Context, name, ns string) (*release.Plan, er
 	if err := b.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); client.IgnoreAlreadyExists(err) != nil {
 		return nil, err
 	}
-	for _, s := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
-		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s, Namespace: ns}, StringData: map[string]string{"password": "bench", "token": "bench"}}
-		if err := b.c.Create(ctx, secret); client.IgnoreAlreadyExists(err) != nil {
+	p, err := release.Prepare(ctx, env, b.app.AnalysisSets(env.Values))
+	if err != nil {
+		return nil, err
+	}
+	// The Secret keys the chart reads, as existing Secrets.
+	for _, k := range p.SecretKeys() {
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: k.Secret, Namespace: ns}, StringData: map[string]string{k.Key: "bench"}}
+		err := b.c.Create(ctx, secret)
+		if apierrors.IsAlreadyExists(err) { // another key of the same Secret
+			err = b.c.Patch(ctx, secret, client.MergeFrom(&corev1.Secret{ObjectMeta: secret.ObjectMeta}))
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
-	return release.Prepare(ctx, env, b.app.AnalysisSets(env.Values))
+	return p, nil
 }
 
 func (b *bench) target(p *release.Plan) release.Target {

@@ -14,19 +14,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
-	"filippo.io/age"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/yaml"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/charts"
@@ -116,7 +117,7 @@ func run(ctx context.Context, kubeconfig, state string) error {
 	}
 
 	fmt.Println("\n== Secrets: an age key and the staging credentials encrypted with SOPS")
-	env, err := d.environment(state)
+	env, err := d.environment(ctx, state)
 	if err != nil {
 		return err
 	}
@@ -232,25 +233,39 @@ func (d *demo) installController(ctx context.Context, kubeconfig string) error {
 }
 
 // environment writes an age key and the encrypted staging secrets under
-// state (once) and returns the staging environment reading them.
-func (d *demo) environment(state string) (*envconfig.Environment, error) {
+// state (once: a value for each Secret key the chart reads) and returns the
+// staging environment reading them.
+func (d *demo) environment(ctx context.Context, state string) (*envconfig.Environment, error) {
 	keyFile, secretsFile := filepath.Join(state, "age.key"), filepath.Join(state, "staging.secrets.yaml")
+	env, err := envconfig.Load("environments/staging.yaml")
+	if err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(secretsFile); err != nil {
-		if err := os.MkdirAll(state, 0o700); err != nil {
+		// A key left without its secrets file (an interrupted run) is of no use.
+		if err := os.Remove(keyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
-		id, err := age.GenerateX25519Identity()
+		recipient, err := envconfig.NewAgeIdentity(keyFile)
 		if err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
+		plan, err := release.Prepare(ctx, env, nil)
+		if err != nil {
 			return nil, err
 		}
-		plain := "secrets:\n"
-		for _, s := range []string{"agentic-rag-postgresql", "agentic-rag-redis", "agentic-rag-chromadb"} {
-			plain += fmt.Sprintf("  %s:\n    password: demo-%s-%d\n    token: demo-%s-%d\n", s, s, time.Now().UnixNano(), s, time.Now().UnixNano())
+		secrets := map[string]map[string]string{}
+		for _, k := range plan.SecretKeys() {
+			if secrets[k.Secret] == nil {
+				secrets[k.Secret] = map[string]string{}
+			}
+			secrets[k.Secret][k.Key] = fmt.Sprintf("demo-%s-%d", k.Secret, time.Now().UnixNano())
 		}
-		enc, err := envconfig.EncryptSecrets([]byte(plain), id.Recipient().String())
+		plain, err := yaml.Marshal(map[string]any{"secrets": secrets})
+		if err != nil {
+			return nil, err
+		}
+		enc, err := envconfig.EncryptSecrets(plain, recipient)
 		if err != nil {
 			return nil, err
 		}
@@ -259,10 +274,6 @@ func (d *demo) environment(state string) (*envconfig.Environment, error) {
 		}
 	}
 	if err := os.Setenv("SOPS_AGE_KEY_FILE", keyFile); err != nil {
-		return nil, err
-	}
-	env, err := envconfig.Load("environments/staging.yaml")
-	if err != nil {
 		return nil, err
 	}
 	abs, err := filepath.Abs(secretsFile)

@@ -8,9 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
-	"filippo.io/age"
 	"github.com/spf13/cobra"
 
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
@@ -115,26 +113,11 @@ func newSecretsKeygenCommand(streams Streams) *cobra.Command {
 					return errors.New("no user config directory to put the identity in (hint: pass --output-file FILE)")
 				}
 			}
-			id, err := age.GenerateX25519Identity()
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
-				return err
-			}
-			content := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), id.Recipient(), id)
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: writes where the user asked (--output-file)
+			recipient, err := envconfig.NewAgeIdentity(out)
 			if errors.Is(err, os.ErrExist) {
-				return fmt.Errorf("%s exists; it is never overwritten (hint: pass -o for a new file, or use the identity it holds)", out)
+				return fmt.Errorf("%s exists; it is never overwritten (hint: pass --output-file for a new file, or use the identity it holds)", out)
 			}
 			if err != nil {
-				return err
-			}
-			if _, err := f.WriteString(content); err != nil {
-				_ = f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
 				return err
 			}
 			fmt.Fprintf(streams.ErrOut, "age identity written to %s (keep it secret; SOPS finds it there", out)
@@ -142,7 +125,7 @@ func newSecretsKeygenCommand(streams Streams) *cobra.Command {
 				fmt.Fprintf(streams.ErrOut, " with SOPS_AGE_KEY_FILE=%s", out)
 			}
 			fmt.Fprintln(streams.ErrOut, "); its recipient:")
-			fmt.Fprintln(streams.Out, id.Recipient())
+			fmt.Fprintln(streams.Out, recipient)
 			return nil
 		},
 	}

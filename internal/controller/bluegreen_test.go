@@ -82,16 +82,19 @@ func deployed(t *testing.T, mutate func(*v1alpha1.BlueGreenDeployment)) (*scenar
 
 func TestManualPromotion(t *testing.T) {
 	s, _ := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.AutoPromotion = nil })
+	// The active Service does not move from the new revision's start until
+	// the promotion: every change the API server records is seen.
+	moved := s.moves("api")
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
 	s.waitFor("paused awaiting promotion", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
 		return b.Status.Phase == v1alpha1.PhasePaused && b.Status.CurrentRevision == v2
 	})
-	time.Sleep(time.Second)
-	if c := s.serviceColor("api"); c != v1alpha1.Blue {
-		t.Fatalf("active Service on %s before promotion; want blue", c)
+	// The preview Service on green is the paused reconcile's last write.
+	if !s.selects("api-preview", v1alpha1.Green) {
+		t.Fatalf("preview Service on %s; want green (the new revision)", s.serviceColor("api-preview"))
 	}
-	if c := s.serviceColor("api-preview"); c != v1alpha1.Green {
-		t.Fatalf("preview Service on %s; want green (the new revision)", c)
+	if m := moved(); len(m) != 0 {
+		t.Fatalf("active Service moved to %v before promotion; want it kept on blue", m)
 	}
 	s.patchStatus(bluegreen.PromotePatch(v2))
 	s.healthyOn(v2, 30*time.Second)

@@ -70,15 +70,10 @@ func TestControllerRestartAtEveryPhase(t *testing.T) {
 	}
 	for _, ph := range phases {
 		s.waitFor(ph.name, 30*time.Second, ph.at)
+		// stopController returns once the manager has returned: from then
+		// until startController nothing of ours runs, so what is checked is
+		// that the next controller resumes from what is on the API server.
 		s.stopController()
-		// Nothing moves traffic while no controller runs: the Service stays
-		// where the stopped controller left it (which can be a moment
-		// behind the status it wrote last, see selects).
-		left := s.serviceColor("api")
-		time.Sleep(300 * time.Millisecond)
-		if c := s.serviceColor("api"); c != left {
-			t.Fatalf("%s: active Service moved from %s to %s while the controller was down", ph.name, left, c)
-		}
 		s.startController()
 		if ph.name == "awaiting promotion" {
 			s.patchStatus(bluegreen.PromotePatch(v2))

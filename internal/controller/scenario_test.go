@@ -10,11 +10,11 @@ import (
 	"github.com/go-logr/logr"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -146,19 +146,14 @@ func (s *scenario) get() *v1alpha1.BlueGreenDeployment {
 // update changes the spec with retries on conflict.
 func (s *scenario) update(mutate func(*v1alpha1.BlueGreenDeployment)) {
 	s.t.Helper()
-	for range 10 {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		b := s.get()
 		mutate(b)
-		err := s.c.Update(s.t.Context(), b)
-		if err == nil {
-			return
-		}
-		if !apierrors.IsConflict(err) {
-			s.t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return s.c.Update(s.t.Context(), b)
+	})
+	if err != nil {
+		s.t.Fatal(err)
 	}
-	s.t.Fatal("update kept conflicting")
 }
 
 // patchStatus merges a status patch, as `ragdeploy rollout` commands do.
@@ -225,6 +220,40 @@ func (s *scenario) selects(name string, color v1alpha1.Color) bool {
 	return wait.PollUntilContextCancel(ctx, 20*time.Millisecond, true, func(context.Context) (bool, error) {
 		return s.serviceColor(name) == color, nil
 	}) == nil
+}
+
+// moves watches Service name's color selector from now on; the function it
+// returns ends the watch and lists, in order, every color the selector was
+// changed to meanwhile (as the API server recorded it, none missed).
+func (s *scenario) moves(name string) func() []v1alpha1.Color {
+	s.t.Helper()
+	services := s.env.Client.CoreV1().Services(s.env.Namespace)
+	svc, err := services.Get(s.t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	w, err := services.Watch(s.t.Context(), metav1.ListOptions{FieldSelector: "metadata.name=" + name, ResourceVersion: svc.ResourceVersion})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	last := v1alpha1.Color(svc.Spec.Selector[bluegreen.LabelColor])
+	var moved []v1alpha1.Color
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			if svc, ok := ev.Object.(*corev1.Service); ok {
+				if c := v1alpha1.Color(svc.Spec.Selector[bluegreen.LabelColor]); c != last {
+					moved, last = append(moved, c), c
+				}
+			}
+		}
+	}()
+	return func() []v1alpha1.Color {
+		w.Stop()
+		<-done
+		return moved
+	}
 }
 
 // replicas is the spec.replicas of a color's Deployment (-1 when absent).

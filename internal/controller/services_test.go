@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -67,13 +68,12 @@ func TestTwoRolloutsNeverFightOverAService(t *testing.T) {
 	}
 	waitOther := func(what string, cond func(*v1alpha1.BlueGreenDeployment) bool) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for b := other(); !cond(b); b = other() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: status %+v", what, b.Status)
+		clustertest.Eventually(t, 30*time.Second, what, func(context.Context) (bool, error) {
+			if b := other(); !cond(b) {
+				return false, fmt.Errorf("status %+v", b.Status)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return true, nil
+		})
 	}
 	conflict := func(b *v1alpha1.BlueGreenDeployment) bool {
 		return degradedBy(b, v1alpha1.ReasonServiceConflict, "active Service api belongs to BlueGreenDeployment api")

@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"filippo.io/age"
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
@@ -165,6 +167,30 @@ func decryptError(path string, data []byte) error {
 	}
 	return fmt.Errorf("%s can decrypt %s, which is encrypted for %s (hint: set SOPS_AGE_KEY_FILE to the key file of one of them, or ask its owner to add yours with ragdeploy secrets set)",
 		where, path, strings.Join(rcpts, ", "))
+}
+
+// NewAgeIdentity writes a new age identity to path (mode 0600, its
+// directory made 0700 when missing), as age-keygen does, and returns its
+// recipient. An existing file is never overwritten: the error then wraps
+// os.ErrExist.
+func NewAgeIdentity(path string) (string, error) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600) //nolint:gosec // G304: writes where its caller asked
+	if err != nil {
+		return "", err
+	}
+	content := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), id.Recipient(), id)
+	if _, err := f.WriteString(content); err != nil {
+		_ = f.Close()
+		return "", err
+	}
+	return id.Recipient().String(), f.Close()
 }
 
 // DefaultAgeKeyFile is where SOPS looks for age identities when neither

@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"filippo.io/age"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
+	"github.com/agentic-rag/ragdeploy/internal/envconfig/secretstest"
 )
 
 const plainSecrets = `secrets:
@@ -21,23 +21,8 @@ const plainSecrets = `secrets:
     password: redis-Very-Secret-2
 `
 
-// ageIdentity writes a new age identity to a key file and returns its
-// recipient and the file.
-func ageIdentity(t *testing.T) (string, string) {
-	t.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(t.TempDir(), "key.txt")
-	if err := os.WriteFile(file, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return id.Recipient().String(), file
-}
-
 func TestSecretsRoundTrip(t *testing.T) {
-	recipient, keyFile := ageIdentity(t)
+	recipient, keyFile := secretstest.Identity(t, t.TempDir())
 	enc, err := envconfig.EncryptSecrets([]byte(plainSecrets), recipient)
 	if err != nil {
 		t.Fatal(err)
@@ -80,8 +65,8 @@ func TestSecretsRoundTrip(t *testing.T) {
 }
 
 func TestSecretsWrongKeyIsAClearError(t *testing.T) {
-	recipient, _ := ageIdentity(t)
-	_, otherKey := ageIdentity(t)
+	recipient, _ := secretstest.Identity(t, t.TempDir())
+	_, otherKey := secretstest.Identity(t, t.TempDir())
 	enc, err := envconfig.EncryptSecrets([]byte(plainSecrets), recipient)
 	if err != nil {
 		t.Fatal(err)

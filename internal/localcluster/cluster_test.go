@@ -164,7 +164,6 @@ func TestNeverReadyPodStaysOutOfEndpoints(t *testing.T) {
 		p, err := client.CoreV1().Pods(ns).Get(ctx, "witness", metav1.GetOptions{})
 		return err == nil && podReady(p), err
 	})
-	time.Sleep(2 * time.Second)
 	p, err := client.CoreV1().Pods(ns).Get(ctx, "stuck", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
 
 // gone reports whether no process with pid exists any more.
@@ -24,15 +27,14 @@ func gone(pid int) bool {
 // waitGone waits up to timeout for every pid to disappear.
 func waitGone(t *testing.T, pids map[string]int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for name, pid := range pids {
-		for !gone(pid) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s (pid %d) still running", name, pid)
+	clustertest.Eventually(t, timeout, fmt.Sprintf("processes %v gone", pids), func(context.Context) (bool, error) {
+		for _, pid := range pids {
+			if !gone(pid) {
+				return false, nil
 			}
-			time.Sleep(50 * time.Millisecond)
 		}
-	}
+		return true, nil
+	})
 }
 
 func TestLocalClusterLifecycle(t *testing.T) {

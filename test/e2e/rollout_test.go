@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
 
 // rolloutWorld is a local cluster with the CRDs, a `ragdeploy controller`
@@ -200,15 +202,12 @@ func TestRolloutCommands(t *testing.T) {
 
 func waitPhase(t *testing.T, w *rolloutWorld, phase v1alpha1.Phase) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		b := w.get(t)
-		if b.Status.Phase == phase && b.Status.ObservedGeneration == b.Generation {
-			return
+	clustertest.Eventually(t, 60*time.Second, "phase "+string(phase), func(context.Context) (bool, error) {
+		if b := w.get(t); b.Status.Phase != phase || b.Status.ObservedGeneration != b.Generation {
+			return false, fmt.Errorf("status %+v", b.Status)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("phase %s not reached; status %+v", phase, w.get(t).Status)
+		return true, nil
+	})
 }
 
 // States that cannot progress end `rollout status --watch` at once with

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"testing"
 
-	"filippo.io/age"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,15 +42,12 @@ func CreatePlatformSecrets(ctx context.Context, t testing.TB, c client.Client, n
 // returns its recipient and the key file's path.
 func Identity(t testing.TB, dir string) (recipient, keyFile string) {
 	t.Helper()
-	id, err := age.GenerateX25519Identity()
+	keyFile = filepath.Join(dir, "age.key")
+	recipient, err := envconfig.NewAgeIdentity(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyFile = filepath.Join(dir, "age.key")
-	if err := os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return id.Recipient().String(), keyFile
+	return recipient, keyFile
 }
 
 // Encrypt writes secrets (Secret name -> key -> value) as an encrypted
