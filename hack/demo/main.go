@@ -222,10 +222,12 @@ func (d *demo) installController(ctx context.Context, kubeconfig string) error {
 	if err != nil {
 		return err
 	}
-	if err := d.c.Create(ctx, &corev1.Namespace{ObjectMeta: objectMeta("ragdeploy-system")}); client.IgnoreAlreadyExists(err) != nil {
+	plan, err := release.PrepareChart(ctx, c, m.Target, map[string]any{"replicaCount": 1})
+	if err != nil {
 		return err
 	}
-	if _, err := m.ApplyChart(ctx, c, map[string]any{"replicaCount": 1}, release.Options{Timeout: 2 * time.Minute}); err != nil {
+	// ApplyChart makes the namespace, restricted, when it is missing.
+	if _, err := m.ApplyChart(ctx, plan, release.Options{Timeout: 2 * time.Minute}); err != nil {
 		return err
 	}
 	d.milestone("controller chart %s installed (CRD, RBAC, Deployment, metrics Service)", c.Metadata.Version)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
@@ -40,10 +39,6 @@ func (d *demo) progress(format string, args ...any) string {
 // milestone prints a line and keeps it for the timeline.
 func (d *demo) milestone(format string, args ...any) {
 	d.timeline = append(d.timeline, d.progress(format, args...))
-}
-
-func objectMeta(name string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}
 }
 
 func (d *demo) revision() int {

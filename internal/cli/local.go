@@ -452,11 +452,16 @@ func InstallInClusterController(ctx context.Context, c *localcluster.Cluster, ex
 		"nodeSelector": map[string]any{localcluster.RealNodeLabel: "real"},
 		"tolerations":  []any{map[string]any{"key": localcluster.RealNodeTaintKey, "operator": "Exists", "effect": "NoSchedule"}},
 	}
-	m, err := release.NewManager(release.Target{Kubeconfig: c.Kubeconfig, Namespace: localControllerNamespace, Name: localControllerRelease})
+	t := release.Target{Kubeconfig: c.Kubeconfig, Namespace: localControllerNamespace, Name: localControllerRelease}
+	plan, err := release.PrepareChart(ctx, ch, t, values)
 	if err != nil {
 		return err
 	}
-	_, err = m.ApplyChart(ctx, ch, values, release.Options{Timeout: 2 * time.Minute})
+	m, err := release.NewManager(t)
+	if err != nil {
+		return err
+	}
+	_, err = m.ApplyChart(ctx, plan, release.Options{Timeout: 2 * time.Minute})
 	return err
 }
 

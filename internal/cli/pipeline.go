@@ -271,17 +271,18 @@ func newPipelineControllerCommand(streams Streams, kube *kubeOptions) *cobra.Com
 			if err != nil {
 				return err
 			}
-			// Values are checked against the chart's schema before the cluster is contacted.
-			if _, err := render.Render(cmd.Context(), c, render.Release{Name: "ragdeploy", Namespace: namespace}, values); err != nil {
+			t := release.Target{Kubeconfig: kube.Kubeconfig, Context: kube.Context, Namespace: namespace, Name: "ragdeploy"}
+			// Rendered once, before the cluster is contacted.
+			plan, err := release.PrepareChart(cmd.Context(), c, t, values)
+			if err != nil {
 				return err
 			}
-			t := release.Target{Kubeconfig: kube.Kubeconfig, Context: kube.Context, Namespace: namespace, Name: "ragdeploy"}
 			m, err := release.NewManager(t)
 			if err != nil {
 				return err
 			}
 			start := time.Now()
-			res, err := m.ApplyChart(cmd.Context(), c, values, release.Options{Timeout: timeout, Progress: streams.Out})
+			res, err := m.ApplyChart(cmd.Context(), plan, release.Options{Timeout: timeout, Progress: streams.Out})
 			if err != nil {
 				return err
 			}

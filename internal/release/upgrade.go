@@ -176,17 +176,31 @@ func (m *Manager) runHelm(ctx context.Context, ch *chart.Chart, values map[strin
 	return rev.Number, nil
 }
 
-// ApplyChart installs or upgrades any chart (the controller's, in the
-// pipeline, local up and the demo) as the release and waits until its
-// objects are ready.
-func (m *Manager) ApplyChart(ctx context.Context, ch *chart.Chart, values map[string]any, opts Options) (*Result, error) {
-	t, c := m.Target, m.client
-	if opts.Progress == nil {
-		opts.Progress = io.Discard
-	}
+// ChartPlan is any chart rendered with its values for a release, offline:
+// what ApplyChart applies and then waits for.
+type ChartPlan struct {
+	Chart   *chart.Chart
+	Values  map[string]any
+	Objects []render.Object
+}
+
+// PrepareChart renders ch with values as release t would, so that values
+// the chart's schema refuses fail before the cluster is contacted.
+func PrepareChart(ctx context.Context, ch *chart.Chart, t Target, values map[string]any) (*ChartPlan, error) {
 	objs, err := render.Render(ctx, ch, render.Release{Name: t.Name, Namespace: t.Namespace}, values)
 	if err != nil {
 		return nil, err
+	}
+	return &ChartPlan{Chart: ch, Values: values, Objects: objs}, nil
+}
+
+// ApplyChart installs or upgrades a prepared chart (the controller's, in
+// the pipeline, local up and the demo) as the release and waits until the
+// objects it rendered are ready.
+func (m *Manager) ApplyChart(ctx context.Context, p *ChartPlan, opts Options) (*Result, error) {
+	t, c := m.Target, m.client
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
 	}
 	if _, err := ensureNamespace(ctx, c, t.Namespace); err != nil {
 		return nil, err
@@ -196,11 +210,11 @@ func (m *Manager) ApplyChart(ctx context.Context, ch *chart.Chart, values map[st
 		return nil, err
 	}
 	res := &Result{Installed: prev == nil}
-	if res.Revision, err = m.runHelm(ctx, ch, values, opts, nil); err != nil || opts.DryRun {
+	if res.Revision, err = m.runHelm(ctx, p.Chart, p.Values, opts, nil); err != nil || opts.DryRun {
 		return res, err
 	}
-	desired := make([]*unstructured.Unstructured, 0, len(objs))
-	for _, o := range objs {
+	desired := make([]*unstructured.Unstructured, 0, len(p.Objects))
+	for _, o := range p.Objects {
 		desired = append(desired, withHelmOwnership(o.Unstructured, t.Name, t.Namespace))
 	}
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
