@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -148,59 +146,20 @@ func (o *localUpOptions) run(ctx context.Context) error {
 		printUsage(o.streams, s, o.StateDir)
 		return nil
 	}
-	// Whatever a stopped or crashed cluster left is stale: start clean.
-	if err := localcluster.Cleanup(o.StateDir); err != nil {
-		return fmt.Errorf("clean up what a stopped cluster left in %s: %w", o.StateDir, err)
-	}
-	if err := os.RemoveAll(o.StateDir); err != nil {
-		return fmt.Errorf("clear stale state in %s: %w", o.StateDir, err)
-	}
-	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
-		return err
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	logPath := filepath.Join(o.StateDir, "supervisor.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
+	fmt.Fprintf(o.streams.ErrOut, "Starting local cluster (%s) in %s ...\n", nodeCounts(o.Nodes, o.RealNodes), o.StateDir)
+	s, err := localcluster.StartBackground(ctx, o.StateDir, []string{exe, "local", "serve", "--state-dir", o.StateDir,
+		"--nodes", strconv.Itoa(o.Nodes), "--real-nodes", strconv.Itoa(o.RealNodes), "--timeout", o.Timeout.String(),
+		"--no-controller=" + strconv.FormatBool(o.NoController)}, o.Timeout+10*time.Second)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = logFile.Close() }()
-	supervisor := exec.Command(exe, "local", "serve", "--state-dir", o.StateDir, //nolint:gosec // G204: runs a binary this program built or pinned, with arguments as a list (no shell)
-		"--nodes", strconv.Itoa(o.Nodes), "--real-nodes", strconv.Itoa(o.RealNodes), "--timeout", o.Timeout.String(), "--no-controller="+strconv.FormatBool(o.NoController))
-	supervisor.Stdout, supervisor.Stderr = logFile, logFile
-	// A session of its own: the cluster outlives this command and its terminal.
-	supervisor.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	fmt.Fprintf(o.streams.ErrOut, "Starting local cluster (%s) in %s ...\n", nodeCounts(o.Nodes, o.RealNodes), o.StateDir)
-	if err := supervisor.Start(); err != nil {
-		return fmt.Errorf("start supervisor: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- supervisor.Wait() }()
-
-	deadline := time.After(o.Timeout + 10*time.Second)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-exited:
-			return fmt.Errorf("local cluster failed to start (%w); %s:\n%s", err, logPath, tail(logPath))
-		case <-deadline:
-			_ = syscall.Kill(supervisor.Process.Pid, syscall.SIGTERM)
-			return fmt.Errorf("local cluster not ready after %v; see %s", o.Timeout, logPath)
-		case <-ctx.Done():
-			_ = syscall.Kill(supervisor.Process.Pid, syscall.SIGTERM)
-			return ctx.Err()
-		case <-tick.C:
-			if s, err := localcluster.ReadState(o.StateDir); err == nil {
-				fmt.Fprintf(o.streams.Out, "Local cluster ready in %.1fs: %s, API server %s.\n", s.ReadySeconds, nodeCounts(len(s.Nodes), len(s.RealNodes)), s.Server)
-				printUsage(o.streams, s, o.StateDir)
-				return nil
-			}
-		}
-	}
+	fmt.Fprintf(o.streams.Out, "Local cluster ready in %.1fs: %s, API server %s.\n", s.ReadySeconds, nodeCounts(len(s.Nodes), len(s.RealNodes)), s.Server)
+	printUsage(o.streams, s, o.StateDir)
+	return nil
 }
 
 // printUsage tells how to use and stop the cluster, with the command as it
@@ -220,17 +179,6 @@ func invokedAs() string {
 		return "ragdeploy"
 	}
 	return os.Args[0]
-}
-
-func tail(path string) string {
-	data, err := os.ReadFile(path) //nolint:gosec // G304: reads the file the user named (flag, environment or state dir); reading it is the point
-	if err != nil {
-		return err.Error()
-	}
-	if len(data) > 4000 {
-		data = data[len(data)-4000:]
-	}
-	return string(data)
 }
 
 // newLocalServeCommand is the supervisor `local up` starts in the background:
@@ -321,38 +269,15 @@ func newLocalDownCommand(streams Streams) *cobra.Command {
 }
 
 func (o *localDownOptions) run() error {
-	s, err := localcluster.ReadState(o.StateDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, statErr := os.Stat(o.StateDir); errors.Is(statErr, fs.ErrNotExist) {
-			fmt.Fprintf(o.streams.Out, "No local cluster in %s: nothing to stop.\n", o.StateDir)
-			return nil
-		}
-	}
-	if err == nil && localcluster.ProcessAlive(s.PID, "local") {
-		_ = syscall.Kill(s.PID, syscall.SIGTERM)
-		deadline := time.Now().Add(o.Timeout)
-		for localcluster.ProcessAlive(s.PID, "local") && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if localcluster.ProcessAlive(s.PID, "local") {
-			_ = syscall.Kill(s.PID, syscall.SIGKILL)
-		}
-	}
-	// Components die with their supervisor (parent-death signal); make sure.
-	for name, pid := range s.Components {
-		if localcluster.ProcessAlive(pid, name) {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-		}
-	}
-	// Real nodes' pods and shims outlive a killed supervisor: end them, and
-	// with them the nodes' namespaces.
-	if err := localcluster.Cleanup(o.StateDir); err != nil {
+	stopped, err := localcluster.StopBackground(o.StateDir, o.Timeout)
+	switch {
+	case err != nil:
 		return err
+	case !stopped:
+		fmt.Fprintf(o.streams.Out, "No local cluster in %s: nothing to stop.\n", o.StateDir)
+	default:
+		fmt.Fprintf(o.streams.Out, "Local cluster stopped; removed %s.\n", o.StateDir)
 	}
-	if err := os.RemoveAll(o.StateDir); err != nil {
-		return fmt.Errorf("remove %s: %w", o.StateDir, err)
-	}
-	fmt.Fprintf(o.streams.Out, "Local cluster stopped; removed %s.\n", o.StateDir)
 	return nil
 }
 
@@ -479,18 +404,15 @@ func runLocalController(ctx context.Context, c *localcluster.Cluster, logPath st
 	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
 	opts := controller.DefaultOptions()
 	opts.MetricsAddr, opts.ProbeAddr, opts.LeaderElection = "0", "0", false
-	mgr, err := controller.New(c.RESTConfig, opts)
+	stop, err := controller.Start(c.RESTConfig, opts)
 	if err != nil {
 		_ = logFile.Close()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
+	return func() {
+		if err := stop(); err != nil {
 			fmt.Fprintf(logFile, "controller stopped: %v\n", err)
 		}
-	}()
-	return func() { cancel(); <-done; _ = logFile.Close() }, nil
+		_ = logFile.Close()
+	}, nil
 }

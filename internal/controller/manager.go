@@ -127,16 +127,16 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	return mgr, nil
 }
 
-// Start runs a controller in the background of this process (tests,
-// benchmarks, the pipeline rehearsal); stop cancels it and waits until it
-// has stopped.
-func Start(cfg *rest.Config, o Options) (stop func(), err error) {
+// Start runs a controller in the background of this process (local up on
+// kwok nodes, tests, benchmarks); stop cancels it, waits until it has
+// stopped and returns why it ended, when it ended with an error.
+func Start(cfg *rest.Config, o Options) (stop func() error, err error) {
 	mgr, err := New(cfg, o)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = mgr.Start(ctx) }()
-	return func() { cancel(); <-done }, nil
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	return func() error { cancel(); return <-done }, nil
 }

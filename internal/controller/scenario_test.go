@@ -36,8 +36,7 @@ type scenario struct {
 	t    *testing.T
 	env  *clustertest.Env
 	c    client.Client
-	stop context.CancelFunc
-	done chan struct{}
+	stop func() error
 	name string
 }
 
@@ -75,26 +74,21 @@ func newScenario(t *testing.T) *scenario {
 
 func (s *scenario) startController() {
 	s.t.Helper()
-	mgr, err := controller.New(s.env.Config, controller.Options{
+	stop, err := controller.Start(s.env.Config, controller.Options{
 		MetricsAddr: "0", ProbeAddr: "0", Namespace: s.env.Namespace, MultipleInProcess: true,
 	})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop, s.done = cancel, make(chan struct{})
-	go func() {
-		defer close(s.done)
-		if err := mgr.Start(ctx); err != nil {
-			s.t.Errorf("controller: %v", err)
-		}
-	}()
+	s.stop = stop
 }
 
+// stopController returns once the controller has stopped.
 func (s *scenario) stopController() {
 	if s.stop != nil {
-		s.stop()
-		<-s.done
+		if err := s.stop(); err != nil {
+			s.t.Errorf("controller: %v", err)
+		}
 		s.stop = nil
 	}
 }

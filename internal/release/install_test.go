@@ -78,7 +78,11 @@ func newPlatform(t *testing.T, name string) *platform {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("controller: %v", err)
+		}
+	})
 	target := release.Target{Kubeconfig: env.Cluster.Kubeconfig, Namespace: env.Namespace, Name: e.Release.Name}
 	return &platform{env: env, c: c, e: e, target: target, release: manager(t, target)}
 }

@@ -83,7 +83,11 @@ func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(stop)
+		t.Cleanup(func() {
+			if err := stop(); err != nil {
+				t.Errorf("controller: %v", err)
+			}
+		})
 	}
 	shopServices(ctx, t, c)
 	readiness := o.readinessPath
