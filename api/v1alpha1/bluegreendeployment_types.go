@@ -262,6 +262,27 @@ const (
 	ConditionAborted = "Aborted"
 	// ConditionDegraded: the active color is not fully ready.
 	ConditionDegraded = "Degraded"
+
+	// The kstatus conditions (the rules Flux, Helm and cli-utils judge a
+	// custom resource by; each carries the generation it describes):
+	//
+	// ConditionReady: the current revision is stable and serves with every
+	// replica ready (`kubectl wait --for=condition=Ready`).
+	ConditionReady = "Ready"
+	// ConditionReconciling: the controller is moving the rollout (kstatus
+	// InProgress).
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled: the rollout cannot progress without a change: its
+	// revision was aborted (a check, the progress deadline, a user), it is
+	// degraded, or its spec is invalid (kstatus Failed).
+	//
+	// A rollout paused for `ragdeploy rollout promote` is neither
+	// Reconciling (reason AwaitingPromotion) nor Stalled, and has no Ready
+	// condition until it is promoted and done: kstatus calls it Current (the
+	// controller has done all it can; promoting is a person's decision, and
+	// ragdeploy's own install and upgrade end there too), while `kubectl
+	// wait --for=condition=Ready` waits for the promotion.
+	ConditionStalled = "Stalled"
 )
 
 // Reasons on conditions, events and aborts.
@@ -386,7 +407,9 @@ const (
 )
 
 // BlueGreenDeploymentStatus is the observed state. The fields Abort*,
-// PromoteRevision are also written by `ragdeploy rollout` commands.
+// PromoteRevision are also written by `ragdeploy rollout` commands. It
+// defaults to observedGeneration 0, so that kstatus sees a rollout no
+// controller has looked at yet as InProgress, not Current.
 type BlueGreenDeploymentStatus struct {
 	// ObservedGeneration is the generation this status describes.
 	// +optional
@@ -482,7 +505,8 @@ type BlueGreenDeployment struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   BlueGreenDeploymentSpec   `json:"spec,omitempty"`
+	Spec BlueGreenDeploymentSpec `json:"spec,omitempty"`
+	// +kubebuilder:default={observedGeneration: 0}
 	Status BlueGreenDeploymentStatus `json:"status,omitempty"`
 }
 

@@ -187,19 +187,24 @@ const (
 // as soon as the controller has seen it: it never gets as far as recording
 // the template's revision.
 func StateOf(b *v1alpha1.BlueGreenDeployment) State {
-	current := TemplateRevision(&b.Spec.Template)
-	if b.Status.ObservedGeneration != b.Generation {
+	return stateOf(b.Generation, TemplateRevision(&b.Spec.Template), &b.Status)
+}
+
+// stateOf is StateOf of a status, for a rollout at generation whose
+// template is revision current.
+func stateOf(generation int64, current string, st *v1alpha1.BlueGreenDeploymentStatus) State {
+	if st.ObservedGeneration != generation {
 		return StateInProgress
 	}
-	if b.Status.Phase == v1alpha1.PhaseDegraded && FailureReason(b) == v1alpha1.ReasonInvalidSpec {
+	if st.Phase == v1alpha1.PhaseDegraded && FailureReason(&v1alpha1.BlueGreenDeployment{Status: *st}) == v1alpha1.ReasonInvalidSpec {
 		return StateFailed
 	}
-	if b.Status.CurrentRevision != current {
+	if st.CurrentRevision != current {
 		return StateInProgress
 	}
-	switch b.Status.Phase {
+	switch st.Phase {
 	case v1alpha1.PhaseHealthy:
-		if b.Status.StableRevision == current {
+		if st.StableRevision == current {
 			return StateDone
 		}
 	case v1alpha1.PhaseAborted, v1alpha1.PhaseDegraded:

@@ -610,6 +610,47 @@ func (d *decider) conditions() {
 	available := d.observed.Active.Exists && d.observed.Active.Color != "" && d.observed.Active.ReadyEndpoints >= d.settings.replicas
 	set(v1alpha1.ConditionAvailable, available, map[bool]string{true: v1alpha1.ReasonReady, false: v1alpha1.ReasonNotReady}[available],
 		fmt.Sprintf("active Service has %d/%d ready endpoints", d.observed.Active.ReadyEndpoints, d.settings.replicas))
+	// The kstatus conditions say what StateOf says of the status written.
+	SetKstatusConditions(&st.Conditions, gen, d.now(), stateOf(gen, d.observed.Revision, st), d.reason, d.message,
+		FailureReason(&v1alpha1.BlueGreenDeployment{Status: *st}))
+}
+
+// SetKstatusConditions sets Ready, Reconciling and Stalled, at generation
+// gen, for a rollout in state (reason and message: its phase's; failure:
+// why it failed). Paused for promotion, Ready is removed rather than False,
+// so kstatus calls the rollout Current while `kubectl wait
+// --for=condition=Ready` still waits for the promotion (see
+// v1alpha1.ConditionStalled).
+func SetKstatusConditions(conds *[]metav1.Condition, gen int64, now time.Time, state State, reason, message, failure string) {
+	set := func(t string, ok bool, reason, message string) {
+		status := metav1.ConditionFalse
+		if ok {
+			status = metav1.ConditionTrue
+		}
+		if reason == "" {
+			reason = "None"
+		}
+		meta.SetStatusCondition(conds, metav1.Condition{Type: t, Status: status, Reason: reason, Message: message,
+			ObservedGeneration: gen, LastTransitionTime: metav1.NewTime(now)})
+	}
+	switch state {
+	case StateDone:
+		set(v1alpha1.ConditionReady, true, v1alpha1.ReasonRolloutComplete, message)
+		set(v1alpha1.ConditionReconciling, false, v1alpha1.ReasonRolloutComplete, "")
+		set(v1alpha1.ConditionStalled, false, v1alpha1.ReasonRolloutComplete, "")
+	case StateWaitingForPromotion:
+		meta.RemoveStatusCondition(conds, v1alpha1.ConditionReady)
+		set(v1alpha1.ConditionReconciling, false, v1alpha1.ReasonAwaitingPromotion, message)
+		set(v1alpha1.ConditionStalled, false, v1alpha1.ReasonAwaitingPromotion, "")
+	case StateFailed:
+		set(v1alpha1.ConditionReady, false, failure, message)
+		set(v1alpha1.ConditionReconciling, false, failure, "")
+		set(v1alpha1.ConditionStalled, true, failure, message)
+	default:
+		set(v1alpha1.ConditionReady, false, reason, message)
+		set(v1alpha1.ConditionReconciling, true, reason, message)
+		set(v1alpha1.ConditionStalled, false, reason, "")
+	}
 }
 
 func imageList(spec *v1alpha1.BlueGreenDeploymentSpec) []string {

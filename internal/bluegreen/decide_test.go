@@ -9,6 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 )
@@ -521,42 +525,50 @@ func TestAbortKeepsActiveWhenStableNotReady(t *testing.T) {
 	}
 }
 
+// randomWorld is a random observed state: revisions, colors, replica
+// counts, Services and status fields drawn from small sets, so that every
+// combination of them comes up.
+func randomWorld(rng *rand.Rand) *testWorld {
+	colors := []v1alpha1.Color{"", blue, green}
+	revs := []string{"r1", "r2", "r3"}
+	w := newTestWorld()
+	w.o.Revision = revs[rng.IntN(3)]
+	w.o.Spec.Replicas = new(int32(rng.IntN(4))) //nolint:gosec // G115: small test sizes, far below 2^31
+	if rng.IntN(2) == 0 {
+		w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	}
+	st := &w.o.Status
+	st.StableColor = colors[rng.IntN(3)]
+	st.StableRevision = revs[rng.IntN(3)]
+	st.CurrentRevision = revs[rng.IntN(3)]
+	if rng.IntN(3) == 0 {
+		st.AbortedRevision = revs[rng.IntN(3)]
+	}
+	if rng.IntN(2) == 0 {
+		st.PromotedAt = mtime(t0)
+	}
+	if rng.IntN(2) == 0 {
+		st.PreviewReadyAt = mtime(t0.Add(-time.Minute))
+	}
+	if rng.IntN(2) == 0 {
+		st.History = []v1alpha1.RevisionRecord{{Revision: revs[rng.IntN(3)], PromotedAt: mtime(t0)}}
+	}
+	for _, c := range []v1alpha1.Color{blue, green} {
+		r := int32(rng.IntN(4))                                     //nolint:gosec // G115: small test sizes, far below 2^31
+		w.color(c, revs[rng.IntN(3)], r, int32(rng.IntN(int(r)+1))) //nolint:gosec // G115: small test sizes, far below 2^31
+	}
+	w.o.Active = ServiceState{Exists: true, Color: colors[rng.IntN(3)], ReadyEndpoints: int32(rng.IntN(4))}  //nolint:gosec // G115: small test sizes, far below 2^31
+	w.o.Preview = ServiceState{Exists: true, Color: colors[rng.IntN(3)], ReadyEndpoints: int32(rng.IntN(4))} //nolint:gosec // G115: small test sizes, far below 2^31
+	return w
+}
+
 // The central invariant, over random observed states: Decide never points
 // the active Service at a color (other than the one it already selects)
 // with fewer ready pods of its revision than desired.
 func TestNeverSwitchesToUnreadyColor(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2)) //nolint:gosec // G404: reproducible pseudo-random cases for a property test, not security
-	colors := []v1alpha1.Color{"", blue, green}
-	revs := []string{"r1", "r2", "r3"}
 	for i := range 20000 {
-		w := newTestWorld()
-		w.o.Revision = revs[rng.IntN(3)]
-		w.o.Spec.Replicas = new(int32(rng.IntN(4))) //nolint:gosec // G115: small test sizes, far below 2^31
-		if rng.IntN(2) == 0 {
-			w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
-		}
-		st := &w.o.Status
-		st.StableColor = colors[rng.IntN(3)]
-		st.StableRevision = revs[rng.IntN(3)]
-		st.CurrentRevision = revs[rng.IntN(3)]
-		if rng.IntN(3) == 0 {
-			st.AbortedRevision = revs[rng.IntN(3)]
-		}
-		if rng.IntN(2) == 0 {
-			st.PromotedAt = mtime(t0)
-		}
-		if rng.IntN(2) == 0 {
-			st.PreviewReadyAt = mtime(t0.Add(-time.Minute))
-		}
-		if rng.IntN(2) == 0 {
-			st.History = []v1alpha1.RevisionRecord{{Revision: revs[rng.IntN(3)], PromotedAt: mtime(t0)}}
-		}
-		for _, c := range []v1alpha1.Color{blue, green} {
-			r := int32(rng.IntN(4))                                     //nolint:gosec // G115: small test sizes, far below 2^31
-			w.color(c, revs[rng.IntN(3)], r, int32(rng.IntN(int(r)+1))) //nolint:gosec // G115: small test sizes, far below 2^31
-		}
-		w.o.Active = ServiceState{Exists: true, Color: colors[rng.IntN(3)], ReadyEndpoints: int32(rng.IntN(4))}  //nolint:gosec // G115: small test sizes, far below 2^31
-		w.o.Preview = ServiceState{Exists: true, Color: colors[rng.IntN(3)], ReadyEndpoints: int32(rng.IntN(4))} //nolint:gosec // G115: small test sizes, far below 2^31
+		w := randomWorld(rng)
 		p := Decide(w.o)
 		if p.ActiveColor == "" || p.ActiveColor == w.o.Active.Color {
 			continue
@@ -564,6 +576,59 @@ func TestNeverSwitchesToUnreadyColor(t *testing.T) {
 		cs := w.o.Colors[p.ActiveColor]
 		if cs.Ready < *w.o.Spec.Replicas {
 			t.Fatalf("case %d: switched active %q -> %q with %d/%d ready\nobserved: %+v", i, w.o.Active.Color, p.ActiveColor, cs.Ready, *w.o.Spec.Replicas, w.o)
+		}
+	}
+}
+
+// Over random observed states, the status Decide writes carries the kstatus
+// conditions of its state, for the generation it observed, so that kstatus
+// (what Flux and Helm judge custom resources by) reads it as StateOf does:
+// InProgress while the controller moves it, Failed when it cannot progress,
+// Current when done or paused for promotion; Ready only when done, and
+// absent while paused.
+func TestKstatusConditionsFollowTheState(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4)) //nolint:gosec // G404: reproducible pseudo-random cases for a property test, not security
+	seen := map[State]int{}
+	for i := range 20000 {
+		w := randomWorld(rng)
+		p := Decide(w.o)
+		state := stateOf(w.o.Generation, w.o.Revision, &p.Status)
+		seen[state]++
+		want := map[string]bool{
+			v1alpha1.ConditionReady:       state == StateDone,
+			v1alpha1.ConditionReconciling: state == StateInProgress,
+			v1alpha1.ConditionStalled:     state == StateFailed,
+		}
+		for typ, on := range want {
+			c := meta.FindStatusCondition(p.Status.Conditions, typ)
+			if typ == v1alpha1.ConditionReady && state == StateWaitingForPromotion {
+				if c != nil {
+					t.Fatalf("case %d: paused for promotion with %+v; want no Ready condition", i, c)
+				}
+				continue
+			}
+			if c == nil || (c.Status == metav1.ConditionTrue) != on || c.ObservedGeneration != w.o.Generation || c.Reason == "" {
+				t.Fatalf("case %d: state %s, condition %s = %+v; want True=%t at generation %d", i, state, typ, c, on, w.o.Generation)
+			}
+		}
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&v1alpha1.BlueGreenDeployment{
+			TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BlueGreenDeployment"},
+			ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop", Generation: w.o.Generation},
+			Status:     p.Status,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := status.Compute(&unstructured.Unstructured{Object: obj})
+		wantStatus := map[State]status.Status{StateInProgress: status.InProgressStatus, StateFailed: status.FailedStatus,
+			StateDone: status.CurrentStatus, StateWaitingForPromotion: status.CurrentStatus}[state]
+		if err != nil || res.Status != wantStatus {
+			t.Fatalf("case %d: state %s: kstatus %v (%v); want %s", i, state, res, err, wantStatus)
+		}
+	}
+	for _, s := range []State{StateInProgress, StateFailed, StateDone, StateWaitingForPromotion} {
+		if seen[s] == 0 {
+			t.Errorf("no random case reached state %s: the property is untested there", s)
 		}
 	}
 }

@@ -200,6 +200,7 @@ func (r *Reconciler) invalid(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 		Type: v1alpha1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonInvalidSpec,
 		Message: err.Error(), ObservedGeneration: b.Generation,
 	})
+	bluegreen.SetKstatusConditions(&updated.Status.Conditions, b.Generation, r.now(), bluegreen.StateFailed, v1alpha1.ReasonInvalidSpec, err.Error(), v1alpha1.ReasonInvalidSpec)
 	if !equality.Semantic.DeepEqual(b.Status, updated.Status) {
 		if uerr := r.Client.Status().Update(ctx, updated); uerr != nil {
 			return errors.Join(err, uerr)

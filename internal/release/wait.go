@@ -8,38 +8,15 @@ import (
 
 	"github.com/fluxcd/cli-utils/pkg/kstatus/status"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
-	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
-// objectStatus is kstatus's verdict, except for BlueGreenDeployments, whose
-// readiness is the rollout's (bluegreen.StateOf): kstatus alone calls one
-// ready before the controller has brought up a color. A rollout waiting for
-// promotion is ready: the release is in place, the promotion is a decision.
+// objectStatus is kstatus's verdict, for every kind: a rollout says its
+// own by the Ready, Reconciling and Stalled conditions (a rollout paused for
+// promotion is Current: the release is in place, promoting is a decision).
 func objectStatus(u *unstructured.Unstructured) (status.Status, string) {
-	if u.GroupVersionKind().Group == v1alpha1.GroupVersion.Group && u.GetKind() == "BlueGreenDeployment" {
-		var b v1alpha1.BlueGreenDeployment
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &b); err != nil {
-			return status.UnknownStatus, err.Error()
-		}
-		current := bluegreen.TemplateRevision(&b.Spec.Template)
-		switch bluegreen.StateOf(&b) {
-		case bluegreen.StateDone:
-			return status.CurrentStatus, "Healthy: revision " + current + " serves"
-		case bluegreen.StateFailed:
-			return status.FailedStatus, string(b.Status.Phase) + ": " + b.Status.Message
-		case bluegreen.StateWaitingForPromotion:
-			return status.CurrentStatus, "Paused: revision " + current + " is ready for `ragdeploy rollout promote`"
-		}
-		if b.Status.ObservedGeneration != b.Generation || b.Status.CurrentRevision != current {
-			return status.InProgressStatus, "waiting for the ragdeploy controller"
-		}
-		return status.InProgressStatus, string(b.Status.Phase) + ": " + b.Status.Message
-	}
 	res, err := status.Compute(u)
 	if err != nil {
 		return status.UnknownStatus, err.Error()
