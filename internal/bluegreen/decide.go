@@ -587,19 +587,7 @@ func (d *decider) finish() {
 
 func (d *decider) conditions() {
 	st, gen := d.status, d.observed.Generation
-	set := func(t string, ok bool, reason, message string) {
-		status := metav1.ConditionFalse
-		if ok {
-			status = metav1.ConditionTrue
-		}
-		if reason == "" {
-			reason = "None"
-		}
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
-			Type: t, Status: status, Reason: reason, Message: message,
-			ObservedGeneration: gen, LastTransitionTime: metav1.NewTime(d.now()),
-		})
-	}
+	set := conditionSetter(&st.Conditions, gen, d.now())
 	inFlight := d.phase == v1alpha1.PhaseProgressing || d.phase == v1alpha1.PhasePaused
 	set(v1alpha1.ConditionProgressing, inFlight, d.reason, d.message)
 	promoted := st.StableRevision != "" && st.StableRevision == d.observed.Revision
@@ -615,14 +603,10 @@ func (d *decider) conditions() {
 		FailureReason(&v1alpha1.BlueGreenDeployment{Status: *st}))
 }
 
-// SetKstatusConditions sets Ready, Reconciling and Stalled, at generation
-// gen, for a rollout in state (reason and message: its phase's; failure:
-// why it failed). Paused for promotion, Ready is removed rather than False,
-// so kstatus calls the rollout Current while `kubectl wait
-// --for=condition=Ready` still waits for the promotion (see
-// v1alpha1.ConditionStalled).
-func SetKstatusConditions(conds *[]metav1.Condition, gen int64, now time.Time, state State, reason, message, failure string) {
-	set := func(t string, ok bool, reason, message string) {
+// conditionSetter sets conditions in conds at generation gen, a status
+// transition dated now ("None" for an empty reason).
+func conditionSetter(conds *[]metav1.Condition, gen int64, now time.Time) func(t string, ok bool, reason, message string) {
+	return func(t string, ok bool, reason, message string) {
 		status := metav1.ConditionFalse
 		if ok {
 			status = metav1.ConditionTrue
@@ -633,6 +617,16 @@ func SetKstatusConditions(conds *[]metav1.Condition, gen int64, now time.Time, s
 		meta.SetStatusCondition(conds, metav1.Condition{Type: t, Status: status, Reason: reason, Message: message,
 			ObservedGeneration: gen, LastTransitionTime: metav1.NewTime(now)})
 	}
+}
+
+// SetKstatusConditions sets Ready, Reconciling and Stalled, at generation
+// gen, for a rollout in state (reason and message: its phase's; failure:
+// why it failed). Paused for promotion, Ready is removed rather than False,
+// so kstatus calls the rollout Current while `kubectl wait
+// --for=condition=Ready` still waits for the promotion (see
+// v1alpha1.ConditionStalled).
+func SetKstatusConditions(conds *[]metav1.Condition, gen int64, now time.Time, state State, reason, message, failure string) {
+	set := conditionSetter(conds, gen, now)
 	switch state {
 	case StateDone:
 		set(v1alpha1.ConditionReady, true, v1alpha1.ReasonRolloutComplete, message)
