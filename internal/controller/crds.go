@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -19,9 +21,26 @@ import (
 )
 
 // InstallCRDs server-side-applies the controller chart's CRDs and waits until
-// they are established and listed by discovery (clients map kinds through
-// discovery, which lags the Established condition).
+// they are established and listed by discovery.
 func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
+	files, err := fs.Glob(charts.FS, "ragdeploy/crds/*.yaml")
+	if err != nil {
+		return err
+	}
+	docs := make(map[string][]byte, len(files))
+	for _, f := range files {
+		if docs[f], err = fs.ReadFile(charts.FS, f); err != nil {
+			return err
+		}
+	}
+	return ApplyCRDs(ctx, cfg, docs)
+}
+
+// ApplyCRDs server-side-applies CRDs (one per document, keyed by where it
+// came from) and waits until each is established and listed by discovery
+// (clients map kinds through discovery, which lags the Established
+// condition).
+func ApplyCRDs(ctx context.Context, cfg *rest.Config, docs map[string][]byte) error {
 	client, err := apiextensionsclient.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -30,15 +49,8 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	files, err := fs.Glob(charts.FS, "ragdeploy/crds/*.yaml")
-	if err != nil {
-		return err
-	}
-	for _, f := range files {
-		data, err := fs.ReadFile(charts.FS, f)
-		if err != nil {
-			return err
-		}
+	for _, f := range slices.Sorted(maps.Keys(docs)) {
+		data := docs[f]
 		var crd apiextensionsv1.CustomResourceDefinition
 		if err := yaml.UnmarshalStrict(data, &crd); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
