@@ -222,7 +222,7 @@ func (d *demo) installController(ctx context.Context, kubeconfig string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := release.PrepareChart(ctx, c, m.Target, map[string]any{"replicaCount": 1})
+	plan, err := release.PrepareChart(ctx, c, m.Target, map[string]any{"replicas": 1})
 	if err != nil {
 		return err
 	}

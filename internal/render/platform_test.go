@@ -2,11 +2,13 @@ package render_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -202,6 +204,13 @@ func TestPlatformRejectsBadValues(t *testing.T) {
 		{"ingress host missing", []string{"ingress", "hosts"}, []any{map[string]any{"path": "/"}}, "hosts"},
 		{"negative preStop", []string{"api", "drain", "preStopSeconds"}, -1, "api/drain/preStopSeconds"},
 		{"grace shorter than preStop", []string{"api", "drain", "terminationGracePeriodSeconds"}, 2, "must be at least api.drain.preStopSeconds"},
+		{"analysis field misspelled", []string{"api", "blueGreen", "prePromotionAnalysis"}, []any{map[string]any{"name": "smoke", "intervalSecond": 2}}, "intervalSecond"},
+		{"analysis without a name", []string{"api", "blueGreen", "postPromotionAnalysis"}, []any{map[string]any{"count": 2}}, "name"},
+		{"analysis count zero", []string{"api", "blueGreen", "prePromotionAnalysis"}, []any{map[string]any{"name": "smoke", "count": 0}}, "count"},
+		{"analysis http without url", []string{"api", "blueGreen", "prePromotionAnalysis"}, []any{map[string]any{"name": "smoke", "http": map[string]any{"jsonField": "status"}}}, "url"},
+		{"analysis bad success condition", []string{"api", "blueGreen", "prePromotionAnalysis"}, []any{map[string]any{"name": "errors", "prometheus": map[string]any{"address": "http://p:9090", "query": "up", "successCondition": "up == 1"}}}, "successCondition"},
+		{"fullnameOverride not a DNS label", []string{"postgresql", "fullnameOverride"}, "My_DB", "fullnameOverride"},
+		{"nameOverride not a DNS label", []string{"nameOverride"}, "Agentic RAG", "nameOverride"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,4 +315,139 @@ func TestPlatformExternalServicesAndRegistry(t *testing.T) {
 			t.Errorf("%s does not pull from the global registry", s.GetName())
 		}
 	}
+}
+
+// Name overrides of a backend subchart rename its objects, and the api, its
+// migration and the NetworkPolicies follow: they take the subchart's names
+// from the same templates the subchart uses.
+func TestPlatformFollowsBackendNameOverrides(t *testing.T) {
+	rel, values := environment(t, "staging")
+	set(values, []string{"postgresql", "fullnameOverride"}, "orders-db")
+	set(values, []string{"redis", "nameOverride"}, "cache")
+	objs, err := renderPlatform(t, rel, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, o := range objs {
+		names[o.GetKind()+"/"+o.GetName()] = true
+	}
+	for _, want := range []string{"StatefulSet/orders-db", "Service/orders-db", "Service/orders-db-headless", "StatefulSet/agentic-rag-cache", "Service/agentic-rag-cache", "StatefulSet/agentic-rag-chromadb"} {
+		if !names[want] {
+			t.Errorf("no %s among %v", want, names)
+		}
+	}
+	for _, gone := range []string{"StatefulSet/agentic-rag-postgresql", "StatefulSet/agentic-rag-redis"} {
+		if names[gone] {
+			t.Errorf("%s rendered although overridden", gone)
+		}
+	}
+	api := fmtJSON(find(objs, "BlueGreenDeployment")[0].Object)
+	for _, want := range []string{`{"name":"DATABASE_HOST","value":"orders-db"}`, `{"name":"REDIS_HOST","value":"agentic-rag-cache"}`} {
+		if !strings.Contains(api, want) {
+			t.Errorf("the api lacks %s", want)
+		}
+	}
+	policies := fmtJSON(find(objs, "NetworkPolicy"))
+	for _, want := range []string{`"app.kubernetes.io/name":"cache"`} {
+		if !strings.Contains(policies, want) {
+			t.Errorf("the NetworkPolicies lack %s", want)
+		}
+	}
+	for _, s := range find(objs, "StatefulSet") {
+		sel, _, _ := unstructured.NestedStringMap(s.Object, "spec", "selector", "matchLabels")
+		if s.GetName() == "agentic-rag-cache" && sel["app.kubernetes.io/name"] != "cache" {
+			t.Errorf("redis selects %v; want the overridden name", sel)
+		}
+	}
+}
+
+// The analysis items of the chart's schema are the CRD's AnalysisCheck (its
+// types, bounds, defaults and required fields), so values the CRD would
+// refuse fail at render time, naming the field. The chart's copy is checked
+// here against the CRD generated from api/.
+func TestAnalysisSchemaIsTheCRDs(t *testing.T) {
+	crdData, err := os.ReadFile("../../charts/ragdeploy/crds/ragdeploy.io_bluegreendeployments.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.Unmarshal(crdData, &crd); err != nil {
+		t.Fatal(err)
+	}
+	items := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["prePromotionAnalysis"].Items.Schema
+	want := asJSONSchema(*items)
+
+	schemaData, err := os.ReadFile("../../charts/agentic-rag/values.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(schemaData, &schema); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := unstructured.NestedFieldNoCopy(schema, "definitions", "analysisCheck")
+	if fmtJSON(got) != fmtJSON(want) {
+		t.Errorf("values.schema.json definitions.analysisCheck differs from the CRD's AnalysisCheck; want:\n%s", fmtJSON(want))
+	}
+	for _, stage := range []string{"prePromotionAnalysis", "postPromotionAnalysis"} {
+		ref, _, _ := unstructured.NestedString(schema, "properties", "api", "properties", "blueGreen", "properties", stage, "items", "$ref")
+		if ref != "#/definitions/analysisCheck" {
+			t.Errorf("api.blueGreen.%s items are %q; want the analysisCheck definition", stage, ref)
+		}
+	}
+}
+
+// asJSONSchema is a CRD schema as draft-07 JSON Schema: what values can be
+// checked against (no Kubernetes extensions or formats), objects with
+// properties closed to others.
+func asJSONSchema(p apiextensionsv1.JSONSchemaProps) map[string]any {
+	out := map[string]any{}
+	put := func(k string, v any, ok bool) {
+		if ok {
+			out[k] = v
+		}
+	}
+	put("description", p.Description, p.Description != "")
+	put("type", p.Type, p.Type != "")
+	if p.Default != nil {
+		var v any
+		_ = json.Unmarshal(p.Default.Raw, &v)
+		out["default"] = v
+	}
+	if p.Minimum != nil {
+		out["minimum"] = *p.Minimum
+	}
+	if p.Maximum != nil {
+		out["maximum"] = *p.Maximum
+	}
+	if p.MinLength != nil {
+		out["minLength"] = *p.MinLength
+	}
+	if p.MaxLength != nil {
+		out["maxLength"] = *p.MaxLength
+	}
+	put("pattern", p.Pattern, p.Pattern != "")
+	put("required", p.Required, len(p.Required) > 0)
+	if len(p.Enum) > 0 {
+		var enum []any
+		for _, e := range p.Enum {
+			var v any
+			_ = json.Unmarshal(e.Raw, &v)
+			enum = append(enum, v)
+		}
+		out["enum"] = enum
+	}
+	if len(p.Properties) > 0 {
+		props := map[string]any{}
+		for name, sub := range p.Properties {
+			props[name] = asJSONSchema(sub)
+		}
+		out["properties"] = props
+		out["additionalProperties"] = false
+	}
+	// Through JSON, so numbers compare as the decoded file's do.
+	var normalized map[string]any
+	_ = json.Unmarshal([]byte(fmtJSON(out)), &normalized)
+	return normalized
 }

@@ -19,23 +19,46 @@ import (
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/engine"
+	"helm.sh/helm/v4/pkg/ignore"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 // LoadChart loads the chart in directory dir of fsys (an embedded FS or
-// os.DirFS), subcharts included.
+// os.DirFS), subcharts included, leaving out what its .helmignore lists, as
+// helm package and helm install of a directory do.
 func LoadChart(fsys fs.FS, dir string) (*chart.Chart, error) {
+	rules := ignore.Empty()
+	if data, err := fs.ReadFile(fsys, path.Join(dir, ignore.HelmIgnore)); err == nil {
+		if rules, err = ignore.Parse(bytes.NewReader(data)); err != nil {
+			return nil, fmt.Errorf("chart %s: %s: %w", dir, ignore.HelmIgnore, err)
+		}
+	}
+	rules.AddDefaults()
 	var files []*archive.BufferedFile
 	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || p == dir {
 			return err
+		}
+		rel := strings.TrimPrefix(p, dir+"/")
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if rules.Ignore(rel, info) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
 		}
 		data, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
-		files = append(files, &archive.BufferedFile{Name: strings.TrimPrefix(p, dir+"/"), Data: data})
+		files = append(files, &archive.BufferedFile{Name: rel, Data: data})
 		return nil
 	})
 	if err != nil {

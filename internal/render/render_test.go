@@ -84,7 +84,7 @@ func TestControllerChartImageDigestAndNamespace(t *testing.T) {
 	objs, err := renderController(t, map[string]any{
 		"image":          map[string]any{"registry": "mirror.example.com", "repository": "agentic-rag/ragdeploy", "digest": digest},
 		"watchNamespace": "shop",
-		"replicaCount":   1,
+		"replicas":       1,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -110,9 +110,9 @@ func TestControllerChartRejectsBadValues(t *testing.T) {
 		// wantPath names the offending field in the error.
 		wantPath string
 	}{
-		{"unknown key", map[string]any{"replicas": 2}, "replicas"},
-		{"wrong type", map[string]any{"replicaCount": "two"}, "replicaCount"},
-		{"zero replicas", map[string]any{"replicaCount": 0}, "replicaCount"},
+		{"unknown key (the old name of replicas)", map[string]any{"replicaCount": 2}, "replicaCount"},
+		{"wrong type", map[string]any{"replicas": "two"}, "replicas"},
+		{"zero replicas", map[string]any{"replicas": 0}, "replicas"},
 		{"bad digest", map[string]any{"image": map[string]any{"repository": "x", "digest": "latest"}}, "image/digest"},
 		{"bad pull policy", map[string]any{"image": map[string]any{"repository": "x", "pullPolicy": "Sometimes"}}, "image/pullPolicy"},
 		{"typo in nested key", map[string]any{"metrics": map[string]any{"enable": true}}, "metrics"},

@@ -17,6 +17,14 @@ func renderSubchart(t *testing.T, name string, values map[string]any) ([]render.
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The parent chart carries the library its subcharts share (its
+	// templates are global to the chart tree); alone, a subchart gets them
+	// here.
+	lib, err := render.LoadChart(charts.FS, "agentic-rag/charts/datastore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Templates = append(c.Templates, lib.Templates...)
 	return render.Render(context.Background(), c, render.Release{Name: "rag", Namespace: "shop"}, values)
 }
 

@@ -1,9 +1,16 @@
+{{/* Name of the chart: nameOverride, else agentic-rag. */}}
+{{- define "agentic-rag.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Full name, the prefix of every api object: fullnameOverride, else the
+release name (40 characters, so that suffixes fit a DNS label). */}}
 {{- define "agentic-rag.fullname" -}}
-{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "agentic-rag.selectorLabels" -}}
-app.kubernetes.io/name: agentic-rag
+app.kubernetes.io/name: {{ include "agentic-rag.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
@@ -18,7 +25,7 @@ app.kubernetes.io/part-of: agentic-rag
 {{- define "agentic-rag.labels" -}}
 {{ include "agentic-rag.podLabels" . }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end -}}
 
 {{/* The version label: what runs (the image tag, else its digest), not the chart. */}}
@@ -71,21 +78,29 @@ annotations:
 {{- else -}}{{- default "default" .Values.api.serviceAccount.name -}}{{- end -}}
 {{- end -}}
 
+{{/* A backend subchart's "name" or "fullname" as the subchart itself
+computes it (args: root context, subchart, "name" or "fullname"). */}}
+{{- define "agentic-rag.backend" -}}
+{{- $ := index . 0 -}}
+{{- $sub := index . 1 -}}
+{{- include (printf "datastore.%s" (index . 2)) (dict "Release" $.Release "Chart" (dict "Name" $sub) "Values" (index $.Values $sub)) -}}
+{{- end -}}
+
 {{/* Backends: the subchart's Service when enabled, else the external endpoint (required). */}}
 {{- define "agentic-rag.database.host" -}}
-{{- if .Values.postgresql.enabled -}}{{ .Release.Name }}-postgresql{{- else -}}{{ required "externalDatabase.host is required when postgresql.enabled is false" .Values.externalDatabase.host }}{{- end -}}
+{{- if .Values.postgresql.enabled -}}{{ include "agentic-rag.backend" (list . "postgresql" "fullname") }}{{- else -}}{{ required "externalDatabase.host is required when postgresql.enabled is false" .Values.externalDatabase.host }}{{- end -}}
 {{- end -}}
 {{- define "agentic-rag.database.port" -}}
 {{- if .Values.postgresql.enabled -}}{{ .Values.postgresql.port }}{{- else -}}{{ .Values.externalDatabase.port }}{{- end -}}
 {{- end -}}
 {{- define "agentic-rag.redis.host" -}}
-{{- if .Values.redis.enabled -}}{{ .Release.Name }}-redis{{- else -}}{{ required "externalRedis.host is required when redis.enabled is false" .Values.externalRedis.host }}{{- end -}}
+{{- if .Values.redis.enabled -}}{{ include "agentic-rag.backend" (list . "redis" "fullname") }}{{- else -}}{{ required "externalRedis.host is required when redis.enabled is false" .Values.externalRedis.host }}{{- end -}}
 {{- end -}}
 {{- define "agentic-rag.redis.port" -}}
 {{- if .Values.redis.enabled -}}{{ .Values.redis.port }}{{- else -}}{{ .Values.externalRedis.port }}{{- end -}}
 {{- end -}}
 {{- define "agentic-rag.chroma.url" -}}
-{{- if .Values.chromadb.enabled -}}http://{{ .Release.Name }}-chromadb:{{ .Values.chromadb.port }}{{- else -}}{{ required "externalChroma.url is required when chromadb.enabled is false" .Values.externalChroma.url }}{{- end -}}
+{{- if .Values.chromadb.enabled -}}http://{{ include "agentic-rag.backend" (list . "chromadb" "fullname") }}:{{ .Values.chromadb.port }}{{- else -}}{{ required "externalChroma.url is required when chromadb.enabled is false" .Values.externalChroma.url }}{{- end -}}
 {{- end -}}
 
 {{/* secretEnv name secret key: an env var from a Secret key. */}}

@@ -1,12 +1,18 @@
-{{/* Name of the chart, overridable by nothing: the controller is ragdeploy. */}}
-{{- define "ragdeploy.name" -}}ragdeploy{{- end -}}
+{{/* Name of the chart: nameOverride, else ragdeploy. */}}
+{{- define "ragdeploy.name" -}}
+{{- default "ragdeploy" .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 
-{{/* Full name: the release name, suffixed unless it already says ragdeploy. */}}
+{{/* Full name: fullnameOverride, else the release name, suffixed with the
+name unless it already contains it. */}}
 {{- define "ragdeploy.fullname" -}}
-{{- if contains "ragdeploy" .Release.Name -}}
+{{- $name := include "ragdeploy.name" . -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-ragdeploy" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 
@@ -27,7 +33,7 @@ app.kubernetes.io/part-of: ragdeploy
 {{- define "ragdeploy.labels" -}}
 {{ include "ragdeploy.podLabels" . }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end -}}
 
 {{/* The version label: what runs (the image tag, else its digest), not the chart. */}}
