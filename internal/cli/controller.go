@@ -33,9 +33,6 @@ func newControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		Annotations: map[string]string{annotationOwnLogger: "true"},
 		Short:       "Run the BlueGreenDeployment controller (the container entrypoint of charts/ragdeploy)",
 		Args:        cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd.Context())
-		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, `address of /metrics ("0" disables it)`)
@@ -47,14 +44,24 @@ func newControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "debug logging")
 	f.StringArrayVar(&o.DriftReleases, "drift-release", nil, "check this Helm release (namespace/name) for drift; repeatable (opt-in; needs read access to its namespace's Secrets)")
 	f.DurationVar(&o.DriftInterval, "drift-interval", 5*time.Minute, "how often to check the --drift-release releases")
-	return cmd
+	return runs(cmd, o)
 }
 
-func (o *controllerOptions) run(ctx context.Context) error {
+// Complete sets the controller's logger: the first one set is the one that
+// stays, so it comes before anything that logs.
+func (o *controllerOptions) Complete(*cobra.Command, []string) error {
 	ctrl.SetLogger(zap.New(zap.WriteTo(o.streams.ErrOut), zap.UseDevMode(o.Verbose)))
+	return nil
+}
+
+func (o *controllerOptions) Validate() error {
 	if o.DriftInterval < time.Second {
 		return errors.New("--drift-interval must be at least 1s")
 	}
+	return nil
+}
+
+func (o *controllerOptions) Run(ctx context.Context) error {
 	cfg, err := o.kube.restConfig()
 	if err != nil {
 		return err

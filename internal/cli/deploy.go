@@ -62,46 +62,53 @@ func newUpgradeCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	return newDeployCommand(streams, kube, verbUpgrade)
 }
 
+// upgradeOptions install or upgrade an environment's release.
+type upgradeOptions struct {
+	deployOptions
+	verb deployVerb
+}
+
 func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.Command {
-	o := &deployOptions{envOptions: envOptions{kube: kube, streams: streams}}
-	verb, short := v.name, v.short
+	o := &upgradeOptions{deployOptions: deployOptions{envOptions: envOptions{kube: kube, streams: streams}}, verb: v}
 	cmd := &cobra.Command{
-		Use:     verb + " --env ENV",
+		Use:     v.name + " --env ENV",
 		Example: v.example,
-		Short:   short,
-		Long: short + ".\n\nThe environment is validated and its secrets decrypted before the cluster is\n" +
+		Short:   v.short,
+		Long: v.short + ".\n\nThe environment is validated and its secrets decrypted before the cluster is\n" +
 			"contacted. The command prints what will change, applies the environment's Secrets\n" +
 			"and the chart (server-side apply, a real Helm release), then follows every object\n" +
 			"until it is ready, blue-green rollouts included. --dry-run=server sends it all as\n" +
 			"a server-side dry run and changes nothing.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if err := o.connect(cmd.Context()); err != nil {
-				return err
-			}
-			prev, err := o.release.Deployed()
-			if err != nil {
-				return err
-			}
-			switch {
-			case v.installs && prev != nil:
-				return fmt.Errorf("release %s is already installed at revision %d (hint: ragdeploy upgrade --env %s)", o.target, prev.Number, o.Env)
-			case !v.installs && prev == nil:
-				return installHint(&release.NotInstalledError{Target: o.target}, o.Env)
-			}
-			return o.run(cmd.Context(), verb, "")
-		},
 	}
 	o.bindFlagsWithSets(cmd)
 	o.bindDeployFlags(cmd)
-	return cmd
+	return runs(cmd, o)
+}
+
+func (o *upgradeOptions) Run(ctx context.Context) error {
+	prev, err := o.release.Deployed()
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.verb.installs && prev != nil:
+		return fmt.Errorf("release %s is already installed at revision %d (hint: ragdeploy upgrade --env %s)", o.target, prev.Number, o.Env)
+	case !o.verb.installs && prev == nil:
+		return installHint(&release.NotInstalledError{Target: o.target}, o.Env)
+	}
+	return o.apply(ctx, o.verb.name, "")
+}
+
+// rollbackOptions deploy an earlier revision of a release again.
+type rollbackOptions struct {
+	deployOptions
+	// revision to return to; 0: the one deployed before.
+	revision int
 }
 
 func newRollbackCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &deployOptions{envOptions: envOptions{kube: kube, streams: streams}}
+	o := &rollbackOptions{deployOptions: deployOptions{envOptions: envOptions{kube: kube, streams: streams}}}
 	short := "Roll an environment's release back to an earlier revision (default: the one deployed before) and wait until it is ready"
 	cmd := &cobra.Command{
 		Use:     "rollback --env ENV [REVISION]",
@@ -114,32 +121,30 @@ func newRollbackCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			"failed apply, and the wait. Without REVISION: the newest revision before the\n" +
 			"deployed one that was itself deployed (failed revisions are skipped).",
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			revision := 0
-			if len(args) == 1 {
-				n, err := strconv.Atoi(args[0])
-				if err != nil || n < 1 {
-					return fmt.Errorf("REVISION %q: want a revision number as ragdeploy history lists them", args[0])
-				}
-				revision = n
-			}
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if err := o.connect(cmd.Context()); err != nil {
-				return err
-			}
-			plan, to, err := o.release.RollbackPlan(cmd.Context(), o.plan, revision)
-			if err != nil {
-				return installHint(err, o.Env)
-			}
-			o.plan = plan
-			return o.run(cmd.Context(), fmt.Sprintf("rollback to revision %d of", to), fmt.Sprintf("Rollback to %d", to))
-		},
 	}
 	o.bindFlags(cmd)
 	o.bindDeployFlags(cmd)
-	return cmd
+	return runs(cmd, o)
+}
+
+func (o *rollbackOptions) Complete(cmd *cobra.Command, args []string) error {
+	if len(args) == 1 {
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 1 {
+			return fmt.Errorf("REVISION %q: want a revision number as ragdeploy history lists them", args[0])
+		}
+		o.revision = n
+	}
+	return o.deployOptions.Complete(cmd, args)
+}
+
+func (o *rollbackOptions) Run(ctx context.Context) error {
+	plan, to, err := o.release.RollbackPlan(ctx, o.plan, o.revision)
+	if err != nil {
+		return installHint(err, o.Env)
+	}
+	o.plan = plan
+	return o.apply(ctx, fmt.Sprintf("rollback to revision %d of", to), fmt.Sprintf("Rollback to %d", to))
 }
 
 // bindDeployFlags adds --dry-run, --timeout and -o.
@@ -150,7 +155,12 @@ func (o *deployOptions) bindDeployFlags(cmd *cobra.Command) {
 	bindOutput(cmd, &o.Output)
 }
 
-func (o *deployOptions) validate() error {
+// Complete loads the environment and connects to its cluster.
+func (o *deployOptions) Complete(cmd *cobra.Command, _ []string) error {
+	return o.connect(cmd.Context())
+}
+
+func (o *deployOptions) Validate() error {
 	if o.DryRun != "" && o.DryRun != "none" && o.DryRun != "server" {
 		return fmt.Errorf("--dry-run: %q is not one of none, server", o.DryRun)
 	}
@@ -160,11 +170,11 @@ func (o *deployOptions) validate() error {
 	return validateOutput(o.Output)
 }
 
-// run applies o.plan (Manager.Upgrade) as a new revision described by
+// apply applies o.plan (Manager.Upgrade) as a new revision described by
 // description ("": Helm's own), printing what changes, the
 // progress and the outcome; with -o json or yaml stdout carries the
 // result alone and the human account goes to stderr.
-func (o *deployOptions) run(ctx context.Context, what, description string) error {
+func (o *deployOptions) apply(ctx context.Context, what, description string) error {
 	human := o.streams.Out
 	if o.Output != "text" {
 		human = o.streams.ErrOut
@@ -198,9 +208,14 @@ func (o *deployOptions) run(ctx context.Context, what, description string) error
 	})
 }
 
+// diffOptions show what an upgrade would change.
+type diffOptions struct {
+	envOptions
+	output string
+}
+
 func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &envOptions{kube: kube, streams: streams}
-	var output string
+	o := &diffOptions{envOptions: envOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
 		Use:     "diff --env ENV",
 		Example: "  ragdeploy diff --env staging\n  ragdeploy diff --env staging --set api.image.tag=1.2.0",
@@ -209,41 +224,40 @@ func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			"prints each object and field that would change, be created or be deleted.\n" +
 			"Secret values are shown as fingerprints.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := validateOutput(output); err != nil {
-				return err
-			}
-			if err := o.connect(cmd.Context()); err != nil {
-				return err
-			}
-			report, removed, err := o.release.Diff(cmd.Context(), o.plan)
-			if err != nil {
-				return err
-			}
-			clean := report.Clean() && len(removed) == 0
-			switch {
-			case output != "text":
-				if err := printObject(streams.Out, output, struct {
-					Release   string `json:"release"`
-					Namespace string `json:"namespace"`
-					changeSet `json:",inline"`
-				}{o.target.Name, o.target.Namespace, changeSetOf(report, removed)}); err != nil {
-					return err
-				}
-			case clean:
-				fmt.Fprintf(streams.Out, "%s: no changes (%d objects compared)\n", o.target, report.Checked)
-			default:
-				printReport(streams.Out, report, removed, diffVerbs)
-			}
-			if clean {
-				return nil
-			}
-			return found("%s: %d objects would change", o.target, len(report.Objects)+len(removed))
-		},
 	}
 	o.bindFlagsWithSets(cmd)
-	bindOutput(cmd, &output)
-	return cmd
+	bindOutput(cmd, &o.output)
+	return runs(cmd, o)
+}
+
+func (o *diffOptions) Complete(cmd *cobra.Command, _ []string) error { return o.connect(cmd.Context()) }
+
+func (o *diffOptions) Validate() error { return validateOutput(o.output) }
+
+func (o *diffOptions) Run(ctx context.Context) error {
+	report, removed, err := o.release.Diff(ctx, o.plan)
+	if err != nil {
+		return err
+	}
+	clean := report.Clean() && len(removed) == 0
+	switch {
+	case o.output != "text":
+		if err := printObject(o.streams.Out, o.output, struct {
+			Release   string `json:"release"`
+			Namespace string `json:"namespace"`
+			changeSet `json:",inline"`
+		}{o.target.Name, o.target.Namespace, changeSetOf(report, removed)}); err != nil {
+			return err
+		}
+	case clean:
+		fmt.Fprintf(o.streams.Out, "%s: no changes (%d objects compared)\n", o.target, report.Checked)
+	default:
+		printReport(o.streams.Out, report, removed, diffVerbs)
+	}
+	if clean {
+		return nil
+	}
+	return found("%s: %d objects would change", o.target, len(report.Objects)+len(removed))
 }
 
 // installHint adds how to install to an error saying that env's release
@@ -255,97 +269,114 @@ func installHint(err error, env string) error {
 	return err
 }
 
+// uninstallOptions remove an environment's release.
+type uninstallOptions struct {
+	envOptions
+	purge           bool
+	confirm, output string
+	timeout         time.Duration
+}
+
 func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &envOptions{kube: kube, streams: streams}
-	var purge bool
-	var confirm, output string
-	var timeout time.Duration
+	o := &uninstallOptions{envOptions: envOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
 		Use:     "uninstall --env ENV",
 		Example: "  ragdeploy uninstall --env development              # volumes and Secrets stay\n  ragdeploy uninstall --env development --purge-data   # and deletes them (asks first)",
 		Short:   "Remove an environment's release; data (volumes, Secrets) stays unless --purge-data",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if confirm != "" && !purge {
-				return errors.New("--confirm only goes with --purge-data")
-			}
-			if err := validateOutput(output); err != nil {
-				return err
-			}
-			if err := o.connect(cmd.Context()); err != nil {
-				return err
-			}
-			if purge {
-				data, err := o.release.Data(cmd.Context(), o.plan.Env.Name)
-				if err != nil {
-					return err
-				}
-				if confirm == "" {
-					fmt.Fprintf(streams.Out, "--purge-data deletes %d PersistentVolumeClaims %v and %d Secrets %v in %s.\nType the namespace to confirm: ",
-						len(data.PersistentVolumeClaims), data.PersistentVolumeClaims, len(data.Secrets), data.Secrets, o.target.Namespace)
-					line, _ := bufio.NewReader(streams.In).ReadString('\n')
-					confirm = strings.TrimSpace(line)
-				}
-				if confirm != o.target.Namespace {
-					return fmt.Errorf("confirmation %q does not match namespace %s; nothing was deleted", confirm, o.target.Namespace)
-				}
-			}
-			kept, err := o.release.Uninstall(cmd.Context(), o.plan.Env.Name, purge, timeout)
-			if err != nil {
-				return installHint(err, o.Env)
-			}
-			if output != "text" {
-				return printObject(streams.Out, output, struct {
-					Release   string `json:"release"`
-					Namespace string `json:"namespace"`
-					Purged    bool   `json:"purged"`
-					*release.Kept
-				}{o.target.Name, o.target.Namespace, purge, kept})
-			}
-			switch {
-			case !kept.Uninstalled:
-				fmt.Fprintf(streams.Out, "%s was not installed; deleted the %d PersistentVolumeClaims and %d Secrets it had kept\n", o.target, len(kept.PersistentVolumeClaims), len(kept.Secrets))
-			case purge:
-				fmt.Fprintf(streams.Out, "uninstalled %s; deleted %d PersistentVolumeClaims and %d Secrets\n", o.target, len(kept.PersistentVolumeClaims), len(kept.Secrets))
-			default:
-				fmt.Fprintf(streams.Out, "uninstalled %s; kept %d PersistentVolumeClaims %v and %d Secrets %v (delete them with --purge-data)\n",
-					o.target, len(kept.PersistentVolumeClaims), kept.PersistentVolumeClaims, len(kept.Secrets), kept.Secrets)
-			}
-			return nil
-		},
 	}
 	o.bindFlags(cmd)
-	cmd.Flags().BoolVar(&purge, "purge-data", false, "also delete the PersistentVolumeClaims and the environment's Secrets")
-	cmd.Flags().StringVar(&confirm, "confirm", "", "with --purge-data: the namespace, instead of typing it")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for objects to be gone")
-	bindOutput(cmd, &output)
-	return cmd
+	cmd.Flags().BoolVar(&o.purge, "purge-data", false, "also delete the PersistentVolumeClaims and the environment's Secrets")
+	cmd.Flags().StringVar(&o.confirm, "confirm", "", "with --purge-data: the namespace, instead of typing it")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for objects to be gone")
+	bindOutput(cmd, &o.output)
+	return runs(cmd, o)
+}
+
+func (o *uninstallOptions) Complete(cmd *cobra.Command, _ []string) error {
+	return o.connect(cmd.Context())
+}
+
+func (o *uninstallOptions) Validate() error {
+	if o.confirm != "" && !o.purge {
+		return errors.New("--confirm only goes with --purge-data")
+	}
+	return validateOutput(o.output)
+}
+
+func (o *uninstallOptions) Run(ctx context.Context) error {
+	if o.purge {
+		data, err := o.release.Data(ctx, o.plan.Env.Name)
+		if err != nil {
+			return err
+		}
+		if o.confirm == "" {
+			fmt.Fprintf(o.streams.Out, "--purge-data deletes %d PersistentVolumeClaims %v and %d Secrets %v in %s.\nType the namespace to confirm: ",
+				len(data.PersistentVolumeClaims), data.PersistentVolumeClaims, len(data.Secrets), data.Secrets, o.target.Namespace)
+			line, _ := bufio.NewReader(o.streams.In).ReadString('\n')
+			o.confirm = strings.TrimSpace(line)
+		}
+		if o.confirm != o.target.Namespace {
+			return fmt.Errorf("confirmation %q does not match namespace %s; nothing was deleted", o.confirm, o.target.Namespace)
+		}
+	}
+	kept, err := o.release.Uninstall(ctx, o.plan.Env.Name, o.purge, o.timeout)
+	if err != nil {
+		return installHint(err, o.Env)
+	}
+	if o.output != "text" {
+		return printObject(o.streams.Out, o.output, struct {
+			Release   string `json:"release"`
+			Namespace string `json:"namespace"`
+			Purged    bool   `json:"purged"`
+			*release.Kept
+		}{o.target.Name, o.target.Namespace, o.purge, kept})
+	}
+	switch {
+	case !kept.Uninstalled:
+		fmt.Fprintf(o.streams.Out, "%s was not installed; deleted the %d PersistentVolumeClaims and %d Secrets it had kept\n", o.target, len(kept.PersistentVolumeClaims), len(kept.Secrets))
+	case o.purge:
+		fmt.Fprintf(o.streams.Out, "uninstalled %s; deleted %d PersistentVolumeClaims and %d Secrets\n", o.target, len(kept.PersistentVolumeClaims), len(kept.Secrets))
+	default:
+		fmt.Fprintf(o.streams.Out, "uninstalled %s; kept %d PersistentVolumeClaims %v and %d Secrets %v (delete them with --purge-data)\n",
+			o.target, len(kept.PersistentVolumeClaims), kept.PersistentVolumeClaims, len(kept.Secrets), kept.Secrets)
+	}
+	return nil
+}
+
+// testOptions run the release's tests.
+type testOptions struct {
+	envOptions
+	timeout time.Duration
 }
 
 func newTestCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &envOptions{kube: kube, streams: streams}
-	var timeout time.Duration
+	o := &testOptions{envOptions: envOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
 		Use:     "test --env ENV",
 		Example: "  ragdeploy test --env staging",
 		Short:   "Run the release's tests (helm test) and wait for them",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if timeout <= 0 {
-				return errors.New("--timeout must be positive")
-			}
-			if err := o.connect(cmd.Context()); err != nil {
-				return err
-			}
-			start := time.Now()
-			if err := o.release.Test(timeout); err != nil {
-				return err
-			}
-			fmt.Fprintf(streams.Out, "tests of %s passed in %.1fs\n", o.target, time.Since(start).Seconds())
-			return nil
-		},
 	}
 	o.bindFlags(cmd)
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the tests")
-	return cmd
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the tests")
+	return runs(cmd, o)
+}
+
+func (o *testOptions) Complete(cmd *cobra.Command, _ []string) error { return o.connect(cmd.Context()) }
+
+func (o *testOptions) Validate() error {
+	if o.timeout <= 0 {
+		return errors.New("--timeout must be positive")
+	}
+	return nil
+}
+
+func (o *testOptions) Run(context.Context) error {
+	start := time.Now()
+	if err := o.release.Test(o.timeout); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.streams.Out, "tests of %s passed in %.1fs\n", o.target, time.Since(start).Seconds())
+	return nil
 }

@@ -41,35 +41,41 @@ func newDriftCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 			"emits a Warning Event per drifted object and exports ragdeploy_drift_objects on\n" +
 			"--metrics-addr.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := validateOutput(o.Output); err != nil {
-				return err
-			}
-			if o.Watch < 0 || (o.Watch > 0 && o.Watch < time.Second) {
-				return errors.New("--watch: the interval must be at least 1s")
-			}
-			if o.MetricsAddr != "" && o.Watch == 0 {
-				return errors.New("--metrics-addr only goes with --watch")
-			}
-			if err := o.connect(cmd.Context()); err != nil {
-				return err
-			}
-			if o.Watch > 0 {
-				return o.watch(cmd.Context())
-			}
-			report, err := o.checkOnce(cmd.Context())
-			if err != nil || report.Clean() {
-				return err
-			}
-			return found("%s: %d objects drifted", o.target, len(report.Objects))
-		},
 	}
 	o.bindFlags(cmd)
 	bindOutput(cmd, &o.Output)
 	cmd.Flags().BoolVar(&o.Fix, "fix", false, "re-apply the drifted objects (only those)")
 	cmd.Flags().DurationVar(&o.Watch, "watch", 0, "check again every INTERVAL until interrupted")
 	cmd.Flags().StringVar(&o.MetricsAddr, "metrics-addr", "", "with --watch: serve Prometheus metrics on this address (e.g. :9090)")
-	return cmd
+	return runs(cmd, o)
+}
+
+func (o *driftOptions) Complete(cmd *cobra.Command, _ []string) error {
+	return o.connect(cmd.Context())
+}
+
+func (o *driftOptions) Validate() error {
+	if err := validateOutput(o.Output); err != nil {
+		return err
+	}
+	if o.Watch < 0 || (o.Watch > 0 && o.Watch < time.Second) {
+		return errors.New("--watch: the interval must be at least 1s")
+	}
+	if o.MetricsAddr != "" && o.Watch == 0 {
+		return errors.New("--metrics-addr only goes with --watch")
+	}
+	return nil
+}
+
+func (o *driftOptions) Run(ctx context.Context) error {
+	if o.Watch > 0 {
+		return o.watch(ctx)
+	}
+	report, err := o.checkOnce(ctx)
+	if err != nil || report.Clean() {
+		return err
+	}
+	return found("%s: %d objects drifted", o.target, len(report.Objects))
 }
 
 // checkOnce checks, prints the report, and with --fix repairs and checks

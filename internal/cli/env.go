@@ -41,6 +41,16 @@ func (o *envOptions) bindFlagsWithSets(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&o.Sets, "set", nil, "override a value (a.b=c); applied after the environment file")
 }
 
+// Complete loads, validates and prepares the environment (the command's
+// Complete, unless it needs a cluster too: then connect).
+func (o *envOptions) Complete(cmd *cobra.Command, _ []string) error {
+	return o.complete(cmd.Context())
+}
+
+// Validate has nothing to add to what Complete checked; commands with
+// flags of their own check them in theirs.
+func (o *envOptions) Validate() error { return nil }
+
 // complete loads, validates and prepares the environment; nothing touches
 // a cluster yet.
 func (o *envOptions) complete(ctx context.Context) error {

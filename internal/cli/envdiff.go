@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -17,7 +18,7 @@ import (
 
 func newEnvCommand(streams Streams) *cobra.Command {
 	cmd := &cobra.Command{Use: "env", Short: "Work with environment files"}
-	var dir, output string
+	o := &envDiffOptions{streams: streams}
 	diff := &cobra.Command{
 		Use:     "diff ENV ENV",
 		Example: "  ragdeploy env diff staging production",
@@ -25,73 +26,85 @@ func newEnvCommand(streams Streams) *cobra.Command {
 		Long: "Compares two environments after layering each over the chart defaults, so a\n" +
 			"value one environment sets and the other inherits shows up too.",
 		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validateOutput(output); err != nil {
-				return err
-			}
-			c, err := render.LoadChart(charts.FS, "agentic-rag")
-			if err != nil {
-				return err
-			}
-			var flat [2]map[string]string
-			var files [2]string
-			for i, name := range args {
-				env, err := loadEnvironment(dir, name)
-				if err != nil {
-					return err
-				}
-				vals, err := util.CoalesceValues(c, env.Values)
-				if err != nil {
-					return fmt.Errorf("%s: %w", env.File, err)
-				}
-				flat[i] = map[string]string{
-					"release.name": env.Release.Name, "release.namespace": env.Release.Namespace,
-					"release.context": env.Release.Context, "policy": env.PolicyName(),
-					"secrets": secretsSource(env),
-				}
-				flatten("values", map[string]any(vals), flat[i])
-				files[i] = env.File
-			}
-			keys := map[string]bool{}
-			for _, f := range flat {
-				for k := range f {
-					keys[k] = true
-				}
-			}
-			var sorted []string
-			for k := range keys {
-				if flat[0][k] != flat[1][k] {
-					sorted = append(sorted, k)
-				}
-			}
-			sort.Strings(sorted)
-			if output != "text" {
-				type difference struct {
-					Path  string `json:"path"`
-					Left  string `json:"left"`
-					Right string `json:"right"`
-				}
-				result := struct {
-					Left        string       `json:"left"`
-					Right       string       `json:"right"`
-					Differences []difference `json:"differences"`
-				}{Left: files[0], Right: files[1], Differences: []difference{}}
-				for _, k := range sorted {
-					result.Differences = append(result.Differences, difference{k, flat[0][k], flat[1][k]})
-				}
-				return printObject(streams.Out, output, result)
-			}
-			fmt.Fprintf(streams.Out, "%s | %s: %d differences\n", files[0], files[1], len(sorted))
-			for _, k := range sorted {
-				fmt.Fprintf(streams.Out, "  %s: %s | %s\n", k, orUnset(flat[0][k]), orUnset(flat[1][k]))
-			}
-			return nil
-		},
 	}
-	bindEnvironmentsDir(diff, &dir)
-	bindOutput(diff, &output)
-	cmd.AddCommand(diff, newEnvListCommand(streams))
+	bindEnvironmentsDir(diff, &o.dir)
+	bindOutput(diff, &o.output)
+	cmd.AddCommand(runs(diff, o), newEnvListCommand(streams))
 	return cmd
+}
+
+// envDiffOptions compare two environments.
+type envDiffOptions struct {
+	streams     Streams
+	dir, output string
+	args        []string
+}
+
+func (o *envDiffOptions) Complete(_ *cobra.Command, args []string) error {
+	o.args = args
+	return nil
+}
+
+func (o *envDiffOptions) Validate() error { return validateOutput(o.output) }
+
+func (o *envDiffOptions) Run(context.Context) error {
+	c, err := render.LoadChart(charts.FS, "agentic-rag")
+	if err != nil {
+		return err
+	}
+	var flat [2]map[string]string
+	var files [2]string
+	for i, name := range o.args {
+		env, err := loadEnvironment(o.dir, name)
+		if err != nil {
+			return err
+		}
+		vals, err := util.CoalesceValues(c, env.Values)
+		if err != nil {
+			return fmt.Errorf("%s: %w", env.File, err)
+		}
+		flat[i] = map[string]string{
+			"release.name": env.Release.Name, "release.namespace": env.Release.Namespace,
+			"release.context": env.Release.Context, "policy": env.PolicyName(),
+			"secrets": secretsSource(env),
+		}
+		flatten("values", map[string]any(vals), flat[i])
+		files[i] = env.File
+	}
+	keys := map[string]bool{}
+	for _, f := range flat {
+		for k := range f {
+			keys[k] = true
+		}
+	}
+	var sorted []string
+	for k := range keys {
+		if flat[0][k] != flat[1][k] {
+			sorted = append(sorted, k)
+		}
+	}
+	sort.Strings(sorted)
+	if o.output != "text" {
+		type difference struct {
+			Path  string `json:"path"`
+			Left  string `json:"left"`
+			Right string `json:"right"`
+		}
+		result := struct {
+			Left        string       `json:"left"`
+			Right       string       `json:"right"`
+			Differences []difference `json:"differences"`
+		}{Left: files[0], Right: files[1], Differences: []difference{}}
+		for _, k := range sorted {
+			result.Differences = append(result.Differences, difference{k, flat[0][k], flat[1][k]})
+		}
+		return printObject(o.streams.Out, o.output, result)
+	}
+	fmt.Fprintf(o.streams.Out, "%s | %s: %d differences\n", files[0], files[1], len(sorted))
+	for _, k := range sorted {
+		fmt.Fprintf(o.streams.Out, "  %s: %s | %s\n", k, orUnset(flat[0][k]), orUnset(flat[1][k]))
+	}
+	return nil
 }
 
 // envEntry is one line of `env list` (and one object of its JSON).
@@ -105,60 +118,68 @@ type envEntry struct {
 	Error     string `json:"error,omitempty"`
 }
 
+// envListOptions list the environments.
+type envListOptions struct {
+	streams     Streams
+	dir, output string
+}
+
 func newEnvListCommand(streams Streams) *cobra.Command {
-	var dir, output string
+	o := &envListOptions{streams: streams}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List the environments: release target, policy profile and where secrets come from",
 		Example: "  ragdeploy env list\n  ragdeploy env list -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := validateOutput(output); err != nil {
-				return err
-			}
-			d, names, err := environmentFiles(dir)
-			if err != nil {
-				return err
-			}
-			entries := []envEntry{}
-			invalid := 0
-			for _, name := range names {
-				file := filepath.Join(d, name+".yaml")
-				e := envEntry{Name: name, File: file}
-				if env, err := envconfig.Load(file); err != nil {
-					e.Error, invalid = strings.SplitN(err.Error(), "\n", 2)[0], invalid+1
-				} else {
-					e.Namespace, e.Release, e.Policy, e.Secrets = env.Release.Namespace, env.Release.Name, env.PolicyName(), secretsSource(env)
-				}
-				entries = append(entries, e)
-			}
-			if output != "text" {
-				if err := printObject(streams.Out, output, entries); err != nil {
-					return err
-				}
-			} else {
-				w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "NAME\tNAMESPACE\tRELEASE\tPOLICY\tSECRETS")
-				for _, e := range entries {
-					if e.Error != "" {
-						fmt.Fprintf(w, "%s\t-\t-\t-\tinvalid: %s\n", e.Name, e.Error)
-						continue
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Namespace, e.Release, e.Policy, e.Secrets)
-				}
-				if err := w.Flush(); err != nil {
-					return err
-				}
-			}
-			if invalid > 0 {
-				return fmt.Errorf("%d of %d environment files in %s/ are invalid (hint: ragdeploy validate --env NAME)", invalid, len(entries), d)
-			}
-			return nil
-		},
 	}
-	bindEnvironmentsDir(cmd, &dir)
-	bindOutput(cmd, &output)
-	return cmd
+	bindEnvironmentsDir(cmd, &o.dir)
+	bindOutput(cmd, &o.output)
+	return runs(cmd, o)
+}
+
+func (o *envListOptions) Complete(*cobra.Command, []string) error { return nil }
+
+func (o *envListOptions) Validate() error { return validateOutput(o.output) }
+
+func (o *envListOptions) Run(context.Context) error {
+	d, names, err := environmentFiles(o.dir)
+	if err != nil {
+		return err
+	}
+	entries := []envEntry{}
+	invalid := 0
+	for _, name := range names {
+		file := filepath.Join(d, name+".yaml")
+		e := envEntry{Name: name, File: file}
+		if env, err := envconfig.Load(file); err != nil {
+			e.Error, invalid = strings.SplitN(err.Error(), "\n", 2)[0], invalid+1
+		} else {
+			e.Namespace, e.Release, e.Policy, e.Secrets = env.Release.Namespace, env.Release.Name, env.PolicyName(), secretsSource(env)
+		}
+		entries = append(entries, e)
+	}
+	if o.output != "text" {
+		if err := printObject(o.streams.Out, o.output, entries); err != nil {
+			return err
+		}
+	} else {
+		w := tabwriter.NewWriter(o.streams.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "NAME\tNAMESPACE\tRELEASE\tPOLICY\tSECRETS")
+		for _, e := range entries {
+			if e.Error != "" {
+				fmt.Fprintf(w, "%s\t-\t-\t-\tinvalid: %s\n", e.Name, e.Error)
+				continue
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Namespace, e.Release, e.Policy, e.Secrets)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	if invalid > 0 {
+		return fmt.Errorf("%d of %d environment files in %s/ are invalid (hint: ragdeploy validate --env NAME)", invalid, len(entries), d)
+	}
+	return nil
 }
 
 func secretsSource(env *envconfig.Environment) string {

@@ -37,7 +37,9 @@ func (o *localOptions) bindFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.StateDir, "state-dir", defaultLocalStateDir, "directory holding the cluster's certificates, data, logs and kubeconfig")
 }
 
-func (o *localOptions) complete() error {
+// Complete makes --state-dir absolute (the background supervisor runs
+// elsewhere).
+func (o *localOptions) Complete(*cobra.Command, []string) error {
 	if o.StateDir == "" {
 		return errors.New("--state-dir: must not be empty")
 	}
@@ -103,22 +105,17 @@ func newLocalUpCommand(streams Streams) *cobra.Command {
 		Annotations: map[string]string{annotationOwnLogger: "true"},
 		Short:       "Start the local cluster in the background (no-op when it already runs)",
 		Args:        cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.complete(); err != nil {
-				return err
-			}
-			if err := o.validate(); err != nil {
-				return err
-			}
-			o.realNodesAsked = cmd.Flags().Changed("real-nodes")
-			return o.run(cmd.Context())
-		},
 	}
 	o.bindUpFlags(cmd)
-	return cmd
+	return runs(cmd, o)
 }
 
-func (o *localUpOptions) validate() error {
+func (o *localUpOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.realNodesAsked = cmd.Flags().Changed("real-nodes")
+	return o.localOptions.Complete(cmd, args)
+}
+
+func (o *localUpOptions) Validate() error {
 	if o.Nodes < 1 || o.Nodes > 100 {
 		return fmt.Errorf("--nodes: %d is out of range; use 1..100", o.Nodes)
 	}
@@ -135,7 +132,7 @@ func (o *localUpOptions) validate() error {
 	return err
 }
 
-func (o *localUpOptions) run(ctx context.Context) error {
+func (o *localUpOptions) Run(ctx context.Context) error {
 	if s, ok := o.running(); ok {
 		if o.realNodesAsked && len(s.RealNodes) != o.RealNodes {
 			// Not the cluster asked for: say so rather than hand it over.
@@ -184,24 +181,24 @@ func invokedAs() string {
 // newLocalServeCommand is the supervisor `local up` starts in the background:
 // it runs the cluster, publishes its state, and stops it on SIGTERM/SIGINT.
 func newLocalServeCommand(streams Streams) *cobra.Command {
-	o := &localUpOptions{localOptions: localOptions{streams: streams}}
+	o := &localServeOptions{localUpOptions{localOptions: localOptions{streams: streams}}}
 	cmd := &cobra.Command{
 		Use:    "serve",
 		Short:  "Run the local cluster in the foreground until interrupted",
 		Hidden: true,
 		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.complete(); err != nil {
-				return err
-			}
-			return o.serve(cmd.Context())
-		},
 	}
 	o.bindUpFlags(cmd)
-	return cmd
+	return runs(cmd, o)
 }
 
-func (o *localUpOptions) serve(ctx context.Context) error {
+// localServeOptions run the cluster in the foreground: the supervisor `local
+// up` starts, with the flags up passes on (already validated there).
+type localServeOptions struct{ localUpOptions }
+
+func (o *localServeOptions) Validate() error { return nil }
+
+func (o *localServeOptions) Run(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	started := time.Now()
@@ -256,19 +253,20 @@ func newLocalDownCommand(streams Streams) *cobra.Command {
 		Example: "  ragdeploy local down\n  ragdeploy local down --state-dir /tmp/c1",
 		Short:   "Stop the local cluster and remove its state (no-op when none runs)",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.complete(); err != nil {
-				return err
-			}
-			return o.run()
-		},
 	}
 	o.bindFlags(cmd)
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 30*time.Second, "how long to wait for the cluster to stop before killing it")
-	return cmd
+	return runs(cmd, o)
 }
 
-func (o *localDownOptions) run() error {
+func (o *localDownOptions) Validate() error {
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout: must be positive, got %v", o.Timeout)
+	}
+	return nil
+}
+
+func (o *localDownOptions) Run(context.Context) error {
 	stopped, err := localcluster.StopBackground(o.StateDir, o.Timeout)
 	switch {
 	case err != nil:
@@ -281,45 +279,49 @@ func (o *localDownOptions) run() error {
 	return nil
 }
 
+// localStatusOptions show the local cluster's state.
+type localStatusOptions struct{ localOptions }
+
 func newLocalStatusCommand(streams Streams) *cobra.Command {
-	o := &localOptions{streams: streams}
+	o := &localStatusOptions{localOptions{streams: streams}}
 	cmd := &cobra.Command{
 		Use:     "status",
 		Example: "  ragdeploy local status",
 		Short:   "Show whether the local cluster runs, its components and nodes (exit 3 when not running)",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.complete(); err != nil {
-				return err
-			}
-			return localStatus(cmd.Context(), o)
-		},
 	}
 	o.bindFlags(cmd)
-	return cmd
+	return runs(cmd, o)
 }
 
+func (o *localStatusOptions) Validate() error { return nil }
+
+func (o *localStatusOptions) Run(ctx context.Context) error { return localStatus(ctx, &o.localOptions) }
+
+// localKubeconfigOptions print the local cluster's kubeconfig path.
+type localKubeconfigOptions struct{ localOptions }
+
 func newLocalKubeconfigCommand(streams Streams) *cobra.Command {
-	o := &localOptions{streams: streams}
+	o := &localKubeconfigOptions{localOptions{streams: streams}}
 	cmd := &cobra.Command{
 		Use:     "kubeconfig",
 		Example: "  export KUBECONFIG=$(ragdeploy local kubeconfig)",
 		Short:   "Print the path of the local cluster's admin kubeconfig",
 		Args:    cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
-			if err := o.complete(); err != nil {
-				return err
-			}
-			s, ok := o.running()
-			if !ok {
-				return errNotRunning(o.StateDir)
-			}
-			fmt.Fprintln(o.streams.Out, s.Kubeconfig)
-			return nil
-		},
 	}
 	o.bindFlags(cmd)
-	return cmd
+	return runs(cmd, o)
+}
+
+func (o *localKubeconfigOptions) Validate() error { return nil }
+
+func (o *localKubeconfigOptions) Run(context.Context) error {
+	s, ok := o.running()
+	if !ok {
+		return errNotRunning(o.StateDir)
+	}
+	fmt.Fprintln(o.streams.Out, s.Kubeconfig)
+	return nil
 }
 
 func errNotRunning(dir string) error {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -13,6 +14,8 @@ import (
 type localLoadOptions struct {
 	localOptions
 	Name string
+	// tarballs are the IMAGE_TAR arguments.
+	tarballs []string
 }
 
 func newLocalLoadCommand(streams Streams) *cobra.Command {
@@ -28,33 +31,40 @@ func newLocalLoadCommand(streams Streams) *cobra.Command {
 		Example: "  ragdeploy local load dist/ragdeploy-image.tar --name agentic-rag/ragdeploy:dev\n" +
 			"  ragdeploy local load api-2.0.0.tar",
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			if err := o.complete(); err != nil {
-				return err
-			}
-			if o.Name != "" && len(args) > 1 {
-				return errors.New("--name names the image of one tarball; give one IMAGE_TAR with it")
-			}
-			s, ok := o.running()
-			if !ok {
-				return errNotRunning(o.StateDir)
-			}
-			if s.Registry == "" {
-				return fmt.Errorf("the local cluster in %s has no real nodes, so no registry: start it with `ragdeploy local up --real-nodes 1`", o.StateDir)
-			}
-			for _, path := range args {
-				names, err := localcluster.Load(s.Registry, path, o.Name)
-				if err != nil {
-					return err
-				}
-				for _, n := range names {
-					fmt.Fprintf(o.streams.Out, "loaded %s from %s\n", n, path)
-				}
-			}
-			return nil
-		},
 	}
 	o.bindFlags(cmd)
 	cmd.Flags().StringVar(&o.Name, "name", "", "the image's name (repository:tag) when the tarball gives none, or instead of it")
-	return cmd
+	return runs(cmd, o)
+}
+
+func (o *localLoadOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.tarballs = args
+	return o.localOptions.Complete(cmd, args)
+}
+
+func (o *localLoadOptions) Validate() error {
+	if o.Name != "" && len(o.tarballs) > 1 {
+		return errors.New("--name names the image of one tarball; give one IMAGE_TAR with it")
+	}
+	return nil
+}
+
+func (o *localLoadOptions) Run(context.Context) error {
+	s, ok := o.running()
+	if !ok {
+		return errNotRunning(o.StateDir)
+	}
+	if s.Registry == "" {
+		return fmt.Errorf("the local cluster in %s has no real nodes, so no registry: start it with `ragdeploy local up --real-nodes 1`", o.StateDir)
+	}
+	for _, path := range o.tarballs {
+		names, err := localcluster.Load(s.Registry, path, o.Name)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			fmt.Fprintf(o.streams.Out, "loaded %s from %s\n", n, path)
+		}
+	}
+	return nil
 }

@@ -53,7 +53,7 @@ type pipelineOptions struct {
 }
 
 func newPipelineDeployCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &pipelineOptions{envOptions: envOptions{kube: kube, streams: streams}}
+	o := &pipelineDeployOptions{pipelineOptions{envOptions: envOptions{kube: kube, streams: streams}}}
 	cmd := &cobra.Command{
 		Use:     "deploy --env ENV [--image-tag TAG]",
 		Example: "  ragdeploy pipeline deploy --env staging --image-tag 1.2.0\n  ragdeploy pipeline deploy --env production --image-tag 1.2.0 --promote   # after the approval",
@@ -65,36 +65,46 @@ func newPipelineDeployCommand(streams Streams, kube *kubeOptions) *cobra.Command
 			"On any failure the rollout is aborted (traffic stays on, or returns to, the last\n" +
 			"good color), the webhook is notified and the exit code is 1.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Timeout <= 0 {
-				return errors.New("--timeout must be positive")
-			}
-			if o.ImageTag != "" {
-				if !imageTag.MatchString(o.ImageTag) {
-					return fmt.Errorf("--image-tag %q is not an image tag (letters, digits, _ . and -, at most 128, not starting with . or -; e.g. 1.2.3)", o.ImageTag)
-				}
-				o.Sets = append(o.Sets, "api.image.tag="+o.ImageTag)
-			} else {
-				o.ImageTag = "the environment's api version"
-			}
-			if err := o.connect(cmd.Context()); err != nil {
-				return err
-			}
-			start := time.Now()
-			err := o.deploy(cmd.Context())
-			if err != nil {
-				return o.fail(cmd.Context(), err)
-			}
-			fmt.Fprintf(streams.Out, "deployed %s to %s (%s) in %.1fs\n", o.ImageTag, o.plan.Env.Name, o.target, time.Since(start).Seconds())
-			return nil
-		},
 	}
 	o.bindFlagsWithSets(cmd)
 	cmd.Flags().StringVar(&o.ImageTag, "image-tag", "", "the api version to deploy (default: the environment file's)")
 	cmd.Flags().BoolVar(&o.Promote, "promote", false, "promote a rollout that waits for manual promotion")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 15*time.Minute, "how long the whole step may take")
 	cmd.Flags().StringVar(&o.Webhook, "notify-webhook", os.Getenv(EnvNotifyWebhook), "Slack-compatible webhook for failures (default $"+EnvNotifyWebhook+")")
-	return cmd
+	return runs(cmd, o)
+}
+
+// pipelineDeployOptions deploy a version and see its rollout through.
+type pipelineDeployOptions struct{ pipelineOptions }
+
+// Complete sets api.image.tag from --image-tag (checked first: it goes into
+// what is rendered), then loads the environment and connects.
+func (o *pipelineDeployOptions) Complete(cmd *cobra.Command, _ []string) error {
+	if o.ImageTag != "" {
+		if !imageTag.MatchString(o.ImageTag) {
+			return fmt.Errorf("--image-tag %q is not an image tag (letters, digits, _ . and -, at most 128, not starting with . or -; e.g. 1.2.3)", o.ImageTag)
+		}
+		o.Sets = append(o.Sets, "api.image.tag="+o.ImageTag)
+	} else {
+		o.ImageTag = "the environment's api version"
+	}
+	return o.connect(cmd.Context())
+}
+
+func (o *pipelineDeployOptions) Validate() error {
+	if o.Timeout <= 0 {
+		return errors.New("--timeout must be positive")
+	}
+	return nil
+}
+
+func (o *pipelineDeployOptions) Run(ctx context.Context) error {
+	start := time.Now()
+	if err := o.deploy(ctx); err != nil {
+		return o.fail(ctx, err)
+	}
+	fmt.Fprintf(o.streams.Out, "deployed %s to %s (%s) in %.1fs\n", o.ImageTag, o.plan.Env.Name, o.target, time.Since(start).Seconds())
+	return nil
 }
 
 func (o *pipelineOptions) deploy(ctx context.Context) error {
@@ -209,43 +219,64 @@ func (o *pipelineOptions) notify(ctx context.Context, reason, message string) {
 	}
 }
 
+// pipelineAbortOptions abort the rollout in flight (a pipeline's failure step).
+type pipelineAbortOptions struct {
+	pipelineOptions
+	reason string
+}
+
 func newPipelineAbortCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &pipelineOptions{envOptions: envOptions{kube: kube, streams: streams}}
-	var reason string
+	o := &pipelineAbortOptions{pipelineOptions: pipelineOptions{envOptions: envOptions{kube: kube, streams: streams}}}
 	cmd := &cobra.Command{
 		Use:     "abort --env ENV --reason TEXT",
 		Example: "  ragdeploy pipeline abort --env production --reason \"smoke test failed\"",
 		Short:   "Abort the environment's rollout in flight and notify (a pipeline's failure step)",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if reason == "" {
-				return errors.New("--reason is required")
-			}
-			if err := o.connect(cmd.Context()); err != nil {
-				return err
-			}
-			msg, err := o.abortInFlight(cmd.Context(), reason)
-			if err != nil {
-				return err
-			}
-			if msg != "" {
-				fmt.Fprintln(streams.Out, msg)
-			}
-			o.ImageTag = "(pipeline)"
-			o.notify(cmd.Context(), "PipelineFailed", reason)
-			return nil
-		},
 	}
 	o.bindFlags(cmd)
-	cmd.Flags().StringVar(&reason, "reason", "", "why the pipeline failed (sent with the notification)")
+	cmd.Flags().StringVar(&o.reason, "reason", "", "why the pipeline failed (sent with the notification)")
 	cmd.Flags().StringVar(&o.Webhook, "notify-webhook", os.Getenv(EnvNotifyWebhook), "Slack-compatible webhook (default $"+EnvNotifyWebhook+")")
-	return cmd
+	return runs(cmd, o)
+}
+
+func (o *pipelineAbortOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.ImageTag = "(pipeline)"
+	return o.connect(cmd.Context())
+}
+
+func (o *pipelineAbortOptions) Validate() error {
+	if o.reason == "" {
+		return errors.New("--reason is required")
+	}
+	return nil
+}
+
+func (o *pipelineAbortOptions) Run(ctx context.Context) error {
+	msg, err := o.abortInFlight(ctx, o.reason)
+	if err != nil {
+		return err
+	}
+	if msg != "" {
+		fmt.Fprintln(o.streams.Out, msg)
+	}
+	o.notify(ctx, "PipelineFailed", o.reason)
+	return nil
+}
+
+// pipelineControllerOptions install or upgrade the controller with an image.
+type pipelineControllerOptions struct {
+	kube             *kubeOptions
+	streams          Streams
+	image, namespace string
+	sets             []string
+	timeout          time.Duration
+	// target and plan: the release and the chart rendered for it (Complete).
+	target release.Target
+	plan   *release.ChartPlan
 }
 
 func newPipelineControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	var image, namespace string
-	var sets []string
-	var timeout time.Duration
+	o := &pipelineControllerOptions{kube: kube, streams: streams}
 	cmd := &cobra.Command{
 		Use:     "controller --image REF",
 		Example: "  ragdeploy pipeline controller --image ghcr.io/agentic-rag/ragdeploy@sha256:...",
@@ -254,48 +285,55 @@ func newPipelineControllerCommand(streams Streams, kube *kubeOptions) *cobra.Com
 			"as Helm release ragdeploy in --release-namespace, running --image (pinned by\n" +
 			"digest, as cd.yml's build job publishes it, or by tag). Waits until it is ready.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			values, err := controllerImageValues(image)
-			if err != nil {
-				return err
-			}
-			for _, s := range sets {
-				if err := strvals.ParseInto(s, values); err != nil {
-					return fmt.Errorf("--set %q: %w", s, err)
-				}
-			}
-			if timeout <= 0 {
-				return errors.New("--timeout must be positive")
-			}
-			c, err := render.LoadChart(charts.FS, "ragdeploy")
-			if err != nil {
-				return err
-			}
-			t := release.Target{Kubeconfig: kube.Kubeconfig, Context: kube.Context, Namespace: namespace, Name: "ragdeploy"}
-			// Rendered once, before the cluster is contacted.
-			plan, err := release.PrepareChart(cmd.Context(), c, t, values)
-			if err != nil {
-				return err
-			}
-			m, err := release.NewManager(t)
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			res, err := m.ApplyChart(cmd.Context(), plan, release.Options{Timeout: timeout, Progress: streams.Out})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(streams.Out, "controller %s revision %d runs %s (ready in %.1fs)\n", t, res.Revision, image, time.Since(start).Seconds())
-			return nil
-		},
 	}
-	cmd.Flags().StringVar(&image, "image", "", "controller image, repository@sha256:... or repository:tag")
-	cmd.Flags().StringVar(&namespace, "release-namespace", "ragdeploy-system", "namespace of the controller release")
-	cmd.Flags().StringArrayVar(&sets, "set", nil, "override a chart value (a.b=c)")
-	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the controller to be ready")
+	cmd.Flags().StringVar(&o.image, "image", "", "controller image, repository@sha256:... or repository:tag")
+	cmd.Flags().StringVar(&o.namespace, "release-namespace", "ragdeploy-system", "namespace of the controller release")
+	cmd.Flags().StringArrayVar(&o.sets, "set", nil, "override a chart value (a.b=c)")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the controller to be ready")
 	_ = cmd.MarkFlagRequired("image")
-	return cmd
+	return runs(cmd, o)
+}
+
+// Complete renders the chart with the image and --set values, once, before
+// the cluster is contacted.
+func (o *pipelineControllerOptions) Complete(cmd *cobra.Command, _ []string) error {
+	values, err := controllerImageValues(o.image)
+	if err != nil {
+		return err
+	}
+	for _, s := range o.sets {
+		if err := strvals.ParseInto(s, values); err != nil {
+			return fmt.Errorf("--set %q: %w", s, err)
+		}
+	}
+	c, err := render.LoadChart(charts.FS, "ragdeploy")
+	if err != nil {
+		return err
+	}
+	o.target = release.Target{Kubeconfig: o.kube.Kubeconfig, Context: o.kube.Context, Namespace: o.namespace, Name: "ragdeploy"}
+	o.plan, err = release.PrepareChart(cmd.Context(), c, o.target, values)
+	return err
+}
+
+func (o *pipelineControllerOptions) Validate() error {
+	if o.timeout <= 0 {
+		return errors.New("--timeout must be positive")
+	}
+	return nil
+}
+
+func (o *pipelineControllerOptions) Run(ctx context.Context) error {
+	m, err := release.NewManager(o.target)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res, err := m.ApplyChart(ctx, o.plan, release.Options{Timeout: o.timeout, Progress: o.streams.Out})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.streams.Out, "controller %s revision %d runs %s (ready in %.1fs)\n", o.target, res.Revision, o.image, time.Since(start).Seconds())
+	return nil
 }
 
 // controllerImageValues turns an image reference into the controller

@@ -62,6 +62,9 @@ type releaseOptions struct {
 	Env     string
 	Dir     string
 	Output  string
+
+	env     *envconfig.Environment
+	release *release.Manager
 }
 
 func (o *releaseOptions) bindFlags(cmd *cobra.Command) {
@@ -69,60 +72,61 @@ func (o *releaseOptions) bindFlags(cmd *cobra.Command) {
 	bindOutput(cmd, &o.Output)
 }
 
-// connect loads the environment and connects to its release.
-func (o *releaseOptions) connect() (*envconfig.Environment, *release.Manager, error) {
-	if err := validateOutput(o.Output); err != nil {
-		return nil, nil, err
-	}
+// Complete loads the environment and connects to its release.
+func (o *releaseOptions) Complete(*cobra.Command, []string) error {
 	env, err := loadEnvironment(o.Dir, o.Env)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	m, err := release.NewManager(release.TargetOf(env, o.kube.Kubeconfig, o.kube.Context))
-	return env, m, err
+	o.env = env
+	o.release, err = release.NewManager(release.TargetOf(env, o.kube.Kubeconfig, o.kube.Context))
+	return err
 }
 
+func (o *releaseOptions) Validate() error { return validateOutput(o.Output) }
+
+// releaseStatusOptions show an environment's release.
+type releaseStatusOptions struct{ releaseOptions }
+
 func newStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &releaseOptions{kube: kube, streams: streams}
+	o := &releaseStatusOptions{releaseOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
 		Use:     "status --env ENV",
 		Short:   "Show an environment's release: revision, its rollouts' phase and colors, and drift, in one view",
 		Example: "  ragdeploy status --env staging\n  ragdeploy status --env staging -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, m, err := o.connect()
-			if err != nil {
-				return err
-			}
-			st, err := statusOf(env, m)
-			if err == nil && st.Revision > 0 {
-				err = st.addDetail(cmd.Context(), env, m)
-			}
-			if err != nil {
-				return err
-			}
-			if o.Output != "text" {
-				return printObject(streams.Out, o.Output, st)
-			}
-			fmt.Fprintf(streams.Out, "Release:   %s/%s (environment %s)\n", st.Namespace, st.Release, st.Environment)
-			if st.Revision == 0 {
-				fmt.Fprintf(streams.Out, "Status:    not installed (hint: ragdeploy install --env %s)\n", env.Name)
-				return nil
-			}
-			fmt.Fprintf(streams.Out, "Status:    revision %d %s\n", st.Revision, st.Status)
-			for _, r := range st.Rollouts {
-				fmt.Fprintf(streams.Out, "Rollout:   %s %s (%s): active %s, stable %s, ready %s", r.Name, r.Phase, r.State, orNone(r.ActiveColor), orNone(r.StableRevision), r.Ready)
-				if r.Message != "" {
-					fmt.Fprintf(streams.Out, " - %s", r.Message)
-				}
-				fmt.Fprintln(streams.Out)
-			}
-			fmt.Fprintf(streams.Out, "Drift:     %s\n", st.Drift)
-			return nil
-		},
 	}
 	o.bindFlags(cmd)
-	return cmd
+	return runs(cmd, o)
+}
+
+func (o *releaseStatusOptions) Run(ctx context.Context) error {
+	env, m, out := o.env, o.release, o.streams.Out
+	st, err := statusOf(env, m)
+	if err == nil && st.Revision > 0 {
+		err = st.addDetail(ctx, env, m)
+	}
+	if err != nil {
+		return err
+	}
+	if o.Output != "text" {
+		return printObject(out, o.Output, st)
+	}
+	fmt.Fprintf(out, "Release:   %s/%s (environment %s)\n", st.Namespace, st.Release, st.Environment)
+	if st.Revision == 0 {
+		fmt.Fprintf(out, "Status:    not installed (hint: ragdeploy install --env %s)\n", env.Name)
+		return nil
+	}
+	fmt.Fprintf(out, "Status:    revision %d %s\n", st.Revision, st.Status)
+	for _, r := range st.Rollouts {
+		fmt.Fprintf(out, "Rollout:   %s %s (%s): active %s, stable %s, ready %s", r.Name, r.Phase, r.State, orNone(r.ActiveColor), orNone(r.StableRevision), r.Ready)
+		if r.Message != "" {
+			fmt.Fprintf(out, " - %s", r.Message)
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintf(out, "Drift:     %s\n", st.Drift)
+	return nil
 }
 
 // statusOf reads an environment's release: its deployed revision.
@@ -164,93 +168,105 @@ func (st *releaseStatus) addDetail(ctx context.Context, env *envconfig.Environme
 	return nil
 }
 
+// historyOptions list a release's revisions.
+type historyOptions struct{ releaseOptions }
+
 func newHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &releaseOptions{kube: kube, streams: streams}
+	o := &historyOptions{releaseOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
 		Use:     "history --env ENV",
 		Short:   "List the revisions of an environment's release, oldest first",
 		Example: "  ragdeploy history --env staging\n  ragdeploy history --env staging -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, m, err := o.connect()
-			if err != nil {
-				return err
-			}
-			revs, err := m.History()
-			if err != nil {
-				return installHint(err, o.Env)
-			}
-			type entry struct {
-				Revision    int    `json:"revision"`
-				Status      string `json:"status"`
-				Description string `json:"description"`
-			}
-			entries := []entry{}
-			for _, r := range revs {
-				entries = append(entries, entry{Revision: r.Number, Status: r.Status, Description: r.Description})
-			}
-			if o.Output != "text" {
-				return printObject(streams.Out, o.Output, entries)
-			}
-			w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "REVISION\tSTATUS\tDESCRIPTION")
-			for _, e := range entries {
-				fmt.Fprintf(w, "%d\t%s\t%s\n", e.Revision, e.Status, e.Description)
-			}
-			return w.Flush()
-		},
 	}
 	o.bindFlags(cmd)
-	return cmd
+	return runs(cmd, o)
+}
+
+func (o *historyOptions) Run(context.Context) error {
+	revs, err := o.release.History()
+	if err != nil {
+		return installHint(err, o.Env)
+	}
+	type entry struct {
+		Revision    int    `json:"revision"`
+		Status      string `json:"status"`
+		Description string `json:"description"`
+	}
+	entries := []entry{}
+	for _, r := range revs {
+		entries = append(entries, entry{Revision: r.Number, Status: r.Status, Description: r.Description})
+	}
+	if o.Output != "text" {
+		return printObject(o.streams.Out, o.Output, entries)
+	}
+	w := tabwriter.NewWriter(o.streams.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "REVISION\tSTATUS\tDESCRIPTION")
+	for _, e := range entries {
+		fmt.Fprintf(w, "%d\t%s\t%s\n", e.Revision, e.Status, e.Description)
+	}
+	return w.Flush()
+}
+
+// listOptions list every environment's release.
+type listOptions struct {
+	kube        *kubeOptions
+	streams     Streams
+	dir, output string
+	// files are the environment files found (Complete).
+	filesDir string
+	names    []string
 }
 
 func newListCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	var dir, output string
+	o := &listOptions{kube: kube, streams: streams}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List every environment's release on the cluster: namespace, revision and status",
 		Example: "  ragdeploy list\n  ragdeploy list -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := validateOutput(output); err != nil {
-				return err
-			}
-			d, names, err := environmentFiles(dir)
-			if err != nil {
-				return err
-			}
-			entries := []*releaseStatus{}
-			for _, name := range names {
-				env, err := envconfig.Load(filepath.Join(d, name+".yaml"))
-				if err != nil {
-					return fmt.Errorf("%w (hint: ragdeploy env list shows every file's state)", err)
-				}
-				m, err := release.NewManager(release.TargetOf(env, kube.Kubeconfig, kube.Context))
-				if err != nil {
-					return err
-				}
-				st, err := statusOf(env, m)
-				if err != nil {
-					return err
-				}
-				entries = append(entries, st)
-			}
-			if output != "text" {
-				return printObject(streams.Out, output, entries)
-			}
-			w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ENVIRONMENT\tNAMESPACE\tRELEASE\tREVISION\tSTATUS")
-			for _, e := range entries {
-				rev := "-"
-				if e.Revision > 0 {
-					rev = fmt.Sprint(e.Revision)
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Environment, e.Namespace, e.Release, rev, e.Status)
-			}
-			return w.Flush()
-		},
 	}
-	bindEnvironmentsDir(cmd, &dir)
-	bindOutput(cmd, &output)
-	return cmd
+	bindEnvironmentsDir(cmd, &o.dir)
+	bindOutput(cmd, &o.output)
+	return runs(cmd, o)
+}
+
+func (o *listOptions) Complete(*cobra.Command, []string) error {
+	var err error
+	o.filesDir, o.names, err = environmentFiles(o.dir)
+	return err
+}
+
+func (o *listOptions) Validate() error { return validateOutput(o.output) }
+
+func (o *listOptions) Run(context.Context) error {
+	entries := []*releaseStatus{}
+	for _, name := range o.names {
+		env, err := envconfig.Load(filepath.Join(o.filesDir, name+".yaml"))
+		if err != nil {
+			return fmt.Errorf("%w (hint: ragdeploy env list shows every file's state)", err)
+		}
+		m, err := release.NewManager(release.TargetOf(env, o.kube.Kubeconfig, o.kube.Context))
+		if err != nil {
+			return err
+		}
+		st, err := statusOf(env, m)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, st)
+	}
+	if o.output != "text" {
+		return printObject(o.streams.Out, o.output, entries)
+	}
+	w := tabwriter.NewWriter(o.streams.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ENVIRONMENT\tNAMESPACE\tRELEASE\tREVISION\tSTATUS")
+	for _, e := range entries {
+		rev := "-"
+		if e.Revision > 0 {
+			rev = fmt.Sprint(e.Revision)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", e.Environment, e.Namespace, e.Release, rev, e.Status)
+	}
+	return w.Flush()
 }

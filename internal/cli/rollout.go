@@ -37,32 +37,42 @@ type rolloutOptions struct {
 	rollouts  bluegreen.Rollouts
 }
 
-// complete names the rollout and connects to the cluster: NAME in
-// --namespace, or with --env the environment's namespace and, when NAME is
-// not given, the one rollout of the environment's release there.
-func (o *rolloutOptions) complete(ctx context.Context, args []string) error {
+// Complete names the rollout and its namespace, without the cluster: NAME
+// in --namespace, or with --env the environment's namespace (and, when NAME
+// is not given, the environment's rollout, which connect looks up).
+func (o *rolloutOptions) Complete(_ *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		o.Name = args[0]
 	}
 	if o.Env == "" {
-		if o.Name == "" {
-			return errors.New("name a rollout, or pass --env to take the environment's (hint: ragdeploy rollout list)")
-		}
 		ns, err := o.kube.namespace()
 		if err != nil {
 			return err
 		}
 		o.namespace = ns
-	} else {
-		env, err := loadEnvironment(o.Dir, o.Env)
-		if err != nil {
-			return err
-		}
-		if err := o.kube.agreesWith(env, o.Env); err != nil {
-			return err
-		}
-		o.env, o.namespace = env, env.Release.Namespace
+		return nil
 	}
+	env, err := loadEnvironment(o.Dir, o.Env)
+	if err != nil {
+		return err
+	}
+	if err := o.kube.agreesWith(env, o.Env); err != nil {
+		return err
+	}
+	o.env, o.namespace = env, env.Release.Namespace
+	return nil
+}
+
+func (o *rolloutOptions) Validate() error {
+	if o.Env == "" && o.Name == "" {
+		return errors.New("name a rollout, or pass --env to take the environment's (hint: ragdeploy rollout list)")
+	}
+	return nil
+}
+
+// connect connects to the cluster and, when no NAME was given, finds the
+// one rollout of the environment's release there (get does it first).
+func (o *rolloutOptions) connect(ctx context.Context) error {
 	var err error
 	if o.client, err = o.kube.client(); err != nil {
 		return err
@@ -98,8 +108,14 @@ func (o *rolloutOptions) key() types.NamespacedName {
 	return types.NamespacedName{Namespace: o.namespace, Name: o.Name}
 }
 
-// get reads the BlueGreenDeployment, with a clear error when it is missing.
+// get connects (once) and reads the BlueGreenDeployment, with a clear
+// error when it is missing.
 func (o *rolloutOptions) get(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
+	if o.client == nil {
+		if err := o.connect(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return o.rollouts.Get(ctx, o.key())
 }
 
@@ -183,95 +199,108 @@ func newRolloutCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	return cmd
 }
 
+// rolloutListOptions list rollouts.
+type rolloutListOptions struct {
+	kube    *kubeOptions
+	streams Streams
+	all     bool
+	output  string
+}
+
 func newRolloutListCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	var all bool
-	var output string
+	o := &rolloutListOptions{kube: kube, streams: streams}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List the rollouts in a namespace (or every namespace with -A): phase, state, colors, readiness",
 		Example: "  ragdeploy rollout list -n agentic-rag-staging\n  ragdeploy rollout list -A -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := validateOutput(output); err != nil {
-				return err
-			}
-			var opts []client.ListOption
-			if !all {
-				ns, err := kube.namespace()
-				if err != nil {
-					return err
-				}
-				opts = append(opts, client.InNamespace(ns))
-			}
-			c, err := kube.client()
-			if err != nil {
-				return err
-			}
-			var list v1alpha1.BlueGreenDeploymentList
-			if err := c.List(cmd.Context(), &list, opts...); err != nil {
-				return release.ExplainKubeconfig(err, kube.Kubeconfig)
-			}
-			slices.SortFunc(list.Items, func(a, b v1alpha1.BlueGreenDeployment) int {
-				return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-			})
-			entries := []rolloutSummary{}
-			for i := range list.Items {
-				entries = append(entries, summaryOf(&list.Items[i]))
-			}
-			if output != "text" {
-				return printObject(streams.Out, output, entries)
-			}
-			if len(entries) == 0 {
-				fmt.Fprintln(streams.ErrOut, "No rollouts found.")
-				return nil
-			}
-			w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			ns := func(rolloutSummary) string { return "" }
-			if all {
-				fmt.Fprint(w, "NAMESPACE\t")
-				ns = func(e rolloutSummary) string { return e.Namespace + "\t" }
-			}
-			fmt.Fprintln(w, "NAME\tPHASE\tSTATE\tACTIVE\tSTABLE\tREADY")
-			for _, e := range entries {
-				fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\t%s\t%s\n", ns(e), e.Name, orNone(e.Phase), e.State, orNone(e.ActiveColor), orNone(e.StableRevision), e.Ready)
-			}
-			return w.Flush()
-		},
 	}
-	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the rollouts of every namespace")
-	bindOutput(cmd, &output)
-	return cmd
+	cmd.Flags().BoolVarP(&o.all, "all-namespaces", "A", false, "list the rollouts of every namespace")
+	bindOutput(cmd, &o.output)
+	return runs(cmd, o)
+}
+
+func (o *rolloutListOptions) Complete(*cobra.Command, []string) error { return nil }
+
+func (o *rolloutListOptions) Validate() error { return validateOutput(o.output) }
+
+func (o *rolloutListOptions) Run(ctx context.Context) error {
+	var opts []client.ListOption
+	if !o.all {
+		ns, err := o.kube.namespace()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, client.InNamespace(ns))
+	}
+	c, err := o.kube.client()
+	if err != nil {
+		return err
+	}
+	var list v1alpha1.BlueGreenDeploymentList
+	if err := c.List(ctx, &list, opts...); err != nil {
+		return release.ExplainKubeconfig(err, o.kube.Kubeconfig)
+	}
+	slices.SortFunc(list.Items, func(a, b v1alpha1.BlueGreenDeployment) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	entries := []rolloutSummary{}
+	for i := range list.Items {
+		entries = append(entries, summaryOf(&list.Items[i]))
+	}
+	if o.output != "text" {
+		return printObject(o.streams.Out, o.output, entries)
+	}
+	if len(entries) == 0 {
+		fmt.Fprintln(o.streams.ErrOut, "No rollouts found.")
+		return nil
+	}
+	w := tabwriter.NewWriter(o.streams.Out, 0, 4, 2, ' ', 0)
+	ns := func(rolloutSummary) string { return "" }
+	if o.all {
+		fmt.Fprint(w, "NAMESPACE\t")
+		ns = func(e rolloutSummary) string { return e.Namespace + "\t" }
+	}
+	fmt.Fprintln(w, "NAME\tPHASE\tSTATE\tACTIVE\tSTABLE\tREADY")
+	for _, e := range entries {
+		fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\t%s\t%s\n", ns(e), e.Name, orNone(e.Phase), e.State, orNone(e.ActiveColor), orNone(e.StableRevision), e.Ready)
+	}
+	return w.Flush()
 }
 
 // rolloutAction is one of promote, abort, retry.
 type rolloutAction func(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error)
 
+// rolloutActionOptions run promote, abort or retry.
+type rolloutActionOptions struct {
+	rolloutOptions
+	act rolloutAction
+}
+
 func newRolloutActionCommand(streams Streams, kube *kubeOptions, use, short string, act rolloutAction) *cobra.Command {
-	o := &rolloutOptions{kube: kube, streams: streams}
+	o := &rolloutActionOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}, act: act}
 	cmd := &cobra.Command{
 		Use:               use + " [NAME]",
 		Example:           "  ragdeploy rollout " + use + " --env staging\n  ragdeploy rollout " + use + " agentic-rag-api -n agentic-rag-staging",
 		Short:             short,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: kube.completeRollouts,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(cmd.Context(), args); err != nil {
-				return err
-			}
-			b, err := o.get(cmd.Context())
-			if err != nil {
-				return err
-			}
-			msg, err := act(cmd.Context(), o, b)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(o.streams.Out, msg)
-			return nil
-		},
 	}
 	o.bindEnvFlags(cmd)
-	return cmd
+	return runs(cmd, o)
+}
+
+func (o *rolloutActionOptions) Run(ctx context.Context) error {
+	b, err := o.get(ctx)
+	if err != nil {
+		return err
+	}
+	msg, err := o.act(ctx, &o.rolloutOptions, b)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(o.streams.Out, msg)
+	return nil
 }
 
 func promote(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
@@ -312,19 +341,13 @@ func newRolloutUndoCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		Short:             "Go back to the previous (or a given) revision; instant while the old color is still warm",
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: kube.completeRollouts,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(cmd.Context(), args); err != nil {
-				return err
-			}
-			return o.run(cmd.Context())
-		},
 	}
 	cmd.Flags().StringVar(&o.ToRevision, "to-revision", "", "revision to return to, as ragdeploy rollout history lists them (default: the previous one)")
 	o.bindEnvFlags(cmd)
-	return cmd
+	return runs(cmd, o)
 }
 
-func (o *undoOptions) run(ctx context.Context) error {
+func (o *undoOptions) Run(ctx context.Context) error {
 	b, err := o.get(ctx)
 	if err != nil {
 		return err
@@ -374,8 +397,14 @@ func knownRevisions(b *v1alpha1.BlueGreenDeployment) []string {
 	return out
 }
 
+// setImageOptions change container images.
+type setImageOptions struct {
+	rolloutOptions
+	images map[string]string
+}
+
 func newRolloutSetImageCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &rolloutOptions{kube: kube, streams: streams}
+	o := &setImageOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
 		Use:     "set-image [NAME] CONTAINER=IMAGE [CONTAINER=IMAGE...]",
 		Example: "  ragdeploy rollout set-image --env staging api=agentic-rag/api:1.2.0\n  ragdeploy rollout set-image agentic-rag-api api=agentic-rag/api:1.2.0 -n agentic-rag-staging",
@@ -386,42 +415,45 @@ func newRolloutSetImageCommand(streams Streams, kube *kubeOptions) *cobra.Comman
 			"nothing changes.",
 		Args:              cobra.ArbitraryArgs,
 		ValidArgsFunction: kube.completeRollouts,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// NAME is optional with --env: the first CONTAINER=IMAGE has an "=".
-			var name []string
-			if len(args) > 0 && !strings.Contains(args[0], "=") {
-				name, args = args[:1], args[1:]
-			}
-			if len(args) == 0 {
-				return errors.New("name at least one CONTAINER=IMAGE, e.g. api=agentic-rag/api:2.0.0")
-			}
-			images, err := parseImages(args)
-			if err != nil {
-				return err
-			}
-			if err := o.complete(cmd.Context(), name); err != nil {
-				return err
-			}
-			b, err := o.get(cmd.Context())
-			if err != nil {
-				return err
-			}
-			mutated, ops, err := bluegreen.SetImages(b, images)
-			if err != nil {
-				return err
-			}
-			if err := o.checkImages(cmd.Context(), b, &mutated.Spec.Template); err != nil {
-				return err
-			}
-			if err := o.rollouts.Patch(cmd.Context(), b, mutated, ops); err != nil {
-				return err
-			}
-			fmt.Fprintf(o.streams.Out, "%s: rolling out revision %s\n", o.Name, bluegreen.TemplateRevision(&mutated.Spec.Template))
-			return nil
-		},
 	}
 	o.bindEnvFlags(cmd)
-	return cmd
+	return runs(cmd, o)
+}
+
+// Complete splits NAME (optional with --env: the first CONTAINER=IMAGE has
+// an "=") from the images and reads them.
+func (o *setImageOptions) Complete(cmd *cobra.Command, args []string) error {
+	var name []string
+	if len(args) > 0 && !strings.Contains(args[0], "=") {
+		name, args = args[:1], args[1:]
+	}
+	if len(args) == 0 {
+		return errors.New("name at least one CONTAINER=IMAGE, e.g. api=agentic-rag/api:2.0.0")
+	}
+	var err error
+	if o.images, err = parseImages(args); err != nil {
+		return err
+	}
+	return o.rolloutOptions.Complete(cmd, name)
+}
+
+func (o *setImageOptions) Run(ctx context.Context) error {
+	b, err := o.get(ctx)
+	if err != nil {
+		return err
+	}
+	mutated, ops, err := bluegreen.SetImages(b, o.images)
+	if err != nil {
+		return err
+	}
+	if err := o.checkImages(ctx, b, &mutated.Spec.Template); err != nil {
+		return err
+	}
+	if err := o.rollouts.Patch(ctx, b, mutated, ops); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.streams.Out, "%s: rolling out revision %s\n", o.Name, bluegreen.TemplateRevision(&mutated.Spec.Template))
+	return nil
 }
 
 // parseImages reads CONTAINER=IMAGE arguments; each image must be a reference.

@@ -56,15 +56,6 @@ func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 			"degraded (exit 2), so a pipeline can gate on it; at --timeout it exits 3.",
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: kube.completeRollouts,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if err := o.complete(cmd.Context(), args); err != nil {
-				return err
-			}
-			return o.run(cmd.Context())
-		},
 	}
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "follow the rollout until it finishes")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 15*time.Minute, "with --watch: give up after this long")
@@ -73,7 +64,7 @@ func newRolloutStatusCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 	cmd.Flags().StringVar(&o.Probe, "probe", "", "with --watch: send requests to service/NAME[:PORT][/PATH] (through the API server's service proxy) or an http(s) URL, and print each second who answered and how many failed")
 	cmd.Flags().IntVar(&o.ProbeRate, "probe-rate", 10, "with --probe: requests a second (1-100)")
 	o.bindEnvFlags(cmd)
-	return cmd
+	return runs(cmd, o)
 }
 
 // validateOutput checks an --output flag.
@@ -85,7 +76,10 @@ func validateOutput(output string) error {
 	return fmt.Errorf("--output: %q is not one of text, json, yaml", output)
 }
 
-func (o *statusOptions) validate() error {
+func (o *statusOptions) Validate() error {
+	if err := o.rolloutOptions.Validate(); err != nil {
+		return err
+	}
 	if err := validateOutput(o.Output); err != nil {
 		return err
 	}
@@ -189,7 +183,10 @@ func trafficLine(s prober.Summary, total, failed int) string {
 	return line + "\n"
 }
 
-func (o *statusOptions) run(ctx context.Context) error {
+func (o *statusOptions) Run(ctx context.Context) error {
+	if err := o.connect(ctx); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	var traffic *prober.Prober
@@ -358,45 +355,53 @@ func orNone(s string) string {
 	return s
 }
 
+// rolloutHistoryOptions list a rollout's revisions.
+type rolloutHistoryOptions struct {
+	rolloutOptions
+	Output string
+}
+
 func newRolloutHistoryCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &statusOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
+	o := &rolloutHistoryOptions{rolloutOptions: rolloutOptions{kube: kube, streams: streams}}
 	cmd := &cobra.Command{
 		Use:               "history [NAME]",
 		Example:           "  ragdeploy rollout history --env staging\n  ragdeploy rollout history agentic-rag-api -n agentic-rag-staging -o yaml",
 		Short:             "List the revisions of a rollout, newest first",
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: kube.completeRollouts,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validateOutput(o.Output); err != nil {
-				return err
-			}
-			if err := o.complete(cmd.Context(), args); err != nil {
-				return err
-			}
-			b, err := o.get(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if o.Output != "text" {
-				return printObject(o.streams.Out, o.Output, b.Status.History)
-			}
-			w := tabwriter.NewWriter(o.streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "REVISION\tOUTCOME\tPROMOTED\tIMAGES\t")
-			for _, h := range b.Status.History {
-				promoted := "-"
-				if h.PromotedAt != nil {
-					promoted = h.PromotedAt.UTC().Format(time.RFC3339)
-				}
-				mark := ""
-				if h.Revision == b.Status.StableRevision {
-					mark = "(stable)"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", h.Revision, orNone(string(h.Outcome)), promoted, strings.Join(h.Images, ","), mark)
-			}
-			return w.Flush()
-		},
 	}
 	bindOutput(cmd, &o.Output)
 	o.bindEnvFlags(cmd)
-	return cmd
+	return runs(cmd, o)
+}
+
+func (o *rolloutHistoryOptions) Validate() error {
+	if err := o.rolloutOptions.Validate(); err != nil {
+		return err
+	}
+	return validateOutput(o.Output)
+}
+
+func (o *rolloutHistoryOptions) Run(ctx context.Context) error {
+	b, err := o.get(ctx)
+	if err != nil {
+		return err
+	}
+	if o.Output != "text" {
+		return printObject(o.streams.Out, o.Output, b.Status.History)
+	}
+	w := tabwriter.NewWriter(o.streams.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "REVISION\tOUTCOME\tPROMOTED\tIMAGES\t")
+	for _, h := range b.Status.History {
+		promoted := "-"
+		if h.PromotedAt != nil {
+			promoted = h.PromotedAt.UTC().Format(time.RFC3339)
+		}
+		mark := ""
+		if h.Revision == b.Status.StableRevision {
+			mark = "(stable)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", h.Revision, orNone(string(h.Outcome)), promoted, strings.Join(h.Images, ","), mark)
+	}
+	return w.Flush()
 }

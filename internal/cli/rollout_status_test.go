@@ -44,17 +44,17 @@ func TestParseProbe(t *testing.T) {
 // TestProbeNeedsWatch: --probe only makes sense while watching, in text.
 func TestProbeNeedsWatch(t *testing.T) {
 	for _, o := range []statusOptions{
-		{Probe: "service/api", ProbeRate: 10, Timeout: 1, Interval: 1, Output: "text"},
-		{Probe: "service/api", ProbeRate: 10, Timeout: 1, Interval: 1, Output: "json", Watch: true},
-		{Probe: "service/api", ProbeRate: 0, Timeout: 1, Interval: 1, Output: "text", Watch: true},
-		{Probe: "service/api", ProbeRate: 101, Timeout: 1, Interval: 1, Output: "text", Watch: true},
+		{rolloutOptions: rolloutOptions{Name: "api"}, Probe: "service/api", ProbeRate: 10, Timeout: 1, Interval: 1, Output: "text"},
+		{rolloutOptions: rolloutOptions{Name: "api"}, Probe: "service/api", ProbeRate: 10, Timeout: 1, Interval: 1, Output: "json", Watch: true},
+		{rolloutOptions: rolloutOptions{Name: "api"}, Probe: "service/api", ProbeRate: 0, Timeout: 1, Interval: 1, Output: "text", Watch: true},
+		{rolloutOptions: rolloutOptions{Name: "api"}, Probe: "service/api", ProbeRate: 101, Timeout: 1, Interval: 1, Output: "text", Watch: true},
 	} {
-		if err := o.validate(); err == nil {
+		if err := o.Validate(); err == nil {
 			t.Errorf("validate(%+v) passed", o)
 		}
 	}
-	ok := statusOptions{Probe: "service/api", ProbeRate: 10, Timeout: 1, Interval: 1, Output: "text", Watch: true}
-	if err := ok.validate(); err != nil {
+	ok := statusOptions{rolloutOptions: rolloutOptions{Name: "api"}, Probe: "service/api", ProbeRate: 10, Timeout: 1, Interval: 1, Output: "text", Watch: true}
+	if err := ok.Validate(); err != nil {
 		t.Errorf("validate: %v", err)
 	}
 }

@@ -49,6 +49,38 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // itself (the first logger set is the one that stays).
 const annotationOwnLogger = "ragdeploy.io/own-logger"
 
+// annotationOptions names the options type a leaf command runs (set by runs).
+const annotationOptions = "ragdeploy.io/options"
+
+// options is what every leaf command runs, as kubectl's commands do:
+// Complete fills in what the flags and arguments leave out (names from
+// arguments, defaults, the environment file, the cluster connection) and
+// changes nothing; Validate refuses bad input before anything is done; Run
+// does the work.
+type options interface {
+	Complete(cmd *cobra.Command, args []string) error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// runs makes cmd run o through Complete, Validate and Run.
+func runs(cmd *cobra.Command, o options) *cobra.Command {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := o.Complete(cmd, args); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[annotationOptions] = fmt.Sprintf("%T", o)
+	return cmd
+}
+
 // NewRootCommand builds the ragdeploy command tree.
 func NewRootCommand(streams Streams) *cobra.Command {
 	root := &cobra.Command{

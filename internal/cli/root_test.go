@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // run executes the command line in-process and returns exit code and output.
@@ -92,5 +94,40 @@ func TestKubeconfigErrorsSayWhatToDo(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, "ragdeploy local kubeconfig") || strings.Contains(stderr, "KUBERNETES_MASTER") {
 			t.Errorf("%v: exit %d, %q; want %q and the local cluster hint", tt.args, code, stderr, tt.want)
 		}
+	}
+}
+
+// Every command that runs something is an options type run through
+// Complete, Validate and Run (runs); the commands that only group others
+// have no options.
+func TestEveryCommandRunsThroughOptions(t *testing.T) {
+	root := NewRootCommand(Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
+	var leaves, walk func(*cobra.Command)
+	seen := map[string]string{}
+	leaves = func(cmd *cobra.Command) {
+		if cmd.HasSubCommands() {
+			if cmd.Annotations[annotationOptions] != "" {
+				t.Errorf("%s groups subcommands but runs %s", cmd.CommandPath(), cmd.Annotations[annotationOptions])
+			}
+			return
+		}
+		typ := cmd.Annotations[annotationOptions]
+		if typ == "" {
+			t.Errorf("%s does not run through Complete -> Validate -> Run (build it with runs)", cmd.CommandPath())
+		}
+		seen[cmd.CommandPath()] = typ
+	}
+	walk = func(cmd *cobra.Command) {
+		leaves(cmd)
+		for _, sub := range cmd.Commands() {
+			if sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			walk(sub)
+		}
+	}
+	walk(root)
+	if len(seen) < 30 {
+		t.Errorf("found %d leaf commands: %v", len(seen), seen)
 	}
 }

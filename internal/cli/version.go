@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -36,26 +37,34 @@ func currentVersion() versionInfo {
 	return v
 }
 
+// versionOptions print the version.
+type versionOptions struct {
+	streams Streams
+	output  string
+}
+
 func newVersionCommand(streams Streams) *cobra.Command {
-	var output string
+	o := &versionOptions{streams: streams}
 	cmd := &cobra.Command{
 		Use:     "version",
 		Short:   "Print ragdeploy's version, commit, Go, Helm SDK and Kubernetes client versions",
 		Example: "  ragdeploy version\n  ragdeploy version -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			if err := validateOutput(output); err != nil {
-				return err
-			}
-			v := currentVersion()
-			if output != "text" {
-				return printObject(streams.Out, output, v)
-			}
-			fmt.Fprintf(streams.Out, "ragdeploy %s (commit %s)\n  go          %s %s\n  helm SDK    %s\n  client-go   %s\n",
-				v.Version, v.Commit, v.Go, v.Platform, v.HelmSDK, v.Kubernetes)
-			return nil
-		},
 	}
-	bindOutput(cmd, &output)
-	return cmd
+	bindOutput(cmd, &o.output)
+	return runs(cmd, o)
+}
+
+func (o *versionOptions) Complete(*cobra.Command, []string) error { return nil }
+
+func (o *versionOptions) Validate() error { return validateOutput(o.output) }
+
+func (o *versionOptions) Run(context.Context) error {
+	v := currentVersion()
+	if o.output != "text" {
+		return printObject(o.streams.Out, o.output, v)
+	}
+	fmt.Fprintf(o.streams.Out, "ragdeploy %s (commit %s)\n  go          %s %s\n  helm SDK    %s\n  client-go   %s\n",
+		v.Version, v.Commit, v.Go, v.Platform, v.HelmSDK, v.Kubernetes)
+	return nil
 }
