@@ -1,8 +1,10 @@
-// Package driftwatch runs drift detection inside the controller for the
-// releases it is told to watch (opt-in): every interval it compares each
-// release's last deployed revision with the live cluster, sets
-// ragdeploy_drift_objects and records a DriftDetected Event per drifted
-// object. Only the leader runs it.
+// Package driftwatch checks releases for drift on an interval: every
+// interval a Watcher runs each Release's check (for the controller, Stored:
+// the last deployed revision against the live cluster; for `ragdeploy drift
+// --watch`, the environment as it is now), sets ragdeploy_drift_objects,
+// counts checks by result and records a DriftDetected Event per drifted
+// object. In the controller it is opt-in (--drift-release) and only the
+// leader runs it.
 package driftwatch
 
 import (
