@@ -266,6 +266,11 @@ func (d *decider) aborted() {
 	if d.observed.Status.Phase != v1alpha1.PhaseAborted || d.observed.Status.AbortedRevision != d.observed.Revision {
 		// First pass after the abort (by a check, the deadline or a user).
 		d.emit(Event{Warning: true, Reason: d.status.AbortReason, Message: fmt.Sprintf("revision %s aborted: %s", d.observed.Revision, d.status.AbortMessage), Notify: true})
+		// A user's abort (written by `rollout abort`, not by abort) is
+		// recorded here, so the history holds every abort.
+		if h := d.status.History; len(h) == 0 || h[0].Revision != d.observed.Revision || h[0].Outcome == v1alpha1.OutcomePromoted {
+			d.record(d.observed.Revision, v1alpha1.OutcomeAborted)
+		}
 	}
 	if d.observed.Active.Color != stable && !d.switchActive(stable, d.status.StableRevision, "rollback after abort") {
 		d.phase = v1alpha1.PhaseDegraded

@@ -510,18 +510,42 @@ func TestSupersededDuringPostPromotionReturnsToStableFirst(t *testing.T) {
 	}
 }
 
-func TestAbortKeepsActiveWhenStableNotReady(t *testing.T) {
-	w := newTestWorld()
-	v1 := w.o.Revision
+// userAborted is v1 stable on blue and v2 aborted by a user (the status
+// patch `rollout abort` writes), green running it.
+func userAborted() (w *testWorld, v1, v2 string) {
+	w = newTestWorld()
+	v1 = w.o.Revision
 	w.stable(blue, v1)
-	v2 := w.image("api:v2")
+	v2 = w.image("api:v2")
 	w.o.Status.CurrentRevision, w.o.Status.AbortedRevision, w.o.Status.AbortReason = v2, v2, v1alpha1.ReasonUserAbort
+	return w, v1, v2
+}
+
+func TestAbortKeepsActiveWhenStableNotReady(t *testing.T) {
+	w, v1, v2 := userAborted()
 	w.color(blue, v1, 3, 1)
 	w.color(green, v2, 3, 3)
 	w.o.Active = ServiceState{Exists: true, Color: green, ReadyEndpoints: 3}
 	p := w.decide()
 	if p.ActiveColor != "" || p.Status.Phase != v1alpha1.PhaseDegraded {
 		t.Fatalf("active %q phase %s; want no switch to a 1/3-ready color, Degraded", p.ActiveColor, p.Status.Phase)
+	}
+}
+
+// An abort by a user (the status patch `rollout abort` writes) is recorded
+// in the history as the controller's own aborts are, once.
+func TestUserAbortIsRecordedInTheHistory(t *testing.T) {
+	w, v1, v2 := userAborted()
+	w.color(blue, v1, 3, 3)
+	w.color(green, v2, 3, 3)
+	p := w.decide()
+	if len(p.Status.History) == 0 || p.Status.History[0].Revision != v2 || p.Status.History[0].Outcome != v1alpha1.OutcomeAborted {
+		t.Fatalf("history %+v; want %s Aborted at its head", p.Status.History, v2)
+	}
+	n := len(p.Status.History)
+	w.o.Status = p.Status
+	if p = w.decide(); len(p.Status.History) != n {
+		t.Fatalf("the next pass recorded the abort again: %+v", p.Status.History)
 	}
 }
 

@@ -120,9 +120,12 @@ func TestAbortRetryAndUndo(t *testing.T) {
 	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused })
 
 	s.patchStatus(bluegreen.AbortPatch(v2, "aborted from the test"))
-	s.waitFor("aborted", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	aborted := s.waitFor("aborted", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
 		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortReason == v1alpha1.ReasonUserAbort
 	})
+	if h := aborted.Status.History; len(h) == 0 || h[0].Revision != v2 || h[0].Outcome != v1alpha1.OutcomeAborted {
+		t.Fatalf("history %+v after a user's abort; want %s Aborted at its head", h, v2)
+	}
 	if !s.selects("api-preview", v1alpha1.Blue) {
 		t.Fatalf("preview Service on %s after abort; want back on blue", s.serviceColor("api-preview"))
 	}
