@@ -23,6 +23,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 	"github.com/agentic-rag/ragdeploy/internal/objects"
 	"github.com/agentic-rag/ragdeploy/internal/release"
+	"github.com/agentic-rag/ragdeploy/internal/release/releasetest"
 )
 
 func TestMain(m *testing.M) {
@@ -47,7 +48,7 @@ func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := manager(t, plan.Target(env.Cluster.Kubeconfig, "")).Upgrade(ctx, plan, release.Options{Timeout: 2 * time.Minute}); err != nil {
+	if _, err := releasetest.Manager(t, plan.Target(env.Cluster.Kubeconfig, "")).Upgrade(ctx, plan, release.Options{Timeout: 2 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -116,7 +117,7 @@ func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli := manager(t, plan.Target(env.Cluster.Kubeconfig, ""))
+	cli := releasetest.Manager(t, plan.Target(env.Cluster.Kubeconfig, ""))
 	if _, err := cli.Upgrade(ctx, plan, release.Options{Timeout: 2 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inCluster, err := manager(t, release.Target{Config: env.Config, Namespace: env.Namespace, Name: "agentic-rag"}).StoredDrift(ctx)
+	inCluster, err := releasetest.Manager(t, release.Target{Config: env.Config, Namespace: env.Namespace, Name: "agentic-rag"}).StoredDrift(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,14 +194,4 @@ func startWatcher(t *testing.T, c client.Client, releases []driftwatch.Release) 
 	go func() { defer close(done); _ = w.Start(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return gauge, checks
-}
-
-// manager connects to a release for a test.
-func manager(t *testing.T, target release.Target) *release.Manager {
-	t.Helper()
-	m, err := release.NewManager(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/envconfig/secretstest"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 	"github.com/agentic-rag/ragdeploy/internal/release"
+	"github.com/agentic-rag/ragdeploy/internal/release/releasetest"
 )
 
 func TestMain(m *testing.M) {
@@ -84,17 +85,7 @@ func newPlatform(t *testing.T, name string) *platform {
 		}
 	})
 	target := release.Target{Kubeconfig: env.Cluster.Kubeconfig, Namespace: env.Namespace, Name: e.Release.Name}
-	return &platform{env: env, c: c, e: e, target: target, release: manager(t, target)}
-}
-
-// manager connects to a release for a test.
-func manager(t *testing.T, target release.Target) *release.Manager {
-	t.Helper()
-	m, err := release.NewManager(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return &platform{env: env, c: c, e: e, target: target, release: releasetest.Manager(t, target)}
 }
 
 // encryptedSecrets writes secretValues (as keys password and token of each
@@ -177,7 +168,7 @@ func assertEmptyNamespace(t *testing.T, c client.Client, target release.Target) 
 	if len(sts.Items) != 0 || len(secrets.Items) != 0 || len(cms.Items) > 1 {
 		t.Fatalf("namespace not empty: %d StatefulSets, %d Secrets, %d ConfigMaps", len(sts.Items), len(secrets.Items), len(cms.Items))
 	}
-	if rev, err := manager(t, target).Deployed(); err != nil || rev != nil {
+	if rev, err := releasetest.Manager(t, target).Deployed(); err != nil || rev != nil {
 		t.Fatalf("a release exists: %v (err %v)", rev, err)
 	}
 }
@@ -425,7 +416,7 @@ func TestSecretWithoutAReadKeyIsRejectedBeforeAnyWrite(t *testing.T) {
 		p := newPlatform(t, "development")
 		fresh := p.target.Namespace + "-new"
 		p.e.Release.Namespace, p.target.Namespace = fresh, fresh
-		p.release = manager(t, p.target)
+		p.release = releasetest.Manager(t, p.target)
 		p.e.Secrets.File, p.e.Secrets.Generate = "", false // as staging and production: nothing generated
 		_, err := p.release.Upgrade(t.Context(), p.plan(t), release.Options{Timeout: time.Minute})
 		if err == nil || !strings.Contains(err.Error(), "agentic-rag-redis (used by") {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 	"github.com/agentic-rag/ragdeploy/internal/release"
+	"github.com/agentic-rag/ragdeploy/internal/release/releasetest"
 )
 
 // rejectRealWrites installs a ValidatingAdmissionPolicy that refuses real
@@ -106,7 +107,7 @@ func TestFailedFirstInstallLeavesNothing(t *testing.T) {
 		p := newPlatform(t, "development")
 		fresh := p.target.Namespace + "-new"
 		p.e.Release.Namespace, p.target.Namespace = fresh, fresh
-		p.release = manager(t, p.target)
+		p.release = releasetest.Manager(t, p.target)
 		rejectRealWrites(t, p, "", "v1", "services", "-redis", p.env.Namespace, fresh)
 		_, err := p.release.Upgrade(t.Context(), p.plan(t), release.Options{Timeout: time.Minute})
 		if err == nil || !strings.Contains(err.Error(), "refused by test policy") || !strings.Contains(err.Error(), "deleted namespace "+fresh) {
