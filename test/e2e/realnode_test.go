@@ -476,6 +476,15 @@ func TestRealNodePlumbing(t *testing.T) {
 	}
 }
 
+// retryGet is a shell command that GETs url, trying again each second for
+// 30 s while it fails. The Service answers through the API server's proxy
+// before the client node's kube-proxy has programmed it (asynchronously,
+// with nothing the API shows when it is done); until then its rules
+// reject the address (No route to host).
+func retryGet(url string) string {
+	return `i=0; while [ $i -lt 30 ]; do wget -q -O- '` + url + `' && exit 0; i=$((i+1)); busybox sleep 1; done; exit 1`
+}
+
 // TestRealNodesTalkToEachOther: with two real nodes, a pod on one reaches a
 // Service whose pod runs on the other, by its cluster DNS name, both ways.
 func TestRealNodesTalkToEachOther(t *testing.T) {
@@ -495,7 +504,7 @@ func TestRealNodesTalkToEachOther(t *testing.T) {
 				NodeSelector:  map[string]string{corev1.LabelHostname: pair[1]},
 				Tolerations:   []corev1.Toleration{{Key: localcluster.RealNodeTaintKey, Operator: corev1.TolerationOpExists}},
 				Containers: []corev1.Container{{Name: "get", Image: "busybox:1.37",
-					Command: []string{"wget", "-q", "-O-", "http://" + server + ".default.svc.cluster.local/from-" + pair[1]}}},
+					Command: []string{"sh", "-c", retryGet("http://" + server + ".default.svc.cluster.local/from-" + pair[1])}}},
 			},
 		}
 		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
