@@ -21,7 +21,7 @@ const exitDifferences = 2
 
 // deployOptions are install's and upgrade's.
 type deployOptions struct {
-	envOptions
+	clusterEnvOptions
 	DryRun  string
 	Timeout time.Duration
 	Output  string
@@ -69,7 +69,7 @@ type upgradeOptions struct {
 }
 
 func newDeployCommand(streams Streams, kube *kubeOptions, v deployVerb) *cobra.Command {
-	o := &upgradeOptions{deployOptions: deployOptions{envOptions: envOptions{kube: kube, streams: streams}}, verb: v}
+	o := &upgradeOptions{deployOptions: deployOptions{clusterEnvOptions: newClusterEnvOptions(kube, streams)}, verb: v}
 	cmd := &cobra.Command{
 		Use:     v.name + " --env ENV",
 		Example: v.example,
@@ -108,7 +108,7 @@ type rollbackOptions struct {
 }
 
 func newRollbackCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &rollbackOptions{deployOptions: deployOptions{envOptions: envOptions{kube: kube, streams: streams}}}
+	o := &rollbackOptions{deployOptions: deployOptions{clusterEnvOptions: newClusterEnvOptions(kube, streams)}}
 	short := "Roll an environment's release back to an earlier revision (default: the one deployed before) and wait until it is ready"
 	cmd := &cobra.Command{
 		Use:     "rollback --env ENV [REVISION]",
@@ -153,11 +153,6 @@ func (o *deployOptions) bindDeployFlags(cmd *cobra.Command) {
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "server"
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 10*time.Minute, "how long to wait for readiness")
 	bindOutput(cmd, &o.Output)
-}
-
-// Complete loads the environment and connects to its cluster.
-func (o *deployOptions) Complete(cmd *cobra.Command, _ []string) error {
-	return o.connect(cmd.Context())
 }
 
 func (o *deployOptions) Validate() error {
@@ -210,12 +205,12 @@ func (o *deployOptions) apply(ctx context.Context, what, description string) err
 
 // diffOptions show what an upgrade would change.
 type diffOptions struct {
-	envOptions
+	clusterEnvOptions
 	output string
 }
 
 func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &diffOptions{envOptions: envOptions{kube: kube, streams: streams}}
+	o := &diffOptions{clusterEnvOptions: newClusterEnvOptions(kube, streams)}
 	cmd := &cobra.Command{
 		Use:     "diff --env ENV",
 		Example: "  ragdeploy diff --env staging\n  ragdeploy diff --env staging --set api.image.tag=1.2.0",
@@ -229,8 +224,6 @@ func newDiffCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	bindOutput(cmd, &o.output)
 	return runs(cmd, o)
 }
-
-func (o *diffOptions) Complete(cmd *cobra.Command, _ []string) error { return o.connect(cmd.Context()) }
 
 func (o *diffOptions) Validate() error { return validateOutput(o.output) }
 
@@ -271,14 +264,14 @@ func installHint(err error, env string) error {
 
 // uninstallOptions remove an environment's release.
 type uninstallOptions struct {
-	envOptions
+	clusterEnvOptions
 	purge           bool
 	confirm, output string
 	timeout         time.Duration
 }
 
 func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &uninstallOptions{envOptions: envOptions{kube: kube, streams: streams}}
+	o := &uninstallOptions{clusterEnvOptions: newClusterEnvOptions(kube, streams)}
 	cmd := &cobra.Command{
 		Use:     "uninstall --env ENV",
 		Example: "  ragdeploy uninstall --env development              # volumes and Secrets stay\n  ragdeploy uninstall --env development --purge-data   # and deletes them (asks first)",
@@ -291,10 +284,6 @@ func newUninstallCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for objects to be gone")
 	bindOutput(cmd, &o.output)
 	return runs(cmd, o)
-}
-
-func (o *uninstallOptions) Complete(cmd *cobra.Command, _ []string) error {
-	return o.connect(cmd.Context())
 }
 
 func (o *uninstallOptions) Validate() error {
@@ -346,12 +335,12 @@ func (o *uninstallOptions) Run(ctx context.Context) error {
 
 // testOptions run the release's tests.
 type testOptions struct {
-	envOptions
+	clusterEnvOptions
 	timeout time.Duration
 }
 
 func newTestCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &testOptions{envOptions: envOptions{kube: kube, streams: streams}}
+	o := &testOptions{clusterEnvOptions: newClusterEnvOptions(kube, streams)}
 	cmd := &cobra.Command{
 		Use:     "test --env ENV",
 		Example: "  ragdeploy test --env staging",
@@ -362,8 +351,6 @@ func newTestCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long to wait for the tests")
 	return runs(cmd, o)
 }
-
-func (o *testOptions) Complete(cmd *cobra.Command, _ []string) error { return o.connect(cmd.Context()) }
 
 func (o *testOptions) Validate() error {
 	if o.timeout <= 0 {

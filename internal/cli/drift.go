@@ -19,7 +19,7 @@ import (
 
 // driftOptions are `ragdeploy drift`'s.
 type driftOptions struct {
-	envOptions
+	clusterEnvOptions
 	Output      string
 	Fix         bool
 	Watch       time.Duration
@@ -27,7 +27,7 @@ type driftOptions struct {
 }
 
 func newDriftCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &driftOptions{envOptions: envOptions{kube: kube, streams: streams}}
+	o := &driftOptions{clusterEnvOptions: newClusterEnvOptions(kube, streams)}
 	cmd := &cobra.Command{
 		Use:     "drift --env ENV",
 		Example: "  ragdeploy drift --env production\n  ragdeploy drift --env production --fix\n  ragdeploy drift --env production -o json",
@@ -48,10 +48,6 @@ func newDriftCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	cmd.Flags().DurationVar(&o.Watch, "watch", 0, "check again every INTERVAL until interrupted")
 	cmd.Flags().StringVar(&o.MetricsAddr, "metrics-addr", "", "with --watch: serve Prometheus metrics on this address (e.g. :9090)")
 	return runs(cmd, o)
-}
-
-func (o *driftOptions) Complete(cmd *cobra.Command, _ []string) error {
-	return o.connect(cmd.Context())
 }
 
 func (o *driftOptions) Validate() error {

@@ -82,6 +82,19 @@ func (o *envOptions) connect(ctx context.Context) error {
 	return nil
 }
 
+// clusterEnvOptions are envOptions for the commands that work on the
+// release in its cluster: their Complete connects too.
+type clusterEnvOptions struct{ envOptions }
+
+func newClusterEnvOptions(kube *kubeOptions, streams Streams) clusterEnvOptions {
+	return clusterEnvOptions{envOptions{kube: kube, streams: streams}}
+}
+
+// Complete loads the environment and connects to its cluster.
+func (o *clusterEnvOptions) Complete(cmd *cobra.Command, _ []string) error {
+	return o.connect(cmd.Context())
+}
+
 // agreesWith checks that --namespace, when given, is the namespace the
 // environment named by --env deploys to.
 func (k *kubeOptions) agreesWith(env *envconfig.Environment, name string) error {
