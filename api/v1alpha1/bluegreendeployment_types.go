@@ -230,6 +230,10 @@ type Notifications struct {
 	// Webhooks receive Slack-compatible JSON.
 	// +optional
 	Webhooks []string `json:"webhooks,omitempty"`
+	// CDEvents receive CDEvents (v0.4: dev.cdevents.service.deployed,
+	// .upgraded and .rolledback) as JSON.
+	// +optional
+	CDEvents []string `json:"cdEvents,omitempty"`
 }
 
 // Phase summarizes a BlueGreenDeployment.
@@ -303,6 +307,7 @@ const (
 	ReasonReady                 = "Ready"
 	ReasonNotReady              = "NotReady"
 	ReasonSuperseded            = "Superseded"
+	ReasonReverted              = "TemplateReverted"
 	ReasonInvalidSpec           = "InvalidSpec"
 	ReasonServiceMissing        = "ServiceMissing"
 	ReasonServiceConflict       = "ServiceConflict"
@@ -375,36 +380,90 @@ type AnalysisStatus struct {
 	LastMeasuredAt *metav1.Time `json:"lastMeasuredAt,omitempty"`
 }
 
-// RevisionRecord is one entry of the rollout history.
+// RevisionRecord is one rollout in the history: a revision's way from its
+// rollout's start to its outcome. A revision rolled out again (an undo, a
+// retry) gets another entry. Its start, finish and recovery are kept to
+// the microsecond: a rollback to a warm color takes milliseconds.
 type RevisionRecord struct {
 	// Revision is the pod template hash.
 	Revision string `json:"revision"`
 	// Images of the template's containers.
 	// +optional
 	Images []string `json:"images,omitempty"`
+	// StartedAt is when the rollout began (the template was first seen).
+	// +optional
+	StartedAt *metav1.MicroTime `json:"startedAt,omitempty"`
+	// FinishedAt is when it reached its outcome.
+	// +optional
+	FinishedAt *metav1.MicroTime `json:"finishedAt,omitempty"`
 	// PromotedAt is when this revision became stable.
 	// +optional
 	PromotedAt *metav1.Time `json:"promotedAt,omitempty"`
-	// Outcome: Promoted, Aborted or RolledBack.
+	// Outcome: Promoted, Aborted, RolledBack or Superseded.
 	// +optional
 	Outcome Outcome `json:"outcome,omitempty"`
+	// Reason is why it ended that way (a Reason* constant: the failed
+	// check's stage, the deadline, AbortedByUser, ...).
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// DecidedBy is who ended the rollout: Controller (automatic promotion,
+	// a failed check, the deadline) or User (`rollout promote`, `rollout
+	// abort`, the template reverted while it was in flight).
+	// +optional
+	DecidedBy Decider `json:"decidedBy,omitempty"`
+	// RollbackOf is the stable revision this rollout replaced by returning
+	// to an earlier promoted one (`rollout undo`, `ragdeploy rollback`, a
+	// reverted template): a rollback by hand of RollbackOf.
+	// +optional
+	RollbackOf string `json:"rollbackOf,omitempty"`
+	// RecoveredAt, for a rollout that Aborted or RolledBack, is when the
+	// stable revision served again with every replica ready behind the
+	// active Service.
+	// +optional
+	RecoveredAt *metav1.MicroTime `json:"recoveredAt,omitempty"`
+	// ImageCreatedAt is the creation time the pod template's
+	// ragdeploy.io/image-created annotation gives (lead time).
+	// +optional
+	ImageCreatedAt *metav1.Time `json:"imageCreatedAt,omitempty"`
 }
 
 // Outcome is how a revision's rollout ended.
-// +kubebuilder:validation:Enum=Promoted;Aborted;RolledBack
+// +kubebuilder:validation:Enum=Promoted;Aborted;RolledBack;Superseded
 type Outcome string
 
 // Outcomes of a revision.
 const (
 	// OutcomePromoted: the revision became stable.
 	OutcomePromoted Outcome = "Promoted"
-	// OutcomeAborted: aborted before it took traffic for good (a check, the
+	// OutcomeAborted: aborted before it took traffic (a check, the
 	// progress deadline, a user).
 	OutcomeAborted Outcome = "Aborted"
-	// OutcomeRolledBack: its post-promotion check failed and traffic went
-	// back to the stable color.
+	// OutcomeRolledBack: it had taken traffic (its post-promotion check was
+	// running) and traffic went back to the stable color.
 	OutcomeRolledBack Outcome = "RolledBack"
+	// OutcomeSuperseded: a newer template replaced it before it finished.
+	OutcomeSuperseded Outcome = "Superseded"
 )
+
+// Decider is who ended a rollout.
+// +kubebuilder:validation:Enum=Controller;User
+type Decider string
+
+// Deciders.
+const (
+	DecidedByController Decider = "Controller"
+	DecidedByUser       Decider = "User"
+)
+
+// AnnotationImageCreated on the pod template gives the image's creation
+// time (RFC 3339), as the OCI image config's created field or the
+// org.opencontainers.image.created annotation does; the history records it
+// so that lead time can be measured.
+const AnnotationImageCreated = "ragdeploy.io/image-created"
+
+// LabelEnvironment on a rollout names the environment it belongs to; the
+// chart sets it, and metrics and `ragdeploy report` group by it.
+const LabelEnvironment = "ragdeploy.io/environment"
 
 // BlueGreenDeploymentStatus is the observed state. The fields Abort*,
 // PromoteRevision are also written by `ragdeploy rollout` commands. It
@@ -452,7 +511,7 @@ type BlueGreenDeploymentStatus struct {
 	Green ColorStatus `json:"green,omitempty"`
 	// RolloutStartedAt is when CurrentRevision started rolling out.
 	// +optional
-	RolloutStartedAt *metav1.Time `json:"rolloutStartedAt,omitempty"`
+	RolloutStartedAt *metav1.MicroTime `json:"rolloutStartedAt,omitempty"`
 	// PreviewReadyAt is when the new color became fully ready.
 	// +optional
 	PreviewReadyAt *metav1.Time `json:"previewReadyAt,omitempty"`
@@ -476,7 +535,8 @@ type BlueGreenDeploymentStatus struct {
 	// +optional
 	// +listType=atomic
 	Analysis []AnalysisStatus `json:"analysis,omitempty"`
-	// History of revisions, newest first.
+	// History of rollouts, newest first: every rollout of the last
+	// revisionHistoryLimit+1 revisions, at most 100 entries.
 	// +optional
 	// +listType=atomic
 	History []RevisionRecord `json:"history,omitempty"`

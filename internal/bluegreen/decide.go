@@ -63,13 +63,14 @@ func (d *decider) begin() {
 	st, o := d.status, d.observed
 	st.ObservedGeneration = o.Generation
 	if st.CurrentRevision != o.Revision {
+		d.replaced(st.CurrentRevision)
 		st.CurrentRevision = o.Revision
 		st.Analysis = nil
 		st.PreviewReadyAt = nil
 		st.PromotedAt = nil
 		st.RolloutStartedAt = nil
 		if o.Revision != st.StableRevision {
-			st.RolloutStartedAt = d.timestamp()
+			st.RolloutStartedAt = d.microtime()
 			if st.StableColor != "" {
 				d.emit(Event{Reason: v1alpha1.ReasonNewRevision, Message: fmt.Sprintf("rolling out revision %s (%s)", o.Revision, images(&o.Spec))})
 			}
@@ -82,6 +83,24 @@ func (d *decider) begin() {
 		cs := o.Colors[c]
 		*colorStatus(st, c) = v1alpha1.ColorStatus{Revision: cs.Revision, Replicas: cs.Replicas, ReadyReplicas: cs.Ready}
 	}
+}
+
+// replaced records a rollout still in flight when its template was
+// replaced: reverted to the stable revision, a rollback by hand (RolledBack
+// once it had taken traffic, else Aborted); otherwise Superseded.
+func (d *decider) replaced(old string) {
+	st := d.status
+	if old == "" || old == st.StableRevision || old == st.AbortedRevision {
+		return
+	}
+	r := v1alpha1.RevisionRecord{Revision: old, Outcome: v1alpha1.OutcomeSuperseded, Reason: v1alpha1.ReasonSuperseded, DecidedBy: v1alpha1.DecidedByUser}
+	if d.observed.Revision == st.StableRevision {
+		r.Outcome, r.Reason = v1alpha1.OutcomeAborted, v1alpha1.ReasonReverted
+		if st.PromotedAt != nil {
+			r.Outcome = v1alpha1.OutcomeRolledBack
+		}
+	}
+	d.record(r)
 }
 
 func colorStatus(st *v1alpha1.BlueGreenDeploymentStatus, c v1alpha1.Color) *v1alpha1.ColorStatus {
@@ -183,10 +202,27 @@ func (d *decider) checkInitialDeadline() {
 // promoteStable records color c running rev as the stable color.
 func (d *decider) promoteStable(c v1alpha1.Color, rev string) {
 	st := d.status
+	r := v1alpha1.RevisionRecord{Revision: rev, Outcome: v1alpha1.OutcomePromoted, Reason: v1alpha1.ReasonRolloutComplete, DecidedBy: d.promotedBy()}
+	if st.StableRevision != "" && st.StableRevision != rev && d.knownGood(rev) {
+		r.RollbackOf = st.StableRevision
+	}
+	d.record(r)
 	st.StableColor, st.StableRevision = c, rev
 	st.RolloutStartedAt, st.PreviewReadyAt = nil, nil
-	d.record(rev, v1alpha1.OutcomePromoted)
 	d.emit(Event{Reason: v1alpha1.ReasonRolloutComplete, Message: fmt.Sprintf("revision %s is stable on %s (%s)", rev, c, images(&d.observed.Spec)), Notify: true})
+}
+
+// promotedBy is who promoted the current revision: the user when `rollout
+// promote` named it before automatic promotion was due (or with none).
+func (d *decider) promotedBy() v1alpha1.Decider {
+	st := d.status
+	if st.PromoteRevision != d.observed.Revision || st.PreviewReadyAt == nil || st.PromotedAt == nil {
+		return v1alpha1.DecidedByController
+	}
+	if d.settings.autoPromote && !st.PromotedAt.Time.Before(st.PreviewReadyAt.Add(d.settings.autoPromoteAfter)) {
+		return v1alpha1.DecidedByController
+	}
+	return v1alpha1.DecidedByUser
 }
 
 // steady keeps the stable color serving at the desired size.
@@ -266,11 +302,16 @@ func (d *decider) aborted() {
 	if d.observed.Status.Phase != v1alpha1.PhaseAborted || d.observed.Status.AbortedRevision != d.observed.Revision {
 		// First pass after the abort (by a check, the deadline or a user).
 		d.emit(Event{Warning: true, Reason: d.status.AbortReason, Message: fmt.Sprintf("revision %s aborted: %s", d.observed.Revision, d.status.AbortMessage), Notify: true})
-		// A user's abort (written by `rollout abort`, not by abort) is
-		// recorded here, so the history holds every abort.
-		if h := d.status.History; len(h) == 0 || h[0].Revision != d.observed.Revision || h[0].Outcome == v1alpha1.OutcomePromoted {
-			d.record(d.observed.Revision, v1alpha1.OutcomeAborted)
+		// Every abort is recorded here, a user's (written by `rollout
+		// abort`) as the controller's: RolledBack once it had taken traffic.
+		r := v1alpha1.RevisionRecord{Revision: d.observed.Revision, Outcome: v1alpha1.OutcomeAborted, Reason: d.status.AbortReason, DecidedBy: v1alpha1.DecidedByController}
+		if d.status.PromotedAt != nil {
+			r.Outcome = v1alpha1.OutcomeRolledBack
 		}
+		if d.status.AbortReason == v1alpha1.ReasonUserAbort {
+			r.DecidedBy = v1alpha1.DecidedByUser
+		}
+		d.record(r)
 	}
 	if d.observed.Active.Color != stable && !d.switchActive(stable, d.status.StableRevision, "rollback after abort") {
 		d.phase = v1alpha1.PhaseDegraded
@@ -284,11 +325,6 @@ func (d *decider) aborted() {
 func (d *decider) abort(reason, message string) {
 	st := d.status
 	st.AbortedRevision, st.AbortReason, st.AbortMessage = d.observed.Revision, reason, message
-	outcome := v1alpha1.OutcomeAborted
-	if reason == v1alpha1.ReasonPostPromotionFailed {
-		outcome = v1alpha1.OutcomeRolledBack
-	}
-	d.record(d.observed.Revision, outcome)
 	d.aborted()
 }
 
@@ -526,24 +562,61 @@ func (d *decider) knownGood(rev string) bool {
 	return false
 }
 
-// record puts rev at the head of the history with outcome.
-func (d *decider) record(rev string, outcome v1alpha1.Outcome) {
+// record puts a finished rollout at the head of the history: r with its
+// start (the current rollout's, when r is the current revision), its
+// finish (now) and the images and image creation time of the template
+// (when r is the current revision). The history keeps every rollout of
+// the newest historyLimit+1 revisions, at most maxHistory.
+func (d *decider) record(r v1alpha1.RevisionRecord) {
 	st := d.status
-	entry := v1alpha1.RevisionRecord{Revision: rev, Images: imageList(&d.observed.Spec), Outcome: outcome}
-	for i, h := range st.History {
-		if h.Revision == rev {
-			entry.PromotedAt = h.PromotedAt
-			st.History = append(st.History[:i], st.History[i+1:]...)
+	r.StartedAt, r.FinishedAt = st.RolloutStartedAt, d.microtime()
+	if r.Revision == d.observed.Revision {
+		r.Images = imageList(&d.observed.Spec)
+		r.ImageCreatedAt = imageCreated(&d.observed.Spec)
+	}
+	if r.Outcome == v1alpha1.OutcomePromoted {
+		r.PromotedAt = d.timestamp()
+	}
+	d.plan.Recorded = append(d.plan.Recorded, r)
+	st.History = append([]v1alpha1.RevisionRecord{r}, st.History...)
+	revisions := map[string]bool{}
+	kept := st.History[:0]
+	for _, h := range st.History {
+		if len(kept) == maxHistory {
 			break
 		}
+		if !revisions[h.Revision] {
+			if len(revisions) > d.settings.historyLimit {
+				continue
+			}
+			revisions[h.Revision] = true
+		}
+		kept = append(kept, h)
 	}
-	if outcome == v1alpha1.OutcomePromoted {
-		entry.PromotedAt = d.timestamp()
+	st.History = kept
+}
+
+// maxHistory bounds the history, whatever revisionHistoryLimit says.
+const maxHistory = 100
+
+// recovered dates the recovery of the newest rollout when it failed: the
+// stable revision serves again, every replica ready behind the active
+// Service.
+func (d *decider) recovered() {
+	st, o := d.status, d.observed
+	if len(st.History) == 0 {
+		return
 	}
-	st.History = append([]v1alpha1.RevisionRecord{entry}, st.History...)
-	if limit := d.settings.historyLimit + 1; len(st.History) > limit {
-		st.History = st.History[:limit]
+	h := &st.History[0]
+	if h.RecoveredAt != nil || (h.Outcome != v1alpha1.OutcomeAborted && h.Outcome != v1alpha1.OutcomeRolledBack) {
+		return
 	}
+	if st.StableColor == "" || o.Active.Color != st.StableColor || o.Active.ReadyEndpoints < d.settings.replicas ||
+		d.readyAt(st.StableColor, st.StableRevision) < d.settings.replicas {
+		return
+	}
+	h.RecoveredAt = d.microtime()
+	d.plan.Recovered = h.DeepCopy()
 }
 
 func (d *decider) progressing(reason, message string) {
@@ -561,6 +634,11 @@ func (d *decider) wake(t time.Time) {
 	if d.wakeAt == nil || t.Before(*d.wakeAt) {
 		d.wakeAt = &t
 	}
+}
+
+func (d *decider) microtime() *metav1.MicroTime {
+	t := metav1.NewMicroTime(d.now())
+	return &t
 }
 
 func (d *decider) timestamp() *metav1.Time {
@@ -584,6 +662,7 @@ func (d *decider) finish() {
 		st.Replicas, st.ReadyReplicas = cs.Replicas, cs.Ready
 	}
 	st.Phase, st.Message = d.phase, d.message
+	d.recovered()
 	d.conditions()
 	if d.wakeAt != nil {
 		p.RequeueAfter = max(d.wakeAt.Sub(d.now()), time.Millisecond)
@@ -650,6 +729,16 @@ func SetKstatusConditions(conds *[]metav1.Condition, gen int64, now time.Time, s
 		set(v1alpha1.ConditionReconciling, true, reason, message)
 		set(v1alpha1.ConditionStalled, false, reason, "")
 	}
+}
+
+// imageCreated is the template's AnnotationImageCreated, when it holds an
+// RFC 3339 time.
+func imageCreated(spec *v1alpha1.BlueGreenDeploymentSpec) *metav1.Time {
+	t, err := time.Parse(time.RFC3339, spec.Template.Annotations[v1alpha1.AnnotationImageCreated])
+	if err != nil {
+		return nil
+	}
+	return &metav1.Time{Time: t}
 }
 
 func imageList(spec *v1alpha1.BlueGreenDeploymentSpec) []string {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 )
 
@@ -29,7 +31,7 @@ func RetryPatch(now time.Time) []byte {
 	return statusPatch(map[string]any{
 		"abortedRevision": nil, "abortReason": nil, "abortMessage": nil,
 		"analysis": nil, "previewReadyAt": nil, "promotedAt": nil,
-		"rolloutStartedAt": now.UTC().Format(time.RFC3339),
+		"rolloutStartedAt": metav1.NewMicroTime(now.UTC()),
 	})
 }
 

@@ -92,6 +92,11 @@ type Plan struct {
 	Status v1alpha1.BlueGreenDeploymentStatus
 	// Events to record on the BlueGreenDeployment.
 	Events []Event
+	// Recorded are the rollouts this pass put in the history, and
+	// Recovered the failed one whose recovery it dated (metrics and
+	// CDEvents follow them).
+	Recorded  []v1alpha1.RevisionRecord
+	Recovered *v1alpha1.RevisionRecord
 	// RequeueAfter asks for another look after a timer (0: only on change).
 	RequeueAfter time.Duration
 }

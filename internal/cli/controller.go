@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/agentic-rag/ragdeploy/internal/controller"
-	"github.com/agentic-rag/ragdeploy/internal/drift"
 	"github.com/agentic-rag/ragdeploy/internal/driftwatch"
 )
 
@@ -75,10 +74,10 @@ func (o *controllerOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if len(releases) > 0 {
-		gauge, checks := drift.NewObjectsGauge(), driftwatch.NewChecksCounter()
-		metrics.Registry.MustRegister(gauge, checks)
+		dm := driftwatch.NewMetrics()
+		metrics.Registry.MustRegister(dm.Collectors()...)
 		if err := mgr.Add(&driftwatch.Watcher{Client: mgr.GetClient(), Releases: releases, Interval: o.DriftInterval,
-			Gauge: gauge, Checks: checks, Source: "ragdeploy-controller", Log: mgr.GetLogger().WithName("drift")}); err != nil {
+			Metrics: dm, Source: "ragdeploy-controller", Log: mgr.GetLogger().WithName("drift")}); err != nil {
 			return err
 		}
 	}

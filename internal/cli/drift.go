@@ -118,11 +118,11 @@ func (o *driftOptions) watch(ctx context.Context) error {
 	w := &driftwatch.Watcher{
 		Client:   o.release.Client(),
 		Releases: []driftwatch.Release{{Target: o.target, Check: o.checkOnce}},
-		Interval: o.Watch, Gauge: drift.NewObjectsGauge(), Checks: driftwatch.NewChecksCounter(),
+		Interval: o.Watch, Metrics: driftwatch.NewMetrics(),
 		Source: "ragdeploy-drift",
 		Log:    funcr.New(func(_, args string) { fmt.Fprintln(o.streams.ErrOut, args) }, funcr.Options{}),
 	}
-	reg.MustRegister(w.Gauge, w.Checks)
+	reg.MustRegister(w.Metrics.Collectors()...)
 	if o.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", o.MetricsAddr)
 		if err != nil {

@@ -389,10 +389,13 @@ func previousRevision(b *v1alpha1.BlueGreenDeployment) (string, error) {
 	return "", errors.New("no earlier promoted revision to return to")
 }
 
+// knownRevisions are the history's revisions, newest first, each once.
 func knownRevisions(b *v1alpha1.BlueGreenDeployment) []string {
 	var out []string
 	for _, h := range b.Status.History {
-		out = append(out, h.Revision)
+		if !slices.Contains(out, h.Revision) {
+			out = append(out, h.Revision)
+		}
 	}
 	return out
 }

@@ -113,7 +113,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		newControllerCommand(streams, kube), newRolloutCommand(streams, kube), newInstallCommand(streams, kube),
 		newUpgradeCommand(streams, kube), newDiffCommand(streams, kube), newUninstallCommand(streams, kube),
 		newDriftCommand(streams, kube), newTestCommand(streams, kube), newStatusCommand(streams, kube),
-		newHistoryCommand(streams, kube), newRollbackCommand(streams, kube), newListCommand(streams, kube),
+		newHistoryCommand(streams, kube), newRollbackCommand(streams, kube), newListCommand(streams, kube), newReportCommand(streams, kube),
 		newPipelineCommand(streams, kube),
 	}
 	for _, cmd := range onCluster {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,16 +11,29 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 )
 
-// Metrics are the controller's Prometheus metrics. A nil *Metrics records nothing.
+// Metrics are the controller's Prometheus metrics. A nil *Metrics records
+// nothing. The deployment quality metrics are labeled environment, app
+// and strategy (bluegreen.ScopeOf) and count each rollout the history
+// records, as `ragdeploy report` does.
 type Metrics struct {
 	phase    *prometheus.GaugeVec
-	duration *prometheus.HistogramVec
-	rollback prometheus.Counter
 	analysis *prometheus.CounterVec
 	switches prometheus.Histogram
+
+	deployments *prometheus.CounterVec
+	failures    *prometheus.CounterVec
+	rollbacks   *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	recovery    *prometheus.HistogramVec
+	leadTime    *prometheus.HistogramVec
 }
 
 var phases = []v1alpha1.Phase{v1alpha1.PhaseProgressing, v1alpha1.PhasePaused, v1alpha1.PhaseHealthy, v1alpha1.PhaseDegraded, v1alpha1.PhaseAborted}
+
+var scopeLabels = []string{"environment", "app", "strategy"}
+
+// slowBuckets span a second to about an hour.
+var slowBuckets = prometheus.ExponentialBuckets(1, 2, 12)
 
 // NewMetrics creates the metrics and registers them with reg, sharing any
 // already registered there (several managers in one process).
@@ -29,15 +43,6 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "ragdeploy_rollout_phase",
 			Help: "1 for the current phase of each BlueGreenDeployment, 0 for the others.",
 		}, []string{"namespace", "name", "phase"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "ragdeploy_rollout_duration_seconds",
-			Help:    "Time from a new revision to its promotion or abort.",
-			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
-		}, []string{"result"}),
-		rollback: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "ragdeploy_rollback_total",
-			Help: "Rollbacks: aborted revisions and instant rollbacks to a warm color.",
-		}),
 		switches: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ragdeploy_rollout_switch_seconds",
 			Help:    "Time from the observation that decided a switch of the active Service to the switch being stored by the API server.",
@@ -47,21 +52,60 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "ragdeploy_analysis_total",
 			Help: "Analysis measurements by result.",
 		}, []string{"result"}),
+		deployments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ragdeploy_deployments_total",
+			Help: "Finished rollouts by outcome (Promoted, Aborted, RolledBack, Superseded) and whether they were promoted or rolled back without a person's command (automated).",
+		}, append(scopeLabels, "outcome", "automated")),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ragdeploy_change_failures_total",
+			Help: "Failed changes: rollouts aborted or rolled back, and stable revisions rolled back by hand.",
+		}, scopeLabels),
+		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ragdeploy_rollbacks_total",
+			Help: "Returns to the stable version, by trigger: automatic (the controller) or manual (abort, undo, rollback).",
+		}, append(scopeLabels, "trigger")),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ragdeploy_rollout_duration_seconds",
+			Help:    "Time from a rollout's start to its outcome.",
+			Buckets: slowBuckets,
+		}, append(scopeLabels, "outcome")),
+		recovery: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ragdeploy_recovery_seconds",
+			Help:    "Time users were served a failed version: its failure (or a rollback's start) to the stable version serving again.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 12),
+		}, scopeLabels),
+		leadTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ragdeploy_lead_time_seconds",
+			Help:    "Time from the image's creation (the template's ragdeploy.io/image-created) to its promotion.",
+			Buckets: prometheus.ExponentialBuckets(60, 2, 14),
+		}, scopeLabels),
 	}
 	var err error
 	if m.phase, err = register(reg, m.phase); err != nil {
-		return nil, err
-	}
-	if m.duration, err = register(reg, m.duration); err != nil {
-		return nil, err
-	}
-	if m.rollback, err = register(reg, m.rollback); err != nil {
 		return nil, err
 	}
 	if m.analysis, err = register(reg, m.analysis); err != nil {
 		return nil, err
 	}
 	if m.switches, err = register(reg, m.switches); err != nil {
+		return nil, err
+	}
+	if m.deployments, err = register(reg, m.deployments); err != nil {
+		return nil, err
+	}
+	if m.failures, err = register(reg, m.failures); err != nil {
+		return nil, err
+	}
+	if m.rollbacks, err = register(reg, m.rollbacks); err != nil {
+		return nil, err
+	}
+	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
+	}
+	if m.recovery, err = register(reg, m.recovery); err != nil {
+		return nil, err
+	}
+	if m.leadTime, err = register(reg, m.leadTime); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -80,8 +124,8 @@ func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error)
 	return c, err
 }
 
-// observe records what a reconcile decided.
-func (m *Metrics) observe(b *v1alpha1.BlueGreenDeployment, w *world, p *bluegreen.Plan) {
+// observe records the phase a reconcile decided.
+func (m *Metrics) observe(b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan) {
 	if m == nil {
 		return
 	}
@@ -92,20 +136,42 @@ func (m *Metrics) observe(b *v1alpha1.BlueGreenDeployment, w *world, p *bluegree
 		}
 		m.phase.WithLabelValues(b.Namespace, b.Name, string(ph)).Set(v)
 	}
-	started := w.Status.RolloutStartedAt
-	for _, e := range p.Events {
-		switch e.Reason {
-		case v1alpha1.ReasonRolloutComplete:
-			if started != nil {
-				m.duration.WithLabelValues("promoted").Observe(w.Now.Sub(started.Time).Seconds())
-			}
-		case v1alpha1.ReasonProgressDeadline, v1alpha1.ReasonPrePromotionFailed, v1alpha1.ReasonPostPromotionFailed, v1alpha1.ReasonPreDeployJobFailed:
-			m.rollback.Inc()
-			if started != nil {
-				m.duration.WithLabelValues("aborted").Observe(w.Now.Sub(started.Time).Seconds())
-			}
-		case v1alpha1.ReasonFastRollback:
-			m.rollback.Inc()
+}
+
+// recorded counts the rollouts a plan put in the history, and the recovery
+// it dated, once their status is stored.
+func (m *Metrics) recorded(b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan) {
+	if m == nil {
+		return
+	}
+	s := bluegreen.ScopeOf(b)
+	scope := []string{s.Environment, s.App, s.Strategy}
+	with := func(extra ...string) []string { return append(append([]string{}, scope...), extra...) }
+	for i := range p.Recorded {
+		r := &p.Recorded[i]
+		m.deployments.WithLabelValues(with(string(r.Outcome), strconv.FormatBool(bluegreen.Automated(r)))...).Inc()
+		if !bluegreen.Counted(r) {
+			continue
+		}
+		if n := bluegreen.ChangeFailures(r); n > 0 {
+			m.failures.WithLabelValues(scope...).Add(float64(n))
+		}
+		if t := bluegreen.RollbackTrigger(r); t != "" {
+			m.rollbacks.WithLabelValues(with(t)...).Inc()
+		}
+		if d, ok := bluegreen.Duration(r); ok {
+			m.duration.WithLabelValues(with(string(r.Outcome))...).Observe(d.Seconds())
+		}
+		if d, ok := bluegreen.Recovery(r); ok {
+			m.recovery.WithLabelValues(scope...).Observe(d.Seconds())
+		}
+		if d, ok := bluegreen.LeadTime(r); ok {
+			m.leadTime.WithLabelValues(scope...).Observe(d.Seconds())
+		}
+	}
+	if r := p.Recovered; r != nil {
+		if d, ok := bluegreen.Recovery(r); ok {
+			m.recovery.WithLabelValues(scope...).Observe(d.Seconds())
 		}
 	}
 }

@@ -35,9 +35,12 @@ type Measurer interface {
 	Measure(ctx context.Context, t analysis.Target, c *v1alpha1.AnalysisCheck) analysis.Result
 }
 
-// Notifier sends rollout notifications (promoted, aborted, rolled back).
+// Notifier sends rollout notifications: Notify for the plan's events
+// marked Notify (promoted, aborted, rolled back), Recorded for the rollouts
+// it put in the history, once the status holding them is stored.
 type Notifier interface {
 	Notify(ctx context.Context, b *v1alpha1.BlueGreenDeployment, e bluegreen.Event)
+	Recorded(ctx context.Context, b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan)
 }
 
 // Reconciler runs the blue-green strategy for BlueGreenDeployments:
@@ -106,6 +109,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, fmt.Errorf("update status: %w", err)
 		}
 		b = *updated
+		r.Metrics.recorded(&b, &plan)
+		if r.Notifier != nil {
+			r.Notifier.Recorded(ctx, &b, &plan)
+		}
 	}
 	if plan.PreviewColor != "" && b.Spec.PreviewService != "" {
 		if err := r.selectColor(ctx, &b, w.services[b.Spec.PreviewService], w.Preview, plan.PreviewColor); err != nil {
@@ -130,7 +137,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			r.Notifier.Notify(ctx, &b, e)
 		}
 	}
-	r.Metrics.observe(&b, w, &plan)
+	r.Metrics.observe(&b, &plan)
 	if measured {
 		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 	}

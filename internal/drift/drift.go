@@ -48,6 +48,9 @@ type Object struct {
 type Report struct {
 	Checked int      `json:"checked"`
 	Objects []Object `json:"drifted"`
+	// Environment is the environment the release was deployed as ("" when
+	// it does not say), for the drift metrics' labels.
+	Environment string `json:"-"`
 }
 
 // Clean is true when nothing drifted.

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/agentic-rag/ragdeploy/internal/objects"
 )
 
 // NewObjectsGauge is ragdeploy_drift_objects{namespace,release}: the number
@@ -19,10 +21,15 @@ func NewObjectsGauge() *prometheus.GaugeVec {
 	}, []string{"namespace", "release"})
 }
 
+// Reasons of the drift Events.
+const (
+	ReasonDriftDetected = "DriftDetected"
+	ReasonDriftResolved = "DriftResolved"
+)
+
 // RecordEvents creates a Warning Event (reason DriftDetected) on each
 // drifted object, naming the fields that differ and never their values.
 func RecordEvents(ctx context.Context, c client.Client, r *Report, component string) error {
-	now := metav1.Now()
 	for _, obj := range r.Objects {
 		msg := "object is missing from the cluster"
 		if obj.State == Drifted {
@@ -32,18 +39,34 @@ func RecordEvents(ctx context.Context, c client.Client, r *Report, component str
 			}
 			msg = "fields differ from the release: " + strings.Join(paths, ", ")
 		}
-		ev := &corev1.Event{
-			ObjectMeta: metav1.ObjectMeta{GenerateName: strings.ToLower(obj.Ref.Name) + ".drift.", Namespace: obj.Ref.Namespace},
-			InvolvedObject: corev1.ObjectReference{
-				APIVersion: obj.Ref.GroupVersion().String(), Kind: obj.Ref.Kind, Namespace: obj.Ref.Namespace, Name: obj.Ref.Name,
-			},
-			Reason: "DriftDetected", Message: msg, Type: corev1.EventTypeWarning,
-			Source:         corev1.EventSource{Component: component},
-			FirstTimestamp: now, LastTimestamp: now, Count: 1,
-		}
-		if err := c.Create(ctx, ev); err != nil {
+		if err := recordEvent(ctx, c, obj.Ref, corev1.EventTypeWarning, ReasonDriftDetected, msg, component); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// RecordResolved creates a Normal Event (reason DriftResolved) on each
+// object of r, the last drift found before the release was clean again.
+func RecordResolved(ctx context.Context, c client.Client, r *Report, component string) error {
+	for _, obj := range r.Objects {
+		if err := recordEvent(ctx, c, obj.Ref, corev1.EventTypeNormal, ReasonDriftResolved, "object matches the release again", component); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func recordEvent(ctx context.Context, c client.Client, ref objects.Ref, typ, reason, msg, component string) error {
+	now := metav1.Now()
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: strings.ToLower(ref.Name) + ".drift.", Namespace: ref.Namespace},
+		InvolvedObject: corev1.ObjectReference{
+			APIVersion: ref.GroupVersion().String(), Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name,
+		},
+		Reason: reason, Message: msg, Type: typ,
+		Source:         corev1.EventSource{Component: component},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+	}
+	return c.Create(ctx, ev)
 }

@@ -2,8 +2,9 @@
 // interval a Watcher runs each Release's check (for the controller, Stored:
 // the last deployed revision against the live cluster; for `ragdeploy drift
 // --watch`, the environment as it is now), sets ragdeploy_drift_objects,
-// counts checks by result and records a DriftDetected Event per drifted
-// object. In the controller it is opt-in (--drift-release) and only the
+// counts checks by result and drift detections, measures how long drift
+// lasted, and records a DriftDetected Event per drifted object and a
+// DriftResolved one on each when the release is clean again. In the controller it is opt-in (--drift-release) and only the
 // leader runs it.
 package driftwatch
 
@@ -42,23 +43,57 @@ type Watcher struct {
 	Client   client.Client
 	Releases []Release
 	Interval time.Duration
-	// Gauge is set to the drifted objects per release (drift.NewObjectsGauge).
-	Gauge *prometheus.GaugeVec
-	// Checks, when set, counts the checks per release by result (clean,
-	// drift, error); see NewChecksCounter.
-	Checks *prometheus.CounterVec
+	Metrics  *Metrics
 	// Source names the Events' reporting component.
 	Source string
 	Log    logr.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 
 	// reported is the signature of the last drift recorded per release, so
-	// Events are recorded when drift changes, not at every check.
+	// Events are recorded when drift changes, not at every check; drifted
+	// is the release's drift since it began (its first report and when).
 	reported map[string]string
+	drifted  map[string]episode
 }
 
-// NewChecksCounter is ragdeploy_drift_checks_total.
-func NewChecksCounter() *prometheus.CounterVec {
-	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ragdeploy_drift_checks_total", Help: "Drift checks by result (clean, drift, error)."}, []string{"namespace", "release", "result"})
+type episode struct {
+	since  time.Time
+	report *drift.Report
+}
+
+// Metrics are the drift watch's Prometheus metrics, labeled namespace and
+// release (and environment: the release's "environment" value, else its
+// namespace).
+type Metrics struct {
+	// Objects is ragdeploy_drift_objects: the drifted objects per release.
+	Objects *prometheus.GaugeVec
+	// Checks is ragdeploy_drift_checks_total by result (clean, drift, error).
+	Checks *prometheus.CounterVec
+	// Detections is ragdeploy_drift_detections_total: a release found
+	// drifted after a clean check (or the first).
+	Detections *prometheus.CounterVec
+	// Duration is ragdeploy_drift_duration_seconds: how long drift lasted,
+	// observed when a check finds the release clean again.
+	Duration *prometheus.HistogramVec
+}
+
+// NewMetrics creates the drift metrics (register them with Collectors).
+func NewMetrics() *Metrics {
+	labels := []string{"environment", "namespace", "release"}
+	return &Metrics{
+		Objects: drift.NewObjectsGauge(),
+		Checks:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ragdeploy_drift_checks_total", Help: "Drift checks by result (clean, drift, error)."}, []string{"namespace", "release", "result"}),
+		Detections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ragdeploy_drift_detections_total",
+			Help: "Drift found on a release that was clean at the previous check (or at the first)."}, labels),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "ragdeploy_drift_duration_seconds",
+			Help: "How long drift lasted: first check that found it to the first clean one.", Buckets: prometheus.ExponentialBuckets(1, 2, 16)}, labels),
+	}
+}
+
+// Collectors are the metrics, to register.
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.Objects, m.Checks, m.Detections, m.Duration}
 }
 
 // ParseReleases turns "namespace/name" arguments into stored-configuration
@@ -84,7 +119,7 @@ func (w *Watcher) NeedLeaderElection() bool { return true }
 
 // Start checks every interval until ctx ends.
 func (w *Watcher) Start(ctx context.Context) error {
-	w.reported = map[string]string{}
+	w.reported, w.drifted = map[string]string{}, map[string]episode{}
 	t := time.NewTicker(w.Interval)
 	defer t.Stop()
 	for {
@@ -99,13 +134,20 @@ func (w *Watcher) Start(ctx context.Context) error {
 	}
 }
 
+func (w *Watcher) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
 func (w *Watcher) check(ctx context.Context, r Release) {
-	t := r.Target
+	t, m := r.Target, w.Metrics
 	report, err := r.Check(ctx)
 	result := "clean"
 	defer func() {
-		if w.Checks != nil && ctx.Err() == nil {
-			w.Checks.WithLabelValues(t.Namespace, t.Name, result).Inc()
+		if ctx.Err() == nil {
+			m.Checks.WithLabelValues(t.Namespace, t.Name, result).Inc()
 		}
 	}()
 	if err != nil {
@@ -115,18 +157,38 @@ func (w *Watcher) check(ctx context.Context, r Release) {
 		}
 		return
 	}
-	w.Gauge.WithLabelValues(t.Namespace, t.Name).Set(float64(len(report.Objects)))
-	sig := report.Signature()
-	if !report.Clean() {
-		result = "drift"
+	env := report.Environment
+	if env == "" {
+		env = t.Namespace
 	}
-	if report.Clean() || w.reported[t.String()] == sig {
-		w.reported[t.String()] = sig
+	key := t.String()
+	m.Objects.WithLabelValues(t.Namespace, t.Name).Set(float64(len(report.Objects)))
+	if report.Clean() {
+		if ep, ok := w.drifted[key]; ok {
+			delete(w.drifted, key)
+			m.Duration.WithLabelValues(env, t.Namespace, t.Name).Observe(w.now().Sub(ep.since).Seconds())
+			w.Log.Info("drift resolved", "release", key, "lasted", w.now().Sub(ep.since).String())
+			if err := drift.RecordResolved(ctx, w.Client, ep.report, w.Source); err != nil {
+				w.Log.Error(err, "drift events", "release", key)
+			}
+		}
+		w.reported[key] = ""
 		return
 	}
-	w.reported[t.String()] = sig
-	w.Log.Info("drift detected", "release", t.String(), "objects", len(report.Objects))
+	result = "drift"
+	if _, ok := w.drifted[key]; !ok {
+		w.drifted[key] = episode{since: w.now(), report: report}
+		m.Detections.WithLabelValues(env, t.Namespace, t.Name).Inc()
+	} else {
+		w.drifted[key] = episode{since: w.drifted[key].since, report: report}
+	}
+	sig := report.Signature()
+	if w.reported[key] == sig {
+		return
+	}
+	w.reported[key] = sig
+	w.Log.Info("drift detected", "release", key, "objects", len(report.Objects))
 	if err := drift.RecordEvents(ctx, w.Client, report, w.Source); err != nil {
-		w.Log.Error(err, "drift events", "release", t.String())
+		w.Log.Error(err, "drift events", "release", key)
 	}
 }

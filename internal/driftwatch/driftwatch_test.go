@@ -2,13 +2,13 @@ package driftwatch_test
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -56,7 +56,8 @@ func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gauge, checks := startWatcher(t, c, releases)
+	m := startWatcher(t, c, releases)
+	gauge, checks := m.Objects, m.Checks
 	value := func() float64 { return testutil.ToFloat64(gauge.WithLabelValues(env.Namespace, "agentic-rag")) }
 
 	// Clean: the gauge is set to 0 (it exists once a check ran).
@@ -67,25 +68,51 @@ func TestWatcherReportsDriftOfAReleaseInstalledByTheCLI(t *testing.T) {
 	if err := c.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: "agentic-rag-api"}, &cm); err != nil {
 		t.Fatal(err)
 	}
+	deployed := maps.Clone(cm.Data)
 	cm.Data["LOG_LEVEL"] = "trace"
 	if err := c.Update(ctx, &cm); err != nil {
 		t.Fatal(err)
 	}
-	clustertest.Eventually(t, 20*time.Second, "drift gauge and Event", func(ctx context.Context) (bool, error) {
-		if value() != 1 {
-			return false, nil
-		}
+	event := func(ctx context.Context, reason, message string) (bool, error) {
 		var events corev1.EventList
 		if err := c.List(ctx, &events, client.InNamespace(env.Namespace)); err != nil {
 			return false, err
 		}
 		for _, e := range events.Items {
-			if e.Reason == "DriftDetected" && e.Source.Component == "ragdeploy-controller" && strings.Contains(e.Message, "/data/LOG_LEVEL") {
+			if e.Reason == reason && e.Source.Component == "ragdeploy-controller" && e.InvolvedObject.Name == "agentic-rag-api" && strings.Contains(e.Message, message) {
 				return true, nil
 			}
 		}
 		return false, nil
+	}
+	clustertest.Eventually(t, 20*time.Second, "drift gauge and Event", func(ctx context.Context) (bool, error) {
+		if value() != 1 {
+			return false, nil
+		}
+		return event(ctx, drift.ReasonDriftDetected, "/data/LOG_LEVEL")
 	})
+	// Drift fixed: one detection (labeled with the release's environment),
+	// one duration observed, and a DriftResolved Event on the object.
+	if err := c.Get(ctx, types.NamespacedName{Namespace: env.Namespace, Name: "agentic-rag-api"}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data = deployed
+	if err := c.Update(ctx, &cm); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, 20*time.Second, "DriftResolved Event", func(ctx context.Context) (bool, error) {
+		if value() != 0 {
+			return false, nil
+		}
+		return event(ctx, drift.ReasonDriftResolved, "matches the release")
+	})
+	if n := testutil.ToFloat64(m.Detections.WithLabelValues("development", env.Namespace, "agentic-rag")); n != 1 {
+		t.Fatalf("%v drift detections for environment development; want 1", n)
+	}
+	if n := testutil.CollectAndCount(m.Duration); n != 1 {
+		t.Fatalf("%d drift durations; want 1", n)
+	}
+
 	// Each check was counted by its result.
 	if clean, drifted := testutil.ToFloat64(checks.WithLabelValues(env.Namespace, "agentic-rag", "clean")),
 		testutil.ToFloat64(checks.WithLabelValues(env.Namespace, "agentic-rag", "drift")); clean < 1 || drifted < 1 {
@@ -164,7 +191,7 @@ func TestWatcherAndCLIJudgeDriftAlike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gauge, _ := startWatcher(t, c, releases)
+	gauge := startWatcher(t, c, releases).Objects
 	clustertest.Eventually(t, 20*time.Second, "the gauge at 2", func(context.Context) (bool, error) {
 		return testutil.CollectAndCount(gauge) == 1 && testutil.ToFloat64(gauge.WithLabelValues(env.Namespace, "agentic-rag")) == 2, nil
 	})
@@ -184,14 +211,14 @@ func encrypted(t *testing.T, keys ...string) string {
 }
 
 // startWatcher runs a drift watch over releases until the test ends and
-// returns its gauge and check counter.
-func startWatcher(t *testing.T, c client.Client, releases []driftwatch.Release) (*prometheus.GaugeVec, *prometheus.CounterVec) {
-	gauge, checks := drift.NewObjectsGauge(), driftwatch.NewChecksCounter()
-	w := &driftwatch.Watcher{Client: c, Releases: releases, Interval: 300 * time.Millisecond, Gauge: gauge, Checks: checks,
+// returns its metrics.
+func startWatcher(t *testing.T, c client.Client, releases []driftwatch.Release) *driftwatch.Metrics {
+	m := driftwatch.NewMetrics()
+	w := &driftwatch.Watcher{Client: c, Releases: releases, Interval: 300 * time.Millisecond, Metrics: m,
 		Source: "ragdeploy-controller", Log: logr.Discard()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = w.Start(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return gauge, checks
+	return m
 }

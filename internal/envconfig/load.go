@@ -227,12 +227,16 @@ func (e *Environment) PolicyName() string {
 // MergedValues layers --set overrides (Helm's syntax: a.b=c,d[0]=e,f={x,y})
 // over the environment's values. Each override is parsed on its own and
 // merged; a malformed one, or one that would put a list index or a key into
-// a value that is neither, is an error naming the argument. The environment
-// is not modified.
+// a value that is neither, is an error naming the argument. The value
+// "environment" defaults to the environment's name. The environment is not
+// modified.
 func (e *Environment) MergedValues(sets []string) (map[string]any, error) {
 	out, err := deepCopy(e.Values)
 	if err != nil {
 		return nil, err
+	}
+	if _, set := out["environment"]; !set && e.Name != "" {
+		out["environment"] = e.Name
 	}
 	for _, s := range sets {
 		set, err := parseSet(s)

@@ -54,19 +54,24 @@ func (n Webhooks) Notify(ctx context.Context, b *v1alpha1.BlueGreenDeployment, e
 	if err != nil {
 		return
 	}
+	n.post(ctx, b.Spec.Notifications.Webhooks, body)
+}
+
+// post delivers body to each url in the background: delivery outlives the
+// reconcile that asked for it, and never blocks it.
+func (n Webhooks) post(ctx context.Context, urls []string, body []byte) {
 	client := n.Client
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
 	logger := log.FromContext(ctx)
-	for _, url := range b.Spec.Notifications.Webhooks {
+	for _, url := range urls {
 		// Webhook URLs embed credentials: log the host only.
 		host := "(invalid url)"
 		if u, err := neturl.Parse(url); err == nil {
 			host = u.Host
 		}
 		go func() {
-			// Delivery outlives the reconcile that asked for it.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			if err := Post(ctx, client, url, body); err != nil {

@@ -68,6 +68,7 @@ func (m *Manager) driftOf(ctx context.Context, cfg *DriftConfig, extra []*unstru
 		return nil, err
 	}
 	report.Merge(len(cfg.Secrets), secrets)
+	report.Environment = rev.Environment
 	return report, nil
 }
 

@@ -42,6 +42,10 @@ type Revision struct {
 	Status      string
 	Description string
 	Manifest    string
+	// Environment is the "environment" value it was deployed with.
+	Environment string
+	// Deployed is when it was deployed.
+	Deployed time.Time
 }
 
 func revisionOf(rel ri.Releaser) (*Revision, error) {
@@ -50,8 +54,11 @@ func revisionOf(rel ri.Releaser) (*Revision, error) {
 		return nil, err
 	}
 	r := &Revision{Number: acc.Version(), Status: acc.Status(), Manifest: acc.Manifest()}
-	if v1, ok := rel.(*rspb.Release); ok && v1.Info != nil {
-		r.Description = v1.Info.Description
+	if v1, ok := rel.(*rspb.Release); ok {
+		if v1.Info != nil {
+			r.Description, r.Deployed = v1.Info.Description, v1.Info.LastDeployed
+		}
+		r.Environment, _ = v1.Config["environment"].(string)
 	}
 	return r, nil
 }

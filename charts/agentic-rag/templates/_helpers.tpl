@@ -178,6 +178,9 @@ metadata:
     app.kubernetes.io/component: api
   annotations:
     checksum/config: {{ include "agentic-rag.api.configData" . | sha256sum }}
+    {{- with .Values.api.image.created }}
+    ragdeploy.io/image-created: {{ . | quote }}
+    {{- end }}
     {{- with .Values.api.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
