@@ -162,7 +162,7 @@ func statsText(s report.Stats, over string) string {
 	if s.Count == 0 {
 		return "- (no " + over + ")"
 	}
-	return fmt.Sprintf("mean %s, p50 %s, max %s (%d %s)", seconds(s.MeanSeconds), seconds(s.P50Seconds), seconds(s.MaxSeconds), s.Count, over)
+	return fmt.Sprintf("mean %s, p50 %s, max %s (%s: %d)", seconds(s.MeanSeconds), seconds(s.P50Seconds), seconds(s.MaxSeconds), over, s.Count)
 }
 
 func meanText(s report.Stats) string {
