@@ -636,8 +636,11 @@ func (d *decider) wake(t time.Time) {
 	}
 }
 
+// microtime is now as the API server stores a MicroTime (to the
+// microsecond), so that what is counted from the plan equals what is read
+// back.
 func (d *decider) microtime() *metav1.MicroTime {
-	t := metav1.NewMicroTime(d.now())
+	t := metav1.NewMicroTime(d.now().Truncate(time.Microsecond))
 	return &t
 }
 

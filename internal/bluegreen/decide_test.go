@@ -466,8 +466,13 @@ func TestUndoToWarmColorIsInstant(t *testing.T) {
 		t.Fatalf("active %q events %+v; want an instant switch back to blue", p.ActiveColor, p.Events)
 	}
 	w.o.Active = ServiceState{Exists: true, Color: blue, ReadyEndpoints: 3}
+	w.o.Now = t0.Add(3 * time.Millisecond)
 	if p = w.decide(); p.Status.StableColor != blue || p.Status.StableRevision != v1 {
 		t.Fatalf("stable %s/%s after undo; want blue/v1", p.Status.StableColor, p.Status.StableRevision)
+	}
+	// The history says what the undo rolled back, by hand, in 3ms.
+	if h := p.Status.History[0]; h.Revision != v1 || h.RollbackOf != v2 || h.FinishedAt.Sub(h.StartedAt.Time) != 3*time.Millisecond {
+		t.Fatalf("head %+v; want %s promoted as the rollback of %s, 3ms after it started", h, v1, v2)
 	}
 }
 

@@ -168,24 +168,6 @@ func TestReplacedInFlight(t *testing.T) {
 	}
 }
 
-// Returning to an earlier promoted revision (undo) while another is stable
-// is a rollback of that one by hand.
-func TestUndoRecordsWhatItRolledBack(t *testing.T) {
-	w := newTestWorld()
-	v1 := w.o.Revision
-	v2 := w.image("api:v2")
-	w.stable(green, v2)
-	w.o.Status.History = append(w.o.Status.History, v1alpha1.RevisionRecord{Revision: v1, PromotedAt: mtime(t0.Add(-2 * time.Hour)), Outcome: v1alpha1.OutcomePromoted})
-	w.color(blue, v1, 3, 3)
-	w.image("api:v1")
-	w.at(0).decide()
-	w.serve(blue)
-	h := head(t, w.at(3*time.Millisecond).decide())
-	if h.Revision != v1 || h.Outcome != v1alpha1.OutcomePromoted || h.RollbackOf != v2 || h.FinishedAt.Sub(h.StartedAt.Time) != 3*time.Millisecond {
-		t.Fatalf("head %+v; want %s promoted as the rollback of %s, 3ms after it started", h, v1, v2)
-	}
-}
-
 // The history keeps every rollout of the newest revisionHistoryLimit+1
 // revisions, and no more than maxHistory entries.
 func TestHistoryKeepsTheNewestRevisions(t *testing.T) {

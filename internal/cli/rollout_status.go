@@ -391,17 +391,21 @@ func (o *rolloutHistoryOptions) Run(ctx context.Context) error {
 		return printObject(o.streams.Out, o.Output, b.Status.History)
 	}
 	w := tabwriter.NewWriter(o.streams.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "REVISION\tOUTCOME\tPROMOTED\tIMAGES\t")
-	for _, h := range b.Status.History {
-		promoted := "-"
-		if h.PromotedAt != nil {
-			promoted = h.PromotedAt.UTC().Format(time.RFC3339)
+	fmt.Fprintln(w, "REVISION\tOUTCOME\tBY\tFINISHED\tDURATION\tIMAGES\t")
+	stableMarked := false
+	for i := range b.Status.History {
+		h := &b.Status.History[i]
+		finished := "-"
+		if h.FinishedAt != nil {
+			finished = h.FinishedAt.UTC().Format(time.RFC3339)
+		} else if h.PromotedAt != nil {
+			finished = h.PromotedAt.UTC().Format(time.RFC3339)
 		}
 		mark := ""
-		if h.Revision == b.Status.StableRevision {
-			mark = "(stable)"
+		if h.Revision == b.Status.StableRevision && h.Outcome == v1alpha1.OutcomePromoted && !stableMarked {
+			mark, stableMarked = "(stable)", true
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", h.Revision, orNone(string(h.Outcome)), promoted, strings.Join(h.Images, ","), mark)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Revision, outcomeText(h), orNone(string(h.DecidedBy)), finished, durationText(h), orNone(strings.Join(h.Images, ",")), mark)
 	}
 	return w.Flush()
 }

@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,8 @@ type Metrics struct {
 	duration    *prometheus.HistogramVec
 	recovery    *prometheus.HistogramVec
 	leadTime    *prometheus.HistogramVec
+	// scopes holds the scopes whose series exist (see initScope).
+	scopes sync.Map
 }
 
 var phases = []v1alpha1.Phase{v1alpha1.PhaseProgressing, v1alpha1.PhasePaused, v1alpha1.PhaseHealthy, v1alpha1.PhaseDegraded, v1alpha1.PhaseAborted}
@@ -129,6 +132,7 @@ func (m *Metrics) observe(b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan) {
 	if m == nil {
 		return
 	}
+	m.initScope(bluegreen.ScopeOf(b))
 	for _, ph := range phases {
 		v := 0.0
 		if p.Status.Phase == ph {
@@ -138,6 +142,30 @@ func (m *Metrics) observe(b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan) {
 	}
 }
 
+// initScope creates every quality series of scope at zero the first time
+// the scope is seen, before anything is counted in it: Prometheus's
+// increase() cannot see the first increment of a series whose first
+// sample is already 1.
+func (m *Metrics) initScope(s bluegreen.Scope) {
+	if _, seen := m.scopes.LoadOrStore(s, true); seen {
+		return
+	}
+	scope := []string{s.Environment, s.App, s.Strategy}
+	with := func(extra ...string) []string { return append(append([]string{}, scope...), extra...) }
+	for _, o := range []v1alpha1.Outcome{v1alpha1.OutcomePromoted, v1alpha1.OutcomeAborted, v1alpha1.OutcomeRolledBack, v1alpha1.OutcomeSuperseded} {
+		for _, automated := range []string{"true", "false"} {
+			m.deployments.WithLabelValues(with(string(o), automated)...)
+		}
+		m.duration.WithLabelValues(with(string(o))...)
+	}
+	for _, t := range []string{bluegreen.TriggerAutomatic, bluegreen.TriggerManual} {
+		m.rollbacks.WithLabelValues(with(t)...)
+	}
+	m.failures.WithLabelValues(scope...)
+	m.recovery.WithLabelValues(scope...)
+	m.leadTime.WithLabelValues(scope...)
+}
+
 // recorded counts the rollouts a plan put in the history, and the recovery
 // it dated, once their status is stored.
 func (m *Metrics) recorded(b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan) {
@@ -145,6 +173,7 @@ func (m *Metrics) recorded(b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan) {
 		return
 	}
 	s := bluegreen.ScopeOf(b)
+	m.initScope(s)
 	scope := []string{s.Environment, s.App, s.Strategy}
 	with := func(extra ...string) []string { return append(append([]string{}, scope...), extra...) }
 	for i := range p.Recorded {

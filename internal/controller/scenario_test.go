@@ -22,10 +22,12 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
+	"github.com/agentic-rag/ragdeploy/internal/release"
 )
 
 func TestMain(m *testing.M) {
 	ctrllog.SetLogger(logr.Discard())
+	release.UseHelmFieldManager()
 	clustertest.Main(m)
 }
 

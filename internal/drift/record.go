@@ -3,6 +3,7 @@ package drift
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -27,9 +28,9 @@ const (
 	ReasonDriftResolved = "DriftResolved"
 )
 
-// RecordEvents creates a Warning Event (reason DriftDetected) on each
-// drifted object, naming the fields that differ and never their values.
-func RecordEvents(ctx context.Context, c client.Client, r *Report, component string) error {
+// RecordEvents creates a Warning Event (reason DriftDetected), dated at, on
+// each drifted object, naming the fields that differ and never their values.
+func RecordEvents(ctx context.Context, c client.Client, r *Report, component string, at time.Time) error {
 	for _, obj := range r.Objects {
 		msg := "object is missing from the cluster"
 		if obj.State == Drifted {
@@ -39,26 +40,30 @@ func RecordEvents(ctx context.Context, c client.Client, r *Report, component str
 			}
 			msg = "fields differ from the release: " + strings.Join(paths, ", ")
 		}
-		if err := recordEvent(ctx, c, obj.Ref, corev1.EventTypeWarning, ReasonDriftDetected, msg, component); err != nil {
+		if err := recordEvent(ctx, c, obj.Ref, corev1.EventTypeWarning, ReasonDriftDetected, msg, component, at); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// RecordResolved creates a Normal Event (reason DriftResolved) on each
-// object of r, the last drift found before the release was clean again.
-func RecordResolved(ctx context.Context, c client.Client, r *Report, component string) error {
+// RecordResolved creates a Normal Event (reason DriftResolved), dated at,
+// on each object of r, the last drift found before the release was clean
+// again.
+func RecordResolved(ctx context.Context, c client.Client, r *Report, component string, at time.Time) error {
 	for _, obj := range r.Objects {
-		if err := recordEvent(ctx, c, obj.Ref, corev1.EventTypeNormal, ReasonDriftResolved, "object matches the release again", component); err != nil {
+		if err := recordEvent(ctx, c, obj.Ref, corev1.EventTypeNormal, ReasonDriftResolved, "object matches the release again", component, at); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func recordEvent(ctx context.Context, c client.Client, ref objects.Ref, typ, reason, msg, component string) error {
-	now := metav1.Now()
+// recordEvent dates the Event to the microsecond (eventTime, which then
+// needs the reporting fields), so that how long drift lasted can be read
+// back from Events as the drift watch measured it.
+func recordEvent(ctx context.Context, c client.Client, ref objects.Ref, typ, reason, msg, component string, at time.Time) error {
+	now := metav1.NewTime(at)
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: strings.ToLower(ref.Name) + ".drift.", Namespace: ref.Namespace},
 		InvolvedObject: corev1.ObjectReference{
@@ -67,6 +72,8 @@ func recordEvent(ctx context.Context, c client.Client, ref objects.Ref, typ, rea
 		Reason: reason, Message: msg, Type: typ,
 		Source:         corev1.EventSource{Component: component},
 		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		EventTime:           metav1.NewMicroTime(at),
+		ReportingController: "ragdeploy.io/drift", ReportingInstance: component, Action: "DriftCheck",
 	}
 	return c.Create(ctx, ev)
 }

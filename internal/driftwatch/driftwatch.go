@@ -11,6 +11,7 @@ package driftwatch
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,9 +58,20 @@ type Watcher struct {
 	drifted  map[string]episode
 }
 
+// episode is a release's drift from the check that found it to the first
+// clean one: report holds every object that drifted in it (each resolved
+// when the release is clean again).
 type episode struct {
 	since  time.Time
 	report *drift.Report
+}
+
+func (e *episode) add(r *drift.Report) {
+	for _, o := range r.Objects {
+		if !slices.ContainsFunc(e.report.Objects, func(x drift.Object) bool { return x.Ref == o.Ref }) {
+			e.report.Objects = append(e.report.Objects, o)
+		}
+	}
 }
 
 // Metrics are the drift watch's Prometheus metrics, labeled namespace and
@@ -134,11 +146,12 @@ func (w *Watcher) Start(ctx context.Context) error {
 	}
 }
 
+// now is the clock to the microsecond, as Events store it.
 func (w *Watcher) now() time.Time {
 	if w.Now != nil {
-		return w.Now()
+		return w.Now().Truncate(time.Microsecond)
 	}
-	return time.Now()
+	return time.Now().Truncate(time.Microsecond)
 }
 
 func (w *Watcher) check(ctx context.Context, r Release) {
@@ -163,12 +176,17 @@ func (w *Watcher) check(ctx context.Context, r Release) {
 	}
 	key := t.String()
 	m.Objects.WithLabelValues(t.Namespace, t.Name).Set(float64(len(report.Objects)))
+	// The release's series exist (at zero) from its first check on:
+	// Prometheus's increase() cannot see the first increment of a series
+	// whose first sample is already 1.
+	detections, duration := m.Detections.WithLabelValues(env, t.Namespace, t.Name), m.Duration.WithLabelValues(env, t.Namespace, t.Name)
+	now := w.now()
 	if report.Clean() {
 		if ep, ok := w.drifted[key]; ok {
 			delete(w.drifted, key)
-			m.Duration.WithLabelValues(env, t.Namespace, t.Name).Observe(w.now().Sub(ep.since).Seconds())
-			w.Log.Info("drift resolved", "release", key, "lasted", w.now().Sub(ep.since).String())
-			if err := drift.RecordResolved(ctx, w.Client, ep.report, w.Source); err != nil {
+			duration.Observe(now.Sub(ep.since).Seconds())
+			w.Log.Info("drift resolved", "release", key, "lasted", now.Sub(ep.since).String())
+			if err := drift.RecordResolved(ctx, w.Client, ep.report, w.Source, now); err != nil {
 				w.Log.Error(err, "drift events", "release", key)
 			}
 		}
@@ -176,19 +194,20 @@ func (w *Watcher) check(ctx context.Context, r Release) {
 		return
 	}
 	result = "drift"
-	if _, ok := w.drifted[key]; !ok {
-		w.drifted[key] = episode{since: w.now(), report: report}
-		m.Detections.WithLabelValues(env, t.Namespace, t.Name).Inc()
-	} else {
-		w.drifted[key] = episode{since: w.drifted[key].since, report: report}
+	ep, ok := w.drifted[key]
+	if !ok {
+		ep = episode{since: now, report: &drift.Report{}}
+		detections.Inc()
 	}
+	ep.add(report)
+	w.drifted[key] = ep
 	sig := report.Signature()
 	if w.reported[key] == sig {
 		return
 	}
 	w.reported[key] = sig
 	w.Log.Info("drift detected", "release", key, "objects", len(report.Objects))
-	if err := drift.RecordEvents(ctx, w.Client, report, w.Source); err != nil {
+	if err := drift.RecordEvents(ctx, w.Client, report, w.Source, now); err != nil {
 		w.Log.Error(err, "drift events", "release", key)
 	}
 }

@@ -71,8 +71,8 @@ type Stats struct {
 	MaxSeconds  float64 `json:"maxSeconds"`
 }
 
-// Drift is what the drift Events say: an episode begins with an object's
-// DriftDetected and ends with its DriftResolved.
+// Drift is what the drift Events say about the release's drift episodes
+// (see driftOf).
 type Drift struct {
 	Detections int   `json:"detections"`
 	Lasted     Stats `json:"lasted"`
@@ -170,13 +170,16 @@ func Compute(src Sources, since, until time.Time) *Report {
 	return r
 }
 
-// driftOf pairs each object's DriftDetected and DriftResolved Events into
-// episodes; an episode counts when it began in the window.
+// driftOf reads drift episodes from the Events, as the drift watch counts
+// them (one release per namespace): an episode begins with a DriftDetected
+// while none is open and lasts until every object it found drifted has its
+// DriftResolved. An episode counts when it began in the window.
 func driftOf(events []corev1.Event, in func(time.Time) bool) Drift {
 	out := Drift{Open: []string{}}
 	sorted := slices.Clone(events)
 	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(&sorted[i]).Before(eventTime(&sorted[j])) })
-	open := map[string]time.Time{}
+	open := map[string]bool{}
+	var began time.Time
 	var lasted []time.Duration
 	for i := range sorted {
 		e := &sorted[i]
@@ -184,18 +187,20 @@ func driftOf(events []corev1.Event, in func(time.Time) bool) Drift {
 		at := eventTime(e)
 		switch e.Reason {
 		case drift.ReasonDriftDetected:
-			if _, ok := open[obj]; !ok {
-				open[obj] = at
+			if len(open) == 0 {
+				began = at
 				if in(at) {
 					out.Detections++
 				}
 			}
+			open[obj] = true
 		case drift.ReasonDriftResolved:
-			if began, ok := open[obj]; ok {
-				delete(open, obj)
-				if in(began) {
-					lasted = append(lasted, at.Sub(began))
-				}
+			if !open[obj] {
+				continue
+			}
+			delete(open, obj)
+			if len(open) == 0 && in(began) {
+				lasted = append(lasted, at.Sub(began))
 			}
 		}
 	}

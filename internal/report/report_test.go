@@ -86,3 +86,15 @@ func TestComputeCountsWhatTheHistoryHolds(t *testing.T) {
 		t.Fatalf("release %+v; want 2 revisions in the window, 1 failed", r.Release)
 	}
 }
+
+// Two objects drifted in one episode: it lasts until both are resolved,
+// and counts once, as the drift watch counts it.
+func TestDriftEpisodeSpansItsObjects(t *testing.T) {
+	d := driftOf([]corev1.Event{
+		event("DriftDetected", "a", 0), event("DriftDetected", "b", time.Minute),
+		event("DriftResolved", "a", 2*time.Minute), event("DriftResolved", "b", 3*time.Minute),
+	}, func(time.Time) bool { return true })
+	if d.Detections != 1 || d.Lasted.Count != 1 || d.Lasted.MaxSeconds != 180 || len(d.Open) != 0 {
+		t.Fatalf("drift %+v; want one episode of 3m, none open", d)
+	}
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/agentic-rag/ragdeploy/internal/report"
 )
 
 // The demo `make demo` runs: the controller chart, the staging environment
@@ -51,6 +54,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q", want)
 		}
 	}
+	demoReport(t, work)
 	firstHour(t, work)
 }
 
@@ -101,5 +105,32 @@ func firstHour(t *testing.T, work string) {
 	}
 	if ran < 5 {
 		t.Fatalf("README first hour: only %d commands ran", ran)
+	}
+}
+
+// demoReport checks `ragdeploy report --env staging` after the demo: its
+// three deployments (1.0.0, 1.1.0 promoted; 1.2.0-regress rolled back by
+// its failed post-promotion check), the automatic rollback and the time
+// users were served the regression until the stable version served again.
+func demoReport(t *testing.T, work string) {
+	t.Helper()
+	res := ragdeploy(t, work, nil, "report", "--env", "staging", "--kubeconfig", filepath.Join(work, ".ragdeploy", "local", "kubeconfig"), "-o", "json")
+	if res.code != 0 {
+		t.Fatalf("report: exit %d: %s", res.code, res.stderr)
+	}
+	var r report.Report
+	if err := json.Unmarshal([]byte(res.stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Apps) != 1 {
+		t.Fatalf("report of %d apps; want the api rollout", len(r.Apps))
+	}
+	a := r.Apps[0]
+	if a.Environment != "staging" || a.Deployments != 3 || a.Promoted != 2 || a.RolledBack != 1 || a.ChangeFailures != 1 ||
+		a.Rollbacks.Automatic != 1 || a.Rollbacks.Manual != 0 || a.RecoveryTime.Count != 1 || a.RecoveryTime.MeanSeconds <= 0 {
+		t.Fatalf("report %+v; want environment staging, 3 deployments (2 promoted, 1 rolled back), 1 change failure, 1 automatic rollback and its recovery time", a)
+	}
+	if h := a.History; len(h) != 3 || !strings.HasSuffix(h[0].Images[0], ":1.2.0-regress") || h[0].Reason != "PostPromotionAnalysisFailed" {
+		t.Fatalf("report history %+v; want the regression, rolled back by its post-promotion check, newest", h)
 	}
 }

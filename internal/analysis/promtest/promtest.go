@@ -4,6 +4,7 @@ package promtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,13 +31,31 @@ type Server struct {
 // binary is missing: install the Debian package `prometheus` (make test does).
 func Start(t testing.TB, targets ...string) *Server {
 	t.Helper()
+	return StartWithRules(t, nil, targets...)
+}
+
+// StartWithRules is Start with these rule files loaded (rules evaluated at
+// each group's interval, else every second).
+func StartWithRules(t testing.TB, ruleFiles []string, targets ...string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Fatalf("promtest: prometheus not found (apt-get install prometheus; `make test` installs it): %v", err)
 	}
 	dir := t.TempDir()
 	var cfg strings.Builder
-	cfg.WriteString("global:\n  scrape_interval: 200ms\n  scrape_timeout: 150ms\n  evaluation_interval: 1s\nscrape_configs:\n")
+	cfg.WriteString("global:\n  scrape_interval: 200ms\n  scrape_timeout: 150ms\n  evaluation_interval: 1s\n")
+	if len(ruleFiles) > 0 {
+		cfg.WriteString("rule_files:\n")
+		for _, f := range ruleFiles {
+			abs, err := filepath.Abs(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&cfg, "- %q\n", abs)
+		}
+	}
+	cfg.WriteString("scrape_configs:\n")
 	for i, target := range targets {
 		u, err := url.Parse(target)
 		if err != nil {
@@ -114,4 +134,58 @@ func (s *Server) WaitForData(t testing.TB, query string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("promtest: no data for %q after 30s", query)
+}
+
+// Value is the value of query's result when it is one sample (an instant
+// vector of one element, or a scalar); ok is false for no result.
+func (s *Server) Value(t testing.TB, query string) (v float64, ok bool) {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/api/v1/query?" + url.Values{"query": {query}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != "success" {
+		t.Fatalf("promtest: query %q: %s", query, r.Error)
+	}
+	var pair []any
+	switch r.Data.ResultType {
+	case "scalar":
+		if err := json.Unmarshal(r.Data.Result, &pair); err != nil {
+			t.Fatal(err)
+		}
+	case "vector":
+		var vec []struct {
+			Value []any `json:"value"`
+		}
+		if err := json.Unmarshal(r.Data.Result, &vec); err != nil {
+			t.Fatal(err)
+		}
+		if len(vec) == 0 {
+			return 0, false
+		}
+		if len(vec) > 1 {
+			t.Fatalf("promtest: query %q: %d samples; want one", query, len(vec))
+		}
+		pair = vec[0].Value
+	default:
+		t.Fatalf("promtest: query %q: result type %s", query, r.Data.ResultType)
+	}
+	str, _ := pair[1].(string)
+	v, err = strconv.ParseFloat(str, 64)
+	if err != nil {
+		t.Fatalf("promtest: query %q: value %v: %v", query, pair[1], err)
+	}
+	return v, true
 }
