@@ -39,11 +39,7 @@ var environments = []string{"development", "staging", "production"}
 
 // secretValues are the credentials in the test's encrypted secrets file;
 // no output may ever contain one.
-var secretValues = map[string]string{
-	"agentic-rag-postgresql": "pg-Secret-Value-7f3a",
-	"agentic-rag-redis":      "redis-Secret-Value-91c2",
-	"agentic-rag-chromadb":   "chroma-Secret-Value-d04e",
-}
+var secretValues = secretstest.Values("release-test")
 
 // platform is an environment retargeted at a fresh restricted namespace,
 // with the CRDs, a controller for that namespace and a SOPS-encrypted

@@ -115,11 +115,7 @@ type envWorld struct {
 	out strings.Builder
 }
 
-var e2eSecrets = map[string]string{
-	"agentic-rag-postgresql": "e2e-Pg-Value-31a9",
-	"agentic-rag-redis":      "e2e-Redis-Value-8b7c",
-	"agentic-rag-chromadb":   "e2e-Chroma-Value-ee02",
-}
+var e2eSecrets = secretstest.Values("e2e")
 
 func newEnvWorld(t *testing.T) *envWorld {
 	t.Helper()

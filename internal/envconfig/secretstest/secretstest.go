@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +25,17 @@ var PlatformSecrets = map[string]string{
 	"agentic-rag-postgresql": "password",
 	"agentic-rag-redis":      "password",
 	"agentic-rag-chromadb":   "token",
+}
+
+// Values are one distinct credential per platform Secret (Secret name ->
+// value), naming the test (prefix) and the Secret, for tests that check no
+// output ever contains one.
+func Values(prefix string) map[string]string {
+	out := map[string]string{}
+	for name := range PlatformSecrets {
+		out[name] = prefix + "-Secret-Value-" + strings.TrimPrefix(name, "agentic-rag-")
+	}
+	return out
 }
 
 // CreatePlatformSecrets creates PlatformSecrets in namespace ns, each
