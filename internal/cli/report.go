@@ -25,8 +25,6 @@ type reportOptions struct {
 	Since string
 
 	since time.Duration
-	// now is the end of the window (the clock at Run when zero).
-	now time.Time
 }
 
 func newReportCommand(streams Streams, kube *kubeOptions) *cobra.Command {
@@ -96,10 +94,7 @@ func (o *reportOptions) Run(ctx context.Context) error {
 	for _, r := range revs {
 		src.Revisions = append(src.Revisions, report.Revision{Status: r.Status, Deployed: r.Deployed})
 	}
-	now := o.now
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := time.Now()
 	r := report.Compute(src, now.Add(-o.since), now)
 	if o.Output != "text" {
 		return printObject(o.streams.Out, o.Output, r)

@@ -142,6 +142,13 @@ func (m *Metrics) observe(b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan) {
 	}
 }
 
+// scopeValues are the label values of scope s, and a function that
+// appends a metric's own values to them.
+func scopeValues(s bluegreen.Scope) ([]string, func(extra ...string) []string) {
+	scope := []string{s.Environment, s.App, s.Strategy}
+	return scope, func(extra ...string) []string { return append(append([]string{}, scope...), extra...) }
+}
+
 // initScope creates every quality series of scope at zero the first time
 // the scope is seen, before anything is counted in it: Prometheus's
 // increase() cannot see the first increment of a series whose first
@@ -150,8 +157,7 @@ func (m *Metrics) initScope(s bluegreen.Scope) {
 	if _, seen := m.scopes.LoadOrStore(s, true); seen {
 		return
 	}
-	scope := []string{s.Environment, s.App, s.Strategy}
-	with := func(extra ...string) []string { return append(append([]string{}, scope...), extra...) }
+	scope, with := scopeValues(s)
 	for _, o := range []v1alpha1.Outcome{v1alpha1.OutcomePromoted, v1alpha1.OutcomeAborted, v1alpha1.OutcomeRolledBack, v1alpha1.OutcomeSuperseded} {
 		for _, automated := range []string{"true", "false"} {
 			m.deployments.WithLabelValues(with(string(o), automated)...)
@@ -174,8 +180,7 @@ func (m *Metrics) recorded(b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan) {
 	}
 	s := bluegreen.ScopeOf(b)
 	m.initScope(s)
-	scope := []string{s.Environment, s.App, s.Strategy}
-	with := func(extra ...string) []string { return append(append([]string{}, scope...), extra...) }
+	scope, with := scopeValues(s)
 	for i := range p.Recorded {
 		r := &p.Recorded[i]
 		m.deployments.WithLabelValues(with(string(r.Outcome), strconv.FormatBool(bluegreen.Automated(r)))...).Inc()

@@ -4,8 +4,8 @@
 // --watch`, the environment as it is now), sets ragdeploy_drift_objects,
 // counts checks by result and drift detections, measures how long drift
 // lasted, and records a DriftDetected Event per drifted object and a
-// DriftResolved one on each when the release is clean again. In the controller it is opt-in (--drift-release) and only the
-// leader runs it.
+// DriftResolved one on each when the release is clean again. In the
+// controller it is opt-in (--drift-release) and only the leader runs it.
 package driftwatch
 
 import (
@@ -48,8 +48,6 @@ type Watcher struct {
 	// Source names the Events' reporting component.
 	Source string
 	Log    logr.Logger
-	// Now is the clock (time.Now when nil).
-	Now func() time.Time
 
 	// reported is the signature of the last drift recorded per release, so
 	// Events are recorded when drift changes, not at every check; drifted
@@ -147,12 +145,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 }
 
 // now is the clock to the microsecond, as Events store it.
-func (w *Watcher) now() time.Time {
-	if w.Now != nil {
-		return w.Now().Truncate(time.Microsecond)
-	}
-	return time.Now().Truncate(time.Microsecond)
-}
+func (w *Watcher) now() time.Time { return time.Now().Truncate(time.Microsecond) }
 
 func (w *Watcher) check(ctx context.Context, r Release) {
 	t, m := r.Target, w.Metrics
