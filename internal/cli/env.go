@@ -41,8 +41,7 @@ func (o *envOptions) bindFlagsWithSets(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&o.Sets, "set", nil, "override a value (a.b=c); applied after the environment file")
 }
 
-// Complete loads, validates and prepares the environment (the command's
-// Complete, unless it needs a cluster too: then connect).
+// Complete loads, validates and prepares the environment.
 func (o *envOptions) Complete(cmd *cobra.Command, _ []string) error {
 	return o.complete(cmd.Context())
 }
@@ -68,31 +67,23 @@ func (o *envOptions) complete(ctx context.Context) error {
 	return nil
 }
 
-// connect is complete, then a connection to the release's cluster that
-// the command's release verbs share.
-func (o *envOptions) connect(ctx context.Context) error {
-	if err := o.complete(ctx); err != nil {
-		return err
-	}
-	m, err := release.NewManager(o.target)
-	if err != nil {
-		return err
-	}
-	o.release = m
-	return nil
-}
-
 // clusterEnvOptions are envOptions for the commands that work on the
-// release in its cluster: their Complete connects too.
+// release in its cluster: once their input is valid, they connect.
 type clusterEnvOptions struct{ envOptions }
 
 func newClusterEnvOptions(kube *kubeOptions, streams Streams) clusterEnvOptions {
 	return clusterEnvOptions{envOptions{kube: kube, streams: streams}}
 }
 
-// Complete loads the environment and connects to its cluster.
-func (o *clusterEnvOptions) Complete(cmd *cobra.Command, _ []string) error {
-	return o.connect(cmd.Context())
+// Connect makes the connection to the release's cluster that the
+// command's release verbs share.
+func (o *clusterEnvOptions) Connect(context.Context) error {
+	m, err := release.NewManager(o.target)
+	if err != nil {
+		return err
+	}
+	o.release = m
+	return nil
 }
 
 // agreesWith checks that --namespace, when given, is the namespace the

@@ -43,7 +43,7 @@ func newPipelineCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 
 // pipelineOptions are the deploy step's.
 type pipelineOptions struct {
-	envOptions
+	clusterEnvOptions
 	ImageTag string
 	Promote  bool
 	Timeout  time.Duration
@@ -53,7 +53,7 @@ type pipelineOptions struct {
 }
 
 func newPipelineDeployCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &pipelineDeployOptions{pipelineOptions{envOptions: envOptions{kube: kube, streams: streams}}}
+	o := &pipelineDeployOptions{pipelineOptions{clusterEnvOptions: newClusterEnvOptions(kube, streams)}}
 	cmd := &cobra.Command{
 		Use:     "deploy --env ENV [--image-tag TAG]",
 		Example: "  ragdeploy pipeline deploy --env staging --image-tag 1.2.0\n  ragdeploy pipeline deploy --env production --image-tag 1.2.0 --promote   # after the approval",
@@ -78,7 +78,7 @@ func newPipelineDeployCommand(streams Streams, kube *kubeOptions) *cobra.Command
 type pipelineDeployOptions struct{ pipelineOptions }
 
 // Complete sets api.image.tag from --image-tag (checked first: it goes into
-// what is rendered), then loads the environment and connects.
+// what is rendered), then loads the environment.
 func (o *pipelineDeployOptions) Complete(cmd *cobra.Command, _ []string) error {
 	if o.ImageTag != "" {
 		if !imageTag.MatchString(o.ImageTag) {
@@ -88,7 +88,7 @@ func (o *pipelineDeployOptions) Complete(cmd *cobra.Command, _ []string) error {
 	} else {
 		o.ImageTag = "the environment's api version"
 	}
-	return o.connect(cmd.Context())
+	return o.complete(cmd.Context())
 }
 
 func (o *pipelineDeployOptions) Validate() error {
@@ -226,7 +226,7 @@ type pipelineAbortOptions struct {
 }
 
 func newPipelineAbortCommand(streams Streams, kube *kubeOptions) *cobra.Command {
-	o := &pipelineAbortOptions{pipelineOptions: pipelineOptions{envOptions: envOptions{kube: kube, streams: streams}}}
+	o := &pipelineAbortOptions{pipelineOptions: pipelineOptions{clusterEnvOptions: newClusterEnvOptions(kube, streams)}}
 	cmd := &cobra.Command{
 		Use:     "abort --env ENV --reason TEXT",
 		Example: "  ragdeploy pipeline abort --env production --reason \"smoke test failed\"",
@@ -241,7 +241,7 @@ func newPipelineAbortCommand(streams Streams, kube *kubeOptions) *cobra.Command 
 
 func (o *pipelineAbortOptions) Complete(cmd *cobra.Command, _ []string) error {
 	o.ImageTag = "(pipeline)"
-	return o.connect(cmd.Context())
+	return o.complete(cmd.Context())
 }
 
 func (o *pipelineAbortOptions) Validate() error {

@@ -72,14 +72,17 @@ func (o *releaseOptions) bindFlags(cmd *cobra.Command) {
 	bindOutput(cmd, &o.Output)
 }
 
-// Complete loads the environment and connects to its release.
+// Complete loads the environment.
 func (o *releaseOptions) Complete(*cobra.Command, []string) error {
 	env, err := loadEnvironment(o.Dir, o.Env)
-	if err != nil {
-		return err
-	}
 	o.env = env
-	o.release, err = release.NewManager(release.TargetOf(env, o.kube.Kubeconfig, o.kube.Context))
+	return err
+}
+
+// Connect connects to the environment's release, once the input is valid.
+func (o *releaseOptions) Connect(context.Context) error {
+	var err error
+	o.release, err = release.NewManager(release.TargetOf(o.env, o.kube.Kubeconfig, o.kube.Context))
 	return err
 }
 

@@ -54,13 +54,19 @@ const annotationOptions = "ragdeploy.io/options"
 
 // options is what every leaf command runs, as kubectl's commands do:
 // Complete fills in what the flags and arguments leave out (names from
-// arguments, defaults, the environment file, the cluster connection) and
-// changes nothing; Validate refuses bad input before anything is done; Run
-// does the work.
+// arguments, defaults, the environment file) and changes nothing; Validate
+// refuses bad input before anything is done; Run does the work. A command
+// that works on a release in its cluster is also a connector: it connects
+// after Validate, so bad input is reported before any kubeconfig is read.
 type options interface {
 	Complete(cmd *cobra.Command, args []string) error
 	Validate() error
 	Run(ctx context.Context) error
+}
+
+// connector is an options that connects to a cluster before Run.
+type connector interface {
+	Connect(ctx context.Context) error
 }
 
 // runs makes cmd run o through Complete, Validate and Run.
@@ -71,6 +77,11 @@ func runs(cmd *cobra.Command, o options) *cobra.Command {
 		}
 		if err := o.Validate(); err != nil {
 			return err
+		}
+		if c, ok := o.(connector); ok {
+			if err := c.Connect(cmd.Context()); err != nil {
+				return err
+			}
 		}
 		return o.Run(cmd.Context())
 	}

@@ -97,6 +97,31 @@ func TestKubeconfigErrorsSayWhatToDo(t *testing.T) {
 	}
 }
 
+// Bad input is reported before any kubeconfig is read: commands that work
+// on a release connect after Validate (Connect), so a missing kubeconfig
+// does not hide the flag that is wrong.
+func TestBadInputComesBeforeTheCluster(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("KUBECONFIG", "")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", "--env", "staging", "--since", "abc"}, `--since "abc": want a positive duration`},
+		{[]string{"report", "--env", "staging", "--since", "0d"}, `--since "0d": want a positive duration`},
+		{[]string{"status", "--env", "staging", "-o", "bogus"}, `--output: "bogus" is not one of`},
+		{[]string{"history", "--env", "staging", "-o", "bogus"}, `--output: "bogus" is not one of`},
+		{[]string{"install", "--env", "staging", "--timeout", "-1s"}, "--timeout must be positive"},
+		{[]string{"drift", "--env", "staging", "-o", "bogus"}, `--output: "bogus" is not one of`},
+		{[]string{"pipeline", "abort", "--env", "staging"}, "--reason is required"},
+	} {
+		code, _, stderr := run(t, tt.args...)
+		if code == 0 || !strings.Contains(stderr, tt.want) || strings.Contains(stderr, "kubeconfig") {
+			t.Errorf("%v: exit %d, %q; want %q and no word of a kubeconfig", tt.args, code, stderr, tt.want)
+		}
+	}
+}
+
 // Every command that runs something is an options type run through
 // Complete, Validate and Run (runs); the commands that only group others
 // have no options.
