@@ -182,11 +182,15 @@ func outcomeText(h *v1alpha1.RevisionRecord) string {
 	return string(h.Outcome)
 }
 
+// recoveryText is the rollout's recovery time as the figures count it
+// (bluegreen.Recovery): none for an abort before the switch, the undo's
+// own time for a rollback by hand.
 func recoveryText(h *v1alpha1.RevisionRecord) string {
-	if h.RecoveredAt == nil || h.FinishedAt == nil {
+	d, ok := bluegreen.Recovery(h)
+	if !ok {
 		return "-"
 	}
-	return h.RecoveredAt.Sub(h.FinishedAt.Time).Round(time.Millisecond).String()
+	return d.Round(time.Millisecond).String()
 }
 
 func durationText(h *v1alpha1.RevisionRecord) string {
