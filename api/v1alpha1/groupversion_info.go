@@ -1,4 +1,4 @@
-// Package v1alpha1 holds the BlueGreenDeployment API (group ragdeploy.io).
+// Package v1alpha1 holds the Rollout API (group ragdeploy.io).
 //
 // +kubebuilder:object:generate=true
 // +groupName=ragdeploy.io
@@ -22,7 +22,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &BlueGreenDeployment{}, &BlueGreenDeploymentList{})
+	s.AddKnownTypes(GroupVersion, &Rollout{}, &RolloutList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

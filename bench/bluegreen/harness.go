@@ -62,10 +62,10 @@ func (h *harness) service(ctx context.Context, namespace, name, app string) erro
 	})
 }
 
-func bgd(namespace, name string, replicas int32, mutate func(*v1alpha1.BlueGreenDeployment)) *v1alpha1.BlueGreenDeployment {
-	b := &v1alpha1.BlueGreenDeployment{
+func newRollout(namespace, name string, replicas int32, mutate func(*v1alpha1.Rollout)) *v1alpha1.Rollout {
+	b := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		Spec: v1alpha1.BlueGreenDeploymentSpec{
+		Spec: v1alpha1.RolloutSpec{
 			Replicas:              &replicas,
 			Selector:              &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
 			ActiveService:         name,
@@ -83,14 +83,14 @@ func bgd(namespace, name string, replicas int32, mutate func(*v1alpha1.BlueGreen
 	return b
 }
 
-// state is what the watches saw of one BlueGreenDeployment and its active
+// state is what the watches saw of one Rollout and its active
 // Service; at is when the last event arrived.
 type state struct {
 	at          time.Time
 	activeColor string
 	slices      map[string]*discoveryv1.EndpointSlice
 	pods        map[string]*corev1.Pod
-	bgd         *v1alpha1.BlueGreenDeployment
+	ro          *v1alpha1.Rollout
 }
 
 // observer keeps state up to date from watch events, and records when each
@@ -124,7 +124,7 @@ func (h *harness) observe(ctx context.Context, name string) (*observer, error) {
 			return h.cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: bluegreen.LabelName + "=" + name})
 		},
 		func() (watch.Interface, error) {
-			var list v1alpha1.BlueGreenDeploymentList
+			var list v1alpha1.RolloutList
 			return h.c.Watch(ctx, &list, client.InNamespace(ns), client.MatchingFields{"metadata.name": name})
 		},
 	}
@@ -158,8 +158,8 @@ func (o *observer) consume(w watch.Interface) {
 			} else {
 				o.s.pods[obj.Name] = obj
 			}
-		case *v1alpha1.BlueGreenDeployment:
-			o.s.bgd = obj
+		case *v1alpha1.Rollout:
+			o.s.ro = obj
 		}
 		for _, e := range o.pending {
 			if e.at.IsZero() && e.cond(&o.s) {
@@ -240,8 +240,8 @@ func (s *state) serving(color, rev string, n int) bool {
 	return ready == n
 }
 
-func (h *harness) get(ctx context.Context, namespace, name string) (*v1alpha1.BlueGreenDeployment, error) {
-	var b v1alpha1.BlueGreenDeployment
+func (h *harness) get(ctx context.Context, namespace, name string) (*v1alpha1.Rollout, error) {
+	var b v1alpha1.Rollout
 	err := h.c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &b)
 	return &b, err
 }
@@ -265,7 +265,7 @@ func (h *harness) setImage(ctx context.Context, namespace, name, image string) (
 
 // observed: the controller has seen generation gen.
 func (s *state) observed(gen int64) bool {
-	return s.bgd != nil && s.bgd.Status.ObservedGeneration >= gen
+	return s.ro != nil && s.ro.Status.ObservedGeneration >= gen
 }
 
 // nextGeneration is the generation the next spec change will have.
@@ -290,9 +290,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // describe summarizes the state for an error message.
 func (s *state) describe() string {
 	out := fmt.Sprintf("active selects %q", s.activeColor)
-	if s.bgd != nil {
-		out += fmt.Sprintf("; %s: %s (%s), stable %s/%s, abort %q", s.bgd.Name, s.bgd.Status.Phase, s.bgd.Status.Message,
-			s.bgd.Status.StableColor, s.bgd.Status.StableRevision, s.bgd.Status.AbortedRevision)
+	if s.ro != nil {
+		out += fmt.Sprintf("; %s: %s (%s), stable %s/%s, abort %q", s.ro.Name, s.ro.Status.Phase, s.ro.Status.Message,
+			s.ro.Status.StableColor, s.ro.Status.StableRevision, s.ro.Status.AbortedRevision)
 	}
 	for _, sl := range s.slices {
 		for _, ep := range sl.Endpoints {

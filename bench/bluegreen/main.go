@@ -8,7 +8,7 @@
 //   - warm rollback: `rollout abort` of a paused rollout, or a failed
 //     post-promotion check, to the active Service back on the old color with
 //     only its ready pods listed;
-//   - scale: N BlueGreenDeployments rolled out at once, all complete, and the
+//   - scale: N Rollouts rolled out at once, all complete, and the
 //     controller's peak resident memory.
 //
 // The controller runs as a `ragdeploy controller` process; times are taken
@@ -36,7 +36,7 @@ import (
 func main() {
 	rounds := flag.Int("rounds", 50, "sequential rollouts (and rollbacks) to time")
 	switchRounds := flag.Bool("switch", true, "time switches")
-	scale := flag.Int("scale", 200, "BlueGreenDeployments rolled out at once")
+	scale := flag.Int("scale", 200, "Rollouts rolled out at once")
 	flag.Parse()
 	if err := run(*rounds, *scale, *switchRounds); err != nil {
 		fmt.Fprintf(os.Stderr, "bench/bluegreen: %v\n", err)
@@ -89,7 +89,7 @@ func run(rounds, scale int, switches bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("scale: %d BlueGreenDeployments rolled out at once, all Healthy on the new revision after %.1fs; controller peak RSS %.0f MiB (goal <= 256)\n",
+	fmt.Printf("scale: %d Rollouts rolled out at once, all Healthy on the new revision after %.1fs; controller peak RSS %.0f MiB (goal <= 256)\n",
 		scale, took.Seconds(), peak)
 	return nil
 }

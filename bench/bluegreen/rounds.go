@@ -15,9 +15,9 @@ type switchFigures struct {
 	readyToSwitch, switchToEndpoints, promoteToSwitch, promoteToEndpoints []float64
 }
 
-// deploy creates a BlueGreenDeployment named name in the bench namespace
+// deploy creates a Rollout named name in the bench namespace
 // with its Service, starts watching it and waits until it serves.
-func (h *harness) deploy(ctx context.Context, name string, mutate func(*v1alpha1.BlueGreenDeployment)) (*observer, error) {
+func (h *harness) deploy(ctx context.Context, name string, mutate func(*v1alpha1.Rollout)) (*observer, error) {
 	if err := h.service(ctx, ns, name, name); err != nil {
 		return nil, err
 	}
@@ -25,7 +25,7 @@ func (h *harness) deploy(ctx context.Context, name string, mutate func(*v1alpha1
 	if err != nil {
 		return nil, err
 	}
-	b := bgd(ns, name, 3, mutate)
+	b := newRollout(ns, name, 3, mutate)
 	if err := h.c.Create(ctx, b); err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func (h *harness) deploy(ctx context.Context, name string, mutate func(*v1alpha1
 	}
 	rev := bluegreen.TemplateRevision(&stored.Spec.Template)
 	_, err = o.when(ctx, name+" serving", func(s *state) bool {
-		return s.serving(string(v1alpha1.Blue), rev, 3) && s.bgd != nil && s.bgd.Status.StableRevision == rev
+		return s.serving(string(v1alpha1.Blue), rev, 3) && s.ro != nil && s.ro.Status.StableRevision == rev
 	})
 	return o, err
 }
@@ -48,7 +48,7 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 	if err != nil {
 		return f, err
 	}
-	manual, err := h.deploy(ctx, "manual", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.AutoPromotion = nil })
+	manual, err := h.deploy(ctx, "manual", func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil })
 	if err != nil {
 		return f, err
 	}
@@ -61,10 +61,10 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 			return f, err
 		}
 		ready := auto.expect("new color ready", func(s *state) bool {
-			return s.observed(gen) && s.readyPods(c, s.bgd.Status.CurrentRevision) == 3
+			return s.observed(gen) && s.readyPods(c, s.ro.Status.CurrentRevision) == 3
 		})
 		switched := auto.expect("switch", func(s *state) bool { return s.activeColor == c })
-		serving := auto.expect("endpoints", func(s *state) bool { return s.observed(gen) && s.serving(c, s.bgd.Status.CurrentRevision, 3) })
+		serving := auto.expect("endpoints", func(s *state) bool { return s.observed(gen) && s.serving(c, s.ro.Status.CurrentRevision, 3) })
 		if _, err := h.setImage(ctx, ns, "auto", fmt.Sprintf("agentic-rag/api:%d", i)); err != nil {
 			return f, err
 		}
@@ -88,8 +88,8 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 		}
 		var rev string
 		paused := manual.expect("paused", func(s *state) bool {
-			if s.observed(gen) && s.bgd.Status.Phase == v1alpha1.PhasePaused {
-				rev = s.bgd.Status.CurrentRevision
+			if s.observed(gen) && s.ro.Status.Phase == v1alpha1.PhasePaused {
+				rev = s.ro.Status.CurrentRevision
 				return true
 			}
 			return false
@@ -120,7 +120,7 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 		}
 		f.promoteToSwitch = append(f.promoteToSwitch, ms(tSwitched.Sub(start)))
 		f.promoteToEndpoints = append(f.promoteToEndpoints, ms(tServing.Sub(start)))
-		if _, err := manual.when(ctx, "manual stable", func(s *state) bool { return s.bgd.Status.StableRevision == rev }); err != nil {
+		if _, err := manual.when(ctx, "manual stable", func(s *state) bool { return s.ro.Status.StableRevision == rev }); err != nil {
 			return f, err
 		}
 	}
@@ -136,7 +136,7 @@ func (h *harness) rollbackRounds(ctx context.Context, rounds int, healthURL stri
 	var f rollbackFigures
 	check := v1alpha1.AnalysisCheck{Name: "health", Count: 1000, IntervalSeconds: 1,
 		HTTP: &v1alpha1.HTTPCheck{URL: healthURL + "/health"}}
-	o, err := h.deploy(ctx, "rollback", func(b *v1alpha1.BlueGreenDeployment) {
+	o, err := h.deploy(ctx, "rollback", func(b *v1alpha1.Rollout) {
 		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{check}
 		b.Spec.ScaleDownDelaySeconds = new(int32(600))
 	})
@@ -153,8 +153,8 @@ func (h *harness) rollbackRounds(ctx context.Context, rounds int, healthURL stri
 		health.ok.Store(true)
 		var rev string
 		promoted := o.expect("promoted", func(s *state) bool {
-			if s.observed(gen) && s.serving(next, s.bgd.Status.CurrentRevision, 3) {
-				rev = s.bgd.Status.CurrentRevision
+			if s.observed(gen) && s.serving(next, s.ro.Status.CurrentRevision, 3) {
+				rev = s.ro.Status.CurrentRevision
 				return true
 			}
 			return false
@@ -178,7 +178,7 @@ func (h *harness) rollbackRounds(ctx context.Context, rounds int, healthURL stri
 			}
 		} else {
 			failed := o.expect("failed measurement recorded", func(s *state) bool {
-				e := bluegreen.AnalysisEntry(&s.bgd.Status, v1alpha1.PostPromotion, "health", rev)
+				e := bluegreen.AnalysisEntry(&s.ro.Status, v1alpha1.PostPromotion, "health", rev)
 				return e != nil && e.Failures > 0
 			})
 			health.ok.Store(false)
@@ -191,7 +191,7 @@ func (h *harness) rollbackRounds(ctx context.Context, rounds int, healthURL stri
 			return f, err
 		}
 		if _, err := o.when(ctx, "aborted", func(s *state) bool {
-			return s.bgd.Status.Phase == v1alpha1.PhaseAborted && s.bgd.Status.AbortedRevision == rev
+			return s.ro.Status.Phase == v1alpha1.PhaseAborted && s.ro.Status.AbortedRevision == rev
 		}); err != nil {
 			return f, err
 		}
@@ -204,7 +204,7 @@ func (h *harness) rollbackRounds(ctx context.Context, rounds int, healthURL stri
 	return f, nil
 }
 
-// scaleRollout creates n BlueGreenDeployments of one replica, waits until all
+// scaleRollout creates n Rollouts of one replica, waits until all
 // serve, then changes all their images at once and times until every one is
 // Healthy on its new revision, sampling the controller's RSS.
 func (h *harness) scaleRollout(ctx context.Context, n int, ctrl *controllerProcess) (time.Duration, float64, error) {
@@ -213,7 +213,7 @@ func (h *harness) scaleRollout(ctx context.Context, n int, ctrl *controllerProce
 		if err := h.service(ctx, "scale", name, name); err != nil {
 			return 0, 0, err
 		}
-		if err := h.c.Create(ctx, bgd("scale", name, 1, nil)); err != nil {
+		if err := h.c.Create(ctx, newRollout("scale", name, 1, nil)); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -222,7 +222,7 @@ func (h *harness) scaleRollout(ctx context.Context, n int, ctrl *controllerProce
 		deadline := time.Now().Add(10 * time.Minute)
 		for time.Now().Before(deadline) {
 			peak = max(peak, ctrl.rssMiB())
-			var list v1alpha1.BlueGreenDeploymentList
+			var list v1alpha1.RolloutList
 			if err := h.c.List(ctx, &list, client.InNamespace("scale")); err != nil {
 				return err
 			}
@@ -238,7 +238,7 @@ func (h *harness) scaleRollout(ctx context.Context, n int, ctrl *controllerProce
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		return fmt.Errorf("not all %d BlueGreenDeployments healthy on %s after 10 minutes", n, image)
+		return fmt.Errorf("not all %d Rollouts healthy on %s after 10 minutes", n, image)
 	}
 	if err := allHealthy("agentic-rag/api:0"); err != nil {
 		return 0, 0, err

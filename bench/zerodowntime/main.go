@@ -1,6 +1,6 @@
 // Command zerodowntime measures what traffic sees while versions roll out
 // and roll back on a real node of the local cluster: a 3-replica api as a
-// BlueGreenDeployment (automatic promotion, in-process controller) and, as
+// Rollout (automatic promotion, in-process controller) and, as
 // the baseline a user would otherwise have, a plain Deployment with the
 // same pods updated by Kubernetes' rolling update. Rounds alternate between
 // the two in one cluster. In each round two probers send -rate requests/s
@@ -50,7 +50,7 @@ func main() {
 	ctrllog.SetLogger(logr.Discard())
 	rounds := flag.Int("rounds", 20, "rollout and rollback rounds of each kind")
 	rate := flag.Int("rate", 100, "requests a second of each of the two probers")
-	delay := flag.Int("scale-down-delay", 5, "the BlueGreenDeployment's scaleDownDelaySeconds")
+	delay := flag.Int("scale-down-delay", 5, "the Rollout's scaleDownDelaySeconds")
 	minSync := flag.Duration("kube-proxy-min-sync", localcluster.DefaultKubeProxyMinSyncPeriod, "the real node's kube-proxy minSyncPeriod")
 	drain := flag.Bool("drain", true, "the stand-in drains on SIGTERM (false: it closes everything at once, as many servers do)")
 	flag.Parse()
@@ -251,9 +251,9 @@ func setUp(ctx context.Context, c client.Client, delay int32, drain bool) ([]sub
 	}
 	bg := subject{name: "bluegreen", service: "bluegreen"}
 	plain := subject{name: "plain", service: "plain", settleRollout: true}
-	b := &v1alpha1.BlueGreenDeployment{
+	b := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: "bluegreen", Namespace: namespace},
-		Spec: v1alpha1.BlueGreenDeploymentSpec{
+		Spec: v1alpha1.RolloutSpec{
 			Replicas: new(int32(3)), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "bluegreen"}},
 			ActiveService: "bluegreen", PreviewService: "bluegreen-preview",
 			ScaleDownDelaySeconds: new(delay), AutoPromotion: &v1alpha1.AutoPromotion{Enabled: true},
@@ -281,7 +281,7 @@ func setUp(ctx context.Context, c client.Client, delay int32, drain bool) ([]sub
 	bg.set, plain.set = setImage(b.DeepCopy()), setImage(d.DeepCopy())
 	key := func(name string) types.NamespacedName { return types.NamespacedName{Namespace: namespace, Name: name} }
 	bg.done = func(ctx context.Context, image string, settled bool) (bool, error) {
-		var b v1alpha1.BlueGreenDeployment
+		var b v1alpha1.Rollout
 		if err := c.Get(ctx, key("bluegreen"), &b); err != nil {
 			return false, nil
 		}

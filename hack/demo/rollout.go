@@ -95,7 +95,7 @@ func (w *watcher) mark(at *time.Time, format string, args ...any) {
 	}
 }
 
-func (w *watcher) onRollout(b *v1alpha1.BlueGreenDeployment) {
+func (w *watcher) onRollout(b *v1alpha1.Rollout) {
 	if len(b.Spec.Template.Spec.Containers) == 0 || !strings.HasSuffix(b.Spec.Template.Spec.Containers[0].Image, ":"+w.version) {
 		return
 	}
@@ -125,8 +125,8 @@ func (w *watcher) onActive(color v1alpha1.Color) {
 }
 
 // watch feeds the watcher from watches on the rollout and its active Service.
-func (d *demo) watch(ctx context.Context, w *watcher, b *v1alpha1.BlueGreenDeployment) error {
-	bw, err := d.wc.Watch(ctx, &v1alpha1.BlueGreenDeploymentList{}, client.InNamespace(b.Namespace), client.MatchingFields{"metadata.name": b.Name})
+func (d *demo) watch(ctx context.Context, w *watcher, b *v1alpha1.Rollout) error {
+	bw, err := d.wc.Watch(ctx, &v1alpha1.RolloutList{}, client.InNamespace(b.Namespace), client.MatchingFields{"metadata.name": b.Name})
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (d *demo) watch(ctx context.Context, w *watcher, b *v1alpha1.BlueGreenDeplo
 	go func() {
 		defer bw.Stop()
 		for ev := range bw.ResultChan() {
-			if b, ok := ev.Object.(*v1alpha1.BlueGreenDeployment); ok {
+			if b, ok := ev.Object.(*v1alpha1.Rollout); ok {
 				w.onRollout(b)
 			}
 		}
@@ -157,7 +157,7 @@ func (d *demo) watch(ctx context.Context, w *watcher, b *v1alpha1.BlueGreenDeplo
 // rollout upgrades to version, prints the rollout as it goes, and times the
 // switch and, when the version fails after it, the rollback.
 func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (*measured, error) {
-	before, err := d.bgd(ctx)
+	before, err := d.get(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func (d *demo) rollout(ctx context.Context, version string, wantRollback bool) (
 		}
 		// The old color stays warm for the scale-down delay, then goes to 0.
 		if err := waitFor(ctx, func() bool {
-			b, err := d.bgd(ctx)
+			b, err := d.get(ctx)
 			return err == nil && colorStatus(b, oldColor).Replicas == 0
 		}); err != nil {
 			return nil, err
@@ -244,13 +244,13 @@ func waitFor(ctx context.Context, cond func() bool) error {
 	return nil
 }
 
-func (d *demo) bgd(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
-	var b v1alpha1.BlueGreenDeployment
+func (d *demo) get(ctx context.Context) (*v1alpha1.Rollout, error) {
+	var b v1alpha1.Rollout
 	err := d.c.Get(ctx, client.ObjectKey{Namespace: d.release.Target.Namespace, Name: d.release.Target.Name + "-api"}, &b)
 	return &b, err
 }
 
-func colorStatus(b *v1alpha1.BlueGreenDeployment, c v1alpha1.Color) v1alpha1.ColorStatus {
+func colorStatus(b *v1alpha1.Rollout, c v1alpha1.Color) v1alpha1.ColorStatus {
 	if c == v1alpha1.Blue {
 		return b.Status.Blue
 	}
@@ -258,7 +258,7 @@ func colorStatus(b *v1alpha1.BlueGreenDeployment, c v1alpha1.Color) v1alpha1.Col
 }
 
 // checks reports whether every check of a stage for rev has the result.
-func checks(b *v1alpha1.BlueGreenDeployment, rev string, stage v1alpha1.AnalysisStage, result v1alpha1.AnalysisResult) bool {
+func checks(b *v1alpha1.Rollout, rev string, stage v1alpha1.AnalysisStage, result v1alpha1.AnalysisResult) bool {
 	found := false
 	for _, a := range b.Status.Analysis {
 		if a.Revision == rev && a.Stage == stage {

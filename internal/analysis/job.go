@@ -49,7 +49,7 @@ func (j Job) Measure(ctx context.Context, t Target, c *v1alpha1.AnalysisCheck) R
 				Namespace: t.Namespace, Name: name,
 				Labels: map[string]string{v1alpha1.LabelName: t.Name, "ragdeploy.io/check": c.Name},
 				OwnerReferences: []metav1.OwnerReference{{
-					APIVersion: v1alpha1.GroupVersion.String(), Kind: "BlueGreenDeployment",
+					APIVersion: v1alpha1.GroupVersion.String(), Kind: "Rollout",
 					Name: t.Name, UID: t.OwnerUID, Controller: new(true), BlockOwnerDeletion: new(true),
 				}},
 			},

@@ -24,7 +24,7 @@ type Target struct {
 	PreviewService string
 	// Stage the check runs in.
 	Stage v1alpha1.AnalysisStage
-	// OwnerUID is the BlueGreenDeployment's UID (Jobs are owned by it).
+	// OwnerUID is the Rollout's UID (Jobs are owned by it).
 	OwnerUID types.UID
 	// Attempt numbers the measurement of the check (0 for the first).
 	Attempt int32

@@ -53,7 +53,7 @@ func CountError(c *v1alpha1.AnalysisCheck, s *v1alpha1.AnalysisStatus, res analy
 
 // AnalysisEntry returns the status entry of a check for a stage and
 // revision, or nil.
-func AnalysisEntry(st *v1alpha1.BlueGreenDeploymentStatus, stage v1alpha1.AnalysisStage, name, rev string) *v1alpha1.AnalysisStatus {
+func AnalysisEntry(st *v1alpha1.RolloutStatus, stage v1alpha1.AnalysisStage, name, rev string) *v1alpha1.AnalysisStatus {
 	for i := range st.Analysis {
 		a := &st.Analysis[i]
 		if a.Stage == stage && a.Name == name && a.Revision == rev {

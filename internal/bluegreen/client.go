@@ -17,7 +17,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 )
 
-// Rollouts steers BlueGreenDeployments through the API server: the verbs of
+// Rollouts steers Rollouts through the API server: the verbs of
 // `ragdeploy rollout`, the pipeline's deploy step, the demo and the
 // benchmarks, each checking its preconditions once for every caller.
 type Rollouts struct {
@@ -40,21 +40,21 @@ type nothingToDoError string
 func (e nothingToDoError) Error() string      { return string(e) }
 func (nothingToDoError) Is(target error) bool { return target == ErrNothingToDo }
 
-// Get reads a BlueGreenDeployment, with a clear error when it is missing.
-func (r Rollouts) Get(ctx context.Context, key types.NamespacedName) (*v1alpha1.BlueGreenDeployment, error) {
-	var b v1alpha1.BlueGreenDeployment
+// Get reads a Rollout, with a clear error when it is missing.
+func (r Rollouts) Get(ctx context.Context, key types.NamespacedName) (*v1alpha1.Rollout, error) {
+	var b v1alpha1.Rollout
 	if err := r.Client.Get(ctx, key, &b); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("BlueGreenDeployment %s not found (hint: ragdeploy rollout list -n %s)", key, key.Namespace)
+			return nil, fmt.Errorf("rollout %s not found (hint: ragdeploy rollout list -n %s)", key, key.Namespace)
 		}
-		return nil, fmt.Errorf("BlueGreenDeployment %s: %w", key, err)
+		return nil, fmt.Errorf("rollout %s: %w", key, err)
 	}
 	return &b, nil
 }
 
 // inFlight returns the revision being rolled out, or ErrNothingToDo when
 // the template's revision is already stable.
-func inFlight(b *v1alpha1.BlueGreenDeployment, verb string) (string, error) {
+func inFlight(b *v1alpha1.Rollout, verb string) (string, error) {
 	rev := TemplateRevision(&b.Spec.Template)
 	if rev == b.Status.StableRevision {
 		return "", nothingTo(verb, "revision %s of %s is already stable", rev, b.Name)
@@ -64,7 +64,7 @@ func inFlight(b *v1alpha1.BlueGreenDeployment, verb string) (string, error) {
 
 // Promote asks the controller to promote the revision in flight (once it is
 // ready and its checks pass) and returns it.
-func (r Rollouts) Promote(ctx context.Context, b *v1alpha1.BlueGreenDeployment) (string, error) {
+func (r Rollouts) Promote(ctx context.Context, b *v1alpha1.Rollout) (string, error) {
 	rev, err := inFlight(b, "promote")
 	if err != nil {
 		return "", err
@@ -77,7 +77,7 @@ func (r Rollouts) Promote(ctx context.Context, b *v1alpha1.BlueGreenDeployment) 
 
 // Abort aborts the revision in flight with message (traffic stays on, or
 // returns to, the stable color) and returns it.
-func (r Rollouts) Abort(ctx context.Context, b *v1alpha1.BlueGreenDeployment, message string) (string, error) {
+func (r Rollouts) Abort(ctx context.Context, b *v1alpha1.Rollout, message string) (string, error) {
 	rev, err := inFlight(b, "abort")
 	if err != nil {
 		return "", err
@@ -90,7 +90,7 @@ func (r Rollouts) Abort(ctx context.Context, b *v1alpha1.BlueGreenDeployment, me
 
 // Retry rolls the aborted current revision out again (its failed
 // pre-deploy Job, if any, is deleted so that it runs again) and returns it.
-func (r Rollouts) Retry(ctx context.Context, b *v1alpha1.BlueGreenDeployment) (string, error) {
+func (r Rollouts) Retry(ctx context.Context, b *v1alpha1.Rollout) (string, error) {
 	rev := TemplateRevision(&b.Spec.Template)
 	if b.Status.AbortedRevision != rev {
 		return "", nothingTo("retry", "revision %s of %s is not aborted", rev, b.Name)
@@ -103,9 +103,9 @@ func (r Rollouts) Retry(ctx context.Context, b *v1alpha1.BlueGreenDeployment) (s
 }
 
 // patchStatus merges an intent into the status.
-func (r Rollouts) patchStatus(ctx context.Context, b *v1alpha1.BlueGreenDeployment, patch []byte) error {
+func (r Rollouts) patchStatus(ctx context.Context, b *v1alpha1.Rollout, patch []byte) error {
 	if err := r.Client.Status().Patch(ctx, b, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("BlueGreenDeployment %s/%s: %w", b.Namespace, b.Name, err)
+		return fmt.Errorf("rollout %s/%s: %w", b.Namespace, b.Name, err)
 	}
 	return nil
 }
@@ -121,9 +121,9 @@ type PatchOp struct {
 // change does not touch stay exactly as stored, so a later drift check sees
 // no change it did not make. mutated is validated first; a failed test op
 // (b changed meanwhile) is said so.
-func (r Rollouts) Patch(ctx context.Context, b, mutated *v1alpha1.BlueGreenDeployment, ops []PatchOp) error {
+func (r Rollouts) Patch(ctx context.Context, b, mutated *v1alpha1.Rollout, ops []PatchOp) error {
 	if errs := Validate(mutated); len(errs) > 0 {
-		return fmt.Errorf("BlueGreenDeployment %s/%s would be invalid: %w", b.Namespace, b.Name, errs.ToAggregate())
+		return fmt.Errorf("rollout %s/%s would be invalid: %w", b.Namespace, b.Name, errs.ToAggregate())
 	}
 	patch, err := json.Marshal(ops)
 	if err != nil {
@@ -131,9 +131,9 @@ func (r Rollouts) Patch(ctx context.Context, b, mutated *v1alpha1.BlueGreenDeplo
 	}
 	if err := r.Client.Patch(ctx, b, client.RawPatch(types.JSONPatchType, patch)); err != nil {
 		if apierrors.IsInvalid(err) && strings.Contains(err.Error(), "test") {
-			return fmt.Errorf("BlueGreenDeployment %s/%s changed while the command ran (its containers differ); nothing was changed, run it again", b.Namespace, b.Name)
+			return fmt.Errorf("rollout %s/%s changed while the command ran (its containers differ); nothing was changed, run it again", b.Namespace, b.Name)
 		}
-		return fmt.Errorf("patch BlueGreenDeployment %s/%s: %w", b.Namespace, b.Name, err)
+		return fmt.Errorf("patch Rollout %s/%s: %w", b.Namespace, b.Name, err)
 	}
 	return nil
 }
@@ -142,7 +142,7 @@ func (r Rollouts) Patch(ctx context.Context, b, mutated *v1alpha1.BlueGreenDeplo
 // and the patch that does the same: a test of each container's name at its
 // index (so a reordered list is never patched blindly) and a replace of its
 // image.
-func SetImages(b *v1alpha1.BlueGreenDeployment, images map[string]string) (*v1alpha1.BlueGreenDeployment, []PatchOp, error) {
+func SetImages(b *v1alpha1.Rollout, images map[string]string) (*v1alpha1.Rollout, []PatchOp, error) {
 	mutated := b.DeepCopy()
 	var names []string
 	var ops []PatchOp
@@ -186,17 +186,17 @@ const (
 // StateOf reads the state of b from its status. An invalid spec is Failed
 // as soon as the controller has seen it: it never gets as far as recording
 // the template's revision.
-func StateOf(b *v1alpha1.BlueGreenDeployment) State {
+func StateOf(b *v1alpha1.Rollout) State {
 	return stateOf(b.Generation, TemplateRevision(&b.Spec.Template), &b.Status)
 }
 
 // stateOf is StateOf of a status, for a rollout at generation whose
 // template is revision current.
-func stateOf(generation int64, current string, st *v1alpha1.BlueGreenDeploymentStatus) State {
+func stateOf(generation int64, current string, st *v1alpha1.RolloutStatus) State {
 	if st.ObservedGeneration != generation {
 		return StateInProgress
 	}
-	if st.Phase == v1alpha1.PhaseDegraded && FailureReason(&v1alpha1.BlueGreenDeployment{Status: *st}) == v1alpha1.ReasonInvalidSpec {
+	if st.Phase == v1alpha1.PhaseDegraded && FailureReason(&v1alpha1.Rollout{Status: *st}) == v1alpha1.ReasonInvalidSpec {
 		return StateFailed
 	}
 	if st.CurrentRevision != current {
@@ -218,7 +218,7 @@ func stateOf(generation int64, current string, st *v1alpha1.BlueGreenDeploymentS
 // Follow reads the rollout every interval and hands it with its state to
 // see, until see says stop (or fails) or ctx ends; it returns the last
 // rollout read.
-func (r Rollouts) Follow(ctx context.Context, key types.NamespacedName, interval time.Duration, see func(*v1alpha1.BlueGreenDeployment, State) (stop bool, err error)) (*v1alpha1.BlueGreenDeployment, error) {
+func (r Rollouts) Follow(ctx context.Context, key types.NamespacedName, interval time.Duration, see func(*v1alpha1.Rollout, State) (stop bool, err error)) (*v1alpha1.Rollout, error) {
 	for {
 		b, err := r.Get(ctx, key)
 		if err != nil {

@@ -13,16 +13,16 @@ import (
 func TestStateOf(t *testing.T) {
 	w := newTestWorld()
 	rev := w.o.Revision
-	rollout := func(gen, observed int64, phase v1alpha1.Phase, current, stable string, reason string) *v1alpha1.BlueGreenDeployment {
-		b := &v1alpha1.BlueGreenDeployment{ObjectMeta: metav1.ObjectMeta{Generation: gen}, Spec: w.o.Spec}
-		b.Status = v1alpha1.BlueGreenDeploymentStatus{ObservedGeneration: observed, Phase: phase, CurrentRevision: current, StableRevision: stable}
+	rollout := func(gen, observed int64, phase v1alpha1.Phase, current, stable string, reason string) *v1alpha1.Rollout {
+		b := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Generation: gen}, Spec: w.o.Spec}
+		b.Status = v1alpha1.RolloutStatus{ObservedGeneration: observed, Phase: phase, CurrentRevision: current, StableRevision: stable}
 		if reason != "" {
 			b.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: reason}}
 		}
 		return b
 	}
 	for name, tt := range map[string]struct {
-		b    *v1alpha1.BlueGreenDeployment
+		b    *v1alpha1.Rollout
 		want State
 	}{
 		"not observed yet":          {rollout(2, 1, v1alpha1.PhaseHealthy, rev, rev, ""), StateInProgress},
@@ -47,8 +47,8 @@ func TestStateOf(t *testing.T) {
 func TestVerbsRefuseWhatThereIsNothingToDoFor(t *testing.T) {
 	w := newTestWorld()
 	rev := w.o.Revision
-	stable := &v1alpha1.BlueGreenDeployment{ObjectMeta: metav1.ObjectMeta{Name: "api"}, Spec: w.o.Spec,
-		Status: v1alpha1.BlueGreenDeploymentStatus{StableRevision: rev}}
+	stable := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "api"}, Spec: w.o.Spec,
+		Status: v1alpha1.RolloutStatus{StableRevision: rev}}
 	aborted := stable.DeepCopy()
 	aborted.Status.StableRevision, aborted.Status.AbortedRevision = "old", rev
 	r := Rollouts{}

@@ -10,7 +10,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 )
 
-// Decide computes the next step of a BlueGreenDeployment from observed state
+// Decide computes the next step of a Rollout from observed state
 // alone. It is pure: the same Observed always gives the same Plan.
 //
 // The states, in order of precedence:
@@ -50,7 +50,7 @@ type decider struct {
 	settings settings
 	plan     Plan
 	// status is the plan's status, being written.
-	status *v1alpha1.BlueGreenDeploymentStatus
+	status *v1alpha1.RolloutStatus
 	phase  v1alpha1.Phase
 	// reason and message explain the phase in the Progressing condition.
 	reason, message string
@@ -103,7 +103,7 @@ func (d *decider) replaced(old string) {
 	d.record(r)
 }
 
-func colorStatus(st *v1alpha1.BlueGreenDeploymentStatus, c v1alpha1.Color) *v1alpha1.ColorStatus {
+func colorStatus(st *v1alpha1.RolloutStatus, c v1alpha1.Color) *v1alpha1.ColorStatus {
 	if c == v1alpha1.Blue {
 		return &st.Blue
 	}
@@ -168,7 +168,7 @@ func (d *decider) servicesUnusable() bool {
 			d.message = fmt.Sprintf("%s Service %s not found; create it (the chart does) so traffic can be switched", svc.role, svc.name)
 		case svc.state.ClaimedBy != "":
 			d.reason = v1alpha1.ReasonServiceConflict
-			d.message = fmt.Sprintf("%s Service %s belongs to BlueGreenDeployment %s; this rollout leaves it alone (point spec.%sService at a Service of its own, or delete one of the two)",
+			d.message = fmt.Sprintf("%s Service %s belongs to Rollout %s; this rollout leaves it alone (point spec.%sService at a Service of its own, or delete one of the two)",
 				svc.role, svc.name, svc.state.ClaimedBy, svc.role)
 		default:
 			continue
@@ -687,7 +687,7 @@ func (d *decider) conditions() {
 		fmt.Sprintf("active Service has %d/%d ready endpoints", d.observed.Active.ReadyEndpoints, d.settings.replicas))
 	// The kstatus conditions say what StateOf says of the status written.
 	SetKstatusConditions(&st.Conditions, gen, d.now(), stateOf(gen, d.observed.Revision, st), d.reason, d.message,
-		FailureReason(&v1alpha1.BlueGreenDeployment{Status: *st}))
+		FailureReason(&v1alpha1.Rollout{Status: *st}))
 }
 
 // conditionSetter sets conditions in conds at generation gen, a status
@@ -736,7 +736,7 @@ func SetKstatusConditions(conds *[]metav1.Condition, gen int64, now time.Time, s
 
 // imageCreated is the template's AnnotationImageCreated, when it holds an
 // RFC 3339 time.
-func imageCreated(spec *v1alpha1.BlueGreenDeploymentSpec) *metav1.Time {
+func imageCreated(spec *v1alpha1.RolloutSpec) *metav1.Time {
 	t, err := time.Parse(time.RFC3339, spec.Template.Annotations[v1alpha1.AnnotationImageCreated])
 	if err != nil {
 		return nil
@@ -744,7 +744,7 @@ func imageCreated(spec *v1alpha1.BlueGreenDeploymentSpec) *metav1.Time {
 	return &metav1.Time{Time: t}
 }
 
-func imageList(spec *v1alpha1.BlueGreenDeploymentSpec) []string {
+func imageList(spec *v1alpha1.RolloutSpec) []string {
 	var out []string
 	for _, c := range spec.Template.Spec.Containers {
 		out = append(out, c.Image)
@@ -752,6 +752,6 @@ func imageList(spec *v1alpha1.BlueGreenDeploymentSpec) []string {
 	return out
 }
 
-func images(spec *v1alpha1.BlueGreenDeploymentSpec) string {
+func images(spec *v1alpha1.RolloutSpec) string {
 	return fmt.Sprint(imageList(spec))
 }

@@ -26,13 +26,13 @@ const (
 
 func mtime(t time.Time) *metav1.Time { m := metav1.NewTime(t); return &m }
 
-// testWorld builds an Observed for a BlueGreenDeployment with 3 replicas and
+// testWorld builds an Observed for a Rollout with 3 replicas and
 // active/preview Services, running image v1 as stable on blue.
 type testWorld struct{ o Observed }
 
 func newTestWorld() *testWorld {
 	replicas := int32(3)
-	spec := v1alpha1.BlueGreenDeploymentSpec{
+	spec := v1alpha1.RolloutSpec{
 		Replicas:       &replicas,
 		Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
 		ActiveService:  "api",
@@ -127,8 +127,8 @@ func TestUnusableServicesStopTheRollout(t *testing.T) {
 	}{
 		{"active missing", func(w *testWorld) { w.o.Active = ServiceState{} }, v1alpha1.ReasonServiceMissing, "active Service api not found"},
 		{"preview missing", func(w *testWorld) { w.o.Preview = ServiceState{} }, v1alpha1.ReasonServiceMissing, "preview Service api-preview not found"},
-		{"active claimed", func(w *testWorld) { w.o.Active.ClaimedBy = "other" }, v1alpha1.ReasonServiceConflict, "active Service api belongs to BlueGreenDeployment other"},
-		{"preview claimed", func(w *testWorld) { w.o.Preview.ClaimedBy = "other" }, v1alpha1.ReasonServiceConflict, "preview Service api-preview belongs to BlueGreenDeployment other"},
+		{"active claimed", func(w *testWorld) { w.o.Active.ClaimedBy = "other" }, v1alpha1.ReasonServiceConflict, "active Service api belongs to Rollout other"},
+		{"preview claimed", func(w *testWorld) { w.o.Preview.ClaimedBy = "other" }, v1alpha1.ReasonServiceConflict, "preview Service api-preview belongs to Rollout other"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -640,8 +640,8 @@ func TestKstatusConditionsFollowTheState(t *testing.T) {
 				t.Fatalf("case %d: state %s, condition %s = %+v; want True=%t at generation %d", i, state, typ, c, on, w.o.Generation)
 			}
 		}
-		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&v1alpha1.BlueGreenDeployment{
-			TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BlueGreenDeployment"},
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&v1alpha1.Rollout{
+			TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Rollout"},
 			ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop", Generation: w.o.Generation},
 			Status:     p.Status,
 		})

@@ -9,7 +9,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 )
 
-// A user steers a rollout by merging these into the BlueGreenDeployment's
+// A user steers a rollout by merging these into the Rollout's
 // status (the `ragdeploy rollout` commands do); the controller reads them
 // like any other observed state.
 

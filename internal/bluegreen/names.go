@@ -17,33 +17,33 @@ import (
 )
 
 // DeploymentName is the Deployment of a color.
-func DeploymentName(bgd string, c v1alpha1.Color) string { return bgd + "-" + string(c) }
+func DeploymentName(name string, c v1alpha1.Color) string { return name + "-" + string(c) }
 
 // PreDeployJobName is the pre-deploy Job of a revision.
-func PreDeployJobName(bgd, rev string) string { return bgd + "-predeploy-" + rev }
+func PreDeployJobName(name, rev string) string { return name + "-predeploy-" + rev }
 
 // RevisionName is the ControllerRevision that stores a revision's pod
 // template, so `ragdeploy rollout undo` can return to it.
-func RevisionName(bgd, rev string) string { return bgd + "-" + rev }
+func RevisionName(name, rev string) string { return name + "-" + rev }
 
 // StoredTemplate reads the pod template of a revision from its ControllerRevision.
-func StoredTemplate(ctx context.Context, c client.Reader, namespace, bgd, rev string) (*corev1.PodTemplateSpec, error) {
+func StoredTemplate(ctx context.Context, c client.Reader, namespace, name, rev string) (*corev1.PodTemplateSpec, error) {
 	var cr appsv1.ControllerRevision
-	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: RevisionName(bgd, rev)}, &cr); apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("%s/%s has no revision %s", namespace, bgd, rev)
+	if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: RevisionName(name, rev)}, &cr); apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("%s/%s has no revision %s", namespace, name, rev)
 	} else if err != nil {
-		return nil, fmt.Errorf("revision %s of %s/%s: %w", rev, namespace, bgd, err)
+		return nil, fmt.Errorf("revision %s of %s/%s: %w", rev, namespace, name, err)
 	}
 	var t corev1.PodTemplateSpec
 	if err := json.Unmarshal(cr.Data.Raw, &t); err != nil {
-		return nil, fmt.Errorf("revision %s of %s/%s: %w", rev, namespace, bgd, err)
+		return nil, fmt.Errorf("revision %s of %s/%s: %w", rev, namespace, name, err)
 	}
 	return &t, nil
 }
 
 // FailureReason is why a rollout is Aborted or Degraded: the abort's reason,
 // else the Degraded condition's ("" when it is neither).
-func FailureReason(b *v1alpha1.BlueGreenDeployment) string {
+func FailureReason(b *v1alpha1.Rollout) string {
 	if b.Status.Phase == v1alpha1.PhaseAborted {
 		return b.Status.AbortReason
 	}

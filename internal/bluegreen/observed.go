@@ -10,11 +10,11 @@ import (
 type Observed struct {
 	// Now is the time of observation; Decide never reads the clock.
 	Now time.Time
-	// Generation of the BlueGreenDeployment.
+	// Generation of the Rollout.
 	Generation int64
 	// Spec and Status as stored.
-	Spec   v1alpha1.BlueGreenDeploymentSpec
-	Status v1alpha1.BlueGreenDeploymentStatus
+	Spec   v1alpha1.RolloutSpec
+	Status v1alpha1.RolloutStatus
 	// Revision is TemplateRevision(Spec.Template).
 	Revision string
 	// Colors is the state of each color's Deployment.
@@ -89,8 +89,8 @@ type Plan struct {
 	// Measure lists the analysis checks due for a measurement now.
 	Measure []Measurement
 	// Status is the status to write.
-	Status v1alpha1.BlueGreenDeploymentStatus
-	// Events to record on the BlueGreenDeployment.
+	Status v1alpha1.RolloutStatus
+	// Events to record on the Rollout.
 	Events []Event
 	// Recorded are the rollouts this pass put in the history, and
 	// Recovered the failed one whose recovery it dated (metrics and

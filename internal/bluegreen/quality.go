@@ -21,11 +21,11 @@ type Scope struct {
 	Strategy string `json:"strategy"`
 }
 
-// StrategyBlueGreen is the strategy of a BlueGreenDeployment.
+// StrategyBlueGreen is the strategy of a Rollout.
 const StrategyBlueGreen = "blueGreen"
 
 // ScopeOf is b's scope.
-func ScopeOf(b *v1alpha1.BlueGreenDeployment) Scope {
+func ScopeOf(b *v1alpha1.Rollout) Scope {
 	s := Scope{Environment: b.Labels[v1alpha1.LabelEnvironment], App: b.Labels["app.kubernetes.io/name"], Strategy: StrategyBlueGreen}
 	if s.Environment == "" {
 		s.Environment = b.Namespace

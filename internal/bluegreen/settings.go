@@ -2,7 +2,7 @@
 // (Decide: observed state -> plan), with what the reconciler in
 // internal/controller and the rollout client (Rollouts) share: names,
 // labels, the status intents and the check evaluation. No progress is kept
-// in memory: everything the strategy needs is in the BlueGreenDeployment's
+// in memory: everything the strategy needs is in the Rollout's
 // status, the two Deployments, the Services and their EndpointSlices.
 package bluegreen
 
@@ -29,7 +29,7 @@ const (
 	// AnnotationScaleDownAt (RFC 3339) is when an idle color scales to zero.
 	AnnotationScaleDownAt = "ragdeploy.io/scale-down-at"
 	// AnnotationClaimedBy and AnnotationClaimUID, on a Service, name the
-	// BlueGreenDeployment that switches it; no other rollout writes it.
+	// Rollout that switches it; no other rollout writes it.
 	AnnotationClaimedBy = "ragdeploy.io/claimed-by"
 	AnnotationClaimUID  = "ragdeploy.io/claimed-by-uid"
 )
@@ -45,7 +45,7 @@ const (
 	endpointsRecheck = 5 * time.Second
 )
 
-// settings is a BlueGreenDeployment's spec with every default applied.
+// settings is a Rollout's spec with every default applied.
 type settings struct {
 	replicas         int32
 	previewReplicas  int32
@@ -56,7 +56,7 @@ type settings struct {
 	historyLimit     int
 }
 
-func settingsOf(spec *v1alpha1.BlueGreenDeploymentSpec) settings {
+func settingsOf(spec *v1alpha1.RolloutSpec) settings {
 	s := settings{
 		replicas:         1,
 		scaleDownDelay:   DefaultScaleDownDelay,

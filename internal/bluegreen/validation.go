@@ -15,7 +15,7 @@ import (
 // Validate checks what the CRD schema cannot: the selector must match the
 // template, names must be usable, checks must be of exactly one kind. The
 // controller, the CLI and the chart tests share it.
-func Validate(b *v1alpha1.BlueGreenDeployment) field.ErrorList {
+func Validate(b *v1alpha1.Rollout) field.ErrorList {
 	var errs field.ErrorList
 	spec := field.NewPath("spec")
 	// <name>-green and <name>-predeploy-<revision> must stay valid names.

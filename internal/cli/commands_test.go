@@ -48,9 +48,9 @@ func TestCommands(t *testing.T) {
 	}
 	ns := env.Namespace
 	at := metav1.NewTime(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
-	healthy := func(b *v1alpha1.BlueGreenDeployment) {
+	healthy := func(b *v1alpha1.Rollout) {
 		rev := bluegreen.TemplateRevision(&b.Spec.Template)
-		b.Status = v1alpha1.BlueGreenDeploymentStatus{
+		b.Status = v1alpha1.RolloutStatus{
 			Phase: v1alpha1.PhaseHealthy, Message: "revision " + rev + " serves on blue", ActiveColor: v1alpha1.Blue, PreviewColor: v1alpha1.Blue, StableColor: v1alpha1.Blue,
 			StableRevision: rev, CurrentRevision: rev, Replicas: 2, ReadyReplicas: 2,
 			Blue:    v1alpha1.ColorStatus{Revision: rev, Replicas: 2, ReadyReplicas: 2},
@@ -58,7 +58,7 @@ func TestCommands(t *testing.T) {
 		}
 	}
 	rollout(t, c, ns, "api", "agentic-rag/api:1.0.0", healthy)
-	rollout(t, c, ns, "web", "agentic-rag/api:2.0.0", func(b *v1alpha1.BlueGreenDeployment) {
+	rollout(t, c, ns, "web", "agentic-rag/api:2.0.0", func(b *v1alpha1.Rollout) {
 		healthy(b)
 		b.Status.History[0].Revision, b.Status.StableRevision, b.Status.Blue.Revision = "1111111111", "1111111111", "1111111111"
 		b.Status.History[0].Images = []string{"agentic-rag/api:1.9.0"}
@@ -66,7 +66,7 @@ func TestCommands(t *testing.T) {
 		b.Status.Phase, b.Status.Message, b.Status.PreviewColor = v1alpha1.PhasePaused, "revision "+rev+" is ready on green, waiting for promotion", v1alpha1.Green
 		b.Status.Green = v1alpha1.ColorStatus{Revision: rev, Replicas: 2, ReadyReplicas: 2}
 	})
-	rollout(t, c, ns, "worker", "agentic-rag/api:3.0.0-broken", func(b *v1alpha1.BlueGreenDeployment) {
+	rollout(t, c, ns, "worker", "agentic-rag/api:3.0.0-broken", func(b *v1alpha1.Rollout) {
 		healthy(b)
 		b.Status.History[0].Revision, b.Status.StableRevision, b.Status.Blue.Revision = "2222222222", "2222222222", "2222222222"
 		b.Status.History[0].Images = []string{"agentic-rag/api:2.9.0"}
@@ -166,13 +166,13 @@ func TestCommands(t *testing.T) {
 
 var volatileMeta = regexp.MustCompile(`"(uid|resourceVersion|creationTimestamp)": "[^"]*"`)
 
-// rollout creates a BlueGreenDeployment running image and gives it the
+// rollout creates a Rollout running image and gives it the
 // status set writes (as its controller would have).
-func rollout(t *testing.T, c client.Client, ns, name, image string, set func(*v1alpha1.BlueGreenDeployment)) {
+func rollout(t *testing.T, c client.Client, ns, name, image string, set func(*v1alpha1.Rollout)) {
 	t.Helper()
-	b := &v1alpha1.BlueGreenDeployment{
+	b := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: v1alpha1.BlueGreenDeploymentSpec{
+		Spec: v1alpha1.RolloutSpec{
 			Replicas:       new(int32(2)),
 			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
 			ActiveService:  name,

@@ -14,7 +14,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/driftwatch"
 )
 
-// controllerOptions run the BlueGreenDeployment controller.
+// controllerOptions run the Rollout controller.
 type controllerOptions struct {
 	kube    *kubeOptions
 	streams Streams
@@ -30,7 +30,7 @@ func newControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 		Use:         "controller",
 		Example:     "  ragdeploy controller --leader-elect --metrics-bind-address :8080\n  ragdeploy controller --namespace agentic-rag-staging -v   # one namespace, verbose",
 		Annotations: map[string]string{annotationOwnLogger: "true"},
-		Short:       "Run the BlueGreenDeployment controller (the container entrypoint of charts/ragdeploy)",
+		Short:       "Run the Rollout controller (the container entrypoint of charts/ragdeploy)",
 		Args:        cobra.NoArgs,
 	}
 	f := cmd.Flags()
@@ -39,7 +39,7 @@ func newControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	f.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "elect a leader so several replicas can run")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the pod's namespace)")
 	f.DurationVar(&o.LeaseDuration, "lease-duration", 15*time.Second, "leader Lease duration")
-	f.StringVar(&o.Namespace, "watch-namespace", "", "only manage BlueGreenDeployments in this namespace (default: all)")
+	f.StringVar(&o.Namespace, "watch-namespace", "", "only manage Rollouts in this namespace (default: all)")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "debug logging")
 	f.StringArrayVar(&o.DriftReleases, "drift-release", nil, "check this Helm release (namespace/name) for drift; repeatable (opt-in; needs read access to its namespace's Secrets)")
 	f.DurationVar(&o.DriftInterval, "drift-interval", 5*time.Minute, "how often to check the --drift-release releases")

@@ -58,7 +58,7 @@ func (k *kubeOptions) completeRollouts(cmd *cobra.Command, args []string, _ stri
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	var list v1alpha1.BlueGreenDeploymentList
+	var list v1alpha1.RolloutList
 	return k.completeNames(cmd, &list, func() []string {
 		var names []string
 		for _, b := range list.Items {

@@ -84,7 +84,7 @@ type localUpOptions struct {
 	// another number of them is not the one asked for.
 	realNodesAsked bool
 	Timeout        time.Duration
-	// NoController skips running the BlueGreenDeployment controller next to
+	// NoController skips running the Rollout controller next to
 	// the control plane (tests that run their own use it).
 	NoController bool
 }
@@ -94,7 +94,7 @@ func (o *localUpOptions) bindUpFlags(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&o.Nodes, "nodes", localcluster.DefaultOptions().Nodes, "number of kwok nodes")
 	cmd.Flags().IntVar(&o.RealNodes, "real-nodes", 0, fmt.Sprintf("number of real nodes (kubelet, kube-proxy, containerd; needs root and make deps), 0..%d", localcluster.MaxRealNodes))
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for the cluster to become ready")
-	cmd.Flags().BoolVar(&o.NoController, "no-controller", false, "do not run the BlueGreenDeployment controller (and do not install its CRD)")
+	cmd.Flags().BoolVar(&o.NoController, "no-controller", false, "do not run the Rollout controller (and do not install its CRD)")
 }
 
 func newLocalUpCommand(streams Streams) *cobra.Command {

@@ -41,11 +41,11 @@ func localStatus(ctx context.Context, o *localOptions) error {
 	_ = w.Flush()
 	switch {
 	case s.ControllerRelease != "":
-		fmt.Fprintf(out, "\nBlueGreenDeployment controller: the chart's pods on the real node (Helm release %s)\n", s.ControllerRelease)
+		fmt.Fprintf(out, "\nRollout controller: the chart's pods on the real node (Helm release %s)\n", s.ControllerRelease)
 	case s.ControllerLog != "":
-		fmt.Fprintf(out, "\nBlueGreenDeployment controller: running in the supervisor (log %s)\n", s.ControllerLog)
+		fmt.Fprintf(out, "\nRollout controller: running in the supervisor (log %s)\n", s.ControllerLog)
 	default:
-		fmt.Fprintln(out, "\nBlueGreenDeployment controller: not running (--no-controller)")
+		fmt.Fprintln(out, "\nRollout controller: not running (--no-controller)")
 	}
 	if s.Registry != "" {
 		fmt.Fprintf(out, "Image registry: %s (the real nodes' mirror of every registry; add images with `local load`)\n", s.Registry)

@@ -124,7 +124,7 @@ func (o *pipelineOptions) deploy(ctx context.Context) error {
 	}
 	rollouts := bluegreen.Rollouts{Client: o.c}
 	promoted := false
-	b, err = rollouts.Follow(ctx, client.ObjectKeyFromObject(b), 500*time.Millisecond, func(b *v1alpha1.BlueGreenDeployment, st bluegreen.State) (bool, error) {
+	b, err = rollouts.Follow(ctx, client.ObjectKeyFromObject(b), 500*time.Millisecond, func(b *v1alpha1.Rollout, st bluegreen.State) (bool, error) {
 		switch {
 		case st == bluegreen.StateDone:
 			return true, nil
@@ -150,18 +150,18 @@ func (o *pipelineOptions) deploy(ctx context.Context) error {
 	return err
 }
 
-// rollout is the environment's BlueGreenDeployment, or nil when the api is
+// rollout is the environment's Rollout, or nil when the api is
 // deployed as a plain Deployment.
-func (o *pipelineOptions) rollout(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
+func (o *pipelineOptions) rollout(ctx context.Context) (*v1alpha1.Rollout, error) {
 	if o.c == nil {
 		c := o.release.Client()
 		o.c = c
 	}
 	for _, obj := range o.plan.Objects {
-		if obj.GetKind() != "BlueGreenDeployment" {
+		if obj.GetKind() != "Rollout" {
 			continue
 		}
-		var b v1alpha1.BlueGreenDeployment
+		var b v1alpha1.Rollout
 		if err := o.c.Get(ctx, client.ObjectKey{Namespace: o.target.Namespace, Name: obj.GetName()}, &b); err != nil {
 			return nil, err
 		}

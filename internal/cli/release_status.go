@@ -23,7 +23,7 @@ type releaseStatus struct {
 	// Revision is the deployed revision (0: not installed).
 	Revision int    `json:"revision"`
 	Status   string `json:"status"`
-	// Rollouts are the release's BlueGreenDeployments (status only).
+	// Rollouts are the release's Rollouts (status only).
 	Rollouts []rolloutSummary `json:"rollouts"`
 	// Drift is the drift summary (status only; "" when not installed).
 	Drift string `json:"drift,omitempty"`
@@ -42,7 +42,7 @@ type rolloutSummary struct {
 	Message        string `json:"message,omitempty"`
 }
 
-func summaryOf(b *v1alpha1.BlueGreenDeployment) rolloutSummary {
+func summaryOf(b *v1alpha1.Rollout) rolloutSummary {
 	desired := int32(1)
 	if b.Spec.Replicas != nil {
 		desired = *b.Spec.Replicas

@@ -77,7 +77,7 @@ func (o *reportOptions) Run(ctx context.Context) error {
 	}
 	c, ns := o.release.Client(), o.env.Release.Namespace
 	src := report.Sources{Environment: o.Env, Namespace: ns}
-	var rollouts v1alpha1.BlueGreenDeploymentList
+	var rollouts v1alpha1.RolloutList
 	if err := c.List(ctx, &rollouts, client.InNamespace(ns), client.MatchingLabels{"app.kubernetes.io/instance": o.env.Release.Name}); err != nil {
 		return fmt.Errorf("list rollouts: %w", err)
 	}

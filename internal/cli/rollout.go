@@ -108,9 +108,9 @@ func (o *rolloutOptions) key() types.NamespacedName {
 	return types.NamespacedName{Namespace: o.namespace, Name: o.Name}
 }
 
-// get connects (once) and reads the BlueGreenDeployment, with a clear
+// get connects (once) and reads the Rollout, with a clear
 // error when it is missing.
-func (o *rolloutOptions) get(ctx context.Context) (*v1alpha1.BlueGreenDeployment, error) {
+func (o *rolloutOptions) get(ctx context.Context) (*v1alpha1.Rollout, error) {
 	if o.client == nil {
 		if err := o.connect(ctx); err != nil {
 			return nil, err
@@ -123,7 +123,7 @@ func (o *rolloutOptions) get(ctx context.Context) (*v1alpha1.BlueGreenDeployment
 // --env when given (complete took its namespace), else the
 // environment file whose release the rollout is part of (Helm's release
 // annotations), else nil (a rollout outside any environment).
-func (o *rolloutOptions) environment(ctx context.Context, b *v1alpha1.BlueGreenDeployment) (*envconfig.Environment, error) {
+func (o *rolloutOptions) environment(ctx context.Context, b *v1alpha1.Rollout) (*envconfig.Environment, error) {
 	if o.env != nil {
 		return o.env, nil
 	}
@@ -156,7 +156,7 @@ func (o *rolloutOptions) environment(ctx context.Context, b *v1alpha1.BlueGreenD
 
 // checkImages checks every image a template would run against the rollout's
 // environment policy (and that each is an image reference at all).
-func (o *rolloutOptions) checkImages(ctx context.Context, b *v1alpha1.BlueGreenDeployment, tmpl *corev1.PodTemplateSpec) error {
+func (o *rolloutOptions) checkImages(ctx context.Context, b *v1alpha1.Rollout, tmpl *corev1.PodTemplateSpec) error {
 	env, err := o.environment(ctx, b)
 	if err != nil {
 		return err
@@ -167,7 +167,7 @@ func (o *rolloutOptions) checkImages(ctx context.Context, b *v1alpha1.BlueGreenD
 			return fmt.Errorf("container %s: %w", c.Name, err)
 		}
 		if env != nil {
-			where := fmt.Sprintf("BlueGreenDeployment %s container %s", b.Name, c.Name)
+			where := fmt.Sprintf("Rollout %s container %s", b.Name, c.Name)
 			if err := env.CheckImage(c.Image, containers.Index(i).Child("image"), where); err != nil {
 				return err
 			}
@@ -237,11 +237,11 @@ func (o *rolloutListOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var list v1alpha1.BlueGreenDeploymentList
+	var list v1alpha1.RolloutList
 	if err := c.List(ctx, &list, opts...); err != nil {
 		return release.ExplainKubeconfig(err, o.kube.Kubeconfig)
 	}
-	slices.SortFunc(list.Items, func(a, b v1alpha1.BlueGreenDeployment) int {
+	slices.SortFunc(list.Items, func(a, b v1alpha1.Rollout) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	entries := []rolloutSummary{}
@@ -269,7 +269,7 @@ func (o *rolloutListOptions) Run(ctx context.Context) error {
 }
 
 // rolloutAction is one of promote, abort, retry.
-type rolloutAction func(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error)
+type rolloutAction func(ctx context.Context, o *rolloutOptions, b *v1alpha1.Rollout) (string, error)
 
 // rolloutActionOptions run promote, abort or retry.
 type rolloutActionOptions struct {
@@ -303,7 +303,7 @@ func (o *rolloutActionOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func promote(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
+func promote(ctx context.Context, o *rolloutOptions, b *v1alpha1.Rollout) (string, error) {
 	rev, err := o.rollouts.Promote(ctx, b)
 	if err != nil {
 		return "", err
@@ -311,7 +311,7 @@ func promote(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeploy
 	return fmt.Sprintf("%s: revision %s will be promoted once it is ready and its checks pass", b.Name, rev), nil
 }
 
-func abort(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
+func abort(ctx context.Context, o *rolloutOptions, b *v1alpha1.Rollout) (string, error) {
 	rev, err := o.rollouts.Abort(ctx, b, "aborted with `ragdeploy rollout abort`")
 	if err != nil {
 		return "", err
@@ -319,7 +319,7 @@ func abort(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployme
 	return fmt.Sprintf("%s: revision %s aborted; traffic stays on the stable color %s", b.Name, rev, b.Status.StableColor), nil
 }
 
-func retry(ctx context.Context, o *rolloutOptions, b *v1alpha1.BlueGreenDeployment) (string, error) {
+func retry(ctx context.Context, o *rolloutOptions, b *v1alpha1.Rollout) (string, error) {
 	rev, err := o.rollouts.Retry(ctx, b)
 	if err != nil {
 		return "", err
@@ -376,7 +376,7 @@ func (o *undoOptions) Run(ctx context.Context) error {
 
 // previousRevision is the stable revision while a rollout is in flight,
 // else the newest earlier revision that was promoted.
-func previousRevision(b *v1alpha1.BlueGreenDeployment) (string, error) {
+func previousRevision(b *v1alpha1.Rollout) (string, error) {
 	current := bluegreen.TemplateRevision(&b.Spec.Template)
 	if current != b.Status.StableRevision && b.Status.StableRevision != "" {
 		return b.Status.StableRevision, nil
@@ -390,7 +390,7 @@ func previousRevision(b *v1alpha1.BlueGreenDeployment) (string, error) {
 }
 
 // knownRevisions are the history's revisions, newest first, each once.
-func knownRevisions(b *v1alpha1.BlueGreenDeployment) []string {
+func knownRevisions(b *v1alpha1.Rollout) []string {
 	var out []string
 	for _, h := range b.Status.History {
 		if !slices.Contains(out, h.Revision) {

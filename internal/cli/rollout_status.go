@@ -206,7 +206,7 @@ func (o *statusOptions) Run(ctx context.Context) error {
 	}
 	start := time.Now()
 	last, lastTrafficLine := "", ""
-	b, err := o.rollouts.Follow(ctx, o.key(), o.Interval, func(b *v1alpha1.BlueGreenDeployment, st bluegreen.State) (bool, error) {
+	b, err := o.rollouts.Follow(ctx, o.key(), o.Interval, func(b *v1alpha1.Rollout, st bluegreen.State) (bool, error) {
 		final := st == bluegreen.StateDone || st == bluegreen.StateFailed || !o.Watch
 		if o.Output == "text" {
 			text := renderStatus(b)
@@ -269,9 +269,9 @@ func (o *statusOptions) Run(ctx context.Context) error {
 
 // asDocument is a rollout as -o json|yaml prints it: with its kind and
 // apiVersion, without managedFields (as kubectl shows objects).
-func asDocument(b *v1alpha1.BlueGreenDeployment) *v1alpha1.BlueGreenDeployment {
+func asDocument(b *v1alpha1.Rollout) *v1alpha1.Rollout {
 	b = b.DeepCopy()
-	b.APIVersion, b.Kind = v1alpha1.GroupVersion.String(), "BlueGreenDeployment"
+	b.APIVersion, b.Kind = v1alpha1.GroupVersion.String(), "Rollout"
 	b.ManagedFields = nil
 	return b
 }
@@ -293,7 +293,7 @@ func printObject(w io.Writer, format string, v any) error {
 }
 
 // renderStatus is the text view of a rollout.
-func renderStatus(b *v1alpha1.BlueGreenDeployment) string {
+func renderStatus(b *v1alpha1.Rollout) string {
 	var s strings.Builder
 	st := &b.Status
 	desired := int32(1)

@@ -52,7 +52,7 @@ func httpCheck(name, url string, count, failureLimit int32) v1alpha1.AnalysisChe
 
 func TestPrePromotionAnalysisFailureAborts(t *testing.T) {
 	h := newHealthServer(t)
-	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
 		b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 2, 0)}
 	})
 	h.status.Store(http.StatusInternalServerError)
@@ -66,16 +66,16 @@ func TestPrePromotionAnalysisFailureAborts(t *testing.T) {
 func TestPostPromotionAnalysisFailureRollsBack(t *testing.T) {
 	h := newHealthServer(t)
 	notified := newHookRecorder(t)
-	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
 		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("errors", h.URL, 3, 0)}
 		b.Spec.Notifications = &v1alpha1.Notifications{Webhooks: []string{notified.url + "/hook"}}
 	})
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
-	s.waitFor("promoted, post-promotion analysis running", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	s.waitFor("promoted, post-promotion analysis running", 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.ActiveColor == v1alpha1.Green && b.Status.PromotedAt != nil && b.Status.CurrentRevision == v2
 	})
 	h.status.Store(http.StatusServiceUnavailable)
-	got := s.waitFor("rolled back", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	got := s.waitFor("rolled back", 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortReason == v1alpha1.ReasonPostPromotionFailed
 	})
 	if got.Status.StableRevision != v1 || !s.selects("api", v1alpha1.Blue) {
@@ -86,7 +86,7 @@ func TestPostPromotionAnalysisFailureRollsBack(t *testing.T) {
 		t.Fatalf("blue has %d replicas; want 3", r)
 	}
 	// The failed color is retired after the delay (argo-rollouts #3242).
-	s.waitFor("green scaled down", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 0 })
+	s.waitFor("green scaled down", 20*time.Second, func(*v1alpha1.Rollout) bool { return s.replicas(v1alpha1.Green) == 0 })
 	clustertest.Eventually(t, 10*time.Second, "rollback notification", func(context.Context) (bool, error) {
 		for _, n := range notified.received() {
 			if n.Reason == v1alpha1.ReasonPostPromotionFailed && n.Revision == v2 && strings.Contains(n.Text, "aborted") {
@@ -151,7 +151,7 @@ func TestJobAndPrometheusAnalysis(t *testing.T) {
 	errorsCheck := v1alpha1.AnalysisCheck{Name: "error-rate", Count: 4, IntervalSeconds: 1, Prometheus: &v1alpha1.PrometheusCheck{
 		Address: prom.URL, Query: `max(api_error_ratio{service="{{.PreviewService}}"})`, SuccessCondition: "result < 0.05",
 	}}
-	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
 		b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{smoke}
 		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{errorsCheck}
 	})
@@ -171,11 +171,11 @@ func TestJobAndPrometheusAnalysis(t *testing.T) {
 
 	// v3: the error rate rises after the switch: rolled back to v2.
 	v3 := s.setImage("agentic-rag/api:3.0.0", nil)
-	s.waitFor("v3 promoted", 60*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	s.waitFor("v3 promoted", 60*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.CurrentRevision == v3 && b.Status.PromotedAt != nil
 	})
 	gauge.value.Store("0.3")
-	got = s.waitFor("rolled back by the error rate", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	got = s.waitFor("rolled back by the error rate", 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortReason == v1alpha1.ReasonPostPromotionFailed
 	})
 	if got.Status.StableRevision != v2 || !strings.Contains(got.Status.AbortMessage, "0.3") {
@@ -187,16 +187,16 @@ func TestJobAndPrometheusAnalysis(t *testing.T) {
 // Abort during post-promotion analysis: traffic returns to the warm color.
 func TestAbortAfterPromotion(t *testing.T) {
 	h := newHealthServer(t)
-	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
 		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("long", h.URL, 1000, 0)}
 		b.Spec.ScaleDownDelaySeconds = new(int32(600))
 	})
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
-	s.waitFor("promoted", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	s.waitFor("promoted", 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.ActiveColor == v1alpha1.Green && b.Status.PromotedAt != nil && b.Status.CurrentRevision == v2
 	})
 	s.patchStatus(bluegreen.AbortPatch(v2, "test"))
-	got := s.waitFor("back on blue", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	got := s.waitFor("back on blue", 20*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.ActiveColor == v1alpha1.Blue
 	})
 	if got.Status.StableRevision != v1 || !s.selects("api", v1alpha1.Blue) {

@@ -23,7 +23,7 @@ import (
 
 // applyColor server-side-applies a color's Deployment as planned. An
 // unchanged Deployment is not re-applied.
-func (r *Reconciler) applyColor(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, c v1alpha1.Color, cp bluegreen.ColorPlan) error {
+func (r *Reconciler) applyColor(ctx context.Context, b *v1alpha1.Rollout, w *world, c v1alpha1.Color, cp bluegreen.ColorPlan) error {
 	cur := w.deployments[c]
 	scaleDownAt := ""
 	if cp.ScaleDownAt != nil {
@@ -80,18 +80,18 @@ func convert(from, to any) error {
 	return json.Unmarshal(data, to)
 }
 
-func ownerRef(b *v1alpha1.BlueGreenDeployment) *metav1ac.OwnerReferenceApplyConfiguration {
+func ownerRef(b *v1alpha1.Rollout) *metav1ac.OwnerReferenceApplyConfiguration {
 	return metav1ac.OwnerReference().
-		WithAPIVersion(v1alpha1.GroupVersion.String()).WithKind("BlueGreenDeployment").
+		WithAPIVersion(v1alpha1.GroupVersion.String()).WithKind("Rollout").
 		WithName(b.Name).WithUID(b.UID).WithController(true).WithBlockOwnerDeletion(true)
 }
 
-// selectColor points a Service at a color by merging the BlueGreenDeployment's
+// selectColor points a Service at a color by merging the Rollout's
 // labels and the color into its selector (other selector keys are kept) and
 // records b's claim on it. A Service already on c and claimed by b is not
 // written. Claiming is conditional on the Service's resourceVersion, so of
 // two rollouts racing for one Service only one can win.
-func (r *Reconciler) selectColor(ctx context.Context, b *v1alpha1.BlueGreenDeployment, live *corev1.Service, observed bluegreen.ServiceState, c v1alpha1.Color) error {
+func (r *Reconciler) selectColor(ctx context.Context, b *v1alpha1.Rollout, live *corev1.Service, observed bluegreen.ServiceState, c v1alpha1.Color) error {
 	if observed.Color == c && observed.Claimed {
 		return nil
 	}
@@ -117,7 +117,7 @@ func (r *Reconciler) selectColor(ctx context.Context, b *v1alpha1.BlueGreenDeplo
 }
 
 // startPreDeployJob creates the pre-deploy Job of the current revision.
-func (r *Reconciler) startPreDeployJob(ctx context.Context, b *v1alpha1.BlueGreenDeployment, rev string) error {
+func (r *Reconciler) startPreDeployJob(ctx context.Context, b *v1alpha1.Rollout, rev string) error {
 	spec := b.Spec.PreDeployJob.Spec.DeepCopy()
 	if spec.Template.Spec.RestartPolicy == "" {
 		spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
@@ -136,6 +136,6 @@ func (r *Reconciler) startPreDeployJob(ctx context.Context, b *v1alpha1.BlueGree
 	return nil
 }
 
-func ownerReference(b *v1alpha1.BlueGreenDeployment) *metav1.OwnerReference {
-	return metav1.NewControllerRef(b, v1alpha1.GroupVersion.WithKind("BlueGreenDeployment"))
+func ownerReference(b *v1alpha1.Rollout) *metav1.OwnerReference {
+	return metav1.NewControllerRef(b, v1alpha1.GroupVersion.WithKind("Rollout"))
 }

@@ -18,7 +18,7 @@ import (
 
 func TestHappyPathAutoPromotion(t *testing.T) {
 	s := newScenario(t)
-	b := s.bgd("agentic-rag/api:1.0.0", nil)
+	b := s.rollout("agentic-rag/api:1.0.0", nil)
 	v1 := s.create(b)
 	s.watchInvariants()
 	got := s.healthyOn(v1, 30*time.Second)
@@ -35,7 +35,7 @@ func TestHappyPathAutoPromotion(t *testing.T) {
 	if r := s.replicas(v1alpha1.Blue); r != 3 {
 		t.Fatalf("blue has %d replicas right after the switch; want 3 (kept warm)", r)
 	}
-	s.waitFor("blue scaled down", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Blue) == 0 })
+	s.waitFor("blue scaled down", 20*time.Second, func(*v1alpha1.Rollout) bool { return s.replicas(v1alpha1.Blue) == 0 })
 	if got.Status.History[0].Revision != v2 || got.Status.History[1].Revision != v1 {
 		t.Fatalf("history %+v; want v2 then v1", got.Status.History)
 	}
@@ -69,24 +69,24 @@ func labelValue(labels []*dto.LabelPair, name string) string {
 	return ""
 }
 
-// deployed creates a BlueGreenDeployment of image v1 (mutated) and waits
+// deployed creates a Rollout of image v1 (mutated) and waits
 // until it is healthy on blue; the invariant watcher runs from then on.
-func deployed(t *testing.T, mutate func(*v1alpha1.BlueGreenDeployment)) (*scenario, string) {
+func deployed(t *testing.T, mutate func(*v1alpha1.Rollout)) (*scenario, string) {
 	t.Helper()
 	s := newScenario(t)
-	v1 := s.create(s.bgd("agentic-rag/api:1.0.0", mutate))
+	v1 := s.create(s.rollout("agentic-rag/api:1.0.0", mutate))
 	s.healthyOn(v1, 30*time.Second)
 	s.watchInvariants()
 	return s, v1
 }
 
 func TestManualPromotion(t *testing.T) {
-	s, _ := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.AutoPromotion = nil })
+	s, _ := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil })
 	// The active Service does not move from the new revision's start until
 	// the promotion: every change the API server records is seen.
 	moved := s.moves("api")
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
-	s.waitFor("paused awaiting promotion", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	s.waitFor("paused awaiting promotion", 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhasePaused && b.Status.CurrentRevision == v2
 	})
 	// The preview Service on green is the paused reconcile's last write.
@@ -104,23 +104,23 @@ func TestManualPromotion(t *testing.T) {
 }
 
 func TestNeverReadyVersionHitsProgressDeadline(t *testing.T) {
-	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ProgressDeadlineSeconds = new(int32(4)) })
+	s, v1 := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.ProgressDeadlineSeconds = new(int32(4)) })
 	v2 := s.setImage("agentic-rag/api:2.0.0-broken", map[string]string{localcluster.AnnotationNeverReady: "true"})
 	s.abortedBackOn(v2, v1alpha1.ReasonProgressDeadline, v1)
 	// The failed color does not keep running (argo-rollouts #1259).
-	s.waitFor("failed color scaled down", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 0 })
+	s.waitFor("failed color scaled down", 20*time.Second, func(*v1alpha1.Rollout) bool { return s.replicas(v1alpha1.Green) == 0 })
 }
 
 func TestAbortRetryAndUndo(t *testing.T) {
-	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
 		b.Spec.AutoPromotion = nil
 		b.Spec.ScaleDownDelaySeconds = new(int32(30))
 	})
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
-	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused })
+	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhasePaused })
 
 	s.patchStatus(bluegreen.AbortPatch(v2, "aborted from the test"))
-	aborted := s.waitFor("aborted", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	aborted := s.waitFor("aborted", 20*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortReason == v1alpha1.ReasonUserAbort
 	})
 	if h := aborted.Status.History; len(h) == 0 || h[0].Revision != v2 || h[0].Outcome != v1alpha1.OutcomeAborted {
@@ -132,7 +132,7 @@ func TestAbortRetryAndUndo(t *testing.T) {
 
 	// Retry after abort proceeds (argo-rollouts #841).
 	s.patchStatus(bluegreen.RetryPatch(time.Now()))
-	s.waitFor("paused again after retry", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	s.waitFor("paused again after retry", 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhasePaused && b.Status.AbortedRevision == ""
 	})
 	s.patchStatus(bluegreen.PromotePatch(v2))
@@ -150,7 +150,7 @@ func TestAbortRetryAndUndo(t *testing.T) {
 }
 
 func TestPreDeployJobFailureAbortsBeforeScaleUp(t *testing.T) {
-	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) {
+	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
 		b.Spec.PreDeployJob = &v1alpha1.PreDeployJob{Spec: batchv1.JobSpec{
 			BackoffLimit: new(int32(0)),
 			Template: corev1.PodTemplateSpec{
@@ -158,12 +158,12 @@ func TestPreDeployJobFailureAbortsBeforeScaleUp(t *testing.T) {
 			},
 		}}
 	})
-	s.update(func(b *v1alpha1.BlueGreenDeployment) {
+	s.update(func(b *v1alpha1.Rollout) {
 		b.Spec.Template.Spec.Containers[0].Image = "agentic-rag/api:2.0.0"
 		b.Spec.PreDeployJob.Spec.Template.Annotations = map[string]string{localcluster.AnnotationFail: "true"}
 	})
 	v2 := bluegreen.TemplateRevision(&s.get().Spec.Template)
-	got := s.waitFor("aborted by the failed pre-deploy Job", 60*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	got := s.waitFor("aborted by the failed pre-deploy Job", 60*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortReason == v1alpha1.ReasonPreDeployJobFailed
 	})
 	if got.Status.AbortedRevision != v2 || got.Status.StableRevision != v1 {
@@ -179,7 +179,7 @@ func TestPreDeployJobFailureAbortsBeforeScaleUp(t *testing.T) {
 func TestTemplateChangedMidRollout(t *testing.T) {
 	s, _ := deployed(t, nil)
 	s.setImage("agentic-rag/api:2.0.0", map[string]string{localcluster.AnnotationReadyAfter: "30s"})
-	s.waitFor("v2 scaling up", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	s.waitFor("v2 scaling up", 20*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhaseProgressing && b.Status.Green.Replicas == 3
 	})
 	v3 := s.setImage("agentic-rag/api:3.0.0", nil)
@@ -190,11 +190,11 @@ func TestTemplateChangedMidRollout(t *testing.T) {
 }
 
 func TestReplicaChangeNeverShrinksLiveColor(t *testing.T) {
-	s, _ := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.AutoPromotion = nil })
+	s, _ := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil })
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
-	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused })
-	s.update(func(b *v1alpha1.BlueGreenDeployment) { b.Spec.Replicas = new(int32(1)) })
-	s.waitFor("green resized to 1", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 1 })
+	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhasePaused })
+	s.update(func(b *v1alpha1.Rollout) { b.Spec.Replicas = new(int32(1)) })
+	s.waitFor("green resized to 1", 20*time.Second, func(*v1alpha1.Rollout) bool { return s.replicas(v1alpha1.Green) == 1 })
 	if r := s.replicas(v1alpha1.Blue); r != 3 {
 		t.Fatalf("live blue has %d replicas after a replica change mid-rollout; want 3 (argo-rollouts #4552)", r)
 	}

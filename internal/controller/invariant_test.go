@@ -82,18 +82,18 @@ func (w *watcher) judge(ctx context.Context, s *scenario, services corelisters.S
 	}
 	w.samples++
 	if color != w.lastColor {
-		bgd := s.getQuiet(ctx)
+		ro := s.getQuiet(ctx)
 		ready, err := s.readyPods(ctx, color)
-		if bgd == nil || bgd.Spec.Replicas == nil || err != nil {
+		if ro == nil || ro.Spec.Replicas == nil || err != nil {
 			// An API error (e.g. throttling under load) is no evidence either
 			// way: the next change is judged again.
 			w.sampleErrors++
-			w.lastError = fmt.Sprintf("BlueGreenDeployment read: %t, pods: %v", bgd != nil, err)
+			w.lastError = fmt.Sprintf("Rollout read: %t, pods: %v", ro != nil, err)
 			return
 		}
-		if ready < *bgd.Spec.Replicas {
+		if ready < *ro.Spec.Replicas {
 			w.violations = append(w.violations, time.Now().Format("15:04:05.000")+" "+
-				fmt.Sprintf("active Service moved %q -> %q with %d/%d ready pods", w.lastColor, color, ready, *bgd.Spec.Replicas))
+				fmt.Sprintf("active Service moved %q -> %q with %d/%d ready pods", w.lastColor, color, ready, *ro.Spec.Replicas))
 		}
 		w.lastColor = color
 	}

@@ -33,7 +33,7 @@ func (s *scenario) argoHealth() (string, string) {
 		s.t.Fatal(err)
 	}
 	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("BlueGreenDeployment"))
+	u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("Rollout"))
 	if err := s.c.Get(context.Background(), types.NamespacedName{Namespace: s.env.Namespace, Name: s.name}, u); err != nil {
 		s.t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestArgoCDSnippetHoldsTheHealthCheck(t *testing.T) {
 	if err := yaml.UnmarshalStrict(data, &cm); err != nil {
 		t.Fatal(err)
 	}
-	if got := cm.Data["resource.customizations.health.ragdeploy.io_BlueGreenDeployment"]; got != string(script) {
+	if got := cm.Data["resource.customizations.health.ragdeploy.io_Rollout"]; got != string(script) {
 		t.Fatalf("argocd-cm.yaml's script differs from health.lua:\n%s", got)
 	}
 }
@@ -102,7 +102,7 @@ func TestArgoCDSnippetHoldsTheHealthCheck(t *testing.T) {
 func (s *scenario) kstatus() *status.Result {
 	s.t.Helper()
 	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("BlueGreenDeployment"))
+	u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("Rollout"))
 	if err := s.c.Get(context.Background(), types.NamespacedName{Namespace: s.env.Namespace, Name: s.name}, u); err != nil {
 		s.t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func (s *scenario) kstatus() *status.Result {
 func TestKstatusFollowsARealRollout(t *testing.T) {
 	s := newScenario(t)
 	s.stopController()
-	v1 := s.create(s.bgd("agentic-rag/api:1.0.0", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.AutoPromotion = nil }))
+	v1 := s.create(s.rollout("agentic-rag/api:1.0.0", func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil }))
 	if res := s.kstatus(); res.Status != status.InProgressStatus {
 		t.Fatalf("a rollout no controller has seen: kstatus %s (%s); want InProgress", res.Status, res.Message)
 	}
@@ -139,7 +139,7 @@ func TestKstatusFollowsARealRollout(t *testing.T) {
 		t.Fatalf("new template just written: kstatus %s (%s); want InProgress", res.Status, res.Message)
 	}
 	s.wantArgoHealth("new template", "Progressing")
-	b := s.waitFor("paused", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	b := s.waitFor("paused", 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhasePaused && b.Status.CurrentRevision == v2
 	})
 	if res := s.kstatus(); res.Status != status.CurrentStatus || meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionReady) != nil ||
@@ -149,15 +149,15 @@ func TestKstatusFollowsARealRollout(t *testing.T) {
 	s.wantArgoHealth("paused", "Suspended")
 
 	s.patchStatus(bluegreen.AbortPatch(v2, "aborted from the test"))
-	b = s.waitFor("aborted", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhaseAborted })
+	b = s.waitFor("aborted", 20*time.Second, func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhaseAborted })
 	if res := s.kstatus(); res.Status != status.FailedStatus || !meta.IsStatusConditionTrue(b.Status.Conditions, v1alpha1.ConditionStalled) {
 		t.Fatalf("aborted: kstatus %s (%s), conditions %+v; want Failed and Stalled", res.Status, res.Message, b.Status.Conditions)
 	}
 	s.wantArgoHealth("aborted", "Degraded")
 
 	// A spec the controller refuses (the color label is its own).
-	s.update(func(b *v1alpha1.BlueGreenDeployment) { b.Spec.Template.Labels[bluegreen.LabelColor] = "blue" })
-	b = s.waitFor("invalid", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	s.update(func(b *v1alpha1.Rollout) { b.Spec.Template.Labels[bluegreen.LabelColor] = "blue" })
+	b = s.waitFor("invalid", 20*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.ObservedGeneration == b.Generation && bluegreen.FailureReason(b) == v1alpha1.ReasonInvalidSpec
 	})
 	if res := s.kstatus(); res.Status != status.FailedStatus {
@@ -182,7 +182,7 @@ func (s *scenario) pollUntil(final status.Status, timeout time.Duration) ([]stat
 	ctx, cancel := context.WithTimeout(s.t.Context(), timeout)
 	defer cancel()
 	poller := polling.NewStatusPoller(s.c, s.c.RESTMapper(), polling.Options{})
-	id := object.ObjMetadata{Namespace: s.env.Namespace, Name: s.name, GroupKind: v1alpha1.GroupVersion.WithKind("BlueGreenDeployment").GroupKind()}
+	id := object.ObjMetadata{Namespace: s.env.Namespace, Name: s.name, GroupKind: v1alpha1.GroupVersion.WithKind("Rollout").GroupKind()}
 	var seen []status.Status
 	for e := range poller.Poll(ctx, object.ObjMetadataSet{id}, polling.PollOptions{PollInterval: 100 * time.Millisecond}) {
 		switch e.Type {
@@ -208,7 +208,7 @@ func (s *scenario) pollUntil(final status.Status, timeout time.Duration) ([]stat
 // Current in between (a Flux Kustomization would turn Ready on a broken
 // release).
 func TestFluxPollerFollowsARollout(t *testing.T) {
-	s, _ := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ProgressDeadlineSeconds = new(int32(4)) })
+	s, _ := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.ProgressDeadlineSeconds = new(int32(4)) })
 
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
 	seen, last := s.pollUntil(status.CurrentStatus, 30*time.Second)

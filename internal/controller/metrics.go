@@ -44,7 +44,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ragdeploy_rollout_phase",
-			Help: "1 for the current phase of each BlueGreenDeployment, 0 for the others.",
+			Help: "1 for the current phase of each Rollout, 0 for the others.",
 		}, []string{"namespace", "name", "phase"}),
 		switches: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ragdeploy_rollout_switch_seconds",
@@ -128,7 +128,7 @@ func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error)
 }
 
 // observe records the phase a reconcile decided.
-func (m *Metrics) observe(b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan) {
+func (m *Metrics) observe(b *v1alpha1.Rollout, p *bluegreen.Plan) {
 	if m == nil {
 		return
 	}
@@ -174,7 +174,7 @@ func (m *Metrics) initScope(s bluegreen.Scope) {
 
 // recorded counts the rollouts a plan put in the history, and the recovery
 // it dated, once their status is stored.
-func (m *Metrics) recorded(b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan) {
+func (m *Metrics) recorded(b *v1alpha1.Rollout, p *bluegreen.Plan) {
 	if m == nil {
 		return
 	}
@@ -229,7 +229,7 @@ func (m *Metrics) measured(success bool) {
 	m.analysis.WithLabelValues(result).Inc()
 }
 
-// forget drops the series of a deleted BlueGreenDeployment.
+// forget drops the series of a deleted Rollout.
 func (m *Metrics) forget(namespace, name string) {
 	if m == nil {
 		return

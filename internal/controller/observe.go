@@ -28,7 +28,7 @@ type world struct {
 }
 
 // observe reads everything Decide needs.
-func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeployment, now time.Time) (*world, error) {
+func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.Rollout, now time.Time) (*world, error) {
 	w := &world{
 		Observed: bluegreen.Observed{
 			Now: now, Generation: b.Generation, Spec: b.Spec, Status: b.Status,
@@ -109,7 +109,7 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 // color's revision: stale EndpointSlice entries of another color do not
 // count. It also counts the pods of each color its EndpointSlices list in
 // any condition (podColor maps the rollout's pods to their color).
-func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, name string, readyPods map[v1alpha1.Color]map[string]bool, podColor map[string]v1alpha1.Color) (bluegreen.ServiceState, error) {
+func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.Rollout, w *world, name string, readyPods map[v1alpha1.Color]map[string]bool, podColor map[string]v1alpha1.Color) (bluegreen.ServiceState, error) {
 	ns := b.Namespace
 	var svc corev1.Service
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &svc)
@@ -154,9 +154,9 @@ func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.BlueGreenDe
 }
 
 // claim says whether b holds the Service's claim, or which other existing
-// BlueGreenDeployment does. A claim whose rollout is gone (deleted, or
+// Rollout does. A claim whose rollout is gone (deleted, or
 // recreated under a new UID) binds nobody.
-func (r *Reconciler) claim(ctx context.Context, b *v1alpha1.BlueGreenDeployment, svc *corev1.Service) (ours bool, other string, err error) {
+func (r *Reconciler) claim(ctx context.Context, b *v1alpha1.Rollout, svc *corev1.Service) (ours bool, other string, err error) {
 	uid, owner := svc.Annotations[bluegreen.AnnotationClaimUID], svc.Annotations[bluegreen.AnnotationClaimedBy]
 	switch {
 	case uid == "":
@@ -164,7 +164,7 @@ func (r *Reconciler) claim(ctx context.Context, b *v1alpha1.BlueGreenDeployment,
 	case uid == string(b.UID):
 		return true, "", nil
 	}
-	var claimant v1alpha1.BlueGreenDeployment
+	var claimant v1alpha1.Rollout
 	err = r.Client.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: owner}, &claimant)
 	switch {
 	case apierrors.IsNotFound(err):

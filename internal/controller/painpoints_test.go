@@ -15,7 +15,7 @@ import (
 // A crash-looping version never gets traffic, and the active selector is
 // never emptied or pointed at it (argo-rollouts #4750).
 func TestCrashLoopingVersionNeverServes(t *testing.T) {
-	s, v1 := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ProgressDeadlineSeconds = new(int32(5)) })
+	s, v1 := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.ProgressDeadlineSeconds = new(int32(5)) })
 	v2 := s.setImage("agentic-rag/api:2.0.0-crash", map[string]string{localcluster.AnnotationCrash: "true"})
 	s.abortedBackOn(v2, v1alpha1.ReasonProgressDeadline, v1)
 }
@@ -23,9 +23,9 @@ func TestCrashLoopingVersionNeverServes(t *testing.T) {
 // The scale subresource (what an HPA writes) changes replicas like the spec
 // does: mid-rollout it never shrinks the live color.
 func TestScaleSubresourceMidRollout(t *testing.T) {
-	s, _ := deployed(t, func(b *v1alpha1.BlueGreenDeployment) { b.Spec.AutoPromotion = nil })
+	s, _ := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil })
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
-	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused })
+	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhasePaused })
 	scale := &autoscalingv1.Scale{}
 	if err := s.c.SubResource("scale").Get(t.Context(), s.get(), scale); err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func TestScaleSubresourceMidRollout(t *testing.T) {
 	if err := s.c.SubResource("scale").Update(t.Context(), s.get(), scaleBody(scale)); err != nil {
 		t.Fatal(err)
 	}
-	s.waitFor("green resized to 2", 20*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Green) == 2 })
+	s.waitFor("green resized to 2", 20*time.Second, func(*v1alpha1.Rollout) bool { return s.replicas(v1alpha1.Green) == 2 })
 	if r := s.replicas(v1alpha1.Blue); r != 3 {
 		t.Fatalf("live blue shrank to %d on a scale-down mid-rollout; want 3", r)
 	}

@@ -79,19 +79,19 @@ func TestQualityFiguresAgree(t *testing.T) {
 	// scraped the rollout's series (created at zero when the controller
 	// first sees the rollout) before anything is counted: the first rollout
 	// waits for its active Service, created after that scrape.
-	v1 := s.create(s.bgd("agentic-rag/api:1.0.0", func(b *v1alpha1.BlueGreenDeployment) {
+	v1 := s.create(s.rollout("agentic-rag/api:1.0.0", func(b *v1alpha1.Rollout) {
 		b.Labels = map[string]string{v1alpha1.LabelEnvironment: env, "app.kubernetes.io/name": "scenario-api"}
 		b.Spec.ActiveService = "api-later"
 		b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 1, 0)}
 	}))
 	prom.WaitForData(t, "ragdeploy_deployments_total"+sel(""))
-	s.update(func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ActiveService = "api" })
+	s.update(func(b *v1alpha1.Rollout) { b.Spec.ActiveService = "api" })
 	s.healthyOn(v1, 30*time.Second)
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
 	s.healthyOn(v2, 30*time.Second)
 	h.status.Store(http.StatusInternalServerError)
 	v3 := s.setImage("agentic-rag/api:3.0.0", nil)
-	s.waitFor("3.0.0 aborted by its check", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	s.waitFor("3.0.0 aborted by its check", 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortedRevision == v3 && len(b.Status.History) > 0 && b.Status.History[0].RecoveredAt != nil
 	})
 	h.status.Store(http.StatusOK)
@@ -112,7 +112,7 @@ func TestQualityFiguresAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	r := report.Compute(report.Sources{Environment: env, Namespace: env, Rollouts: []v1alpha1.BlueGreenDeployment{*b}, Events: events.Items}, now.Add(-time.Hour), now)
+	r := report.Compute(report.Sources{Environment: env, Namespace: env, Rollouts: []v1alpha1.Rollout{*b}, Events: events.Items}, now.Add(-time.Hour), now)
 	a := r.Apps[0]
 	if r.Drift.Detections != 1 || r.Drift.Lasted.Count != 1 || len(r.Drift.Open) != 0 {
 		t.Fatalf("report drift %+v; want one episode, resolved", r.Drift)

@@ -90,9 +90,9 @@ func TestControllerRBACIsLeastPrivilege(t *testing.T) {
 	other := clustertest.New(t)
 	installRBAC(t, env, nil)
 	checkAccess(t, env, []accessCase{
-		{other.Namespace, "ragdeploy.io", "bluegreendeployments", "", "watch", true},
-		{other.Namespace, "ragdeploy.io", "bluegreendeployments", "status", "update", true},
-		{other.Namespace, "ragdeploy.io", "bluegreendeployments", "", "update", false},
+		{other.Namespace, "ragdeploy.io", "rollouts", "", "watch", true},
+		{other.Namespace, "ragdeploy.io", "rollouts", "status", "update", true},
+		{other.Namespace, "ragdeploy.io", "rollouts", "", "update", false},
 		{other.Namespace, "apps", "deployments", "", "patch", true},
 		{other.Namespace, "", "services", "", "patch", true},
 		{other.Namespace, "", "services", "", "delete", false},
@@ -118,7 +118,7 @@ func TestDriftOptInGrantsSecretsOnlyInListedNamespaces(t *testing.T) {
 	checkAccess(t, env, []accessCase{
 		{watched.Namespace, "", "secrets", "", "list", true},
 		{watched.Namespace, "", "configmaps", "", "patch", true},
-		{watched.Namespace, "ragdeploy.io", "bluegreendeployments", "", "patch", true},
+		{watched.Namespace, "ragdeploy.io", "rollouts", "", "patch", true},
 		{watched.Namespace, "", "secrets", "", "delete", false},
 		{other.Namespace, "", "secrets", "", "get", false},
 		{"", "", "secrets", "", "list", false},

@@ -39,11 +39,11 @@ type Measurer interface {
 // marked Notify (promoted, aborted, rolled back), Recorded for the rollouts
 // it put in the history, once the status holding them is stored.
 type Notifier interface {
-	Notify(ctx context.Context, b *v1alpha1.BlueGreenDeployment, e bluegreen.Event)
-	Recorded(ctx context.Context, b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan)
+	Notify(ctx context.Context, b *v1alpha1.Rollout, e bluegreen.Event)
+	Recorded(ctx context.Context, b *v1alpha1.Rollout, p *bluegreen.Plan)
 }
 
-// Reconciler runs the blue-green strategy for BlueGreenDeployments:
+// Reconciler runs the blue-green strategy for Rollouts:
 // observe -> Decide -> apply. It keeps nothing between calls.
 type Reconciler struct {
 	Client   client.Client
@@ -58,7 +58,7 @@ type Reconciler struct {
 // Reconcile implements reconcile.Reconciler.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	logger := log.FromContext(ctx)
-	var b v1alpha1.BlueGreenDeployment
+	var b v1alpha1.Rollout
 	if err := r.Client.Get(ctx, req.NamespacedName, &b); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.forget(req.Namespace, req.Name)
@@ -162,7 +162,7 @@ func (r *Reconciler) now() time.Time {
 
 // measure takes the measurements the plan asks for and records them in the
 // plan's status. It reports whether any was counted.
-func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.BlueGreenDeployment, w *world, plan *bluegreen.Plan) bool {
+func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.Rollout, w *world, plan *bluegreen.Plan) bool {
 	counted := false
 	target := analysis.Target{
 		Namespace: b.Namespace, Name: b.Name, Revision: w.Revision, OwnerUID: b.UID,
@@ -198,7 +198,7 @@ func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 
 // invalid records a spec that cannot be acted on. Nothing is changed in the
 // cluster; the error is terminal until the spec changes.
-func (r *Reconciler) invalid(ctx context.Context, b *v1alpha1.BlueGreenDeployment, err error) error {
+func (r *Reconciler) invalid(ctx context.Context, b *v1alpha1.Rollout, err error) error {
 	updated := b.DeepCopy()
 	updated.Status.ObservedGeneration = b.Generation
 	updated.Status.Phase = v1alpha1.PhaseDegraded
@@ -219,20 +219,20 @@ func (r *Reconciler) invalid(ctx context.Context, b *v1alpha1.BlueGreenDeploymen
 
 // SetupWithManager registers the reconciler: it owns the color Deployments
 // and pre-deploy Jobs, and watches pods, Services and EndpointSlices of the
-// BlueGreenDeployments that use them.
+// Rollouts that use them.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.BlueGreenDeployment{}, serviceIndex,
-		func(o client.Object) []string { return servicesOf(o.(*v1alpha1.BlueGreenDeployment)) }); err != nil {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, serviceIndex,
+		func(o client.Object) []string { return servicesOf(o.(*v1alpha1.Rollout)) }); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.BlueGreenDeployment{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, statusIntentChanged()))).
+		For(&v1alpha1.Rollout{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, statusIntentChanged()))).
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
 		Owns(&appsv1.ControllerRevision{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(byNameLabel)).
 		// A deleted rollout lets its Services go: wake the rollouts that wait for them.
-		Watches(&v1alpha1.BlueGreenDeployment{}, handler.EnqueueRequestsFromMapFunc(r.sharingServices),
+		Watches(&v1alpha1.Rollout{}, handler.EnqueueRequestsFromMapFunc(r.sharingServices),
 			builder.WithPredicates(predicate.Funcs{
 				CreateFunc: func(event.CreateEvent) bool { return false }, UpdateFunc: func(event.UpdateEvent) bool { return false },
 				GenericFunc: func(event.GenericEvent) bool { return false },
@@ -241,7 +241,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.byService(func(o client.Object) string {
 			return o.GetLabels()[discoveryv1.LabelServiceName]
 		}))).
-		Named("bluegreendeployment").
+		Named("rollout").
 		Complete(r)
 }
 
@@ -251,13 +251,13 @@ const serviceIndex = "spec.services"
 // through the status (promote, abort, retry).
 func statusIntentChanged() predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-		o, n := e.ObjectOld.(*v1alpha1.BlueGreenDeployment), e.ObjectNew.(*v1alpha1.BlueGreenDeployment)
+		o, n := e.ObjectOld.(*v1alpha1.Rollout), e.ObjectNew.(*v1alpha1.Rollout)
 		return o.Status.PromoteRevision != n.Status.PromoteRevision || o.Status.AbortedRevision != n.Status.AbortedRevision ||
 			len(o.Status.Analysis) != len(n.Status.Analysis)
 	}}
 }
 
-// byNameLabel maps a pod to the BlueGreenDeployment named in its label.
+// byNameLabel maps a pod to the Rollout named in its label.
 func byNameLabel(_ context.Context, o client.Object) []reconcile.Request {
 	name := o.GetLabels()[bluegreen.LabelName]
 	if name == "" {
@@ -266,10 +266,10 @@ func byNameLabel(_ context.Context, o client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
 }
 
-// sharingServices maps a BlueGreenDeployment to the others that name one of
+// sharingServices maps a Rollout to the others that name one of
 // its Services.
 func (r *Reconciler) sharingServices(ctx context.Context, o client.Object) []reconcile.Request {
-	b, ok := o.(*v1alpha1.BlueGreenDeployment)
+	b, ok := o.(*v1alpha1.Rollout)
 	if !ok {
 		return nil
 	}
@@ -284,8 +284,8 @@ func (r *Reconciler) sharingServices(ctx context.Context, o client.Object) []rec
 	return reqs
 }
 
-// servicesOf lists the Services a BlueGreenDeployment switches.
-func servicesOf(b *v1alpha1.BlueGreenDeployment) []string {
+// servicesOf lists the Services a Rollout switches.
+func servicesOf(b *v1alpha1.Rollout) []string {
 	out := []string{b.Spec.ActiveService}
 	if b.Spec.PreviewService != "" {
 		out = append(out, b.Spec.PreviewService)
@@ -294,14 +294,14 @@ func servicesOf(b *v1alpha1.BlueGreenDeployment) []string {
 }
 
 // byService maps a Service (or an EndpointSlice of it) to the
-// BlueGreenDeployments that use the Service.
+// Rollouts that use the Service.
 func (r *Reconciler) byService(serviceName func(client.Object) string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
 		name := serviceName(o)
 		if name == "" {
 			return nil
 		}
-		var list v1alpha1.BlueGreenDeploymentList
+		var list v1alpha1.RolloutList
 		if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{serviceIndex: name}); err != nil {
 			return nil
 		}

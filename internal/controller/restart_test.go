@@ -20,7 +20,7 @@ import (
 )
 
 // progressingReason is the reason of the Progressing condition.
-func progressingReason(b *v1alpha1.BlueGreenDeployment) string {
+func progressingReason(b *v1alpha1.Rollout) string {
 	if c := meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionProgressing); c != nil && c.Status == metav1.ConditionTrue {
 		return c.Reason
 	}
@@ -29,8 +29,8 @@ func progressingReason(b *v1alpha1.BlueGreenDeployment) string {
 
 // A rollout with every stage: pre-deploy Job, slow start, pre-promotion
 // analysis, manual promotion, post-promotion analysis, warm old color.
-func fullRollout(h *healthServer) func(*v1alpha1.BlueGreenDeployment) {
-	return func(b *v1alpha1.BlueGreenDeployment) {
+func fullRollout(h *healthServer) func(*v1alpha1.Rollout) {
+	return func(b *v1alpha1.Rollout) {
 		b.Spec.AutoPromotion = nil
 		b.Spec.ScaleDownDelaySeconds = new(int32(4))
 		b.Spec.PreDeployJob = &v1alpha1.PreDeployJob{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
@@ -48,23 +48,23 @@ func TestControllerRestartAtEveryPhase(t *testing.T) {
 	v2 := s.setImage("agentic-rag/api:2.0.0", map[string]string{localcluster.AnnotationReadyAfter: "2s"})
 	phases := []struct {
 		name string
-		at   func(*v1alpha1.BlueGreenDeployment) bool
+		at   func(*v1alpha1.Rollout) bool
 	}{
-		{"pre-deploy Job running", func(b *v1alpha1.BlueGreenDeployment) bool {
+		{"pre-deploy Job running", func(b *v1alpha1.Rollout) bool {
 			return progressingReason(b) == v1alpha1.ReasonPreDeployJobRunning
 		}},
-		{"new color scaling up", func(b *v1alpha1.BlueGreenDeployment) bool {
+		{"new color scaling up", func(b *v1alpha1.Rollout) bool {
 			r := progressingReason(b)
 			return r == v1alpha1.ReasonScalingUp || r == v1alpha1.ReasonWaitingForEndpoints
 		}},
-		{"pre-promotion analysis", func(b *v1alpha1.BlueGreenDeployment) bool {
+		{"pre-promotion analysis", func(b *v1alpha1.Rollout) bool {
 			return progressingReason(b) == v1alpha1.ReasonAnalysisRunning
 		}},
-		{"awaiting promotion", func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused }},
-		{"post-promotion analysis", func(b *v1alpha1.BlueGreenDeployment) bool {
+		{"awaiting promotion", func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhasePaused }},
+		{"post-promotion analysis", func(b *v1alpha1.Rollout) bool {
 			return progressingReason(b) == v1alpha1.ReasonPostPromotionAnalysis
 		}},
-		{"stable, old color warm", func(b *v1alpha1.BlueGreenDeployment) bool {
+		{"stable, old color warm", func(b *v1alpha1.Rollout) bool {
 			return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision == v2 && s.replicas(v1alpha1.Blue) == 3
 		}},
 	}
@@ -83,7 +83,7 @@ func TestControllerRestartAtEveryPhase(t *testing.T) {
 	if got.Status.StableColor != v1alpha1.Green || got.Status.History[1].Revision != v1 {
 		t.Fatalf("ended on %s with history %+v; want green, v1 before v2", got.Status.StableColor, got.Status.History)
 	}
-	s.waitFor("blue scaled down after the restarts", 30*time.Second, func(*v1alpha1.BlueGreenDeployment) bool { return s.replicas(v1alpha1.Blue) == 0 })
+	s.waitFor("blue scaled down after the restarts", 30*time.Second, func(*v1alpha1.Rollout) bool { return s.replicas(v1alpha1.Blue) == 0 })
 	for _, a := range got.Status.Analysis {
 		if a.Result != v1alpha1.AnalysisSuccessful || a.Successes != 3 {
 			t.Errorf("check %s/%s: %s with %d successes; want exactly 3 successes, none lost or doubled by restarts", a.Stage, a.Name, a.Result, a.Successes)
@@ -112,7 +112,7 @@ func TestLeaderHandoverMidRollout(t *testing.T) {
 		return cancel, done
 	}
 	stopA, doneA := start()
-	v1 := s.create(s.bgd("agentic-rag/api:1.0.0", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.AutoPromotion = nil }))
+	v1 := s.create(s.rollout("agentic-rag/api:1.0.0", func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil }))
 	s.healthyOn(v1, 30*time.Second)
 	stopB, doneB := start()
 	t.Cleanup(func() { stopB(); <-doneB })
@@ -124,7 +124,7 @@ func TestLeaderHandoverMidRollout(t *testing.T) {
 	}
 	leader := *lease.Spec.HolderIdentity
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
-	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused })
+	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhasePaused })
 	stopA() // the first replica is the leader: it started first
 	<-doneA
 	s.patchStatus(bluegreen.PromotePatch(v2))

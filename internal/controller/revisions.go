@@ -18,7 +18,7 @@ import (
 
 // recordRevision stores the current template as a ControllerRevision, and
 // prunes revisions that fell out of the history.
-func (r *Reconciler) recordRevision(ctx context.Context, b *v1alpha1.BlueGreenDeployment, rev string) error {
+func (r *Reconciler) recordRevision(ctx context.Context, b *v1alpha1.Rollout, rev string) error {
 	name := bluegreen.RevisionName(b.Name, rev)
 	var existing appsv1.ControllerRevision
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: name}, &existing)
@@ -48,7 +48,7 @@ func (r *Reconciler) recordRevision(ctx context.Context, b *v1alpha1.BlueGreenDe
 }
 
 // pruneRevisions deletes stored templates of revisions no longer in the history.
-func (r *Reconciler) pruneRevisions(ctx context.Context, b *v1alpha1.BlueGreenDeployment, current string) error {
+func (r *Reconciler) pruneRevisions(ctx context.Context, b *v1alpha1.Rollout, current string) error {
 	keep := map[string]bool{current: true, b.Status.StableRevision: true}
 	for _, h := range b.Status.History {
 		keep[h.Revision] = true

@@ -95,11 +95,11 @@ func (s *scenario) stopController() {
 	}
 }
 
-// bgd is a BlueGreenDeployment of image with 3 replicas; mutate adjusts it.
-func (s *scenario) bgd(image string, mutate func(*v1alpha1.BlueGreenDeployment)) *v1alpha1.BlueGreenDeployment {
-	b := &v1alpha1.BlueGreenDeployment{
+// rollout is a Rollout of image with 3 replicas; mutate adjusts it.
+func (s *scenario) rollout(image string, mutate func(*v1alpha1.Rollout)) *v1alpha1.Rollout {
+	b := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: s.env.Namespace},
-		Spec: v1alpha1.BlueGreenDeploymentSpec{
+		Spec: v1alpha1.RolloutSpec{
 			Replicas:              new(int32(3)),
 			Selector:              &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
 			ActiveService:         "api",
@@ -122,7 +122,7 @@ func (s *scenario) bgd(image string, mutate func(*v1alpha1.BlueGreenDeployment))
 
 // create stores b and returns its revision as the controller computes it
 // (from the stored template, with the API server's defaults).
-func (s *scenario) create(b *v1alpha1.BlueGreenDeployment) string {
+func (s *scenario) create(b *v1alpha1.Rollout) string {
 	s.t.Helper()
 	if err := s.c.Create(s.t.Context(), b); err != nil {
 		s.t.Fatal(err)
@@ -130,9 +130,9 @@ func (s *scenario) create(b *v1alpha1.BlueGreenDeployment) string {
 	return bluegreen.TemplateRevision(&b.Spec.Template)
 }
 
-func (s *scenario) get() *v1alpha1.BlueGreenDeployment {
+func (s *scenario) get() *v1alpha1.Rollout {
 	s.t.Helper()
-	var b v1alpha1.BlueGreenDeployment
+	var b v1alpha1.Rollout
 	if err := s.c.Get(context.Background(), types.NamespacedName{Namespace: s.env.Namespace, Name: s.name}, &b); err != nil {
 		s.t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func (s *scenario) get() *v1alpha1.BlueGreenDeployment {
 }
 
 // update changes the spec with retries on conflict.
-func (s *scenario) update(mutate func(*v1alpha1.BlueGreenDeployment)) {
+func (s *scenario) update(mutate func(*v1alpha1.Rollout)) {
 	s.t.Helper()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		b := s.get()
@@ -162,19 +162,19 @@ func (s *scenario) patchStatus(patch []byte) {
 
 // setImage changes the template's image and returns the new revision.
 func (s *scenario) setImage(image string, annotations map[string]string) string {
-	s.update(func(b *v1alpha1.BlueGreenDeployment) {
+	s.update(func(b *v1alpha1.Rollout) {
 		b.Spec.Template.Spec.Containers[0].Image = image
 		b.Spec.Template.Annotations = annotations
 	})
 	return bluegreen.TemplateRevision(&s.get().Spec.Template)
 }
 
-// waitFor polls the BlueGreenDeployment until cond holds.
-func (s *scenario) waitFor(what string, timeout time.Duration, cond func(*v1alpha1.BlueGreenDeployment) bool) *v1alpha1.BlueGreenDeployment {
+// waitFor polls the Rollout until cond holds.
+func (s *scenario) waitFor(what string, timeout time.Duration, cond func(*v1alpha1.Rollout) bool) *v1alpha1.Rollout {
 	s.t.Helper()
-	var last *v1alpha1.BlueGreenDeployment
+	var last *v1alpha1.Rollout
 	clustertest.Eventually(s.t, timeout, what, func(ctx context.Context) (bool, error) {
-		var b v1alpha1.BlueGreenDeployment
+		var b v1alpha1.Rollout
 		if err := s.c.Get(ctx, types.NamespacedName{Namespace: s.env.Namespace, Name: s.name}, &b); err != nil {
 			return false, err
 		}
@@ -188,9 +188,9 @@ func (s *scenario) waitFor(what string, timeout time.Duration, cond func(*v1alph
 }
 
 // healthyOn waits until rev is stable and serving on a Healthy rollout.
-func (s *scenario) healthyOn(rev string, timeout time.Duration) *v1alpha1.BlueGreenDeployment {
+func (s *scenario) healthyOn(rev string, timeout time.Duration) *v1alpha1.Rollout {
 	s.t.Helper()
-	return s.waitFor("healthy on "+rev, timeout, func(b *v1alpha1.BlueGreenDeployment) bool {
+	return s.waitFor("healthy on "+rev, timeout, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision == rev && b.Status.ActiveColor == b.Status.StableColor
 	})
 }
@@ -262,9 +262,9 @@ func (s *scenario) replicas(c v1alpha1.Color) int32 {
 	return *d.Spec.Replicas
 }
 
-// getQuiet reads the BlueGreenDeployment without failing the test.
-func (s *scenario) getQuiet(ctx context.Context) *v1alpha1.BlueGreenDeployment {
-	var b v1alpha1.BlueGreenDeployment
+// getQuiet reads the Rollout without failing the test.
+func (s *scenario) getQuiet(ctx context.Context) *v1alpha1.Rollout {
+	var b v1alpha1.Rollout
 	if err := s.c.Get(ctx, types.NamespacedName{Namespace: s.env.Namespace, Name: s.name}, &b); err != nil {
 		return nil
 	}
@@ -278,9 +278,9 @@ func scaleBody(s *autoscalingv1.Scale) client.SubResourceUpdateOption {
 
 // abortedBackOn waits until rev is aborted for reason and checks that stable
 // is still the stable revision and the active Service is back on blue.
-func (s *scenario) abortedBackOn(rev, reason, stable string) *v1alpha1.BlueGreenDeployment {
+func (s *scenario) abortedBackOn(rev, reason, stable string) *v1alpha1.Rollout {
 	s.t.Helper()
-	got := s.waitFor("aborted: "+reason, 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	got := s.waitFor("aborted: "+reason, 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortedRevision == rev
 	})
 	if got.Status.AbortReason != reason || got.Status.StableRevision != stable {

@@ -21,7 +21,7 @@ import (
 
 // degradedBy reports whether b is Degraded for reason with a message
 // containing want, for its current generation.
-func degradedBy(b *v1alpha1.BlueGreenDeployment, reason, want string) bool {
+func degradedBy(b *v1alpha1.Rollout, reason, want string) bool {
 	c := meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionDegraded)
 	return b.Status.ObservedGeneration == b.Generation && b.Status.Phase == v1alpha1.PhaseDegraded &&
 		c != nil && c.Reason == reason && strings.Contains(c.Message, want)
@@ -41,7 +41,7 @@ func (s *scenario) service(name string) *corev1.Service {
 // second takes the Service over.
 func TestTwoRolloutsNeverFightOverAService(t *testing.T) {
 	s := newScenario(t)
-	s.healthyOn(s.create(s.bgd("agentic-rag/api:1.0.0", nil)), 30*time.Second)
+	s.healthyOn(s.create(s.rollout("agentic-rag/api:1.0.0", nil)), 30*time.Second)
 	invariants := s.watchInvariants()
 	first := s.get()
 	svc := s.service("api")
@@ -50,7 +50,7 @@ func TestTwoRolloutsNeverFightOverAService(t *testing.T) {
 	}
 	before := svc.ResourceVersion
 
-	second := s.bgd("agentic-rag/other:1.0.0", func(b *v1alpha1.BlueGreenDeployment) {
+	second := s.rollout("agentic-rag/other:1.0.0", func(b *v1alpha1.Rollout) {
 		b.Name = "other"
 		b.Spec.Selector.MatchLabels = map[string]string{"app": "other"}
 		b.Spec.Template.Labels = map[string]string{"app": "other"}
@@ -59,14 +59,14 @@ func TestTwoRolloutsNeverFightOverAService(t *testing.T) {
 	if err := s.c.Create(t.Context(), second); err != nil {
 		t.Fatal(err)
 	}
-	other := func() *v1alpha1.BlueGreenDeployment {
-		var b v1alpha1.BlueGreenDeployment
+	other := func() *v1alpha1.Rollout {
+		var b v1alpha1.Rollout
 		if err := s.c.Get(context.Background(), client.ObjectKeyFromObject(second), &b); err != nil {
 			t.Fatal(err)
 		}
 		return &b
 	}
-	waitOther := func(what string, cond func(*v1alpha1.BlueGreenDeployment) bool) {
+	waitOther := func(what string, cond func(*v1alpha1.Rollout) bool) {
 		t.Helper()
 		clustertest.Eventually(t, 30*time.Second, what, func(context.Context) (bool, error) {
 			if b := other(); !cond(b) {
@@ -75,8 +75,8 @@ func TestTwoRolloutsNeverFightOverAService(t *testing.T) {
 			return true, nil
 		})
 	}
-	conflict := func(b *v1alpha1.BlueGreenDeployment) bool {
-		return degradedBy(b, v1alpha1.ReasonServiceConflict, "active Service api belongs to BlueGreenDeployment api")
+	conflict := func(b *v1alpha1.Rollout) bool {
+		return degradedBy(b, v1alpha1.ReasonServiceConflict, "active Service api belongs to Rollout api")
 	}
 	waitOther("the second rollout reports the conflict", conflict)
 	// The second rollout is changed and promoted: it still leaves the Service alone.
@@ -105,7 +105,7 @@ func TestTwoRolloutsNeverFightOverAService(t *testing.T) {
 	if err := s.c.Delete(t.Context(), first); err != nil {
 		t.Fatal(err)
 	}
-	waitOther("the second rollout healthy on the freed Service", func(b *v1alpha1.BlueGreenDeployment) bool {
+	waitOther("the second rollout healthy on the freed Service", func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.ObservedGeneration == b.Generation
 	})
 	// The status is written before the Service (so a switch is never made
@@ -123,8 +123,8 @@ func TestSteadyStateWritesNoService(t *testing.T) {
 	active, preview := s.service("api").ResourceVersion, s.service("api-preview").ResourceVersion
 	// A spec change that keeps the template (a longer history) is reconciled
 	// without touching the Services.
-	s.update(func(b *v1alpha1.BlueGreenDeployment) { b.Spec.RevisionHistoryLimit = new(int32(5)) })
-	s.waitFor("generation observed", 20*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	s.update(func(b *v1alpha1.Rollout) { b.Spec.RevisionHistoryLimit = new(int32(5)) })
+	s.waitFor("generation observed", 20*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.ObservedGeneration == b.Generation && b.Status.Phase == v1alpha1.PhaseHealthy
 	})
 	if a, p := s.service("api").ResourceVersion, s.service("api-preview").ResourceVersion; a != active || p != preview {
@@ -135,7 +135,7 @@ func TestSteadyStateWritesNoService(t *testing.T) {
 // One Service for both roles is rejected by the API server (CEL).
 func TestPreviewServiceEqualToActiveRejectedAtAdmission(t *testing.T) {
 	s := newScenario(t)
-	err := s.c.Create(t.Context(), s.bgd("agentic-rag/api:1.0.0", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.PreviewService = "api" }))
+	err := s.c.Create(t.Context(), s.rollout("agentic-rag/api:1.0.0", func(b *v1alpha1.Rollout) { b.Spec.PreviewService = "api" }))
 	if err == nil || !strings.Contains(err.Error(), "previewService must differ from activeService") {
 		t.Fatalf("create with previewService == activeService: %v; want the CEL rule's message", err)
 	}
@@ -148,8 +148,8 @@ func TestMissingActiveServiceIsReported(t *testing.T) {
 	if err := s.env.Client.CoreV1().Services(s.env.Namespace).Delete(t.Context(), "api", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rev := s.create(s.bgd("agentic-rag/api:1.0.0", nil))
-	got := s.waitFor("Degraded: ServiceMissing", 30*time.Second, func(b *v1alpha1.BlueGreenDeployment) bool {
+	rev := s.create(s.rollout("agentic-rag/api:1.0.0", nil))
+	got := s.waitFor("Degraded: ServiceMissing", 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return degradedBy(b, v1alpha1.ReasonServiceMissing, "active Service api not found")
 	})
 	if st := bluegreen.StateOf(got); st != bluegreen.StateFailed {

@@ -256,7 +256,7 @@ func valuesPrefix(o render.Object) *field.Path {
 }
 
 // containers finds every container and init container in an object, at any
-// depth (Deployments, StatefulSets, Jobs, BlueGreenDeployments and the Jobs
+// depth (Deployments, StatefulSets, Jobs, Rollouts and the Jobs
 // they embed).
 func containers(v any) []map[string]any {
 	var out []map[string]any

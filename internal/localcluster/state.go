@@ -30,7 +30,7 @@ type State struct {
 	StartedAt  time.Time      `json:"startedAt"`
 	// ReadySeconds is how long the start took.
 	ReadySeconds float64 `json:"readySeconds"`
-	// ControllerLog is the log of the BlueGreenDeployment controller running
+	// ControllerLog is the log of the Rollout controller running
 	// in the supervising process ("" when it does not run).
 	ControllerLog string `json:"controllerLog,omitempty"`
 	// ControllerRelease is the controller chart's release (namespace/name)

@@ -59,7 +59,7 @@ type ServiceContent struct {
 
 // ServiceEvents are the CDEvents of what a plan recorded in b's history
 // (b carries the status written).
-func ServiceEvents(b *v1alpha1.BlueGreenDeployment, recorded []v1alpha1.RevisionRecord) []CDEvent {
+func ServiceEvents(b *v1alpha1.Rollout, recorded []v1alpha1.RevisionRecord) []CDEvent {
 	var out []CDEvent
 	for i := range recorded {
 		r := &recorded[i]
@@ -77,7 +77,7 @@ func ServiceEvents(b *v1alpha1.BlueGreenDeployment, recorded []v1alpha1.Revision
 		default:
 			continue
 		}
-		source := "/apis/" + v1alpha1.GroupVersion.String() + "/namespaces/" + b.Namespace + "/bluegreendeployments/" + b.Name
+		source := "/apis/" + v1alpha1.GroupVersion.String() + "/namespaces/" + b.Namespace + "/rollouts/" + b.Name
 		e := CDEvent{
 			Context: CDEventContext{Version: CDEventsSpecVersion, ID: string(uuid.NewUUID()), Source: source, Type: typ,
 				Timestamp: r.FinishedAt.UTC().Format(time.RFC3339Nano)},
@@ -92,7 +92,7 @@ func ServiceEvents(b *v1alpha1.BlueGreenDeployment, recorded []v1alpha1.Revision
 }
 
 // promotions counts the promoted rollouts in b's history.
-func promotions(b *v1alpha1.BlueGreenDeployment) int {
+func promotions(b *v1alpha1.Rollout) int {
 	n := 0
 	for _, h := range b.Status.History {
 		if h.Outcome == v1alpha1.OutcomePromoted {
@@ -104,7 +104,7 @@ func promotions(b *v1alpha1.BlueGreenDeployment) int {
 
 // stableImages are the images of b's stable revision, from its newest
 // promotion.
-func stableImages(b *v1alpha1.BlueGreenDeployment) []string {
+func stableImages(b *v1alpha1.Rollout) []string {
 	for _, h := range b.Status.History {
 		if h.Revision == b.Status.StableRevision && h.Outcome == v1alpha1.OutcomePromoted {
 			return h.Images
@@ -140,7 +140,7 @@ func artifactID(images []string) string {
 
 // Recorded implements controller.Notifier: it posts the CDEvents of what
 // the plan recorded to spec.notifications.cdEvents.
-func (n Webhooks) Recorded(ctx context.Context, b *v1alpha1.BlueGreenDeployment, p *bluegreen.Plan) {
+func (n Webhooks) Recorded(ctx context.Context, b *v1alpha1.Rollout, p *bluegreen.Plan) {
 	if b.Spec.Notifications == nil || len(b.Spec.Notifications.CDEvents) == 0 {
 		return
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 )
 
-func rollout(history ...v1alpha1.RevisionRecord) *v1alpha1.BlueGreenDeployment {
-	b := &v1alpha1.BlueGreenDeployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api", Labels: map[string]string{v1alpha1.LabelEnvironment: "staging"}}}
+func rollout(history ...v1alpha1.RevisionRecord) *v1alpha1.Rollout {
+	b := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api", Labels: map[string]string{v1alpha1.LabelEnvironment: "staging"}}}
 	b.Status.History = history
 	for _, h := range history {
 		if h.Outcome == v1alpha1.OutcomePromoted {
@@ -43,7 +43,7 @@ func TestServiceEventsFollowTheHistory(t *testing.T) {
 	undo.RollbackOf = "r2"
 	tests := []struct {
 		name     string
-		b        *v1alpha1.BlueGreenDeployment
+		b        *v1alpha1.Rollout
 		recorded v1alpha1.RevisionRecord
 		typ      string
 		artifact string

@@ -20,7 +20,7 @@ import (
 )
 
 // Webhooks posts Slack-compatible JSON ({"text": ...} plus structured
-// fields) to the webhooks a BlueGreenDeployment lists. Delivery is best
+// fields) to the webhooks a Rollout lists. Delivery is best
 // effort and never blocks a reconcile.
 type Webhooks struct {
 	Client *http.Client
@@ -38,7 +38,7 @@ type Message struct {
 }
 
 // Notify implements controller.Notifier.
-func (n Webhooks) Notify(ctx context.Context, b *v1alpha1.BlueGreenDeployment, e bluegreen.Event) {
+func (n Webhooks) Notify(ctx context.Context, b *v1alpha1.Rollout, e bluegreen.Event) {
 	if b.Spec.Notifications == nil || len(b.Spec.Notifications.Webhooks) == 0 {
 		return
 	}

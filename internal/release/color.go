@@ -13,7 +13,7 @@ import (
 	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
-// keepColorSelector copies the color the BlueGreenDeployment controller
+// keepColorSelector copies the color the Rollout controller
 // put into a live Service's selector into the desired Service, replacing any
 // color the desired one carries (a release manifest records the color of
 // the moment it was applied). The controller owns that key; a Service's

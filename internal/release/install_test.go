@@ -244,7 +244,7 @@ func (p *platform) assertReady(t *testing.T) {
 				return false, nil
 			}
 		}
-		var bgds v1alpha1.BlueGreenDeploymentList
+		var bgds v1alpha1.RolloutList
 		if err := p.c.List(ctx, &bgds, client.InNamespace(ns)); err != nil {
 			return false, err
 		}

@@ -26,13 +26,13 @@ func ReleaseOf(obj metav1.Object) (t Target, ok bool) {
 	return Target{Namespace: obj.GetNamespace(), Name: name}, true
 }
 
-// RolloutsOf lists the release's BlueGreenDeployments, by name.
-func RolloutsOf(ctx context.Context, c client.Client, t Target) ([]v1alpha1.BlueGreenDeployment, error) {
-	var list v1alpha1.BlueGreenDeploymentList
+// RolloutsOf lists the release's Rollouts, by name.
+func RolloutsOf(ctx context.Context, c client.Client, t Target) ([]v1alpha1.Rollout, error) {
+	var list v1alpha1.RolloutList
 	if err := c.List(ctx, &list, client.InNamespace(t.Namespace)); err != nil {
 		return nil, fmt.Errorf("rollouts in %s: %w", t.Namespace, err)
 	}
-	var out []v1alpha1.BlueGreenDeployment
+	var out []v1alpha1.Rollout
 	for _, b := range list.Items {
 		if r, ok := ReleaseOf(&b); ok && r.Name == t.Name {
 			out = append(out, b)

@@ -208,7 +208,7 @@ func TestChartVersionBumpAloneRestartsNothing(t *testing.T) {
 	ctx, ns := t.Context(), p.target.Namespace
 	generations := func() map[string]int64 {
 		out := map[string]int64{}
-		var bgds v1alpha1.BlueGreenDeploymentList
+		var bgds v1alpha1.RolloutList
 		var sts appsv1.StatefulSetList
 		var deps appsv1.DeploymentList
 		for _, l := range []client.ObjectList{&bgds, &sts, &deps} {
@@ -217,7 +217,7 @@ func TestChartVersionBumpAloneRestartsNothing(t *testing.T) {
 			}
 		}
 		for _, b := range bgds.Items {
-			out["BlueGreenDeployment/"+b.Name] = b.Generation
+			out["Rollout/"+b.Name] = b.Generation
 		}
 		for _, s := range sts.Items {
 			out["StatefulSet/"+s.Name] = s.Generation
@@ -271,10 +271,10 @@ func TestChartVersionBumpAloneRestartsNothing(t *testing.T) {
 	}
 }
 
-// apiRollout is the platform's BlueGreenDeployment.
-func apiRollout(t *testing.T, p *platform) *v1alpha1.BlueGreenDeployment {
+// apiRollout is the platform's Rollout.
+func apiRollout(t *testing.T, p *platform) *v1alpha1.Rollout {
 	t.Helper()
-	var b v1alpha1.BlueGreenDeployment
+	var b v1alpha1.Rollout
 	if err := p.c.Get(t.Context(), types.NamespacedName{Namespace: p.target.Namespace, Name: "agentic-rag-api"}, &b); err != nil {
 		t.Fatal(err)
 	}

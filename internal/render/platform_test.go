@@ -100,7 +100,7 @@ func TestPlatformPodPolicy(t *testing.T) {
 func drainSafeAPI(t *testing.T, env string, objs []render.Object) {
 	t.Helper()
 	for _, o := range objs {
-		if (o.GetKind() != "BlueGreenDeployment" && o.GetKind() != "Deployment") || !strings.HasSuffix(o.GetName(), "-api") {
+		if (o.GetKind() != "Rollout" && o.GetKind() != "Deployment") || !strings.HasSuffix(o.GetName(), "-api") {
 			continue
 		}
 		spec, _ := podSpecOf(o.Unstructured)
@@ -115,13 +115,13 @@ func drainSafeAPI(t *testing.T, env string, objs []render.Object) {
 	t.Errorf("%s: no api workload", env)
 }
 
-// podSpecOf finds the pod spec in a workload (and in a BlueGreenDeployment).
+// podSpecOf finds the pod spec in a workload (and in a Rollout).
 func podSpecOf(u *unstructured.Unstructured) (map[string]any, string) {
 	switch u.GetKind() {
 	case "Pod":
 		spec, _, _ := unstructured.NestedMap(u.Object, "spec")
 		return spec, "spec"
-	case "Deployment", "StatefulSet", "Job", "BlueGreenDeployment":
+	case "Deployment", "StatefulSet", "Job", "Rollout":
 		spec, _, _ := unstructured.NestedMap(u.Object, "spec", "template", "spec")
 		return spec, "spec.template.spec"
 	}
@@ -136,8 +136,8 @@ func TestPlatformEnvironments(t *testing.T) {
 		storage  string
 	}{
 		"development": {"Deployment", 1, "256Mi", "5Gi"},
-		"staging":     {"BlueGreenDeployment", 2, "512Mi", "20Gi"},
-		"production":  {"BlueGreenDeployment", 3, "1Gi", "100Gi"}, // the HPA's minReplicas; the HPA owns them after
+		"staging":     {"Rollout", 2, "512Mi", "20Gi"},
+		"production":  {"Rollout", 3, "1Gi", "100Gi"}, // the HPA's minReplicas; the HPA owns them after
 	}
 	for _, env := range environments {
 		rel, values := environment(t, env)
@@ -342,7 +342,7 @@ func TestPlatformFollowsBackendNameOverrides(t *testing.T) {
 			t.Errorf("%s rendered although overridden", gone)
 		}
 	}
-	api := fmtJSON(find(objs, "BlueGreenDeployment")[0].Object)
+	api := fmtJSON(find(objs, "Rollout")[0].Object)
 	for _, want := range []string{`{"name":"DATABASE_HOST","value":"orders-db"}`, `{"name":"REDIS_HOST","value":"agentic-rag-cache"}`} {
 		if !strings.Contains(api, want) {
 			t.Errorf("the api lacks %s", want)
@@ -367,7 +367,7 @@ func TestPlatformFollowsBackendNameOverrides(t *testing.T) {
 // refuse fail at render time, naming the field. The chart's copy is checked
 // here against the CRD generated from api/.
 func TestAnalysisSchemaIsTheCRDs(t *testing.T) {
-	crdData, err := os.ReadFile("../../charts/ragdeploy/crds/ragdeploy.io_bluegreendeployments.yaml")
+	crdData, err := os.ReadFile("../../charts/ragdeploy/crds/ragdeploy.io_rollouts.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

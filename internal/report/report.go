@@ -95,7 +95,7 @@ type Revision struct {
 // Sources are what the cluster records about an environment.
 type Sources struct {
 	Environment, Namespace string
-	Rollouts               []v1alpha1.BlueGreenDeployment
+	Rollouts               []v1alpha1.Rollout
 	Events                 []corev1.Event
 	Revisions              []Revision
 }

@@ -41,10 +41,10 @@ func TestComputeCountsWhatTheHistoryHolds(t *testing.T) {
 	undo.RollbackOf = "r5"
 	superseded := entry("r6", v1alpha1.OutcomeSuperseded, v1alpha1.DecidedByUser, 5*time.Hour, time.Second)
 	old := entry("r1", v1alpha1.OutcomePromoted, v1alpha1.DecidedByController, -48*time.Hour, time.Second)
-	b := v1alpha1.BlueGreenDeployment{ObjectMeta: metav1.ObjectMeta{Namespace: "rag-staging", Name: "api",
+	b := v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "rag-staging", Name: "api",
 		Labels: map[string]string{v1alpha1.LabelEnvironment: "staging", "app.kubernetes.io/name": "agentic-rag"}}}
 	b.Status.History = []v1alpha1.RevisionRecord{superseded, undo, bad, user, auto, old}
-	src := Sources{Environment: "staging", Namespace: "rag-staging", Rollouts: []v1alpha1.BlueGreenDeployment{b},
+	src := Sources{Environment: "staging", Namespace: "rag-staging", Rollouts: []v1alpha1.Rollout{b},
 		Events: []corev1.Event{
 			event("DriftDetected", "cm", 10*time.Minute), event("DriftDetected", "cm", 11*time.Minute), event("DriftResolved", "cm", 15*time.Minute),
 			event("DriftDetected", "svc", 20*time.Minute),

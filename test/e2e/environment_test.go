@@ -336,8 +336,8 @@ func TestImperativePathsFollowThePolicy(t *testing.T) {
 		}
 	}
 	w.want(t, w.run(t, "install", "--env", "production", "--timeout", "2m"), 0, "revision 1 ready")
-	rollout := func() *v1alpha1.BlueGreenDeployment {
-		var b v1alpha1.BlueGreenDeployment
+	rollout := func() *v1alpha1.Rollout {
+		var b v1alpha1.Rollout
 		if err := w.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "agentic-rag-api"}, &b); err != nil {
 			t.Fatal(err)
 		}
@@ -386,7 +386,7 @@ func TestImperativePathsFollowThePolicy(t *testing.T) {
 	w.want(t, res, 2)
 	report := parseDrift(t, res.stdout)
 	if len(report.Drifted) != 1 || len(report.Drifted[0].Changes) != 1 || report.Drifted[0].Changes[0].Path != "/spec/template/spec/containers/0/image" {
-		t.Fatalf("drift after set-image: %+v; want only the BlueGreenDeployment's image", report)
+		t.Fatalf("drift after set-image: %+v; want only the Rollout's image", report)
 	}
 }
 

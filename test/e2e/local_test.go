@@ -100,7 +100,7 @@ func TestLocalClusterLifecycle(t *testing.T) {
 	}
 	// The controller's API is served (local up waits for discovery to list it).
 	if _, err := client.Discovery().ServerResourcesForGroupVersion("ragdeploy.io/v1alpha1"); err != nil {
-		t.Errorf("BlueGreenDeployment API not served after local up: %v", err)
+		t.Errorf("Rollout API not served after local up: %v", err)
 	}
 	if strings.Contains(status.stdout, "exited") {
 		t.Errorf("local status reports an exited component:\n%s", status.stdout)

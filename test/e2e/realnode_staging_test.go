@@ -144,7 +144,7 @@ func TestStagingOnTheRealNode(t *testing.T) {
 	if res := ragdeploy(t, work, nil, append([]string{"rollout", "set-image", "agentic-rag-api", "api=agentic-rag/api:1.1.0", "-n", "agentic-rag-staging"}, kube...)...); res.code != 0 {
 		t.Fatalf("set-image: %s", res.stderr)
 	}
-	watchRollout(ctx, t, c, stagingRollout, "paused for promotion", func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhasePaused })
+	watchRollout(ctx, t, c, stagingRollout, "paused for promotion", func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhasePaused })
 	if err := cs.CoreV1().Pods("ragdeploy-system").Delete(ctx, first, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestStagingOnTheRealNode(t *testing.T) {
 	if res := ragdeploy(t, work, nil, append([]string{"rollout", "promote", "agentic-rag-api", "-n", "agentic-rag-staging"}, kube...)...); res.code != 0 {
 		t.Fatalf("promote: %s", res.stderr)
 	}
-	watchRollout(ctx, t, c, stagingRollout, "healthy on 1.1.0", func(b *v1alpha1.BlueGreenDeployment) bool {
+	watchRollout(ctx, t, c, stagingRollout, "healthy on 1.1.0", func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision == b.Status.CurrentRevision &&
 			b.Spec.Template.Spec.Containers[0].Image == "agentic-rag/api:1.1.0"
 	})
@@ -202,7 +202,7 @@ func TestStagingOnTheRealNode(t *testing.T) {
 	if res := ragdeploy(t, work, nil, append([]string{"rollout", "abort", "agentic-rag-api", "-n", "agentic-rag-staging"}, kube...)...); res.code != 0 {
 		t.Fatalf("abort: %s", res.stderr)
 	}
-	watchRollout(ctx, t, c, stagingRollout, "aborted", func(b *v1alpha1.BlueGreenDeployment) bool { return b.Status.Phase == v1alpha1.PhaseAborted })
+	watchRollout(ctx, t, c, stagingRollout, "aborted", func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhaseAborted })
 	servedBy(ctx, t, cs, "1.1.0", 10)
 
 	// helm test: the chart's test pod (busybox: sh, wget) runs on the real

@@ -76,9 +76,9 @@ func (w *rolloutWorld) run(t *testing.T, args ...string) result {
 	return ragdeploy(t, t.TempDir(), nil, append(args, w.args...)...)
 }
 
-func (w *rolloutWorld) get(t *testing.T) *v1alpha1.BlueGreenDeployment {
+func (w *rolloutWorld) get(t *testing.T) *v1alpha1.Rollout {
 	t.Helper()
-	var b v1alpha1.BlueGreenDeployment
+	var b v1alpha1.Rollout
 	if err := w.c.Get(context.Background(), types.NamespacedName{Namespace: "shop", Name: "api"}, &b); err != nil {
 		t.Fatal(err)
 	}
@@ -87,9 +87,9 @@ func (w *rolloutWorld) get(t *testing.T) *v1alpha1.BlueGreenDeployment {
 
 func TestRolloutCommands(t *testing.T) {
 	w := newRolloutWorld(t)
-	b := &v1alpha1.BlueGreenDeployment{
+	b := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
-		Spec: v1alpha1.BlueGreenDeploymentSpec{
+		Spec: v1alpha1.RolloutSpec{
 			Replicas:              new(int32(2)),
 			Selector:              &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
 			ActiveService:         "api",
@@ -119,11 +119,11 @@ func TestRolloutCommands(t *testing.T) {
 	if r := w.run(t, "rollout", "promote", "api"); r.code != 1 || !strings.Contains(r.stderr, "nothing to promote") {
 		t.Fatalf("promote with nothing to promote: exit %d, %q", r.code, r.stderr)
 	}
-	if r := w.run(t, "rollout", "status", "nosuch"); r.code != 1 || !strings.Contains(r.stderr, "BlueGreenDeployment shop/nosuch not found") {
+	if r := w.run(t, "rollout", "status", "nosuch"); r.code != 1 || !strings.Contains(r.stderr, "rollout shop/nosuch not found") {
 		t.Fatalf("status of a missing rollout: exit %d, %q", r.code, r.stderr)
 	}
 	if w.get(t).Generation != 1 {
-		t.Fatal("rejected commands changed the BlueGreenDeployment")
+		t.Fatal("rejected commands changed the Rollout")
 	}
 
 	// A manual rollout: in progress until promoted.
@@ -216,16 +216,16 @@ func TestRolloutStatusEndsOnStatesThatCannotProgress(t *testing.T) {
 	w := newRolloutWorld(t)
 	for _, tt := range []struct {
 		name   string
-		mutate func(*v1alpha1.BlueGreenDeployment)
+		mutate func(*v1alpha1.Rollout)
 		reason string
 	}{
-		{"mismatched", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.Template.Labels = map[string]string{"app": "other"} }, v1alpha1.ReasonInvalidSpec},
-		{"lonely", func(b *v1alpha1.BlueGreenDeployment) { b.Spec.ActiveService = "nosuch" }, v1alpha1.ReasonServiceMissing},
+		{"mismatched", func(b *v1alpha1.Rollout) { b.Spec.Template.Labels = map[string]string{"app": "other"} }, v1alpha1.ReasonInvalidSpec},
+		{"lonely", func(b *v1alpha1.Rollout) { b.Spec.ActiveService = "nosuch" }, v1alpha1.ReasonServiceMissing},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			b := &v1alpha1.BlueGreenDeployment{
+			b := &v1alpha1.Rollout{
 				ObjectMeta: metav1.ObjectMeta{Name: tt.name, Namespace: "shop"},
-				Spec: v1alpha1.BlueGreenDeploymentSpec{
+				Spec: v1alpha1.RolloutSpec{
 					Selector:      &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
 					ActiveService: "api",
 					Template: corev1.PodTemplateSpec{

@@ -94,9 +94,9 @@ func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
 	if readiness == "" {
 		readiness = "/health"
 	}
-	b := &v1alpha1.BlueGreenDeployment{
+	b := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
-		Spec: v1alpha1.BlueGreenDeploymentSpec{
+		Spec: v1alpha1.RolloutSpec{
 			Replicas:              new(int32(3)),
 			Selector:              &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
 			ActiveService:         "api",
@@ -142,8 +142,8 @@ func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
 
 // serving: the rollout has seen its spec, is Healthy on version with every
 // replica ready, and (when scaledDown) the other color has 0 replicas.
-func (w *trafficWorld) serving(version string, scaledDown bool) func(*v1alpha1.BlueGreenDeployment) bool {
-	return func(b *v1alpha1.BlueGreenDeployment) bool {
+func (w *trafficWorld) serving(version string, scaledDown bool) func(*v1alpha1.Rollout) bool {
+	return func(b *v1alpha1.Rollout) bool {
 		other := b.Status.Blue
 		if b.Status.ActiveColor == v1alpha1.Blue {
 			other = b.Status.Green
@@ -155,8 +155,8 @@ func (w *trafficWorld) serving(version string, scaledDown bool) func(*v1alpha1.B
 }
 
 // phase: the rollout has seen its spec and is in phase p.
-func phase(p v1alpha1.Phase) func(*v1alpha1.BlueGreenDeployment) bool {
-	return func(b *v1alpha1.BlueGreenDeployment) bool {
+func phase(p v1alpha1.Phase) func(*v1alpha1.Rollout) bool {
+	return func(b *v1alpha1.Rollout) bool {
 		return b.Status.ObservedGeneration == b.Generation && b.Status.Phase == p
 	}
 }
@@ -166,7 +166,7 @@ func (w *trafficWorld) setImage(t *testing.T, version string) {
 	// A JSON patch of the image alone (a merge patch would replace the
 	// containers list, probes and all).
 	patch := fmt.Sprintf(`[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":%q}]`, apiImage(version))
-	if err := w.c.Patch(t.Context(), &v1alpha1.BlueGreenDeployment{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"}}, client.RawPatch(types.JSONPatchType, []byte(patch))); err != nil {
+	if err := w.c.Patch(t.Context(), &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"}}, client.RawPatch(types.JSONPatchType, []byte(patch))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -221,19 +221,19 @@ func (w *trafficWorld) watchWithProbe(t *testing.T) func() string {
 }
 
 // wait watches the rollout until cond holds.
-func (w *trafficWorld) wait(t *testing.T, what string, cond func(*v1alpha1.BlueGreenDeployment) bool) {
+func (w *trafficWorld) wait(t *testing.T, what string, cond func(*v1alpha1.Rollout) bool) {
 	t.Helper()
 	watchRollout(t.Context(), t, w.c, w.key, what, cond)
 }
 
 // watchRollout watches a rollout until cond holds (within 2 minutes). The
 // watch starts before the first read, so no change between them is missed.
-func watchRollout(ctx context.Context, t *testing.T, c client.WithWatch, key types.NamespacedName, what string, cond func(*v1alpha1.BlueGreenDeployment) bool) {
+func watchRollout(ctx context.Context, t *testing.T, c client.WithWatch, key types.NamespacedName, what string, cond func(*v1alpha1.Rollout) bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	var b v1alpha1.BlueGreenDeployment
-	watch, err := c.Watch(ctx, &v1alpha1.BlueGreenDeploymentList{}, client.InNamespace(key.Namespace))
+	var b v1alpha1.Rollout
+	watch, err := c.Watch(ctx, &v1alpha1.RolloutList{}, client.InNamespace(key.Namespace))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func watchRollout(ctx context.Context, t *testing.T, c client.WithWatch, key typ
 		return
 	}
 	for ev := range watch.ResultChan() {
-		if got, ok := ev.Object.(*v1alpha1.BlueGreenDeployment); ok && got.Name == key.Name && cond(got) {
+		if got, ok := ev.Object.(*v1alpha1.Rollout); ok && got.Name == key.Name && cond(got) {
 			return
 		}
 	}
@@ -434,7 +434,7 @@ func TestZeroDowntimeManualPromotionAbortUndo(t *testing.T) {
 }
 
 // colors returns the rollout's live (active) and idle color status.
-func colors(b *v1alpha1.BlueGreenDeployment) (live, idle v1alpha1.ColorStatus) {
+func colors(b *v1alpha1.Rollout) (live, idle v1alpha1.ColorStatus) {
 	if b.Status.ActiveColor == v1alpha1.Blue {
 		return b.Status.Blue, b.Status.Green
 	}
@@ -517,7 +517,7 @@ func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
 		t.Fatal("no controller replica holds the leader lease")
 	}
 	w.rollout(t, "promote")
-	w.wait(t, "switched to 1.1.0, post-promotion check running", func(b *v1alpha1.BlueGreenDeployment) bool {
+	w.wait(t, "switched to 1.1.0, post-promotion check running", func(b *v1alpha1.Rollout) bool {
 		return b.Status.PromotedAt != nil && b.Status.ActiveColor != b.Status.StableColor
 	})
 	if err := cs.CoreV1().Pods("ragdeploy-system").Delete(ctx, first, metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}); err != nil {
@@ -537,11 +537,11 @@ func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
 	w.setImage(t, "1.2.0-regress")
 	paused("1.2.0-regress", "1.1.0")
 	w.rollout(t, "promote")
-	w.wait(t, "1.2.0-regress rolled back", func(b *v1alpha1.BlueGreenDeployment) bool {
+	w.wait(t, "1.2.0-regress rolled back", func(b *v1alpha1.Rollout) bool {
 		return phase(v1alpha1.PhaseAborted)(b) && b.Status.AbortedRevision == b.Status.CurrentRevision
 	})
 	step(w.check(t, "1.2.0-regress rolled back by its post-promotion check", "1.1.0", "", false))
-	var b v1alpha1.BlueGreenDeployment
+	var b v1alpha1.Rollout
 	if err := w.c.Get(ctx, w.key, &b); err != nil || b.Status.AbortReason != v1alpha1.ReasonPostPromotionFailed {
 		t.Fatalf("abort reason %q (err %v); want %s", b.Status.AbortReason, err, v1alpha1.ReasonPostPromotionFailed)
 	}
@@ -569,14 +569,14 @@ func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "BlueGreenDeployment", Name: "api"},
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Rollout", Name: "api"},
 			MinReplicas:    new(int32(5)), MaxReplicas: 5,
 		},
 	}
 	if err := w.c.Create(ctx, hpa); err != nil {
 		t.Fatal(err)
 	}
-	w.wait(t, "scaled to 5 by the HPA", func(b *v1alpha1.BlueGreenDeployment) bool {
+	w.wait(t, "scaled to 5 by the HPA", func(b *v1alpha1.Rollout) bool {
 		live, idle := colors(b)
 		return phase(v1alpha1.PhasePaused)(b) && *b.Spec.Replicas == 5 && live.ReadyReplicas == 5 && idle.ReadyReplicas == 5
 	})
@@ -590,7 +590,7 @@ func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
 	if err := w.c.Patch(ctx, hpa, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"minReplicas":2,"maxReplicas":2}}`))); err != nil {
 		t.Fatal(err)
 	}
-	w.wait(t, "HPA at 2, preview at 2, live color kept at 5", func(b *v1alpha1.BlueGreenDeployment) bool {
+	w.wait(t, "HPA at 2, preview at 2, live color kept at 5", func(b *v1alpha1.Rollout) bool {
 		live, idle := colors(b)
 		return phase(v1alpha1.PhasePaused)(b) && *b.Spec.Replicas == 2 && idle.Replicas == 2 && idle.ReadyReplicas == 2 && live.Replicas == 5 && live.ReadyReplicas == 5
 	})

@@ -250,7 +250,7 @@ func manifests(t *testing.T, env string) map[string]*unstructured.Unstructured {
 func controllerServices(objs map[string]*unstructured.Unstructured) []string {
 	var names []string
 	for _, o := range objs {
-		if o.GetKind() != "BlueGreenDeployment" {
+		if o.GetKind() != "Rollout" {
 			continue
 		}
 		for _, f := range []string{"activeService", "previewService"} {
@@ -324,7 +324,7 @@ func TestFluxExamplesNameWhatExists(t *testing.T) {
 		}
 		for key, o := range live {
 			switch o.GetKind() {
-			case "BlueGreenDeployment", "Deployment", "StatefulSet":
+			case "Rollout", "Deployment", "StatefulSet":
 				if !checked[o.GetKind()+"/"+o.GetName()] {
 					t.Errorf("%s: %s is not health-checked", k.file, key)
 				}

@@ -64,7 +64,7 @@ a release. */}}
 {{- end -}}
 
 {{/* With blue-green the api's pods are made by the ragdeploy controller
-from a BlueGreenDeployment, which kube-score cannot follow: the objects that
+from a Rollout, which kube-score cannot follow: the objects that
 select them accept its "selects no pod" check (args: root context, check). */}}
 {{- define "agentic-rag.api.unseenPods" -}}
 {{- if eq .root.Values.api.strategy "blueGreen" }}
@@ -170,7 +170,7 @@ data only, so a chart release that changes no value restarts nothing). */}}
 API_PORT: {{ .Values.api.port | quote }}
 {{- end -}}
 
-{{/* The api's pod template, shared by the BlueGreenDeployment and the Deployment. */}}
+{{/* The api's pod template, shared by the Rollout and the Deployment. */}}
 {{- define "agentic-rag.api.podTemplate" -}}
 metadata:
   labels:

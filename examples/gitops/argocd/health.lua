@@ -1,4 +1,4 @@
--- Argo CD health check for ragdeploy.io/BlueGreenDeployment. It reads the
+-- Argo CD health check for ragdeploy.io/Rollout. It reads the
 -- kstatus conditions the controller writes (Ready, Reconciling, Stalled)
 -- at the generation they describe.
 local hs = {}

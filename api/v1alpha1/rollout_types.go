@@ -8,7 +8,7 @@ import (
 
 // Labels the controller puts on the objects it manages.
 const (
-	// LabelName names the BlueGreenDeployment that owns an object.
+	// LabelName names the Rollout that owns an object.
 	LabelName = "ragdeploy.io/name"
 	// LabelColor is on each color's pods and in each Service selector.
 	LabelColor = "ragdeploy.io/color"
@@ -16,7 +16,7 @@ const (
 	LabelRevision = "ragdeploy.io/revision"
 )
 
-// Color names one of the two Deployments of a BlueGreenDeployment.
+// Color names one of the two Deployments of a Rollout.
 // +kubebuilder:validation:Enum=blue;green
 type Color string
 
@@ -34,10 +34,10 @@ func (c Color) Other() Color {
 	return Blue
 }
 
-// BlueGreenDeploymentSpec is the desired state: a pod template served by one
+// RolloutSpec is the desired state: a pod template served by one
 // color at a time.
 // +kubebuilder:validation:XValidation:rule="!has(self.previewService) || self.previewService != self.activeService",message="previewService must differ from activeService: one Service cannot carry production and preview traffic"
-type BlueGreenDeploymentSpec struct {
+type RolloutSpec struct {
 	// Replicas of the active color.
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=0
@@ -236,7 +236,7 @@ type Notifications struct {
 	CDEvents []string `json:"cdEvents,omitempty"`
 }
 
-// Phase summarizes a BlueGreenDeployment.
+// Phase summarizes a Rollout.
 // +kubebuilder:validation:Enum=Progressing;Paused;Healthy;Degraded;Aborted
 type Phase string
 
@@ -465,11 +465,11 @@ const AnnotationImageCreated = "ragdeploy.io/image-created"
 // chart sets it, and metrics and `ragdeploy report` group by it.
 const LabelEnvironment = "ragdeploy.io/environment"
 
-// BlueGreenDeploymentStatus is the observed state. The fields Abort*,
+// RolloutStatus is the observed state. The fields Abort*,
 // PromoteRevision are also written by `ragdeploy rollout` commands. It
 // defaults to observedGeneration 0, so that kstatus sees a rollout no
 // controller has looked at yet as InProgress, not Current.
-type BlueGreenDeploymentStatus struct {
+type RolloutStatus struct {
 	// ObservedGeneration is the generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -547,13 +547,13 @@ type BlueGreenDeploymentStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// BlueGreenDeployment runs a pod template as two Deployments (blue and green)
+// Rollout runs a pod template as two Deployments (blue and green)
 // and moves production traffic between them with zero downtime.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.replicas,selectorpath=.status.selector
-// +kubebuilder:resource:shortName=bgd,categories=ragdeploy
+// +kubebuilder:resource:shortName=rdr,categories=ragdeploy
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Active",type=string,JSONPath=`.status.activeColor`
 // +kubebuilder:printcolumn:name="Preview",type=string,JSONPath=`.status.previewColor`
@@ -561,20 +561,20 @@ type BlueGreenDeploymentStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`
 // +kubebuilder:printcolumn:name="Stable",type=string,JSONPath=`.status.stableRevision`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-type BlueGreenDeployment struct {
+type Rollout struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec BlueGreenDeploymentSpec `json:"spec,omitempty"`
+	Spec RolloutSpec `json:"spec,omitempty"`
 	// +kubebuilder:default={observedGeneration: 0}
-	Status BlueGreenDeploymentStatus `json:"status,omitempty"`
+	Status RolloutStatus `json:"status,omitempty"`
 }
 
-// BlueGreenDeploymentList is a list of BlueGreenDeployments.
+// RolloutList is a list of Rollouts.
 //
 // +kubebuilder:object:root=true
-type BlueGreenDeploymentList struct {
+type RolloutList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []BlueGreenDeployment `json:"items"`
+	Items           []Rollout `json:"items"`
 }
