@@ -34,34 +34,76 @@ func (c Color) Other() Color {
 	return Blue
 }
 
-// RolloutSpec is the desired state: a pod template served by one
-// color at a time.
+// RolloutSpec is the desired state: a pod template, the Services that carry
+// its traffic, and the strategy that moves traffic to a new template.
 // +kubebuilder:validation:XValidation:rule="!has(self.previewService) || self.previewService != self.activeService",message="previewService must differ from activeService: one Service cannot carry production and preview traffic"
 type RolloutSpec struct {
-	// Replicas of the active color.
+	// Replicas serving production traffic.
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	Replicas *int32 `json:"replicas,omitempty"`
 
-	// Selector matches the pods of both colors; it must match the template's
-	// labels and cannot change.
+	// Selector matches the pods of every revision; it must match the
+	// template's labels and cannot change.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="selector is immutable"
 	Selector *metav1.LabelSelector `json:"selector"`
 
-	// Template of the pods. A change starts a rollout to the idle color.
+	// Template of the pods. A change starts a rollout.
 	Template corev1.PodTemplateSpec `json:"template"`
 
 	// ActiveService is the Service that carries production traffic; the
-	// controller points its selector at the active color.
+	// controller points its selector at the pods that serve.
 	// +kubebuilder:validation:MinLength=1
 	ActiveService string `json:"activeService"`
 
-	// PreviewService, when set, points at the color being rolled out so it
-	// can be tested before promotion.
+	// PreviewService, when set, selects only the pods of the revision being
+	// rolled out, so that it can be tested (and analyzed) before it takes
+	// production traffic.
 	// +optional
 	PreviewService string `json:"previewService,omitempty"`
 
+	// Strategy moves traffic from the stable template to a new one.
+	Strategy Strategy `json:"strategy"`
+
+	// ProgressDeadlineSeconds bounds how long the new revision may take to
+	// become ready (and pass its analysis before it takes traffic); past
+	// it the rollout aborts.
+	// +kubebuilder:default=600
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
+
+	// PreDeployJob (e.g. schema migrations) runs before the new revision's
+	// pods start.
+	// +optional
+	PreDeployJob *PreDeployJob `json:"preDeployJob,omitempty"`
+
+	// RevisionHistoryLimit is how many old revisions are kept for undo.
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
+
+	// Notifications are sent on promotion, abort and rollback.
+	// +optional
+	Notifications *Notifications `json:"notifications,omitempty"`
+}
+
+// Strategy names exactly one way of rolling out.
+// +kubebuilder:validation:MinProperties=1
+// +kubebuilder:validation:MaxProperties=1
+type Strategy struct {
+	// BlueGreen runs the template as two Deployments (blue and green): the
+	// new one is brought up beside the stable one, checked, then the
+	// active Service switches to it at once.
+	// +optional
+	BlueGreen *BlueGreenStrategy `json:"blueGreen,omitempty"`
+}
+
+// BlueGreenStrategy: deploy the idle color, validate it, switch, monitor,
+// keep the previous color warm for a rollback.
+type BlueGreenStrategy struct {
 	// PreviewReplicaCount runs the new color with fewer replicas until
 	// promotion; it is scaled to Replicas before traffic switches.
 	// +kubebuilder:validation:Minimum=1
@@ -83,13 +125,6 @@ type RolloutSpec struct {
 	// +optional
 	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
 
-	// ProgressDeadlineSeconds bounds how long the new color may take to
-	// become ready (and pass pre-promotion analysis); past it the rollout aborts.
-	// +kubebuilder:default=600
-	// +kubebuilder:validation:Minimum=1
-	// +optional
-	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
-
 	// PrePromotionAnalysis runs against the new color before traffic switches.
 	// +optional
 	// +listType=map
@@ -101,20 +136,6 @@ type RolloutSpec struct {
 	// +listType=map
 	// +listMapKey=name
 	PostPromotionAnalysis []AnalysisCheck `json:"postPromotionAnalysis,omitempty"`
-
-	// PreDeployJob (e.g. schema migrations) runs before the idle color scales up.
-	// +optional
-	PreDeployJob *PreDeployJob `json:"preDeployJob,omitempty"`
-
-	// RevisionHistoryLimit is how many old revisions are kept for undo.
-	// +kubebuilder:default=10
-	// +kubebuilder:validation:Minimum=0
-	// +optional
-	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
-
-	// Notifications are sent on promotion, abort and rollback.
-	// +optional
-	Notifications *Notifications `json:"notifications,omitempty"`
 }
 
 // AutoPromotion promotes a ready, analyzed color automatically.

@@ -66,11 +66,12 @@ func newRollout(namespace, name string, replicas int32, mutate func(*v1alpha1.Ro
 	b := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
 		Spec: v1alpha1.RolloutSpec{
-			Replicas:              &replicas,
-			Selector:              &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-			ActiveService:         name,
-			AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: true},
-			ScaleDownDelaySeconds: new(int32(2)),
+			Replicas:      &replicas,
+			Selector:      &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
+			ActiveService: name,
+			Strategy: v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{
+				AutoPromotion: &v1alpha1.AutoPromotion{Enabled: true}, ScaleDownDelaySeconds: new(int32(2)),
+			}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "agentic-rag/api:0"}}},

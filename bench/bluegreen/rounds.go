@@ -48,7 +48,7 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 	if err != nil {
 		return f, err
 	}
-	manual, err := h.deploy(ctx, "manual", func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil })
+	manual, err := h.deploy(ctx, "manual", func(b *v1alpha1.Rollout) { b.Spec.Strategy.BlueGreen.AutoPromotion = nil })
 	if err != nil {
 		return f, err
 	}
@@ -137,8 +137,8 @@ func (h *harness) rollbackRounds(ctx context.Context, rounds int, healthURL stri
 	check := v1alpha1.AnalysisCheck{Name: "health", Count: 1000, IntervalSeconds: 1,
 		HTTP: &v1alpha1.HTTPCheck{URL: healthURL + "/health"}}
 	o, err := h.deploy(ctx, "rollback", func(b *v1alpha1.Rollout) {
-		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{check}
-		b.Spec.ScaleDownDelaySeconds = new(int32(600))
+		b.Spec.Strategy.BlueGreen.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{check}
+		b.Spec.Strategy.BlueGreen.ScaleDownDelaySeconds = new(int32(600))
 	})
 	if err != nil {
 		return f, err

@@ -256,7 +256,9 @@ func setUp(ctx context.Context, c client.Client, delay int32, drain bool) ([]sub
 		Spec: v1alpha1.RolloutSpec{
 			Replicas: new(int32(3)), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "bluegreen"}},
 			ActiveService: "bluegreen", PreviewService: "bluegreen-preview",
-			ScaleDownDelaySeconds: new(delay), AutoPromotion: &v1alpha1.AutoPromotion{Enabled: true},
+			Strategy: v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{
+				ScaleDownDelaySeconds: new(delay), AutoPromotion: &v1alpha1.AutoPromotion{Enabled: true},
+			}},
 			Template: podTemplate("bluegreen", image(bg, 0), drain),
 		},
 	}

@@ -95,7 +95,7 @@ func (d *decider) analysis(stage v1alpha1.AnalysisStage, checks []v1alpha1.Analy
 			if d.now().Before(due) {
 				d.wake(due)
 			} else {
-				d.plan.Measure = append(d.plan.Measure, Measurement{Stage: stage, Index: i})
+				d.plan.Measure = append(d.plan.Measure, Measurement{Stage: stage, Check: c})
 			}
 		}
 	}

@@ -441,7 +441,7 @@ func (d *decider) scaledUp(next v1alpha1.Color) bool {
 
 // prePromotionPassed passes once the pre-promotion checks have.
 func (d *decider) prePromotionPassed(v1alpha1.Color) bool {
-	return d.analysisPassed(v1alpha1.PrePromotion, d.observed.Spec.PrePromotionAnalysis, v1alpha1.ReasonPrePromotionFailed,
+	return d.analysisPassed(v1alpha1.PrePromotion, d.settings.prePromotion, v1alpha1.ReasonPrePromotionFailed,
 		v1alpha1.ReasonAnalysisRunning, "pre-promotion analysis running")
 }
 
@@ -544,7 +544,7 @@ func (d *decider) postPromotion(next v1alpha1.Color) {
 	if d.observed.Spec.PreviewService != "" {
 		d.plan.PreviewColor = next
 	}
-	if !d.knownGood(rev) && !d.analysisPassed(v1alpha1.PostPromotion, d.observed.Spec.PostPromotionAnalysis, v1alpha1.ReasonPostPromotionFailed,
+	if !d.knownGood(rev) && !d.analysisPassed(v1alpha1.PostPromotion, d.settings.postPromotion, v1alpha1.ReasonPostPromotionFailed,
 		v1alpha1.ReasonPostPromotionAnalysis, "post-promotion analysis running; the previous color stays warm") {
 		return
 	}

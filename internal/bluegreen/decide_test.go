@@ -37,6 +37,7 @@ func newTestWorld() *testWorld {
 		Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
 		ActiveService:  "api",
 		PreviewService: "api-preview",
+		Strategy:       v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{}},
 		Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "api:v1"}}},
@@ -179,7 +180,7 @@ func TestRolloutWithAutoPromotion(t *testing.T) {
 	w := newTestWorld()
 	v1 := w.o.Revision
 	w.stable(blue, v1)
-	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	w.o.Spec.Strategy.BlueGreen.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
 	v2 := w.image("api:v2")
 
 	p := w.decide()
@@ -250,7 +251,7 @@ func TestScaleDownWaitsForTheActiveEndpointSlices(t *testing.T) {
 	if p = w.decide(); p.Colors[blue].Replicas != 0 || !hasEvent(p, v1alpha1.ReasonScaledDown) {
 		t.Fatalf("blue plan %+v once no longer listed; want it scaled to zero", p.Colors[blue])
 	}
-	w.o.Spec.ScaleDownDelaySeconds = new(int32(0))
+	w.o.Spec.Strategy.BlueGreen.ScaleDownDelaySeconds = new(int32(0))
 	w.o.Active.Listed = map[v1alpha1.Color]int32{blue: 1, green: 3}
 	if p = w.decide(); p.Colors[blue].Replicas != 0 {
 		t.Fatalf("blue plan %+v with a delay of 0; want it scaled to zero without waiting", p.Colors[blue])
@@ -281,8 +282,8 @@ func TestManualPromotion(t *testing.T) {
 func TestPreviewReplicaCountScalesUpBeforeSwitch(t *testing.T) {
 	w := newTestWorld()
 	w.stable(blue, w.o.Revision)
-	w.o.Spec.PreviewReplicaCount = new(int32(1))
-	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	w.o.Spec.Strategy.BlueGreen.PreviewReplicaCount = new(int32(1))
+	w.o.Spec.Strategy.BlueGreen.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
 	v2 := w.image("api:v2")
 	if p := w.decide(); p.Colors[green].Replicas != 1 {
 		t.Fatalf("preview scale %d; want 1", p.Colors[green].Replicas)
@@ -333,8 +334,8 @@ func TestProgressDeadlineAborts(t *testing.T) {
 func TestPrePromotionAnalysis(t *testing.T) {
 	w := newTestWorld()
 	w.stable(blue, w.o.Revision)
-	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
-	w.o.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "smoke", Count: 2, FailureLimit: 0, IntervalSeconds: 5}}
+	w.o.Spec.Strategy.BlueGreen.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	w.o.Spec.Strategy.BlueGreen.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "smoke", Count: 2, FailureLimit: 0, IntervalSeconds: 5}}
 	v2 := w.image("api:v2")
 	w.decide()
 	w.color(green, v2, 3, 3)
@@ -365,8 +366,8 @@ func TestPrePromotionAnalysis(t *testing.T) {
 func TestNoAnalysisWhileOlderPodsOfTheColorRun(t *testing.T) {
 	w := newTestWorld()
 	w.stable(blue, w.o.Revision)
-	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
-	w.o.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "smoke", Count: 1, IntervalSeconds: 5}}
+	w.o.Spec.Strategy.BlueGreen.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	w.o.Spec.Strategy.BlueGreen.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "smoke", Count: 1, IntervalSeconds: 5}}
 	v2 := w.image("api:v2")
 	w.decide()
 	w.o.Colors[green] = ColorState{Exists: true, Revision: v2, Replicas: 3, Ready: 3, Stale: 2}
@@ -384,8 +385,8 @@ func TestPostPromotionFailureRollsBack(t *testing.T) {
 	w := newTestWorld()
 	v1 := w.o.Revision
 	w.stable(blue, v1)
-	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
-	w.o.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "errors", Count: 3}}
+	w.o.Spec.Strategy.BlueGreen.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	w.o.Spec.Strategy.BlueGreen.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "errors", Count: 3}}
 	v2 := w.image("api:v2")
 	w.decide()
 	w.color(green, v2, 3, 3)
@@ -500,7 +501,7 @@ func TestSupersededDuringPostPromotionReturnsToStableFirst(t *testing.T) {
 	w := newTestWorld()
 	v1 := w.o.Revision
 	w.stable(blue, v1)
-	w.o.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "errors", Count: 10}}
+	w.o.Spec.Strategy.BlueGreen.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "errors", Count: 10}}
 	v2 := w.image("api:v2")
 	w.o.Status.CurrentRevision, w.o.Status.PromotedAt = v2, mtime(t0)
 	w.color(green, v2, 3, 3)
@@ -564,7 +565,7 @@ func randomWorld(rng *rand.Rand) *testWorld {
 	w.o.Revision = revs[rng.IntN(3)]
 	w.o.Spec.Replicas = new(int32(rng.IntN(4))) //nolint:gosec // G115: small test sizes, far below 2^31
 	if rng.IntN(2) == 0 {
-		w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+		w.o.Spec.Strategy.BlueGreen.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
 	}
 	st := &w.o.Status
 	st.StableColor = colors[rng.IntN(3)]

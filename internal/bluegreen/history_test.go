@@ -35,7 +35,7 @@ func TestHistoryRecordsEachRollout(t *testing.T) {
 	w := newTestWorld()
 	v1 := w.o.Revision
 	w.stable(blue, v1)
-	w.o.Spec.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+	w.o.Spec.Strategy.BlueGreen.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
 	w.o.Spec.Template.Annotations = map[string]string{v1alpha1.AnnotationImageCreated: "2026-11-25T11:00:00Z"}
 	v2 := w.image("api:v2")
 	w.at(0).decide()
@@ -58,7 +58,7 @@ func TestHistoryRecordsEachRollout(t *testing.T) {
 		t.Fatalf("plan recorded %+v; want the promotion", p.Recorded)
 	}
 
-	w.o.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "errors", Count: 3}}
+	w.o.Spec.Strategy.BlueGreen.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "errors", Count: 3}}
 	v3 := w.image("api:v3")
 	w.at(10 * time.Second).decide()
 	w.color(blue, v3, 3, 3)
@@ -110,7 +110,7 @@ func TestPromotionIsTheUsersWhenPromoteCameFirst(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newTestWorld()
 			w.stable(blue, w.o.Revision)
-			w.o.Spec.AutoPromotion = tc.auto
+			w.o.Spec.Strategy.BlueGreen.AutoPromotion = tc.auto
 			v2 := w.image("api:v2")
 			w.at(0).decide()
 			w.color(green, v2, 3, 3)

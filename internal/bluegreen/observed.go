@@ -115,8 +115,8 @@ type ColorPlan struct {
 // Measurement asks for one measurement of an analysis check.
 type Measurement struct {
 	Stage v1alpha1.AnalysisStage
-	// Index into the stage's check list.
-	Index int
+	// Check is the spec's check (it points into Observed.Spec).
+	Check *v1alpha1.AnalysisCheck
 }
 
 // Event is a Kubernetes Event to record; Notify marks the ones that are

@@ -54,6 +54,8 @@ type settings struct {
 	scaleDownDelay   time.Duration
 	progressDeadline time.Duration
 	historyLimit     int
+	prePromotion     []v1alpha1.AnalysisCheck
+	postPromotion    []v1alpha1.AnalysisCheck
 }
 
 func settingsOf(spec *v1alpha1.RolloutSpec) settings {
@@ -67,15 +69,18 @@ func settingsOf(spec *v1alpha1.RolloutSpec) settings {
 		s.replicas = *spec.Replicas
 	}
 	s.previewReplicas = s.replicas
-	if spec.PreviewReplicaCount != nil && *spec.PreviewReplicaCount < s.replicas {
-		s.previewReplicas = *spec.PreviewReplicaCount
-	}
-	if a := spec.AutoPromotion; a != nil && a.Enabled {
-		s.autoPromote = true
-		s.autoPromoteAfter = time.Duration(a.AfterSeconds) * time.Second
-	}
-	if spec.ScaleDownDelaySeconds != nil {
-		s.scaleDownDelay = time.Duration(*spec.ScaleDownDelaySeconds) * time.Second
+	if bg := spec.Strategy.BlueGreen; bg != nil {
+		if bg.PreviewReplicaCount != nil && *bg.PreviewReplicaCount < s.replicas {
+			s.previewReplicas = *bg.PreviewReplicaCount
+		}
+		if a := bg.AutoPromotion; a != nil && a.Enabled {
+			s.autoPromote = true
+			s.autoPromoteAfter = time.Duration(a.AfterSeconds) * time.Second
+		}
+		if bg.ScaleDownDelaySeconds != nil {
+			s.scaleDownDelay = time.Duration(*bg.ScaleDownDelaySeconds) * time.Second
+		}
+		s.prePromotion, s.postPromotion = bg.PrePromotionAnalysis, bg.PostPromotionAnalysis
 	}
 	if spec.ProgressDeadlineSeconds != nil {
 		s.progressDeadline = time.Duration(*spec.ProgressDeadlineSeconds) * time.Second

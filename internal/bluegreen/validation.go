@@ -53,12 +53,21 @@ func Validate(b *v1alpha1.Rollout) field.ErrorList {
 	case s.PreviewService:
 		errs = append(errs, field.Invalid(spec.Child("previewService"), s.PreviewService, "must differ from activeService"))
 	}
-	if s.Replicas != nil && s.PreviewReplicaCount != nil && *s.PreviewReplicaCount > *s.Replicas {
-		errs = append(errs, field.Invalid(spec.Child("previewReplicaCount"), *s.PreviewReplicaCount, "must not exceed replicas"))
+	return append(errs, validateStrategy(spec.Child("strategy"), s)...)
+}
+
+func validateStrategy(path *field.Path, s *v1alpha1.RolloutSpec) field.ErrorList {
+	bg := s.Strategy.BlueGreen
+	if bg == nil {
+		return field.ErrorList{field.Required(path, "exactly one of blueGreen")}
 	}
-	errs = append(errs, validateChecks(spec.Child("prePromotionAnalysis"), s.PrePromotionAnalysis)...)
-	errs = append(errs, validateChecks(spec.Child("postPromotionAnalysis"), s.PostPromotionAnalysis)...)
-	return errs
+	var errs field.ErrorList
+	path = path.Child("blueGreen")
+	if s.Replicas != nil && bg.PreviewReplicaCount != nil && *bg.PreviewReplicaCount > *s.Replicas {
+		errs = append(errs, field.Invalid(path.Child("previewReplicaCount"), *bg.PreviewReplicaCount, "must not exceed replicas"))
+	}
+	errs = append(errs, validateChecks(path.Child("prePromotionAnalysis"), bg.PrePromotionAnalysis)...)
+	return append(errs, validateChecks(path.Child("postPromotionAnalysis"), bg.PostPromotionAnalysis)...)
 }
 
 func validateChecks(path *field.Path, checks []v1alpha1.AnalysisCheck) field.ErrorList {

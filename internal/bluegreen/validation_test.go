@@ -35,21 +35,21 @@ func TestValidate(t *testing.T) {
 		{"no active service", func(b *v1alpha1.Rollout) { b.Spec.ActiveService = "" }, "spec.activeService"},
 		{"invalid service name", func(b *v1alpha1.Rollout) { b.Spec.PreviewService = "Preview_Svc" }, "spec.previewService"},
 		{"same active and preview", func(b *v1alpha1.Rollout) { b.Spec.PreviewService = b.Spec.ActiveService }, "spec.previewService"},
-		{"preview larger than replicas", func(b *v1alpha1.Rollout) { b.Spec.PreviewReplicaCount = new(int32(5)) }, "spec.previewReplicaCount"},
+		{"preview larger than replicas", func(b *v1alpha1.Rollout) { b.Spec.Strategy.BlueGreen.PreviewReplicaCount = new(int32(5)) }, "spec.previewReplicaCount"},
 		{"check of no kind", func(b *v1alpha1.Rollout) {
-			b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "x", Count: 1}}
+			b.Spec.Strategy.BlueGreen.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "x", Count: 1}}
 		}, "spec.prePromotionAnalysis[0]"},
 		{"check of two kinds", func(b *v1alpha1.Rollout) {
-			b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "x", Count: 1, HTTP: http, Job: &v1alpha1.JobCheck{}}}
+			b.Spec.Strategy.BlueGreen.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "x", Count: 1, HTTP: http, Job: &v1alpha1.JobCheck{}}}
 		}, "spec.postPromotionAnalysis[0]"},
 		{"duplicate check names", func(b *v1alpha1.Rollout) {
-			b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "x", Count: 1, HTTP: http}, {Name: "x", Count: 1, HTTP: http}}
+			b.Spec.Strategy.BlueGreen.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "x", Count: 1, HTTP: http}, {Name: "x", Count: 1, HTTP: http}}
 		}, "spec.postPromotionAnalysis[1].name"},
 		{"check that can never fail", func(b *v1alpha1.Rollout) {
-			b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "x", Count: 2, FailureLimit: 2, HTTP: http}}
+			b.Spec.Strategy.BlueGreen.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "x", Count: 2, FailureLimit: 2, HTTP: http}}
 		}, "spec.prePromotionAnalysis[0].failureLimit"},
 		{"bad prometheus condition", func(b *v1alpha1.Rollout) {
-			b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "x", Count: 1, Prometheus: &v1alpha1.PrometheusCheck{Address: "http://p", Query: "up", SuccessCondition: "up > 1"}}}
+			b.Spec.Strategy.BlueGreen.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{{Name: "x", Count: 1, Prometheus: &v1alpha1.PrometheusCheck{Address: "http://p", Query: "up", SuccessCondition: "up > 1"}}}
 		}, "spec.prePromotionAnalysis[0].prometheus.successCondition"},
 	}
 	for _, tt := range tests {

@@ -177,6 +177,7 @@ func rollout(t *testing.T, c client.Client, ns, name, image string, set func(*v1
 			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
 			ActiveService:  name,
 			PreviewService: name + "-preview",
+			Strategy:       v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: image}}},

@@ -53,7 +53,7 @@ func httpCheck(name, url string, count, failureLimit int32) v1alpha1.AnalysisChe
 func TestPrePromotionAnalysisFailureAborts(t *testing.T) {
 	h := newHealthServer(t)
 	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
-		b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 2, 0)}
+		b.Spec.Strategy.BlueGreen.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 2, 0)}
 	})
 	h.status.Store(http.StatusInternalServerError)
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
@@ -67,7 +67,7 @@ func TestPostPromotionAnalysisFailureRollsBack(t *testing.T) {
 	h := newHealthServer(t)
 	notified := newHookRecorder(t)
 	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
-		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("errors", h.URL, 3, 0)}
+		b.Spec.Strategy.BlueGreen.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("errors", h.URL, 3, 0)}
 		b.Spec.Notifications = &v1alpha1.Notifications{Webhooks: []string{notified.url + "/hook"}}
 	})
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
@@ -152,8 +152,8 @@ func TestJobAndPrometheusAnalysis(t *testing.T) {
 		Address: prom.URL, Query: `max(api_error_ratio{service="{{.PreviewService}}"})`, SuccessCondition: "result < 0.05",
 	}}
 	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
-		b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{smoke}
-		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{errorsCheck}
+		b.Spec.Strategy.BlueGreen.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{smoke}
+		b.Spec.Strategy.BlueGreen.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{errorsCheck}
 	})
 
 	// v2: the smoke Job passes, the error rate stays low: promoted.
@@ -188,8 +188,8 @@ func TestJobAndPrometheusAnalysis(t *testing.T) {
 func TestAbortAfterPromotion(t *testing.T) {
 	h := newHealthServer(t)
 	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
-		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("long", h.URL, 1000, 0)}
-		b.Spec.ScaleDownDelaySeconds = new(int32(600))
+		b.Spec.Strategy.BlueGreen.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("long", h.URL, 1000, 0)}
+		b.Spec.Strategy.BlueGreen.ScaleDownDelaySeconds = new(int32(600))
 	})
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
 	s.waitFor("promoted", 30*time.Second, func(b *v1alpha1.Rollout) bool {

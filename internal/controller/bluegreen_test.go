@@ -81,7 +81,7 @@ func deployed(t *testing.T, mutate func(*v1alpha1.Rollout)) (*scenario, string) 
 }
 
 func TestManualPromotion(t *testing.T) {
-	s, _ := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil })
+	s, _ := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.Strategy.BlueGreen.AutoPromotion = nil })
 	// The active Service does not move from the new revision's start until
 	// the promotion: every change the API server records is seen.
 	moved := s.moves("api")
@@ -113,8 +113,8 @@ func TestNeverReadyVersionHitsProgressDeadline(t *testing.T) {
 
 func TestAbortRetryAndUndo(t *testing.T) {
 	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
-		b.Spec.AutoPromotion = nil
-		b.Spec.ScaleDownDelaySeconds = new(int32(30))
+		b.Spec.Strategy.BlueGreen.AutoPromotion = nil
+		b.Spec.Strategy.BlueGreen.ScaleDownDelaySeconds = new(int32(30))
 	})
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
 	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhasePaused })
@@ -190,7 +190,7 @@ func TestTemplateChangedMidRollout(t *testing.T) {
 }
 
 func TestReplicaChangeNeverShrinksLiveColor(t *testing.T) {
-	s, _ := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil })
+	s, _ := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.Strategy.BlueGreen.AutoPromotion = nil })
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
 	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhasePaused })
 	s.update(func(b *v1alpha1.Rollout) { b.Spec.Replicas = new(int32(1)) })

@@ -122,7 +122,7 @@ func (s *scenario) kstatus() *status.Result {
 func TestKstatusFollowsARealRollout(t *testing.T) {
 	s := newScenario(t)
 	s.stopController()
-	v1 := s.create(s.rollout("agentic-rag/api:1.0.0", func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil }))
+	v1 := s.create(s.rollout("agentic-rag/api:1.0.0", func(b *v1alpha1.Rollout) { b.Spec.Strategy.BlueGreen.AutoPromotion = nil }))
 	if res := s.kstatus(); res.Status != status.InProgressStatus {
 		t.Fatalf("a rollout no controller has seen: kstatus %s (%s); want InProgress", res.Status, res.Message)
 	}

@@ -23,7 +23,7 @@ func TestCrashLoopingVersionNeverServes(t *testing.T) {
 // The scale subresource (what an HPA writes) changes replicas like the spec
 // does: mid-rollout it never shrinks the live color.
 func TestScaleSubresourceMidRollout(t *testing.T) {
-	s, _ := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil })
+	s, _ := deployed(t, func(b *v1alpha1.Rollout) { b.Spec.Strategy.BlueGreen.AutoPromotion = nil })
 	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
 	s.waitFor("paused", 30*time.Second, func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhasePaused })
 	scale := &autoscalingv1.Scale{}

@@ -82,7 +82,7 @@ func TestQualityFiguresAgree(t *testing.T) {
 	v1 := s.create(s.rollout("agentic-rag/api:1.0.0", func(b *v1alpha1.Rollout) {
 		b.Labels = map[string]string{v1alpha1.LabelEnvironment: env, "app.kubernetes.io/name": "scenario-api"}
 		b.Spec.ActiveService = "api-later"
-		b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 1, 0)}
+		b.Spec.Strategy.BlueGreen.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 1, 0)}
 	}))
 	prom.WaitForData(t, "ragdeploy_deployments_total"+sel(""))
 	s.update(func(b *v1alpha1.Rollout) { b.Spec.ActiveService = "api" })

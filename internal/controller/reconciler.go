@@ -169,11 +169,7 @@ func (r *Reconciler) measure(ctx context.Context, b *v1alpha1.Rollout, w *world,
 		ActiveService: b.Spec.ActiveService, PreviewService: b.Spec.PreviewService,
 	}
 	for _, m := range plan.Measure {
-		checks := b.Spec.PrePromotionAnalysis
-		if m.Stage == v1alpha1.PostPromotion {
-			checks = b.Spec.PostPromotionAnalysis
-		}
-		c := &checks[m.Index]
+		c := m.Check
 		entry := bluegreen.AnalysisEntry(&plan.Status, m.Stage, c.Name, w.Revision)
 		target.Stage, target.Attempt = m.Stage, entry.Successes+entry.Failures
 		res := r.Measurer.Measure(ctx, target, c)

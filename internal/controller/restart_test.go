@@ -31,14 +31,14 @@ func progressingReason(b *v1alpha1.Rollout) string {
 // analysis, manual promotion, post-promotion analysis, warm old color.
 func fullRollout(h *healthServer) func(*v1alpha1.Rollout) {
 	return func(b *v1alpha1.Rollout) {
-		b.Spec.AutoPromotion = nil
-		b.Spec.ScaleDownDelaySeconds = new(int32(4))
+		b.Spec.Strategy.BlueGreen.AutoPromotion = nil
+		b.Spec.Strategy.BlueGreen.ScaleDownDelaySeconds = new(int32(4))
 		b.Spec.PreDeployJob = &v1alpha1.PreDeployJob{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{localcluster.AnnotationReadyAfter: "3s"}},
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "migrate", Image: "agentic-rag/api:1.0.0"}}},
 		}}}
-		b.Spec.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 3, 0)}
-		b.Spec.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("errors", h.URL, 3, 0)}
+		b.Spec.Strategy.BlueGreen.PrePromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 3, 0)}
+		b.Spec.Strategy.BlueGreen.PostPromotionAnalysis = []v1alpha1.AnalysisCheck{httpCheck("errors", h.URL, 3, 0)}
 	}
 }
 
@@ -112,7 +112,7 @@ func TestLeaderHandoverMidRollout(t *testing.T) {
 		return cancel, done
 	}
 	stopA, doneA := start()
-	v1 := s.create(s.rollout("agentic-rag/api:1.0.0", func(b *v1alpha1.Rollout) { b.Spec.AutoPromotion = nil }))
+	v1 := s.create(s.rollout("agentic-rag/api:1.0.0", func(b *v1alpha1.Rollout) { b.Spec.Strategy.BlueGreen.AutoPromotion = nil }))
 	s.healthyOn(v1, 30*time.Second)
 	stopB, doneB := start()
 	t.Cleanup(func() { stopB(); <-doneB })

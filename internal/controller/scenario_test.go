@@ -100,12 +100,13 @@ func (s *scenario) rollout(image string, mutate func(*v1alpha1.Rollout)) *v1alph
 	b := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: s.env.Namespace},
 		Spec: v1alpha1.RolloutSpec{
-			Replicas:              new(int32(3)),
-			Selector:              &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
-			ActiveService:         "api",
-			PreviewService:        "api-preview",
-			AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: true},
-			ScaleDownDelaySeconds: new(int32(3)),
+			Replicas:       new(int32(3)),
+			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+			ActiveService:  "api",
+			PreviewService: "api-preview",
+			Strategy: v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{
+				AutoPromotion: &v1alpha1.AutoPromotion{Enabled: true}, ScaleDownDelaySeconds: new(int32(3)),
+			}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{

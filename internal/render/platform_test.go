@@ -375,7 +375,7 @@ func TestAnalysisSchemaIsTheCRDs(t *testing.T) {
 	if err := yaml.Unmarshal(crdData, &crd); err != nil {
 		t.Fatal(err)
 	}
-	items := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["prePromotionAnalysis"].Items.Schema
+	items := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["strategy"].Properties["blueGreen"].Properties["prePromotionAnalysis"].Items.Schema
 	want := asJSONSchema(*items)
 
 	schemaData, err := os.ReadFile("../../charts/agentic-rag/values.schema.json")

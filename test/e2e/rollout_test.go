@@ -90,11 +90,11 @@ func TestRolloutCommands(t *testing.T) {
 	b := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
 		Spec: v1alpha1.RolloutSpec{
-			Replicas:              new(int32(2)),
-			Selector:              &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
-			ActiveService:         "api",
-			PreviewService:        "api-preview",
-			ScaleDownDelaySeconds: new(int32(60)),
+			Replicas:       new(int32(2)),
+			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+			ActiveService:  "api",
+			PreviewService: "api-preview",
+			Strategy:       v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{ScaleDownDelaySeconds: new(int32(60))}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
 				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "agentic-rag/api:1.0.0"}}},

@@ -97,13 +97,15 @@ func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
 	b := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
 		Spec: v1alpha1.RolloutSpec{
-			Replicas:              new(int32(3)),
-			Selector:              &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
-			ActiveService:         "api",
-			PreviewService:        "api-preview",
-			ScaleDownDelaySeconds: new(o.scaleDownDelay),
-			AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: o.autoPromotion},
-			PostPromotionAnalysis: o.postPromotion,
+			Replicas:       new(int32(3)),
+			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+			ActiveService:  "api",
+			PreviewService: "api-preview",
+			Strategy: v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{
+				ScaleDownDelaySeconds: new(o.scaleDownDelay),
+				AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: o.autoPromotion},
+				PostPromotionAnalysis: o.postPromotion,
+			}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
 				Spec: corev1.PodSpec{
