@@ -1,6 +1,9 @@
 package v1alpha1
 
 import (
+	"fmt"
+	"strings"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,6 +102,86 @@ type Strategy struct {
 	// active Service switches to it at once.
 	// +optional
 	BlueGreen *BlueGreenStrategy `json:"blueGreen,omitempty"`
+	// Canary brings the new template up beside the stable one and moves a
+	// share of production traffic to it step by step, checking as it goes.
+	// +optional
+	Canary *CanaryStrategy `json:"canary,omitempty"`
+}
+
+// CanaryStrategy: deploy to a small share of users, monitor, raise the
+// share step by step, then promote or roll back. It runs on the same two
+// Deployments as blue-green: the stable color keeps every desired replica
+// throughout, the canary color runs the new template, and without traffic
+// routing the active Service selects both, so the weight is carried by pod
+// counts: a weight w needs w/(100-w) canary pods per stable one (3
+// replicas: 25% is 1 canary pod, 50% is 3). A failure, the progress
+// deadline or an abort takes the canary out of the active Service and
+// scales it to zero at once; the stable pods, never fewer than desired,
+// carry all traffic. After the last step the canary is scaled to the
+// desired count, the active Service switches to it alone, and the previous
+// stable color stays warm for scaleDownDelaySeconds.
+type CanaryStrategy struct {
+	// Steps run in order.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=50
+	// +listType=atomic
+	Steps []CanaryStep `json:"steps"`
+
+	// Analysis runs in the background from the first weight until
+	// promotion; a failure rolls back.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Analysis []AnalysisCheck `json:"analysis,omitempty"`
+
+	// AllowRounding accepts weights that the replica count cannot carry
+	// apart (with 3 replicas, 10% and 20% are both 1 canary pod, 25%):
+	// validation refuses such steps unless it is set. The status always
+	// shows the weight achieved.
+	// +optional
+	AllowRounding bool `json:"allowRounding,omitempty"`
+
+	// ScaleDownDelaySeconds keeps the previous stable color warm after the
+	// final switch, as in blue-green.
+	// +kubebuilder:default=30
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
+}
+
+// CanaryStep is one step: exactly one of setWeight, pause, analysis.
+// +kubebuilder:validation:MinProperties=1
+// +kubebuilder:validation:MaxProperties=1
+type CanaryStep struct {
+	// SetWeight is the percentage of production traffic the canary gets.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=99
+	// +optional
+	SetWeight *int32 `json:"setWeight,omitempty"`
+	// Pause waits for a duration, or without one until `ragdeploy rollout
+	// promote`.
+	// +optional
+	Pause *CanaryPause `json:"pause,omitempty"`
+	// Analysis runs checks at the current weight; a failure rolls back.
+	// +optional
+	Analysis *StepAnalysis `json:"analysis,omitempty"`
+}
+
+// CanaryPause waits.
+type CanaryPause struct {
+	// DurationSeconds to wait; unset waits for `ragdeploy rollout promote`.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	DurationSeconds *int32 `json:"durationSeconds,omitempty"`
+}
+
+// StepAnalysis is the checks of one step.
+type StepAnalysis struct {
+	// Checks to run; the step passes once all have.
+	// +kubebuilder:validation:MinItems=1
+	// +listType=map
+	// +listMapKey=name
+	Checks []AnalysisCheck `json:"checks"`
 }
 
 // BlueGreenStrategy: deploy the idle color, validate it, switch, monitor,
@@ -340,6 +423,12 @@ const (
 	ReasonAnalysisFailed        = "AnalysisFailed"
 	ReasonActiveServiceSwitched = "ActiveServiceSwitched"
 	ReasonInitialDeploy         = "InitialDeploy"
+	// Canary steps.
+	ReasonSettingWeight      = "SettingWeight"
+	ReasonCanaryPaused       = "CanaryPaused"
+	ReasonStepAnalysisFailed = "StepAnalysisFailed"
+	ReasonBackgroundFailed   = "BackgroundAnalysisFailed"
+	ReasonCanaryStepComplete = "CanaryStepComplete"
 )
 
 // ColorStatus is what one color's Deployment runs.
@@ -353,15 +442,27 @@ type ColorStatus struct {
 	ReadyReplicas int32 `json:"readyReplicas"`
 }
 
-// AnalysisStage says when a check runs.
-// +kubebuilder:validation:Enum=PrePromotion;PostPromotion
+// AnalysisStage says when a check runs: PrePromotion, PostPromotion
+// (blue-green), Background or Step<n> (canary, n counted from 1).
+// +kubebuilder:validation:Pattern=`^(PrePromotion|PostPromotion|Background|Step[1-9][0-9]*)$`
 type AnalysisStage string
 
 // Stages.
 const (
 	PrePromotion  AnalysisStage = "PrePromotion"
 	PostPromotion AnalysisStage = "PostPromotion"
+	// Background: a canary's analysis, across its steps.
+	Background AnalysisStage = "Background"
 )
+
+// StepStage is the stage of the analysis of canary step i (0-based).
+func StepStage(i int) AnalysisStage { return AnalysisStage(fmt.Sprintf("Step%d", i+1)) }
+
+// TakesTraffic reports whether checks of the stage measure a revision that
+// carries production traffic (after a switch, or as a canary).
+func (s AnalysisStage) TakesTraffic() bool {
+	return s == PostPromotion || s == Background || strings.HasPrefix(string(s), "Step")
+}
 
 // AnalysisResult of a check.
 // +kubebuilder:validation:Enum=Running;Successful;Failed
@@ -399,6 +500,34 @@ type AnalysisStatus struct {
 	// LastMeasuredAt is when the last measurement was taken.
 	// +optional
 	LastMeasuredAt *metav1.Time `json:"lastMeasuredAt,omitempty"`
+}
+
+// CanaryStatus is where a canary rollout of CurrentRevision stands.
+type CanaryStatus struct {
+	// Step is the index of the step in progress (len(steps): all done).
+	Step int32 `json:"step"`
+	// StepStartedAt is when that step began.
+	// +optional
+	StepStartedAt *metav1.MicroTime `json:"stepStartedAt,omitempty"`
+	// PromotedStep is set by `ragdeploy rollout promote` to the index of
+	// the pause it releases.
+	// +optional
+	PromotedStep *int32 `json:"promotedStep,omitempty"`
+	// SetWeight is the weight the steps so far ask for.
+	// +optional
+	SetWeight int32 `json:"setWeight,omitempty"`
+	// Weight is the share of the active Service's ready endpoints that are
+	// canary pods, in percent, as achieved; CanaryPods of TotalPods.
+	// +optional
+	// +optional
+	Weight int32 `json:"weight,omitempty"`
+	// +optional
+	CanaryPods int32 `json:"canaryPods,omitempty"`
+	// +optional
+	TotalPods int32 `json:"totalPods,omitempty"`
+	// TrafficAt is when the canary first took production traffic.
+	// +optional
+	TrafficAt *metav1.MicroTime `json:"trafficAt,omitempty"`
 }
 
 // RevisionRecord is one rollout in the history: a revision's way from its
@@ -552,6 +681,9 @@ type RolloutStatus struct {
 	// AbortMessage explains the abort.
 	// +optional
 	AbortMessage string `json:"abortMessage,omitempty"`
+	// Canary is the progress of a canary rollout.
+	// +optional
+	Canary *CanaryStatus `json:"canary,omitempty"`
 	// Analysis holds the checks of CurrentRevision.
 	// +optional
 	// +listType=atomic

@@ -62,9 +62,37 @@ func inFlight(b *v1alpha1.Rollout, verb string) (string, error) {
 	return rev, nil
 }
 
-// Promote asks the controller to promote the revision in flight (once it is
-// ready and its checks pass) and returns it.
+// Promote asks the controller to promote the revision in flight and
+// returns it: a blue-green one once it is ready and its checks pass; a
+// canary past the pause it waits at (PromoteFull skips every step left).
 func (r Rollouts) Promote(ctx context.Context, b *v1alpha1.Rollout) (string, error) {
+	if b.Spec.Strategy.Canary == nil {
+		return r.PromoteFull(ctx, b)
+	}
+	rev, err := promotable(b)
+	if err != nil {
+		return "", err
+	}
+	step, ok := PausedStep(b)
+	if !ok {
+		return "", nothingTo("promote", "canary %s is not paused at a step (%s); `ragdeploy rollout promote --full` skips the steps left", b.Name, b.Status.Message)
+	}
+	return rev, r.patchStatus(ctx, b, PromoteStepPatch(step))
+}
+
+// PromoteFull promotes the revision in flight without the steps or
+// pauses left (for blue-green, the same as Promote) and returns it.
+func (r Rollouts) PromoteFull(ctx context.Context, b *v1alpha1.Rollout) (string, error) {
+	rev, err := promotable(b)
+	if err != nil {
+		return "", err
+	}
+	return rev, r.patchStatus(ctx, b, PromotePatch(rev))
+}
+
+// promotable returns the revision in flight, unless there is none or it
+// was aborted.
+func promotable(b *v1alpha1.Rollout) (string, error) {
 	rev, err := inFlight(b, "promote")
 	if err != nil {
 		return "", err
@@ -72,7 +100,21 @@ func (r Rollouts) Promote(ctx context.Context, b *v1alpha1.Rollout) (string, err
 	if b.Status.AbortedRevision == rev {
 		return "", fmt.Errorf("revision %s was aborted (%s); run `ragdeploy rollout retry %s` first", rev, b.Status.AbortReason, b.Name)
 	}
-	return rev, r.patchStatus(ctx, b, PromotePatch(rev))
+	return rev, nil
+}
+
+// PausedStep is the index of the pause without a duration that a canary
+// of the current template waits at.
+func PausedStep(b *v1alpha1.Rollout) (int32, bool) {
+	c, cs := b.Spec.Strategy.Canary, b.Status.Canary
+	if c == nil || cs == nil || b.Status.CurrentRevision != TemplateRevision(&b.Spec.Template) || int(cs.Step) >= len(c.Steps) {
+		return 0, false
+	}
+	step := c.Steps[cs.Step]
+	if step.Pause == nil || step.Pause.DurationSeconds != nil || (cs.PromotedStep != nil && *cs.PromotedStep == cs.Step) {
+		return 0, false
+	}
+	return cs.Step, true
 }
 
 // Abort aborts the revision in flight with message (traffic stays on, or

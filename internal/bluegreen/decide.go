@@ -25,6 +25,8 @@ import (
 //     scale-up, ready endpoints on the preview Service, pre-promotion
 //     analysis, promotion (automatic or manual), full scale, switch,
 //     post-promotion analysis, then it becomes stable.
+//   - canary: as rollout, but the idle color takes a share of the active
+//     Service's traffic beside the stable one, step by step (canary.go).
 func Decide(o Observed) Plan {
 	d := &decider{observed: o, settings: settingsOf(&o.Spec)}
 	d.plan = Plan{Colors: map[v1alpha1.Color]ColorPlan{}, Status: *o.Status.DeepCopy()}
@@ -38,6 +40,8 @@ func Decide(o Observed) Plan {
 		d.steady()
 	case d.status.AbortedRevision == o.Revision:
 		d.aborted()
+	case d.settings.canary != nil:
+		d.canary()
 	default:
 		d.rollout()
 	}
@@ -69,6 +73,7 @@ func (d *decider) begin() {
 		st.PreviewReadyAt = nil
 		st.PromotedAt = nil
 		st.RolloutStartedAt = nil
+		st.Canary = nil
 		if o.Revision != st.StableRevision {
 			st.RolloutStartedAt = d.microtime()
 			if st.StableColor != "" {
@@ -96,7 +101,7 @@ func (d *decider) replaced(old string) {
 	r := v1alpha1.RevisionRecord{Revision: old, Outcome: v1alpha1.OutcomeSuperseded, Reason: v1alpha1.ReasonSuperseded, DecidedBy: v1alpha1.DecidedByUser}
 	if d.observed.Revision == st.StableRevision {
 		r.Outcome, r.Reason = v1alpha1.OutcomeAborted, v1alpha1.ReasonReverted
-		if st.PromotedAt != nil {
+		if d.tookTraffic() {
 			r.Outcome = v1alpha1.OutcomeRolledBack
 		}
 	}
@@ -208,7 +213,7 @@ func (d *decider) promoteStable(c v1alpha1.Color, rev string) {
 	}
 	d.record(r)
 	st.StableColor, st.StableRevision = c, rev
-	st.RolloutStartedAt, st.PreviewReadyAt = nil, nil
+	st.RolloutStartedAt, st.PreviewReadyAt, st.Canary = nil, nil, nil
 	d.emit(Event{Reason: v1alpha1.ReasonRolloutComplete, Message: fmt.Sprintf("revision %s is stable on %s (%s)", rev, c, images(&d.observed.Spec)), Notify: true})
 }
 
@@ -216,6 +221,13 @@ func (d *decider) promoteStable(c v1alpha1.Color, rev string) {
 // promote` named it before automatic promotion was due (or with none).
 func (d *decider) promotedBy() v1alpha1.Decider {
 	st := d.status
+	if d.settings.canary != nil {
+		// A person promoted it who skipped the steps or released a pause.
+		if st.PromoteRevision == d.observed.Revision || (st.Canary != nil && st.Canary.PromotedStep != nil) {
+			return v1alpha1.DecidedByUser
+		}
+		return v1alpha1.DecidedByController
+	}
 	if st.PromoteRevision != d.observed.Revision || st.PreviewReadyAt == nil || st.PromotedAt == nil {
 		return v1alpha1.DecidedByController
 	}
@@ -284,9 +296,18 @@ func (d *decider) scaleDownIdle(c v1alpha1.Color) {
 		// backstop.
 		d.wake(d.now().Add(endpointsRecheck))
 	default:
-		d.plan.Colors[c] = ColorPlan{Revision: cs.Revision, Replicas: 0}
-		d.emit(Event{Reason: v1alpha1.ReasonScaledDown, Message: fmt.Sprintf("scaled %s (revision %s) to zero", c, cs.Revision)})
+		d.scaleDown(c)
 	}
+}
+
+// scaleDown scales color c to zero now.
+func (d *decider) scaleDown(c v1alpha1.Color) {
+	cs := d.observed.Colors[c]
+	if !cs.Exists || cs.Replicas == 0 {
+		return
+	}
+	d.plan.Colors[c] = ColorPlan{Revision: cs.Revision, Replicas: 0}
+	d.emit(Event{Reason: v1alpha1.ReasonScaledDown, Message: fmt.Sprintf("scaled %s (revision %s) to zero", c, cs.Revision)})
 }
 
 // aborted returns traffic to the stable color and retires the failed one.
@@ -305,7 +326,7 @@ func (d *decider) aborted() {
 		// Every abort is recorded here, a user's (written by `rollout
 		// abort`) as the controller's: RolledBack once it had taken traffic.
 		r := v1alpha1.RevisionRecord{Revision: d.observed.Revision, Outcome: v1alpha1.OutcomeAborted, Reason: d.status.AbortReason, DecidedBy: v1alpha1.DecidedByController}
-		if d.status.PromotedAt != nil {
+		if d.tookTraffic() {
 			r.Outcome = v1alpha1.OutcomeRolledBack
 		}
 		if d.status.AbortReason == v1alpha1.ReasonUserAbort {
@@ -313,12 +334,27 @@ func (d *decider) aborted() {
 		}
 		d.record(r)
 	}
+	d.plan.ActiveBoth = false
+	canary := d.settings.canary != nil
+	if canary {
+		// The canary goes at once; a retry starts its steps over.
+		d.status.Canary = nil
+		d.scaleDown(stable.Other())
+	}
 	if d.observed.Active.Color != stable && !d.switchActive(stable, d.status.StableRevision, "rollback after abort") {
 		d.phase = v1alpha1.PhaseDegraded
 		return
 	}
 	d.plan.ActiveColor = stable
-	d.scaleDownIdle(stable.Other())
+	if !canary {
+		d.scaleDownIdle(stable.Other())
+	}
+}
+
+// tookTraffic reports whether the current rollout had taken production
+// traffic: switched to, or as a canary.
+func (d *decider) tookTraffic() bool {
+	return d.status.PromotedAt != nil || (d.status.Canary != nil && d.status.Canary.TrafficAt != nil)
 }
 
 // abort marks the current revision aborted and rolls back.
@@ -335,12 +371,8 @@ func (d *decider) abort(reason, message string) {
 // full scale and the switch. Each stage returns whether the rollout gets
 // past it in this pass. After the switch, postPromotion takes over.
 func (d *decider) rollout() {
-	stable := d.status.StableColor
-	next := stable.Other()
-	// The live color never shrinks while a rollout is in flight.
-	d.plan.Colors[stable] = ColorPlan{Revision: d.status.StableRevision, Replicas: max(d.settings.replicas, d.observed.Colors[stable].Replicas)}
-	if d.observed.Active.Color == next {
-		d.switched(stable, next)
+	stable, next, switched := d.holdStable()
+	if switched {
 		return
 	}
 	d.keepStableActive(stable)
@@ -352,6 +384,21 @@ func (d *decider) rollout() {
 		}
 	}
 	d.switchTo(next)
+}
+
+// holdStable keeps the stable color at no fewer than the desired replicas
+// while a rollout is in flight (a failure can then return all traffic to
+// it at once) and hands a rollout whose traffic is already on the next
+// color to switched, reporting so.
+func (d *decider) holdStable() (stable, next v1alpha1.Color, switched bool) {
+	stable = d.status.StableColor
+	next = stable.Other()
+	d.plan.Colors[stable] = ColorPlan{Revision: d.status.StableRevision, Replicas: max(d.settings.replicas, d.observed.Colors[stable].Replicas)}
+	if d.observed.Active.Color == next {
+		d.switched(stable, next)
+		return stable, next, true
+	}
+	return stable, next, false
 }
 
 // switched handles a rollout whose traffic is already on next: the current
@@ -472,7 +519,7 @@ func (d *decider) switchTo(next v1alpha1.Color) {
 			return
 		}
 	}
-	d.plan.ActiveColor = next
+	d.plan.ActiveColor, d.plan.ActiveBoth = next, false
 	d.status.PromotedAt = d.timestamp()
 	d.emit(Event{Reason: v1alpha1.ReasonPromoted, Message: fmt.Sprintf("active Service %s now selects %s (revision %s)", d.observed.Spec.ActiveService, next, rev)})
 	d.progressing(v1alpha1.ReasonPromoted, "switched to "+string(next))

@@ -18,6 +18,11 @@ func PromotePatch(rev string) []byte {
 	return statusPatch(map[string]any{"promoteRevision": rev})
 }
 
+// PromoteStepPatch releases the canary's pause at step.
+func PromoteStepPatch(step int32) []byte {
+	return statusPatch(map[string]any{"canary": map[string]any{"promotedStep": step}})
+}
+
 // AbortPatch aborts revision rev: traffic returns to the stable color.
 func AbortPatch(rev, message string) []byte {
 	return statusPatch(map[string]any{

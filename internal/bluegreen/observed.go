@@ -49,8 +49,15 @@ type ServiceState struct {
 	Exists bool
 	// Color is the color its selector picks ("" when it has no color label).
 	Color v1alpha1.Color
-	// ReadyEndpoints counts ready endpoints over its EndpointSlices.
+	// Both is true when the rollout has claimed it and its selector has no
+	// color label: it selects both colors (a canary without traffic
+	// routing).
+	Both bool
+	// ReadyEndpoints counts its ready endpoints that are ready pods of a
+	// color it selects, running that color's revision.
 	ReadyEndpoints int32
+	// ReadyByColor splits ReadyEndpoints by color.
+	ReadyByColor map[v1alpha1.Color]int32
 	// Listed counts, per color, the pods its EndpointSlices still list in
 	// any condition (ready, serving or terminating): while a pod is listed,
 	// kube-proxy may still send it connections.
@@ -84,6 +91,9 @@ type Plan struct {
 	// PreviewColor and ActiveColor are the colors the Services must select
 	// ("" leaves a Service as it is).
 	PreviewColor, ActiveColor v1alpha1.Color
+	// ActiveBoth points the active Service at both colors (ActiveColor is
+	// then the stable one, which it selects too).
+	ActiveBoth bool
 	// StartPreDeployJob creates the pre-deploy Job of the current revision.
 	StartPreDeployJob bool
 	// Measure lists the analysis checks due for a measurement now.

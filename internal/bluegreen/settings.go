@@ -56,6 +56,8 @@ type settings struct {
 	historyLimit     int
 	prePromotion     []v1alpha1.AnalysisCheck
 	postPromotion    []v1alpha1.AnalysisCheck
+	// canary is the canary strategy (nil for blue-green).
+	canary *v1alpha1.CanaryStrategy
 }
 
 func settingsOf(spec *v1alpha1.RolloutSpec) settings {
@@ -81,6 +83,12 @@ func settingsOf(spec *v1alpha1.RolloutSpec) settings {
 			s.scaleDownDelay = time.Duration(*bg.ScaleDownDelaySeconds) * time.Second
 		}
 		s.prePromotion, s.postPromotion = bg.PrePromotionAnalysis, bg.PostPromotionAnalysis
+	}
+	if c := spec.Strategy.Canary; c != nil {
+		s.canary = c
+		if c.ScaleDownDelaySeconds != nil {
+			s.scaleDownDelay = time.Duration(*c.ScaleDownDelaySeconds) * time.Second
+		}
 	}
 	if spec.ProgressDeadlineSeconds != nil {
 		s.progressDeadline = time.Duration(*spec.ProgressDeadlineSeconds) * time.Second

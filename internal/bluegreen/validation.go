@@ -57,9 +57,14 @@ func Validate(b *v1alpha1.Rollout) field.ErrorList {
 }
 
 func validateStrategy(path *field.Path, s *v1alpha1.RolloutSpec) field.ErrorList {
-	bg := s.Strategy.BlueGreen
-	if bg == nil {
-		return field.ErrorList{field.Required(path, "exactly one of blueGreen")}
+	bg, canary := s.Strategy.BlueGreen, s.Strategy.Canary
+	switch {
+	case bg == nil && canary == nil:
+		return field.ErrorList{field.Required(path, "exactly one of blueGreen, canary")}
+	case bg != nil && canary != nil:
+		return field.ErrorList{field.Invalid(path, "blueGreen, canary", "exactly one of blueGreen, canary")}
+	case canary != nil:
+		return validateCanary(path.Child("canary"), s)
 	}
 	var errs field.ErrorList
 	path = path.Child("blueGreen")
@@ -96,6 +101,57 @@ func validateChecks(path *field.Path, checks []v1alpha1.AnalysisCheck) field.Err
 		}
 		if c.FailureLimit >= max(c.Count, 1) {
 			errs = append(errs, field.Invalid(p.Child("failureLimit"), c.FailureLimit, "must be lower than count, or the check can never fail"))
+		}
+	}
+	return errs
+}
+
+// validateCanary checks the steps: each is exactly one thing, and each
+// weight is one the replica count can carry apart from the others (unless
+// rounding is allowed).
+func validateCanary(path *field.Path, s *v1alpha1.RolloutSpec) field.ErrorList {
+	c := s.Strategy.Canary
+	replicas := int32(1)
+	if s.Replicas != nil {
+		replicas = *s.Replicas
+	}
+	errs := validateChecks(path.Child("analysis"), c.Analysis)
+	if len(c.Steps) == 0 {
+		errs = append(errs, field.Required(path.Child("steps"), "at least one step"))
+	}
+	byPods := map[int32]int{}
+	for i, step := range c.Steps {
+		p := path.Child("steps").Index(i)
+		kinds := 0
+		for _, set := range []bool{step.SetWeight != nil, step.Pause != nil, step.Analysis != nil} {
+			if set {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			errs = append(errs, field.Invalid(p, kinds, "exactly one of setWeight, pause, analysis must be set"))
+			continue
+		}
+		switch {
+		case step.Analysis != nil:
+			errs = append(errs, validateChecks(p.Child("analysis", "checks"), step.Analysis.Checks)...)
+		case step.SetWeight != nil:
+			w := *step.SetWeight
+			if w < 1 || w > 99 {
+				errs = append(errs, field.Invalid(p.Child("setWeight"), w, "must be 1 to 99 (the end of the steps is 100%)"))
+				continue
+			}
+			if c.AllowRounding || replicas == 0 {
+				continue
+			}
+			pods := CanaryPods(w, replicas)
+			if j, ok := byPods[pods]; ok && *c.Steps[j].SetWeight != w {
+				errs = append(errs, field.Invalid(p.Child("setWeight"), w, fmt.Sprintf(
+					"with %d replicas, %d%% and step %d's %d%% are both %d canary pod(s) beside the %d stable ones (%s): give weights the replica count can carry apart, more replicas, or allowRounding: true",
+					replicas, w, j, *c.Steps[j].SetWeight, pods, replicas, WeightOf(pods, replicas+pods))))
+				continue
+			}
+			byPods[pods] = i
 		}
 	}
 	return errs

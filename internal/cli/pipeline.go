@@ -123,14 +123,16 @@ func (o *pipelineOptions) deploy(ctx context.Context) error {
 		return err
 	}
 	rollouts := bluegreen.Rollouts{Client: o.c}
-	promoted := false
+	// promoted is the last wait point promoted: a canary waits at each of
+	// its pauses.
+	promoted := ""
 	b, err = rollouts.Follow(ctx, client.ObjectKeyFromObject(b), 500*time.Millisecond, func(b *v1alpha1.Rollout, st bluegreen.State) (bool, error) {
 		switch {
 		case st == bluegreen.StateDone:
 			return true, nil
 		case st == bluegreen.StateFailed:
 			return true, fmt.Errorf("rollout of %s %s (%s): %s", b.Name, b.Status.Phase, bluegreen.FailureReason(b), b.Status.Message)
-		case st == bluegreen.StateWaitingForPromotion && !promoted:
+		case st == bluegreen.StateWaitingForPromotion && promoted != waitPoint(b):
 			current := bluegreen.TemplateRevision(&b.Spec.Template)
 			if !o.Promote {
 				fmt.Fprintf(o.streams.Out, "%s revision %s is ready and waits for promotion (pass --promote)\n", b.Name, current)
@@ -139,7 +141,7 @@ func (o *pipelineOptions) deploy(ctx context.Context) error {
 			if _, err := rollouts.Promote(ctx, b); err != nil {
 				return true, fmt.Errorf("promote %s: %w", b.Name, err)
 			}
-			promoted = true
+			promoted = waitPoint(b)
 			fmt.Fprintf(o.streams.Out, "promoted %s revision %s\n", b.Name, current)
 		}
 		return false, nil
@@ -351,4 +353,11 @@ func controllerImageValues(ref string) (map[string]any, error) {
 		return nil, fmt.Errorf("--image %q: pin a tag or a digest (repository:tag or repository@sha256:...)", ref)
 	}
 	return map[string]any{"image": img}, nil
+}
+
+// waitPoint names where a rollout waits for promotion: its revision, and
+// for a canary the step.
+func waitPoint(b *v1alpha1.Rollout) string {
+	step, _ := bluegreen.PausedStep(b)
+	return fmt.Sprintf("%s/%d", bluegreen.TemplateRevision(&b.Spec.Template), step)
 }

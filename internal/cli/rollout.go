@@ -184,13 +184,13 @@ func (o *rolloutOptions) bindEnvFlags(cmd *cobra.Command) {
 func newRolloutCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollout",
-		Short: "Inspect and steer blue-green rollouts (list, status, promote, abort, retry, undo, set-image, history)",
+		Short: "Inspect and steer rollouts, blue-green and canary (list, status, promote, abort, retry, undo, set-image, history)",
 	}
 	cmd.AddCommand(
 		newRolloutListCommand(streams, kube),
 		newRolloutStatusCommand(streams, kube),
 		newRolloutHistoryCommand(streams, kube),
-		newRolloutActionCommand(streams, kube, "promote", "Switch traffic to the revision waiting for promotion", promote),
+		newRolloutPromoteCommand(streams, kube),
 		newRolloutActionCommand(streams, kube, "abort", "Abort the rollout in progress: traffic stays on (or returns to) the stable color", abort),
 		newRolloutActionCommand(streams, kube, "retry", "Roll out the aborted revision again", retry),
 		newRolloutUndoCommand(streams, kube),
@@ -303,8 +303,36 @@ func (o *rolloutActionOptions) Run(ctx context.Context) error {
 	return nil
 }
 
+// newRolloutPromoteCommand: blue-green switches once ready and checked; a
+// canary goes on past the pause it waits at, or with --full skips the
+// steps left.
+func newRolloutPromoteCommand(streams Streams, kube *kubeOptions) *cobra.Command {
+	full := false
+	cmd := newRolloutActionCommand(streams, kube, "promote", "Promote the revision in flight: switch a blue-green one, release a canary's pause (--full: skip its steps)",
+		func(ctx context.Context, o *rolloutOptions, b *v1alpha1.Rollout) (string, error) {
+			if full {
+				return promoteFull(ctx, o, b)
+			}
+			return promote(ctx, o, b)
+		})
+	cmd.Flags().BoolVar(&full, "full", false, "promote a canary at once, without the steps and pauses left")
+	return cmd
+}
+
 func promote(ctx context.Context, o *rolloutOptions, b *v1alpha1.Rollout) (string, error) {
+	if b.Spec.Strategy.Canary == nil {
+		return promoteFull(ctx, o, b)
+	}
+	step, _ := bluegreen.PausedStep(b)
 	rev, err := o.rollouts.Promote(ctx, b)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: canary revision %s goes on past step %d/%d", b.Name, rev, step+1, len(b.Spec.Strategy.Canary.Steps)), nil
+}
+
+func promoteFull(ctx context.Context, o *rolloutOptions, b *v1alpha1.Rollout) (string, error) {
+	rev, err := o.rollouts.PromoteFull(ctx, b)
 	if err != nil {
 		return "", err
 	}

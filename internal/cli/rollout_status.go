@@ -306,7 +306,12 @@ func renderStatus(b *v1alpha1.Rollout) string {
 		fmt.Fprintf(&s, " - %s", st.Message)
 	}
 	fmt.Fprintf(&s, "\nRevision:   current %s, stable %s\n", orNone(st.CurrentRevision), orNone(st.StableRevision))
-	fmt.Fprintf(&s, "Services:   active %s -> %s, preview %s -> %s\n", b.Spec.ActiveService, orNone(string(st.ActiveColor)), orNone(b.Spec.PreviewService), orNone(string(st.PreviewColor)))
+	active := orNone(string(st.ActiveColor))
+	if st.Canary != nil && st.Canary.CanaryPods > 0 {
+		active = fmt.Sprintf("%s+%s", st.ActiveColor, st.ActiveColor.Other())
+	}
+	fmt.Fprintf(&s, "Services:   active %s -> %s, preview %s -> %s\n", b.Spec.ActiveService, active, orNone(b.Spec.PreviewService), orNone(string(st.PreviewColor)))
+	renderStrategy(&s, b)
 	w := tabwriter.NewWriter(&s, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Colors:\tCOLOR\tREVISION\tREPLICAS\tREADY\tROLE\n")
 	for _, c := range []v1alpha1.Color{v1alpha1.Blue, v1alpha1.Green} {
@@ -408,4 +413,30 @@ func (o *rolloutHistoryOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Revision, outcomeText(h), orNone(string(h.DecidedBy)), finished, durationText(h), orNone(strings.Join(h.Images, ",")), mark)
 	}
 	return w.Flush()
+}
+
+// renderStrategy says which strategy runs and, for a canary in flight,
+// its steps, where it stands and the weight it has reached.
+func renderStrategy(s *strings.Builder, b *v1alpha1.Rollout) {
+	c, cs := b.Spec.Strategy.Canary, b.Status.Canary
+	if c == nil {
+		fmt.Fprintln(s, "Strategy:   blueGreen")
+		return
+	}
+	if cs == nil {
+		fmt.Fprintf(s, "Strategy:   canary, %d steps\n", len(c.Steps))
+		return
+	}
+	fmt.Fprintf(s, "Strategy:   canary, step %d/%d, weight %s (the steps ask %d%%)\n", min(int(cs.Step)+1, len(c.Steps)), len(c.Steps),
+		bluegreen.WeightOf(cs.CanaryPods, cs.TotalPods), cs.SetWeight)
+	for i := range c.Steps {
+		mark := ""
+		switch {
+		case i < int(cs.Step):
+			mark = "done"
+		case i == int(cs.Step):
+			mark = "current"
+		}
+		fmt.Fprintf(s, "  %2d  %-14s %s\n", i+1, bluegreen.DescribeStep(&c.Steps[i]), mark)
+	}
 }

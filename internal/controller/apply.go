@@ -95,11 +95,28 @@ func (r *Reconciler) selectColor(ctx context.Context, b *v1alpha1.Rollout, live 
 	if observed.Color == c && observed.Claimed {
 		return nil
 	}
+	return r.writeSelector(ctx, b, live, observed, string(c))
+}
+
+// selectBoth points a Service at both colors: the Rollout's labels
+// without a color. Only a Service b has claimed selects both.
+func (r *Reconciler) selectBoth(ctx context.Context, b *v1alpha1.Rollout, live *corev1.Service, observed bluegreen.ServiceState) error {
+	if observed.Both || !observed.Claimed {
+		return nil
+	}
+	return r.writeSelector(ctx, b, live, observed, nil)
+}
+
+// writeSelector merges the Rollout's labels and color (a color name, or
+// nil for none) into a Service's selector and claims it.
+func (r *Reconciler) writeSelector(ctx context.Context, b *v1alpha1.Rollout, live *corev1.Service, observed bluegreen.ServiceState, color any) error {
 	if live == nil || !observed.Exists || observed.ClaimedBy != "" {
 		return nil // bluegreen.Decide reported it; nothing to switch
 	}
-	selector := maps.Clone(b.Spec.Selector.MatchLabels)
-	selector[bluegreen.LabelColor] = string(c)
+	selector := map[string]any{bluegreen.LabelColor: color}
+	for k, v := range b.Spec.Selector.MatchLabels {
+		selector[k] = v
+	}
 	metadata := map[string]any{}
 	if !observed.Claimed {
 		metadata["resourceVersion"] = live.ResourceVersion
@@ -111,7 +128,7 @@ func (r *Reconciler) selectColor(ctx context.Context, b *v1alpha1.Rollout, live 
 	}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, Name: live.Name}}
 	if err := r.Client.Patch(ctx, svc, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("switch Service %s to %s: %w", live.Name, c, err)
+		return fmt.Errorf("switch Service %s to %v: %w", live.Name, color, err)
 	}
 	return nil
 }

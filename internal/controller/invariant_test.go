@@ -78,7 +78,10 @@ func (w *watcher) judge(ctx context.Context, s *scenario, services corelisters.S
 	}
 	color := svc.Spec.Selector[bluegreen.LabelColor]
 	if color == "" {
-		return
+		if svc.Annotations[bluegreen.AnnotationClaimUID] == "" {
+			return // not switched yet
+		}
+		color = bothColors // a canary: both colors serve
 	}
 	w.samples++
 	if color != w.lastColor {
@@ -136,11 +139,16 @@ func (w *watcher) check(s *scenario) {
 	}
 }
 
-// readyPods counts ready, non-terminating pods of a color.
+// bothColors stands for an active Service that selects both colors.
+const bothColors = "blue+green"
+
+// readyPods counts ready, non-terminating pods of a color (or of both).
 func (s *scenario) readyPods(ctx context.Context, color string) (int32, error) {
-	pods, err := s.env.Client.CoreV1().Pods(s.env.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: bluegreen.LabelName + "=" + s.name + "," + bluegreen.LabelColor + "=" + color,
-	})
+	selector := bluegreen.LabelName + "=" + s.name
+	if color != bothColors {
+		selector += "," + bluegreen.LabelColor + "=" + color
+	}
+	pods, err := s.env.Client.CoreV1().Pods(s.env.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return 0, err
 	}

@@ -120,10 +120,11 @@ func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.Rollout, w 
 		return bluegreen.ServiceState{}, fmt.Errorf("get Service %s: %w", name, err)
 	}
 	w.services[name] = &svc
-	s := bluegreen.ServiceState{Exists: true, Color: v1alpha1.Color(svc.Spec.Selector[bluegreen.LabelColor])}
+	s := bluegreen.ServiceState{Exists: true, Color: v1alpha1.Color(svc.Spec.Selector[bluegreen.LabelColor]), ReadyByColor: map[v1alpha1.Color]int32{}}
 	if s.Claimed, s.ClaimedBy, err = r.claim(ctx, b, &svc); err != nil {
 		return s, err
 	}
+	s.Both = s.Claimed && s.Color == ""
 	var slices discoveryv1.EndpointSliceList
 	if err := r.Client.List(ctx, &slices, client.InNamespace(ns), client.MatchingLabels{discoveryv1.LabelServiceName: name}); err != nil {
 		return s, fmt.Errorf("list EndpointSlices of %s: %w", name, err)
@@ -141,15 +142,18 @@ func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.Rollout, w 
 				}
 				s.Listed[c]++
 			}
-			if s.Color == "" || ep.Conditions.Ready == nil || !*ep.Conditions.Ready {
+			if ep.Conditions.Ready == nil || !*ep.Conditions.Ready || counted[ep.TargetRef.Name] {
 				continue
 			}
-			if readyPods[s.Color][ep.TargetRef.Name] {
-				counted[ep.TargetRef.Name] = true
+			for c := range readyPods {
+				if (c == s.Color || s.Both) && readyPods[c][ep.TargetRef.Name] {
+					counted[ep.TargetRef.Name] = true
+					s.ReadyByColor[c]++
+					s.ReadyEndpoints++
+				}
 			}
 		}
 	}
-	s.ReadyEndpoints = int32(len(counted)) //nolint:gosec // G115: a count of pods, bounded far below 2^31
 	return s, nil
 }
 

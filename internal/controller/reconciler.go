@@ -119,7 +119,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return requeueOnConflict(err)
 		}
 	}
-	if plan.ActiveColor != "" {
+	switch {
+	case plan.ActiveBoth:
+		if err := r.selectBoth(ctx, &b, w.services[b.Spec.ActiveService], w.Active); err != nil {
+			return requeueOnConflict(err)
+		}
+	case plan.ActiveColor != "":
 		if err := r.selectColor(ctx, &b, w.services[b.Spec.ActiveService], w.Active, plan.ActiveColor); err != nil {
 			return requeueOnConflict(err)
 		}
@@ -244,13 +249,21 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 const serviceIndex = "spec.services"
 
 // statusIntentChanged passes updates that change what a user asked for
-// through the status (promote, abort, retry).
+// through the status (promote, a canary's promoted step, abort, retry).
 func statusIntentChanged() predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld.(*v1alpha1.Rollout), e.ObjectNew.(*v1alpha1.Rollout)
 		return o.Status.PromoteRevision != n.Status.PromoteRevision || o.Status.AbortedRevision != n.Status.AbortedRevision ||
-			len(o.Status.Analysis) != len(n.Status.Analysis)
+			len(o.Status.Analysis) != len(n.Status.Analysis) || promotedStep(o) != promotedStep(n)
 	}}
+}
+
+// promotedStep is the canary step `rollout promote` released (-1: none).
+func promotedStep(b *v1alpha1.Rollout) int32 {
+	if c := b.Status.Canary; c != nil && c.PromotedStep != nil {
+		return *c.PromotedStep
+	}
+	return -1
 }
 
 // byNameLabel maps a pod to the Rollout named in its label.

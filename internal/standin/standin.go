@@ -50,14 +50,15 @@ func BehaviorOf(tag string) Behavior {
 
 // HealthyIn reports whether /health of a version passes in a rollout stage:
 // broken versions never pass, regressing ones stop passing once they carry
-// production traffic (post-promotion). It is the judgement simapp makes for
-// pods that run nothing; the real server makes it by time.
-func (b Behavior) HealthyIn(postPromotion bool) bool {
+// production traffic (after a switch, or as a canary: takesTraffic). It is
+// the judgement simapp makes for pods that run nothing; the real server
+// makes it by time.
+func (b Behavior) HealthyIn(takesTraffic bool) bool {
 	switch b {
 	case Broken:
 		return false
 	case Regress:
-		return !postPromotion
+		return !takesTraffic
 	default:
 		return true
 	}

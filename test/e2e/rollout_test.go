@@ -228,6 +228,7 @@ func TestRolloutStatusEndsOnStatesThatCannotProgress(t *testing.T) {
 				Spec: v1alpha1.RolloutSpec{
 					Selector:      &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
 					ActiveService: "api",
+					Strategy:      v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{}},
 					Template: corev1.PodTemplateSpec{
 						ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
 						Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: "agentic-rag/api:1.0.0"}}},

@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/standin"
 )
 
@@ -73,7 +74,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, img := range images {
 		tag := img[strings.LastIndex(img, ":")+1:]
-		if !standin.BehaviorOf(tag).HealthyIn(q.Get("stage") == "PostPromotion") {
+		if !standin.BehaviorOf(tag).HealthyIn(v1alpha1.AnalysisStage(q.Get("stage")).TakesTraffic()) {
 			status, code = "down", http.StatusServiceUnavailable
 		}
 	}
