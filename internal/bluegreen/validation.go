@@ -147,7 +147,7 @@ func validateCanary(path *field.Path, s *v1alpha1.RolloutSpec) field.ErrorList {
 			pods := CanaryPods(w, replicas)
 			if j, ok := byPods[pods]; ok && *c.Steps[j].SetWeight != w {
 				errs = append(errs, field.Invalid(p.Child("setWeight"), w, fmt.Sprintf(
-					"with %d replicas, %d%% and step %d's %d%% are both %d canary pod(s) beside the %d stable ones (%s): give weights the replica count can carry apart, more replicas, or allowRounding: true",
+					"with %d replicas, %d%% and steps[%d]'s %d%% are both %d canary pod(s) beside the %d stable ones (%s): give weights the replica count can carry apart, more replicas, or allowRounding: true",
 					replicas, w, j, *c.Steps[j].SetWeight, pods, replicas, WeightOf(pods, replicas+pods))))
 				continue
 			}

@@ -129,7 +129,7 @@ func TestValidateCanaryWeights(t *testing.T) {
 	if len(errs) != 1 {
 		t.Fatalf("10%% and 20%% of 3 replicas: %v", errs)
 	}
-	for _, want := range []string{"spec.strategy.canary.steps[2].setWeight", "20%", "step 0's 10%", "both 1 canary pod(s)", "25% (1 of 4 pods)", "allowRounding"} {
+	for _, want := range []string{"spec.strategy.canary.steps[2].setWeight", "20%", "steps[0]'s 10%", "both 1 canary pod(s)", "25% (1 of 4 pods)", "allowRounding"} {
 		if !strings.Contains(errs[0].Error(), want) {
 			t.Errorf("message %q does not say %q", errs[0].Error(), want)
 		}

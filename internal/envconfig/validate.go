@@ -9,8 +9,11 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common/util"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/render"
 )
 
@@ -45,6 +48,9 @@ func Validate(ctx context.Context, env *Environment, c *chart.Chart, values map[
 	if err != nil {
 		return nil, fail(field.ErrorList{field.Invalid(field.NewPath("values"), field.OmitValueType{}, "the chart does not render: "+err.Error())})
 	}
+	if errs := rolloutErrors(objs); len(errs) > 0 {
+		return nil, fail(errs)
+	}
 	if !ok {
 		return nil, fail(nil)
 	}
@@ -65,4 +71,39 @@ func mustJSON(v any) string {
 		return "null"
 	}
 	return string(data)
+}
+
+// rolloutErrors checks each rendered Rollout as the controller would
+// (bluegreen.Validate: what its CRD schema cannot say, such as canary
+// weights the replica count cannot tell apart), so that a spec the
+// controller would refuse is refused here, before anything is applied.
+// A strategy field is reported at the values that set it (spec.strategy.
+// canary.steps[2] at values.api.canary.steps[2]).
+func rolloutErrors(objs []render.Object) field.ErrorList {
+	var errs field.ErrorList
+	for _, o := range objs {
+		if o.GetKind() != "Rollout" {
+			continue
+		}
+		var ro v1alpha1.Rollout
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &ro); err != nil {
+			errs = append(errs, field.Invalid(field.NewPath("values", "api"), field.OmitValueType{}, fmt.Sprintf("Rollout %s does not decode: %v", o.GetName(), err)))
+			continue
+		}
+		for _, e := range bluegreen.Validate(&ro) {
+			path := e.Field
+			for _, strategy := range []string{"blueGreen", "canary"} {
+				if rest, ok := strings.CutPrefix(path, "spec.strategy."+strategy); ok {
+					path = "values.api." + strategy + rest
+				}
+			}
+			if !strings.HasPrefix(path, "values.") {
+				e.Detail = fmt.Sprintf("Rollout %s %s: %s", o.GetName(), path, e.Detail)
+				path = "values.api"
+			}
+			e.Field = path
+			errs = append(errs, e)
+		}
+	}
+	return errs
 }

@@ -192,7 +192,8 @@ func TestPlatformRejectsBadValues(t *testing.T) {
 		{"unknown api key", []string{"api", "replica"}, 2, "replica"},
 		{"replicas as string", []string{"api", "replicas"}, "three", "api/replicas"},
 		{"negative replicas", []string{"api", "replicas"}, -1, "api/replicas"},
-		{"bad strategy", []string{"api", "strategy"}, "canary", "api/strategy"},
+		{"bad strategy", []string{"api", "strategy"}, "recreate", "api/strategy"},
+		{"canary weight of 100", []string{"api", "canary", "steps"}, []any{map[string]any{"setWeight": 100}}, "api/canary/steps/0/setWeight"},
 		{"bad digest", []string{"api", "image", "digest"}, "sha256:xyz", "api/image/digest"},
 		{"probe path without slash", []string{"api", "probes", "path"}, "health", "api/probes/path"},
 		{"bad pull policy", []string{"api", "image", "pullPolicy"}, "Sometimes", "api/image/pullPolicy"},
@@ -450,4 +451,37 @@ func asJSONSchema(p apiextensionsv1.JSONSchemaProps) map[string]any {
 	var normalized map[string]any
 	_ = json.Unmarshal([]byte(fmtJSON(out)), &normalized)
 	return normalized
+}
+
+// api.strategy canary renders a Rollout whose strategy is the chart's
+// canary steps (and nothing of blue-green), with a preview Service for the
+// canary pods and the HPA aimed at the Rollout.
+func TestPlatformCanary(t *testing.T) {
+	rel, values := environment(t, "development")
+	set(values, []string{"api", "strategy"}, "canary")
+	set(values, []string{"api", "autoscaling", "enabled"}, true)
+	objs, err := renderPlatform(t, rel, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rollouts := find(objs, "Rollout")
+	if len(rollouts) != 1 {
+		t.Fatalf("%d Rollouts; want 1", len(rollouts))
+	}
+	strategy, _, _ := unstructured.NestedMap(rollouts[0].Object, "spec", "strategy")
+	steps, _, _ := unstructured.NestedSlice(strategy, "canary", "steps")
+	if _, bg := strategy["blueGreen"]; bg || len(steps) != 4 || fmtJSON(steps[0]) != fmtJSON(map[string]any{"setWeight": int64(25)}) {
+		t.Fatalf("strategy %v; want the 4 canary steps of values.yaml, no blueGreen", strategy)
+	}
+	services := map[string]bool{}
+	for _, o := range find(objs, "Service") {
+		services[o.GetName()] = true
+	}
+	if !services["agentic-rag-api"] || !services["agentic-rag-api-preview"] {
+		t.Fatalf("Services %v; want the active and the preview one", services)
+	}
+	kind, _, _ := unstructured.NestedString(find(objs, "HorizontalPodAutoscaler")[0].Object, "spec", "scaleTargetRef", "kind")
+	if kind != "Rollout" {
+		t.Fatalf("HPA targets %s; want the Rollout", kind)
+	}
 }

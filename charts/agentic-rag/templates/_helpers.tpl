@@ -63,11 +63,17 @@ a release. */}}
 {{- end -}}
 {{- end -}}
 
+{{/* "true" when the api is a Rollout (blueGreen or canary: the ragdeploy
+controller makes its pods), "" when it is a plain Deployment (rolling). */}}
+{{- define "agentic-rag.api.isRollout" -}}
+{{- if has .Values.api.strategy (list "blueGreen" "canary") }}true{{ end -}}
+{{- end -}}
+
 {{/* With blue-green the api's pods are made by the ragdeploy controller
 from a Rollout, which kube-score cannot follow: the objects that
 select them accept its "selects no pod" check (args: root context, check). */}}
 {{- define "agentic-rag.api.unseenPods" -}}
-{{- if eq .root.Values.api.strategy "blueGreen" }}
+{{- if include "agentic-rag.api.isRollout" .root }}
 annotations:
   kube-score/ignore: {{ .check }}
 {{- end }}
