@@ -1,16 +1,20 @@
 package controller_test
 
 import (
-	"context"
+	"net/http"
+	"slices"
 	"testing"
 	"time"
 
-	discoveryv1 "k8s.io/api/discovery/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
+	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
 
 // canary makes a scenario's rollout a canary: 25%, a pause for promote,
@@ -49,8 +53,8 @@ func TestCanaryPromoteAndAbort(t *testing.T) {
 	if c := s.serviceColor("api"); c != "" {
 		t.Fatalf("active Service selects %q at 25%%; want both colors (no color label)", c)
 	}
-	if n := s.readyEndpoints("api"); n != 4 {
-		t.Fatalf("active Service has %d ready endpoints at 25%%; want 3 stable + 1 canary", n)
+	if n, err := clustertest.ReadyEndpoints(t.Context(), s.env.Client, s.env.Namespace, "api"); err != nil || n != 4 {
+		t.Fatalf("active Service has %d ready endpoints at 25%% (%v); want 3 stable + 1 canary", n, err)
 	}
 	if blue, green := s.replicas(v1alpha1.Blue), s.replicas(v1alpha1.Green); blue != 3 || green != 1 {
 		t.Fatalf("blue %d, green %d replicas at 25%%; want 3 stable beside 1 canary", blue, green)
@@ -95,20 +99,127 @@ func TestCanaryPromoteAndAbort(t *testing.T) {
 	}
 }
 
-// readyEndpoints counts the ready endpoints of a Service's EndpointSlices.
-func (s *scenario) readyEndpoints(name string) int {
-	s.t.Helper()
-	slices, err := s.env.Client.DiscoveryV1().EndpointSlices(s.env.Namespace).List(context.Background(), metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + name})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	n := 0
-	for _, sl := range slices.Items {
-		for _, ep := range sl.Endpoints {
-			if ep.Conditions.Ready != nil && *ep.Conditions.Ready {
-				n++
-			}
+// A canary with every kind of stage (pre-deploy Job, setWeight, a step
+// check, a pause for promote, a second weight, a timed pause, background
+// checks), its controller stopped and a new one started at each: every
+// controller resumes from what the API server holds, the step check counts
+// exactly its 3 measurements (none lost or doubled), and the canary ends
+// stable with the invariant watcher satisfied throughout.
+func TestCanaryControllerRestartAtEveryStep(t *testing.T) {
+	h := newHealthServer(t)
+	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
+		b.Spec.PreDeployJob = &v1alpha1.PreDeployJob{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{localcluster.AnnotationReadyAfter: "3s"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "migrate", Image: "agentic-rag/api:1.0.0"}}},
+		}}}
+		b.Spec.Strategy = v1alpha1.Strategy{Canary: &v1alpha1.CanaryStrategy{
+			ScaleDownDelaySeconds: new(int32(4)),
+			Analysis:              []v1alpha1.AnalysisCheck{httpCheck("errors", h.URL, 1000, 0)},
+			Steps: []v1alpha1.CanaryStep{
+				{SetWeight: new(int32(25))},
+				{Analysis: &v1alpha1.StepAnalysis{Checks: []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 3, 0)}}},
+				{Pause: &v1alpha1.CanaryPause{}},
+				{SetWeight: new(int32(50))},
+				{Pause: &v1alpha1.CanaryPause{DurationSeconds: new(int32(3))}},
+			},
+		}}
+	})
+	v2 := s.setImage("agentic-rag/api:2.0.0", map[string]string{localcluster.AnnotationReadyAfter: "2s"})
+	at := func(step int32, reasons ...string) func(*v1alpha1.Rollout) bool {
+		return func(b *v1alpha1.Rollout) bool {
+			return b.Status.Canary != nil && b.Status.Canary.Step == step && slices.Contains(reasons, progressingReason(b))
 		}
 	}
-	return n
+	phases := []struct {
+		name string
+		at   func(*v1alpha1.Rollout) bool
+	}{
+		{"pre-deploy Job running", at(0, v1alpha1.ReasonPreDeployJobRunning)},
+		{"setWeight 25 scaling", at(0, v1alpha1.ReasonScalingUp, v1alpha1.ReasonWaitingForEndpoints)},
+		{"step check running", at(1, v1alpha1.ReasonAnalysisRunning)},
+		{"paused for promote", func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhasePaused }},
+		{"setWeight 50 scaling", at(3, v1alpha1.ReasonScalingUp, v1alpha1.ReasonWaitingForEndpoints)},
+		{"timed pause", at(4, v1alpha1.ReasonCanaryPaused)},
+		{"stable, old color warm", func(b *v1alpha1.Rollout) bool {
+			return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision == v2 && s.replicas(v1alpha1.Blue) == 3
+		}},
+	}
+	var smoke *v1alpha1.AnalysisStatus
+	for _, ph := range phases {
+		b := s.waitFor(ph.name, 30*time.Second, ph.at)
+		if e := bluegreen.AnalysisEntry(&b.Status, v1alpha1.StepStage(1), "smoke", v2); e != nil {
+			smoke = e.DeepCopy()
+		}
+		s.stopController()
+		s.startController()
+		if ph.name == "paused for promote" {
+			s.patchStatus(bluegreen.PromoteStepPatch(2))
+		}
+	}
+	got := s.healthyOn(v2, 30*time.Second)
+	if got.Status.StableColor != v1alpha1.Green || got.Status.History[1].Revision != v1 {
+		t.Fatalf("ended on %s with history %+v; want green, v1 before v2", got.Status.StableColor, got.Status.History)
+	}
+	if smoke == nil || smoke.Result != v1alpha1.AnalysisSuccessful || smoke.Successes != 3 || smoke.Failures != 0 {
+		t.Fatalf("step check %+v; want exactly 3 successes, none lost or doubled by the restarts", smoke)
+	}
+	s.waitFor("blue scaled down after the restarts", 30*time.Second, func(*v1alpha1.Rollout) bool { return s.replicas(v1alpha1.Blue) == 0 })
+}
+
+// A step check that fails rolls the canary back by itself: out of the
+// active Service, scaled to zero, the stable color serving alone with all
+// its replicas. Before that, the scale subresource (what an HPA writes)
+// raised the replica count mid-canary: the canary pods followed (25% of 6
+// is 2 pods) and the stable color grew to 6; lowering it back never shrank
+// the stable color mid-rollout.
+func TestCanaryScaleAndFailedStepRollsBack(t *testing.T) {
+	h := newHealthServer(t)
+	s, v1 := deployed(t, func(b *v1alpha1.Rollout) {
+		b.Spec.Strategy = v1alpha1.Strategy{Canary: &v1alpha1.CanaryStrategy{
+			ScaleDownDelaySeconds: new(int32(600)),
+			Steps: []v1alpha1.CanaryStep{
+				{SetWeight: new(int32(25))},
+				{Pause: &v1alpha1.CanaryPause{}},
+				{Analysis: &v1alpha1.StepAnalysis{Checks: []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 3, 0)}}},
+			},
+		}}
+	})
+	v2 := s.setImage("agentic-rag/api:2.0.0", nil)
+	paused := func(b *v1alpha1.Rollout) bool {
+		return b.Status.Phase == v1alpha1.PhasePaused && b.Status.CurrentRevision == v2
+	}
+	s.waitFor("paused at 25%", 30*time.Second, paused)
+	resize := func(n int32) {
+		scale := &autoscalingv1.Scale{}
+		if err := s.c.SubResource("scale").Get(t.Context(), s.get(), scale); err != nil {
+			t.Fatal(err)
+		}
+		scale.Spec.Replicas = n
+		if err := s.c.SubResource("scale").Update(t.Context(), s.get(), scaleBody(scale)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resize(6)
+	s.waitFor("6 stable beside 2 canary pods", 30*time.Second, func(b *v1alpha1.Rollout) bool {
+		return paused(b) && b.Status.Canary.CanaryPods == 2 && b.Status.Canary.TotalPods == 8
+	})
+	resize(3)
+	s.waitFor("canary back to 1 pod", 30*time.Second, func(b *v1alpha1.Rollout) bool { return s.replicas(v1alpha1.Green) == 1 })
+	if r := s.replicas(v1alpha1.Blue); r != 6 {
+		t.Fatalf("stable blue at %d after the scale-down mid-canary; want 6 (never shrunk mid-rollout)", r)
+	}
+	h.status.Store(http.StatusInternalServerError)
+	if _, err := (bluegreen.Rollouts{Client: s.c}).Promote(t.Context(), s.get()); err != nil {
+		t.Fatal(err)
+	}
+	b := s.waitFor("rolled back", 30*time.Second, func(b *v1alpha1.Rollout) bool {
+		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortedRevision == v2
+	})
+	if b.Status.AbortReason != v1alpha1.ReasonStepAnalysisFailed || b.Status.StableRevision != v1 || b.Status.History[0].Outcome != v1alpha1.OutcomeRolledBack {
+		t.Fatalf("abort %q, stable %s, history %+v; want StepAnalysisFailed, v1 stable, v2 RolledBack", b.Status.AbortReason, b.Status.StableRevision, b.Status.History[0])
+	}
+	if !s.selects("api", v1alpha1.Blue) {
+		t.Fatalf("active Service on %q; want blue alone", s.serviceColor("api"))
+	}
+	s.waitFor("canary scaled to zero", 10*time.Second, func(*v1alpha1.Rollout) bool { return s.replicas(v1alpha1.Green) == 0 })
 }
