@@ -298,3 +298,16 @@ func TestCanaryNeverServesFewerThanDesired(t *testing.T) {
 }
 
 func microtime(t time.Time) *metav1.MicroTime { m := metav1.NewMicroTime(t); return &m }
+
+// Metrics and reports group a canary under its own strategy.
+func TestScopeNamesTheStrategy(t *testing.T) {
+	w, _ := canaryWorld(v1alpha1.CanaryStep{SetWeight: new(int32(50))})
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"}, Spec: w.o.Spec}
+	if got := ScopeOf(ro); got != (Scope{Environment: "shop", App: "api", Strategy: StrategyCanary}) {
+		t.Errorf("canary scope %+v", got)
+	}
+	ro.Spec = newTestWorld().o.Spec
+	if got := ScopeOf(ro).Strategy; got != StrategyBlueGreen {
+		t.Errorf("blue-green strategy %q", got)
+	}
+}

@@ -21,12 +21,23 @@ type Scope struct {
 	Strategy string `json:"strategy"`
 }
 
-// StrategyBlueGreen is the strategy of a Rollout.
-const StrategyBlueGreen = "blueGreen"
+// The strategies, as spec.strategy names them.
+const (
+	StrategyBlueGreen = "blueGreen"
+	StrategyCanary    = "canary"
+)
+
+// StrategyOf names a Rollout's strategy.
+func StrategyOf(b *v1alpha1.Rollout) string {
+	if b.Spec.Strategy.Canary != nil {
+		return StrategyCanary
+	}
+	return StrategyBlueGreen
+}
 
 // ScopeOf is b's scope.
 func ScopeOf(b *v1alpha1.Rollout) Scope {
-	s := Scope{Environment: b.Labels[v1alpha1.LabelEnvironment], App: b.Labels["app.kubernetes.io/name"], Strategy: StrategyBlueGreen}
+	s := Scope{Environment: b.Labels[v1alpha1.LabelEnvironment], App: b.Labels["app.kubernetes.io/name"], Strategy: StrategyOf(b)}
 	if s.Environment == "" {
 		s.Environment = b.Namespace
 	}
