@@ -2,6 +2,7 @@ package bluegreen
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,6 +65,23 @@ func TestVerbsRefuseWhatThereIsNothingToDoFor(t *testing.T) {
 	}
 	if _, err := r.Promote(t.Context(), aborted); err == nil || errors.Is(err, ErrNothingToDo) {
 		t.Errorf("promote an aborted revision: %v; want an error saying to retry first", err)
+	}
+	// A canary that does not wait at a pause has no pause to release (a
+	// weight being set, or a pause already released); --full would go on.
+	w, _ = canaryWorld(v1alpha1.CanaryStep{SetWeight: new(int32(25))}, v1alpha1.CanaryStep{Pause: &v1alpha1.CanaryPause{}})
+	canary := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "api"}, Spec: w.o.Spec}
+	canary.Spec.Template.Spec.Containers[0].Image = "api:v2"
+	rev2 := TemplateRevision(&canary.Spec.Template)
+	canary.Status = v1alpha1.RolloutStatus{StableRevision: rev, CurrentRevision: rev2, Canary: &v1alpha1.CanaryStatus{Step: 0}}
+	released := canary.DeepCopy()
+	released.Status.Canary = &v1alpha1.CanaryStatus{Step: 1, PromotedStep: new(int32(1))}
+	for name, b := range map[string]*v1alpha1.Rollout{"promote a canary setting its weight": canary, "promote a pause already released": released} {
+		if _, err := r.Promote(t.Context(), b); !errors.Is(err, ErrNothingToDo) || !strings.Contains(err.Error(), "promote --full") {
+			t.Errorf("%s: %v; want ErrNothingToDo naming promote --full", name, err)
+		}
+	}
+	if step, ok := PausedStep(func() *v1alpha1.Rollout { b := canary.DeepCopy(); b.Status.Canary.Step = 1; return b }()); !ok || step != 1 {
+		t.Errorf("a canary at its pause: step %d, %t; want 1, paused", step, ok)
 	}
 	if _, _, err := SetImages(stable, map[string]string{"web": "x:1"}); err == nil {
 		t.Error("SetImages of a container the rollout does not have passed")
