@@ -23,7 +23,7 @@ func (d *decider) canary() {
 		d.status.Canary = &v1alpha1.CanaryStatus{StepStartedAt: d.microtime()}
 	}
 	d.weighed(next)
-	for _, stage := range []func(v1alpha1.Color) bool{d.notWarm, d.preDeployJobDone, d.backgroundPassed, d.canarySteps} {
+	for _, stage := range []func(v1alpha1.Color) bool{d.notWarm, d.preDeployJobWithinDeadline, d.preDeployJobDone, d.backgroundPassed, d.canarySteps} {
 		if !stage(next) {
 			if d.plan.ActiveColor == "" {
 				d.keepStableActive(stable)
@@ -35,6 +35,22 @@ func (d *decider) canary() {
 	if d.canaryReady(next, d.settings.replicas, "full scale before the switch") {
 		d.switchTo(next)
 	}
+}
+
+// preDeployJobWithinDeadline aborts a canary whose pre-deploy Job has not
+// let it start within the progress deadline, counted from the rollout's
+// start (the first step's start), as blue-green counts it.
+func (d *decider) preDeployJobWithinDeadline(next v1alpha1.Color) bool {
+	if d.observed.Spec.PreDeployJob == nil || d.observed.Colors[next].Revision == d.observed.Revision || d.observed.PreDeployJob == JobSucceeded {
+		return true
+	}
+	deadline := d.status.Canary.StepStartedAt.Add(d.settings.progressDeadline)
+	if !d.now().Before(deadline) {
+		d.abort(v1alpha1.ReasonProgressDeadline, fmt.Sprintf("the pre-deploy Job did not succeed within %v", d.settings.progressDeadline))
+		return false
+	}
+	d.wake(deadline)
+	return true
 }
 
 // weighed records the weight the canary has: its share of the active

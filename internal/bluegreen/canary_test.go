@@ -213,6 +213,24 @@ func TestCanaryProgressDeadline(t *testing.T) {
 	}
 }
 
+// A pre-deploy Job that runs past the progress deadline aborts the canary
+// before any canary pod starts.
+func TestCanaryPreDeployJobDeadline(t *testing.T) {
+	w, _ := canaryWorld(v1alpha1.CanaryStep{SetWeight: new(int32(50))})
+	w.o.Spec.ProgressDeadlineSeconds = new(int32(60))
+	w.o.Spec.PreDeployJob = &v1alpha1.PreDeployJob{}
+	w.image("api:v2")
+	if p := w.decide(); !p.StartPreDeployJob || p.RequeueAfter != time.Minute {
+		t.Fatalf("start job %t requeue %v; want the Job started and a look at the deadline", p.StartPreDeployJob, p.RequeueAfter)
+	}
+	w.o.PreDeployJob = JobRunning
+	w.o.Now = w.o.Now.Add(time.Minute)
+	p := w.decide()
+	if p.Status.AbortReason != v1alpha1.ReasonProgressDeadline || p.Colors[green].Replicas != 0 || p.ActiveColor != blue {
+		t.Fatalf("abort %q canary %+v active %q; want the deadline, no canary pod, blue active", p.Status.AbortReason, p.Colors[green], p.ActiveColor)
+	}
+}
+
 // `rollout promote --full` (promoteRevision) skips the remaining steps.
 func TestCanaryFullPromotion(t *testing.T) {
 	w, _ := canaryWorld(v1alpha1.CanaryStep{SetWeight: new(int32(25))}, v1alpha1.CanaryStep{Pause: &v1alpha1.CanaryPause{}}, v1alpha1.CanaryStep{SetWeight: new(int32(50))})
