@@ -88,7 +88,7 @@ generate: $(CONTROLLER_GEN) ## regenerate deepcopy code and the CRD from api/
 check-generated: generate ## fail when generated files differ from what is committed
 	@git diff --exit-code -- 'api/*/zz_generated.*.go' charts/ragdeploy/crds || { echo "generated files are stale: run make generate and commit"; exit 1; }
 
-demo: build cluster-bin deps ## local cluster (a real node where it can run), a blue-green rollout, a broken release rolled back
+demo: build cluster-bin deps ## local cluster (a real node where it can run), a blue-green rollout, a broken release rolled back, a canary
 	@bin/ragdeploy local up --real-nodes 1 || { echo "make demo: no real node (see above); falling back to kwok nodes only"; bin/ragdeploy local up; }
 	$(GO) run ./hack/demo --kubeconfig .ragdeploy/local/kubeconfig
 	@echo

@@ -4,8 +4,9 @@
 // environment with SOPS-encrypted secrets, rolls out version 1.1.0
 // blue-green (preview, pre-promotion check, switch, old color kept warm,
 // then scaled down), rolls out 1.2.0-regress, which passes its preview
-// check but fails after the switch and is rolled back automatically, checks
-// for drift, and prints a timeline with the measured switch and rollback
+// check but fails after the switch and is rolled back automatically, rolls
+// out 1.3.0 as a canary (that release alone), step by step, checks for
+// drift, and prints a timeline with the measured switch and rollback
 // times. With a real node (make demo starts one where it can) the api runs
 // there as real containers, the controller as the chart's pods, and traffic
 // flows through the active Service throughout; on kwok nodes only, the
@@ -170,6 +171,11 @@ func run(ctx context.Context, kubeconfig, state string) error {
 	fmt.Println("\n== Version 1.2.0-regress: passes its preview check, fails after the switch")
 	v3, err := d.rollout(ctx, "1.2.0-regress", true)
 	if err != nil {
+		return err
+	}
+
+	fmt.Println("\n== Version 1.3.0: canary (25%, held 5s, 50%, held 5s, then promoted), for this release only")
+	if err := d.canary(ctx, "1.3.0"); err != nil {
 		return err
 	}
 

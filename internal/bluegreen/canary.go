@@ -131,7 +131,7 @@ func (d *decider) stepDone(next v1alpha1.Color, i int, pods int32) bool {
 		d.progressing(v1alpha1.ReasonCanaryPaused, fmt.Sprintf("%s: paused until %s", where, at.UTC().Format(time.RFC3339)))
 		return false
 	case step.Pause != nil:
-		if cs.PromotedStep != nil && int(*cs.PromotedStep) == i {
+		if pauseReleased(cs, int32(i)) { //nolint:gosec // G115: at most 50 steps (CRD)
 			return true
 		}
 		d.phase = v1alpha1.PhasePaused
@@ -140,6 +140,11 @@ func (d *decider) stepDone(next v1alpha1.Color, i int, pods int32) bool {
 	default:
 		return d.analysisPassed(v1alpha1.StepStage(i), step.Analysis.Checks, v1alpha1.ReasonStepAnalysisFailed, v1alpha1.ReasonAnalysisRunning, where+": analysis running")
 	}
+}
+
+// pauseReleased reports whether `promote` released the pause at step i.
+func pauseReleased(cs *v1alpha1.CanaryStatus, i int32) bool {
+	return cs.PromotedStep != nil && *cs.PromotedStep == i
 }
 
 // canaryReady reports whether next has want ready pods of the current

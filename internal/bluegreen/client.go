@@ -62,32 +62,41 @@ func inFlight(b *v1alpha1.Rollout, verb string) (string, error) {
 	return rev, nil
 }
 
-// Promote asks the controller to promote the revision in flight and
-// returns it: a blue-green one once it is ready and its checks pass; a
-// canary past the pause it waits at (PromoteFull skips every step left).
-func (r Rollouts) Promote(ctx context.Context, b *v1alpha1.Rollout) (string, error) {
+// Promotion is what a promote released: the revision in flight, and for
+// a canary's pause the step.
+type Promotion struct {
+	Revision string
+	// Step is the index of the canary pause released; nil when the whole
+	// rollout was promoted (blue-green, or a canary's steps skipped).
+	Step *int32
+}
+
+// Promote asks the controller to promote the revision in flight: a
+// blue-green one once it is ready and its checks pass; a canary past the
+// pause it waits at (PromoteFull skips every step left).
+func (r Rollouts) Promote(ctx context.Context, b *v1alpha1.Rollout) (Promotion, error) {
 	if b.Spec.Strategy.Canary == nil {
 		return r.PromoteFull(ctx, b)
 	}
 	rev, err := promotable(b)
 	if err != nil {
-		return "", err
+		return Promotion{}, err
 	}
 	step, ok := PausedStep(b)
 	if !ok {
-		return "", nothingTo("promote", "canary %s is not paused at a step (%s); `ragdeploy rollout promote --full` skips the steps left", b.Name, b.Status.Message)
+		return Promotion{}, nothingTo("promote", "canary %s is not paused at a step (%s); `ragdeploy rollout promote --full` skips the steps left", b.Name, b.Status.Message)
 	}
-	return rev, r.patchStatus(ctx, b, PromoteStepPatch(step))
+	return Promotion{Revision: rev, Step: &step}, r.patchStatus(ctx, b, PromoteStepPatch(step))
 }
 
 // PromoteFull promotes the revision in flight without the steps or
-// pauses left (for blue-green, the same as Promote) and returns it.
-func (r Rollouts) PromoteFull(ctx context.Context, b *v1alpha1.Rollout) (string, error) {
+// pauses left (for blue-green, the same as Promote).
+func (r Rollouts) PromoteFull(ctx context.Context, b *v1alpha1.Rollout) (Promotion, error) {
 	rev, err := promotable(b)
 	if err != nil {
-		return "", err
+		return Promotion{}, err
 	}
-	return rev, r.patchStatus(ctx, b, PromotePatch(rev))
+	return Promotion{Revision: rev}, r.patchStatus(ctx, b, PromotePatch(rev))
 }
 
 // promotable returns the revision in flight, unless there is none or it
@@ -111,7 +120,7 @@ func PausedStep(b *v1alpha1.Rollout) (int32, bool) {
 		return 0, false
 	}
 	step := c.Steps[cs.Step]
-	if step.Pause == nil || step.Pause.DurationSeconds != nil || (cs.PromotedStep != nil && *cs.PromotedStep == cs.Step) {
+	if step.Pause == nil || step.Pause.DurationSeconds != nil || pauseReleased(cs, cs.Step) {
 		return 0, false
 	}
 	return cs.Step, true

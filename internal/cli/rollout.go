@@ -320,23 +320,25 @@ func newRolloutPromoteCommand(streams Streams, kube *kubeOptions) *cobra.Command
 }
 
 func promote(ctx context.Context, o *rolloutOptions, b *v1alpha1.Rollout) (string, error) {
-	if b.Spec.Strategy.Canary == nil {
-		return promoteFull(ctx, o, b)
-	}
-	step, _ := bluegreen.PausedStep(b)
-	rev, err := o.rollouts.Promote(ctx, b)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s: canary revision %s goes on past step %d/%d", b.Name, rev, step+1, len(b.Spec.Strategy.Canary.Steps)), nil
+	return promoted(b)(o.rollouts.Promote(ctx, b))
 }
 
 func promoteFull(ctx context.Context, o *rolloutOptions, b *v1alpha1.Rollout) (string, error) {
-	rev, err := o.rollouts.PromoteFull(ctx, b)
-	if err != nil {
-		return "", err
+	return promoted(b)(o.rollouts.PromoteFull(ctx, b))
+}
+
+// promoted says what a promotion of b released.
+func promoted(b *v1alpha1.Rollout) func(bluegreen.Promotion, error) (string, error) {
+	return func(p bluegreen.Promotion, err error) (string, error) {
+		switch {
+		case err != nil:
+			return "", err
+		case p.Step != nil:
+			return fmt.Sprintf("%s: canary revision %s goes on past step %d/%d", b.Name, p.Revision, *p.Step+1, len(b.Spec.Strategy.Canary.Steps)), nil
+		default:
+			return fmt.Sprintf("%s: revision %s will be promoted once it is ready and its checks pass", b.Name, p.Revision), nil
+		}
 	}
-	return fmt.Sprintf("%s: revision %s will be promoted once it is ready and its checks pass", b.Name, rev), nil
 }
 
 func abort(ctx context.Context, o *rolloutOptions, b *v1alpha1.Rollout) (string, error) {

@@ -49,6 +49,10 @@ func TestDemo(t *testing.T) {
 		"rolled back automatically: active Service back on green",
 		"none drifted",
 		"1.2.0-regress failed check -> active Service back on green",
+		"upgrade to 1.3.0 as a canary (old color green serves)",
+		"canary step 2/4 (pause 5s) at 33% (1 of 3 pods)",
+		"canary step 4/4 (pause 5s) at 50% (2 of 4 pods)",
+		"green kept warm for the scale-down delay, then scaled to 0; 1.3.0 stable on blue",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q", want)
@@ -109,9 +113,10 @@ func firstHour(t *testing.T, work string) {
 }
 
 // demoReport checks `ragdeploy report --env staging` after the demo: its
-// three deployments (1.0.0, 1.1.0 promoted; 1.2.0-regress rolled back by
-// its failed post-promotion check), the automatic rollback and the time
-// users were served the regression until the stable version served again.
+// four deployments (1.0.0, 1.1.0 promoted; 1.2.0-regress rolled back by
+// its failed post-promotion check; 1.3.0 promoted as a canary), the
+// automatic rollback and the time users were served the regression until
+// the stable version served again.
 func demoReport(t *testing.T, work string) {
 	t.Helper()
 	res := ragdeploy(t, work, nil, "report", "--env", "staging", "--kubeconfig", filepath.Join(work, ".ragdeploy", "local", "kubeconfig"), "-o", "json")
@@ -126,11 +131,12 @@ func demoReport(t *testing.T, work string) {
 		t.Fatalf("report of %d apps; want the api rollout", len(r.Apps))
 	}
 	a := r.Apps[0]
-	if a.Environment != "staging" || a.Deployments != 3 || a.Promoted != 2 || a.RolledBack != 1 || a.ChangeFailures != 1 ||
+	if a.Environment != "staging" || a.Deployments != 4 || a.Promoted != 3 || a.RolledBack != 1 || a.ChangeFailures != 1 ||
 		a.Rollbacks.Automatic != 1 || a.Rollbacks.Manual != 0 || a.RecoveryTime.Count != 1 || a.RecoveryTime.MeanSeconds <= 0 {
-		t.Fatalf("report %+v; want environment staging, 3 deployments (2 promoted, 1 rolled back), 1 change failure, 1 automatic rollback and its recovery time", a)
+		t.Fatalf("report %+v; want environment staging, 4 deployments (3 promoted, 1 rolled back), 1 change failure, 1 automatic rollback and its recovery time", a)
 	}
-	if h := a.History; len(h) != 3 || !strings.HasSuffix(h[0].Images[0], ":1.2.0-regress") || h[0].Reason != "PostPromotionAnalysisFailed" {
-		t.Fatalf("report history %+v; want the regression, rolled back by its post-promotion check, newest", h)
+	if h := a.History; len(h) != 4 || !strings.HasSuffix(h[0].Images[0], ":1.3.0") || h[0].Outcome != "Promoted" ||
+		!strings.HasSuffix(h[1].Images[0], ":1.2.0-regress") || h[1].Reason != "PostPromotionAnalysisFailed" {
+		t.Fatalf("report history %+v; want the canary 1.3.0 promoted, newest, after the regression rolled back by its post-promotion check", h)
 	}
 }

@@ -56,6 +56,12 @@ type worldOptions struct {
 	readinessPath string
 	// env of the api container.
 	env []corev1.EnvVar
+	// canary, when set, is the rollout's strategy instead of blue-green
+	// (scaleDownDelay is then its scaleDownDelaySeconds).
+	canary *v1alpha1.CanaryStrategy
+	// preStopSeconds, when set, gives the api container a preStop sleep,
+	// as the chart does (api.drain.preStopSeconds).
+	preStopSeconds int64
 }
 
 func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
@@ -94,6 +100,19 @@ func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
 	if readiness == "" {
 		readiness = "/health"
 	}
+	strategy := v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{
+		ScaleDownDelaySeconds: new(o.scaleDownDelay),
+		AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: o.autoPromotion},
+		PostPromotionAnalysis: o.postPromotion,
+	}}
+	if o.canary != nil {
+		o.canary.ScaleDownDelaySeconds = new(o.scaleDownDelay)
+		strategy = v1alpha1.Strategy{Canary: o.canary}
+	}
+	var lifecycle *corev1.Lifecycle
+	if o.preStopSeconds > 0 {
+		lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: o.preStopSeconds}}}
+	}
 	b := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
 		Spec: v1alpha1.RolloutSpec{
@@ -101,18 +120,14 @@ func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
 			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
 			ActiveService:  "api",
 			PreviewService: "api-preview",
-			Strategy: v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{
-				ScaleDownDelaySeconds: new(o.scaleDownDelay),
-				AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: o.autoPromotion},
-				PostPromotionAnalysis: o.postPromotion,
-			}},
+			Strategy:       strategy,
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
 				Spec: corev1.PodSpec{
 					NodeSelector: map[string]string{localcluster.RealNodeLabel: "real"},
 					Tolerations:  []corev1.Toleration{{Key: localcluster.RealNodeTaintKey, Operator: corev1.TolerationOpExists}},
 					Containers: []corev1.Container{{
-						Name: "api", Image: apiImage("1.0.0"), Env: o.env,
+						Name: "api", Image: apiImage("1.0.0"), Env: o.env, Lifecycle: lifecycle,
 						ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: readiness, Port: intstr.FromInt32(8000)}}, PeriodSeconds: 1},
 					}},
 				},
