@@ -7,6 +7,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // Labels the controller puts on the objects it manages.
@@ -106,6 +107,56 @@ type Strategy struct {
 	// share of production traffic to it step by step, checking as it goes.
 	// +optional
 	Canary *CanaryStrategy `json:"canary,omitempty"`
+	// Rolling replaces the stable pods with new ones a batch at a time,
+	// checking each batch before the next.
+	// +optional
+	Rolling *RollingStrategy `json:"rolling,omitempty"`
+}
+
+// RollingStrategy: update the pods a batch at a time, validate each batch
+// before the next, monitor, roll back if a check fails. It runs on the
+// same two Deployments: the new template's pods come up on the idle color
+// beside the stable ones (at most maxSurge above the desired replicas), a
+// stable pod goes for each new one ready (at most maxUnavailable fewer
+// ready than desired), and the active Service selects both colors while
+// the batches run. After each batch its checks run and, between batches,
+// an optional pause waits. A failed check, the progress deadline or an
+// abort rolls back to the stable template: the stable color comes back to
+// the desired replicas and takes the traffic alone once they are ready,
+// then the new pods go. After the last batch the active Service selects
+// the new color alone and it becomes stable. Pods leave while Services
+// still list them, as in a Deployment's rolling update: give the
+// template a preStop sleep (the chart does).
+type RollingStrategy struct {
+	// MaxSurge is how many pods of the new template may run above the
+	// desired replicas: a count or a percentage of the replicas, rounded
+	// up. Default 25%.
+	// +kubebuilder:validation:XIntOrString
+	// +optional
+	MaxSurge *intstr.IntOrString `json:"maxSurge,omitempty"`
+	// MaxUnavailable is how many fewer ready pods than desired the update
+	// may leave: a count or a percentage of the replicas, rounded down.
+	// Default 0. A batch is maxSurge + maxUnavailable pods; both 0 is
+	// refused.
+	// +kubebuilder:validation:XIntOrString
+	// +optional
+	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
+	// BatchAnalysis runs after each batch (at stage Batch<n>) before the
+	// next starts; a failure rolls back.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	BatchAnalysis []AnalysisCheck `json:"batchAnalysis,omitempty"`
+	// Analysis runs in the background from the first new pod serving until
+	// the last batch is done; a failure rolls back.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Analysis []AnalysisCheck `json:"analysis,omitempty"`
+	// Pause waits between batches: for a duration, or without one until
+	// `ragdeploy rollout promote`.
+	// +optional
+	Pause *CanaryPause `json:"pause,omitempty"`
 }
 
 // CanaryStrategy: deploy to a small share of users, monitor, raise the
@@ -429,6 +480,8 @@ const (
 	ReasonStepAnalysisFailed = "StepAnalysisFailed"
 	ReasonBackgroundFailed   = "BackgroundAnalysisFailed"
 	ReasonCanaryStepComplete = "CanaryStepComplete"
+	// Rolling batches.
+	ReasonBatchAnalysisFailed = "BatchAnalysisFailed"
 )
 
 // ColorStatus is what one color's Deployment runs.
@@ -443,25 +496,31 @@ type ColorStatus struct {
 }
 
 // AnalysisStage says when a check runs: PrePromotion, PostPromotion
-// (blue-green), Background or Step<n> (canary, n counted from 1).
-// +kubebuilder:validation:Pattern=`^(PrePromotion|PostPromotion|Background|Step[1-9][0-9]*)$`
+// (blue-green), Background (canary, rolling), Step<n> (canary) or Batch<n>
+// (rolling), n counted from 1.
+// +kubebuilder:validation:Pattern=`^(PrePromotion|PostPromotion|Background|Step[1-9][0-9]*|Batch[1-9][0-9]*)$`
 type AnalysisStage string
 
 // Stages.
 const (
 	PrePromotion  AnalysisStage = "PrePromotion"
 	PostPromotion AnalysisStage = "PostPromotion"
-	// Background: a canary's analysis, across its steps.
+	// Background: a canary's analysis across its steps, a rolling
+	// update's across its batches.
 	Background AnalysisStage = "Background"
 )
 
 // StepStage is the stage of the analysis of canary step i (0-based).
 func StepStage(i int) AnalysisStage { return AnalysisStage(fmt.Sprintf("Step%d", i+1)) }
 
+// BatchStage is the stage of the analysis after rolling batch i (0-based).
+func BatchStage(i int) AnalysisStage { return AnalysisStage(fmt.Sprintf("Batch%d", i+1)) }
+
 // TakesTraffic reports whether checks of the stage measure a revision that
-// carries production traffic (after a switch, or as a canary).
+// carries production traffic (after a switch, as a canary, or in a
+// rolling update's batches).
 func (s AnalysisStage) TakesTraffic() bool {
-	return s == PostPromotion || s == Background || strings.HasPrefix(string(s), "Step")
+	return s == PostPromotion || s == Background || strings.HasPrefix(string(s), "Step") || strings.HasPrefix(string(s), "Batch")
 }
 
 // AnalysisResult of a check.
@@ -502,8 +561,11 @@ type AnalysisStatus struct {
 	LastMeasuredAt *metav1.Time `json:"lastMeasuredAt,omitempty"`
 }
 
-// CanaryStatus is where a canary rollout of CurrentRevision stands.
-type CanaryStatus struct {
+// StepStatus is where a canary or rolling rollout of CurrentRevision
+// stands. For a rolling update the steps are its batches, each followed
+// by its analysis and pause when the strategy has them; the canary pods
+// are the new template's.
+type StepStatus struct {
 	// Step is the index of the step in progress (len(steps): all done).
 	Step int32 `json:"step"`
 	// StepStartedAt is when that step began.
@@ -519,10 +581,12 @@ type CanaryStatus struct {
 	// Weight is the share of the active Service's ready endpoints that are
 	// canary pods, in percent, as achieved; CanaryPods of TotalPods.
 	// +optional
-	// +optional
 	Weight int32 `json:"weight,omitempty"`
+	// CanaryPods counts the new revision's ready endpoints of the active
+	// Service.
 	// +optional
 	CanaryPods int32 `json:"canaryPods,omitempty"`
+	// TotalPods counts all its ready endpoints.
 	// +optional
 	TotalPods int32 `json:"totalPods,omitempty"`
 	// TrafficAt is when the canary first took production traffic.
@@ -683,7 +747,10 @@ type RolloutStatus struct {
 	AbortMessage string `json:"abortMessage,omitempty"`
 	// Canary is the progress of a canary rollout.
 	// +optional
-	Canary *CanaryStatus `json:"canary,omitempty"`
+	Canary *StepStatus `json:"canary,omitempty"`
+	// Rolling is the progress of a rolling update.
+	// +optional
+	Rolling *StepStatus `json:"rolling,omitempty"`
 	// Analysis holds the checks of CurrentRevision.
 	// +optional
 	// +listType=atomic

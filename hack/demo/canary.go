@@ -100,7 +100,7 @@ func (d *demo) canary(ctx context.Context, version string) error {
 
 // canaryLine says where a canary stands: its step and the weight achieved.
 func canaryLine(b *v1alpha1.Rollout) string {
-	steps, cs := b.Spec.Strategy.Canary.Steps, b.Status.Canary
+	steps, cs := bluegreen.StepsOf(&b.Spec), b.Status.Canary
 	if int(cs.Step) >= len(steps) {
 		return fmt.Sprintf("canary steps done at %s: full scale, then the switch", bluegreen.WeightOf(cs.CanaryPods, cs.TotalPods))
 	}

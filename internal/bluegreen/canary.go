@@ -7,34 +7,73 @@ import (
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 )
 
-// canary takes the current revision through the canary strategy on the
-// idle color, beside the stable color at its full size, in order: an
-// instant switch to a warm known-good color, the pre-deploy Job, the
-// background analysis (from the first weight on), the steps (a setWeight
-// scales the canary and waits for its pods behind the active Service, a
-// pause waits, an analysis checks), then full scale and the switch to the
-// canary alone. After the switch, postPromotion makes it stable.
-func (d *decider) canary() {
-	stable, next, switched := d.holdStable()
-	if switched {
+// stepped takes the current revision through a canary or a rolling
+// update on the idle color, in order: an instant switch to a warm
+// known-good color, the pre-deploy Job, the background analysis (from the
+// first new pod serving on), the steps (a setWeight or a batch scales the
+// new color, and for a batch the stable one down, and waits for the new
+// pods behind the active Service; a pause waits; an analysis checks), then
+// full scale and the switch to the new color alone. A canary's stable
+// color keeps every desired replica throughout; a rolling update's gives
+// up a pod for each new one. After the switch, postPromotion makes the new
+// color stable.
+func (d *decider) stepped() {
+	stable, next := d.status.StableColor, d.status.StableColor.Other()
+	if d.settings.rolling == nil {
+		if _, _, switched := d.holdStable(); switched {
+			return
+		}
+	} else if d.observed.Active.Color == next {
+		if d.observed.Colors[next].Revision != d.observed.Revision || d.status.PromotedAt == nil {
+			// Replaced right after the switch: the stable color, given up
+			// batch by batch, comes back so that traffic can return to it.
+			d.plan.Colors[stable] = ColorPlan{Revision: d.status.StableRevision, Replicas: d.settings.replicas}
+		}
+		d.switched(stable, next)
 		return
 	}
-	if d.status.Canary == nil {
-		d.status.Canary = &v1alpha1.CanaryStatus{StepStartedAt: d.microtime()}
+	if *d.progress() == nil {
+		*d.progress() = &v1alpha1.StepStatus{StepStartedAt: d.microtime(), Step: d.firstStep()}
 	}
 	d.weighed(next)
-	for _, stage := range []func(v1alpha1.Color) bool{d.notWarm, d.preDeployJobWithinDeadline, d.preDeployJobDone, d.backgroundPassed, d.canarySteps} {
+	for _, stage := range []func(v1alpha1.Color) bool{d.notWarm, d.preDeployJobWithinDeadline, d.preDeployJobDone, d.backgroundPassed, d.runSteps} {
 		if !stage(next) {
-			if d.plan.ActiveColor == "" {
+			if d.plan.ActiveColor == "" && d.status.AbortedRevision != d.observed.Revision {
 				d.keepStableActive(stable)
 			}
 			return
 		}
 	}
-	d.serveCanary(next, d.settings.replicas)
-	if d.canaryReady(next, d.settings.replicas, "full scale before the switch") {
+	d.serveNew(next, d.settings.replicas)
+	if d.newPodsServe(next, d.settings.replicas, "full scale before the switch") {
 		d.switchTo(next)
 	}
+}
+
+// progress is where the steps' progress is kept: status.canary or
+// status.rolling.
+func (d *decider) progress() **v1alpha1.StepStatus {
+	if d.settings.rolling != nil {
+		return &d.status.Rolling
+	}
+	return &d.status.Canary
+}
+
+// firstStep is where a rolling update starts: past the batches whose new
+// pods the stable color has already given up (a revision replaced in the
+// middle of an update goes on from there instead of shrinking the new
+// color); a canary starts at its first step.
+func (d *decider) firstStep() int32 {
+	if d.settings.rolling == nil {
+		return 0
+	}
+	gone := d.settings.replicas - d.observed.Colors[d.status.StableColor].Replicas
+	for i, s := range d.settings.steps {
+		if s.Pods > 0 && s.Pods >= gone {
+			return int32(i)
+		}
+	}
+	return 0
 }
 
 // preDeployJobWithinDeadline aborts a canary whose pre-deploy Job has not
@@ -44,7 +83,7 @@ func (d *decider) preDeployJobWithinDeadline(next v1alpha1.Color) bool {
 	if d.observed.Spec.PreDeployJob == nil || d.observed.Colors[next].Revision == d.observed.Revision || d.observed.PreDeployJob == JobSucceeded {
 		return true
 	}
-	deadline := d.status.Canary.StepStartedAt.Add(d.settings.progressDeadline)
+	deadline := (*d.progress()).StepStartedAt.Add(d.settings.progressDeadline)
 	if !d.now().Before(deadline) {
 		d.abort(v1alpha1.ReasonProgressDeadline, fmt.Sprintf("the pre-deploy Job did not succeed within %v", d.settings.progressDeadline))
 		return false
@@ -53,10 +92,10 @@ func (d *decider) preDeployJobWithinDeadline(next v1alpha1.Color) bool {
 	return true
 }
 
-// weighed records the weight the canary has: its share of the active
+// weighed records the weight the new color has: its share of the active
 // Service's ready endpoints, and when it first took traffic.
 func (d *decider) weighed(next v1alpha1.Color) {
-	cs, active := d.status.Canary, d.observed.Active
+	cs, active := *d.progress(), d.observed.Active
 	cs.CanaryPods, cs.TotalPods = 0, active.ReadyEndpoints
 	if active.Both {
 		cs.CanaryPods = active.ReadyByColor[next]
@@ -67,19 +106,22 @@ func (d *decider) weighed(next v1alpha1.Color) {
 	}
 }
 
-// canarySteps runs the steps from the current one on, as far as this
+// runSteps runs the steps from the current one on, as far as this
 // observation lets them go; it passes once every step is done (or
 // `rollout promote --full` skipped them).
-func (d *decider) canarySteps(next v1alpha1.Color) bool {
-	steps, cs := d.settings.canary.Steps, d.status.Canary
+func (d *decider) runSteps(next v1alpha1.Color) bool {
+	steps, cs := d.settings.steps, *d.progress()
 	if d.status.PromoteRevision == d.observed.Revision {
-		cs.Step = int32(len(steps)) //nolint:gosec // G115: at most 50 steps (CRD)
+		cs.Step = int32(len(steps)) //nolint:gosec // G115: at most 50 canary steps (CRD), a few per replica for rolling
 	}
 	for int(cs.Step) < len(steps) {
 		i := int(cs.Step)
-		cs.SetWeight = setWeightAt(steps, i)
-		pods := CanaryPods(cs.SetWeight, d.settings.replicas)
-		d.serveCanary(next, pods)
+		pods := d.newPodsAt(i)
+		cs.SetWeight = percent(pods, d.settings.replicas)
+		if d.settings.canary != nil {
+			cs.SetWeight = setWeightAt(steps, i)
+		}
+		d.serveNew(next, pods)
 		if !d.stepDone(next, i, pods) {
 			return false
 		}
@@ -90,21 +132,40 @@ func (d *decider) canarySteps(next v1alpha1.Color) bool {
 	return true
 }
 
-// setWeightAt is the weight steps[:i+1] ask for: the last setWeight.
-func setWeightAt(steps []v1alpha1.CanaryStep, i int) int32 {
+// newPodsAt is how many new pods steps[:i+1] ask for: a canary's for its
+// last setWeight beside the stable ones, a rolling update's last batch.
+func (d *decider) newPodsAt(i int) int32 {
+	if d.settings.canary != nil {
+		return CanaryPods(setWeightAt(d.settings.steps, i), d.settings.replicas)
+	}
 	for ; i >= 0; i-- {
-		if i < len(steps) && steps[i].SetWeight != nil {
-			return *steps[i].SetWeight
+		if d.settings.steps[i].Pods > 0 {
+			return d.settings.steps[i].Pods
 		}
 	}
 	return 0
 }
 
-// serveCanary runs pods canary pods of the current revision on next and,
-// when there are any and next runs no pod of an older revision, has the
-// active Service select both colors.
-func (d *decider) serveCanary(next v1alpha1.Color, pods int32) {
+// setWeightAt is the weight steps[:i+1] ask for: the last setWeight.
+func setWeightAt(steps []Step, i int) int32 {
+	for ; i >= 0; i-- {
+		if i < len(steps) && steps[i].Weight != nil {
+			return *steps[i].Weight
+		}
+	}
+	return 0
+}
+
+// serveNew runs pods pods of the current revision on next (a rolling
+// update within its surge, the stable color giving up one pod for each
+// new one ready, within its unavailability) and, when there are any and
+// next runs no pod of an older revision, has the active Service select
+// both colors.
+func (d *decider) serveNew(next v1alpha1.Color, pods int32) {
 	rev := d.observed.Revision
+	if d.settings.rolling != nil {
+		pods = d.rollingStep(next, pods)
+	}
 	d.plan.Colors[next] = ColorPlan{Revision: rev, Replicas: pods}
 	if d.observed.Spec.PreviewService != "" {
 		d.plan.PreviewColor = next
@@ -116,12 +177,12 @@ func (d *decider) serveCanary(next v1alpha1.Color, pods int32) {
 
 // stepDone runs step i and reports whether it is done.
 func (d *decider) stepDone(next v1alpha1.Color, i int, pods int32) bool {
-	steps, cs := d.settings.canary.Steps, d.status.Canary
+	steps, cs := d.settings.steps, *d.progress()
 	step := &steps[i]
 	where := fmt.Sprintf("step %d/%d at %s", i+1, len(steps), WeightOf(cs.CanaryPods, cs.TotalPods))
 	switch {
-	case step.SetWeight != nil:
-		return d.canaryReady(next, pods, fmt.Sprintf("step %d/%d: setWeight %d", i+1, len(steps), *step.SetWeight))
+	case step.Weight != nil || step.Pods > 0:
+		return d.newPodsServe(next, pods, fmt.Sprintf("step %d/%d: %s", i+1, len(steps), DescribeStep(step))) && d.stableGaveWay(pods)
 	case step.Pause != nil && step.Pause.DurationSeconds != nil:
 		at := cs.StepStartedAt.Add(time.Duration(*step.Pause.DurationSeconds) * time.Second)
 		if !d.now().Before(at) {
@@ -138,20 +199,24 @@ func (d *decider) stepDone(next v1alpha1.Color, i int, pods int32) bool {
 		d.reason, d.message = v1alpha1.ReasonAwaitingPromotion, where+": paused; run `ragdeploy rollout promote`"
 		return false
 	default:
-		return d.analysisPassed(v1alpha1.StepStage(i), step.Analysis.Checks, v1alpha1.ReasonStepAnalysisFailed, v1alpha1.ReasonAnalysisRunning, where+": analysis running")
+		failed := v1alpha1.ReasonStepAnalysisFailed
+		if step.Batch > 0 {
+			failed = v1alpha1.ReasonBatchAnalysisFailed
+		}
+		return d.analysisPassed(step.Stage, step.Checks, failed, v1alpha1.ReasonAnalysisRunning, where+": analysis running")
 	}
 }
 
 // pauseReleased reports whether `promote` released the pause at step i.
-func pauseReleased(cs *v1alpha1.CanaryStatus, i int32) bool {
+func pauseReleased(cs *v1alpha1.StepStatus, i int32) bool {
 	return cs.PromotedStep != nil && *cs.PromotedStep == i
 }
 
-// canaryReady reports whether next has want ready pods of the current
+// newPodsServe reports whether next has want ready pods of the current
 // revision, behind the preview Service when there is one and behind the
 // active Service (the weight is reached); past the progress deadline,
 // counted from the step's start, it aborts the revision.
-func (d *decider) canaryReady(next v1alpha1.Color, want int32, what string) bool {
+func (d *decider) newPodsServe(next v1alpha1.Color, want int32, what string) bool {
 	if d.newColorReady(next, want) {
 		if got := d.observed.Active.ReadyByColor[next]; !d.observed.Active.Both || got < want {
 			d.progressing(v1alpha1.ReasonWaitingForEndpoints, fmt.Sprintf("%s: active Service %s lists %d/%d canary endpoints", what, d.observed.Spec.ActiveService, got, want))
@@ -159,7 +224,7 @@ func (d *decider) canaryReady(next v1alpha1.Color, want int32, what string) bool
 			return true
 		}
 	}
-	deadline := d.status.Canary.StepStartedAt.Add(d.settings.progressDeadline)
+	deadline := (*d.progress()).StepStartedAt.Add(d.settings.progressDeadline)
 	if !d.now().Before(deadline) {
 		d.abort(v1alpha1.ReasonProgressDeadline, fmt.Sprintf("%s: not ready within %v (%d/%d ready)", what, d.settings.progressDeadline, d.readyAt(next, d.observed.Revision), want))
 		return false
@@ -168,12 +233,12 @@ func (d *decider) canaryReady(next v1alpha1.Color, want int32, what string) bool
 	return false
 }
 
-// backgroundPassed runs the background analysis once the canary has taken
-// traffic; a failure aborts the revision. A check still running does not
-// hold the steps.
+// backgroundPassed runs the background analysis once the new color has
+// taken traffic; a failure aborts the revision. A check still running does
+// not hold the steps.
 func (d *decider) backgroundPassed(v1alpha1.Color) bool {
-	checks := d.settings.canary.Analysis
-	if len(checks) == 0 || d.status.Canary.TrafficAt == nil {
+	checks := d.settings.background
+	if len(checks) == 0 || (*d.progress()).TrafficAt == nil {
 		return true
 	}
 	if d.analysis(v1alpha1.Background, checks) == v1alpha1.AnalysisFailed {
@@ -181,18 +246,4 @@ func (d *decider) backgroundPassed(v1alpha1.Color) bool {
 		return false
 	}
 	return true
-}
-
-// DescribeStep names a step as the spec gives it.
-func DescribeStep(s *v1alpha1.CanaryStep) string {
-	switch {
-	case s.SetWeight != nil:
-		return fmt.Sprintf("setWeight %d", *s.SetWeight)
-	case s.Pause != nil && s.Pause.DurationSeconds != nil:
-		return fmt.Sprintf("pause %ds", *s.Pause.DurationSeconds)
-	case s.Pause != nil:
-		return "pause"
-	default:
-		return "analysis"
-	}
 }

@@ -284,7 +284,7 @@ func TestCanaryNeverServesFewerThanDesired(t *testing.T) {
 			{SetWeight: new(int32(25))}, {Pause: &v1alpha1.CanaryPause{}}, {SetWeight: new(int32(50))},
 		}}}
 		if rng.IntN(2) == 0 {
-			w.o.Status.Canary = &v1alpha1.CanaryStatus{Step: int32(rng.IntN(4)), StepStartedAt: microtime(t0)} //nolint:gosec // G115: small test sizes
+			w.o.Status.Canary = &v1alpha1.StepStatus{Step: int32(rng.IntN(4)), StepStartedAt: microtime(t0)} //nolint:gosec // G115: small test sizes
 		}
 		for _, c := range []v1alpha1.Color{blue, green} {
 			cs := w.o.Colors[c]
@@ -327,5 +327,9 @@ func TestScopeNamesTheStrategy(t *testing.T) {
 	ro.Spec = newTestWorld().o.Spec
 	if got := ScopeOf(ro).Strategy; got != StrategyBlueGreen {
 		t.Errorf("blue-green strategy %q", got)
+	}
+	ro.Spec.Strategy = v1alpha1.Strategy{Rolling: &v1alpha1.RollingStrategy{}}
+	if got := ScopeOf(ro).Strategy; got != StrategyRolling {
+		t.Errorf("rolling strategy %q", got)
 	}
 }

@@ -72,10 +72,10 @@ type Promotion struct {
 }
 
 // Promote asks the controller to promote the revision in flight: a
-// blue-green one once it is ready and its checks pass; a canary past the
-// pause it waits at (PromoteFull skips every step left).
+// blue-green one once it is ready and its checks pass; a canary or rolling
+// update past the pause it waits at (PromoteFull skips every step left).
 func (r Rollouts) Promote(ctx context.Context, b *v1alpha1.Rollout) (Promotion, error) {
-	if b.Spec.Strategy.Canary == nil {
+	if b.Spec.Strategy.Canary == nil && b.Spec.Strategy.Rolling == nil {
 		return r.PromoteFull(ctx, b)
 	}
 	rev, err := promotable(b)
@@ -84,9 +84,9 @@ func (r Rollouts) Promote(ctx context.Context, b *v1alpha1.Rollout) (Promotion, 
 	}
 	step, ok := PausedStep(b)
 	if !ok {
-		return Promotion{}, nothingTo("promote", "canary %s is not paused at a step (%s); `ragdeploy rollout promote --full` skips the steps left", b.Name, b.Status.Message)
+		return Promotion{}, nothingTo("promote", "%s is not paused at a step (%s); `ragdeploy rollout promote --full` skips the steps left", b.Name, b.Status.Message)
 	}
-	return Promotion{Revision: rev, Step: &step}, r.patchStatus(ctx, b, PromoteStepPatch(step))
+	return Promotion{Revision: rev, Step: &step}, r.patchStatus(ctx, b, PromoteStepPatch(b, step))
 }
 
 // PromoteFull promotes the revision in flight without the steps or
@@ -113,17 +113,26 @@ func promotable(b *v1alpha1.Rollout) (string, error) {
 }
 
 // PausedStep is the index of the pause without a duration that a canary
-// of the current template waits at.
+// or rolling update of the current template waits at.
 func PausedStep(b *v1alpha1.Rollout) (int32, bool) {
-	c, cs := b.Spec.Strategy.Canary, b.Status.Canary
-	if c == nil || cs == nil || b.Status.CurrentRevision != TemplateRevision(&b.Spec.Template) || int(cs.Step) >= len(c.Steps) {
+	steps, cs := StepsOf(&b.Spec), StepsProgress(b)
+	if cs == nil || b.Status.CurrentRevision != TemplateRevision(&b.Spec.Template) || int(cs.Step) >= len(steps) {
 		return 0, false
 	}
-	step := c.Steps[cs.Step]
+	step := steps[cs.Step]
 	if step.Pause == nil || step.Pause.DurationSeconds != nil || pauseReleased(cs, cs.Step) {
 		return 0, false
 	}
 	return cs.Step, true
+}
+
+// StepsProgress is the progress of b's canary or rolling update (nil for
+// blue-green, or before the controller has seen it).
+func StepsProgress(b *v1alpha1.Rollout) *v1alpha1.StepStatus {
+	if b.Spec.Strategy.Rolling != nil {
+		return b.Status.Rolling
+	}
+	return b.Status.Canary
 }
 
 // Abort aborts the revision in flight with message (traffic stays on, or

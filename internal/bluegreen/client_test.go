@@ -72,9 +72,9 @@ func TestVerbsRefuseWhatThereIsNothingToDoFor(t *testing.T) {
 	canary := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "api"}, Spec: w.o.Spec}
 	canary.Spec.Template.Spec.Containers[0].Image = "api:v2"
 	rev2 := TemplateRevision(&canary.Spec.Template)
-	canary.Status = v1alpha1.RolloutStatus{StableRevision: rev, CurrentRevision: rev2, Canary: &v1alpha1.CanaryStatus{Step: 0}}
+	canary.Status = v1alpha1.RolloutStatus{StableRevision: rev, CurrentRevision: rev2, Canary: &v1alpha1.StepStatus{Step: 0}}
 	released := canary.DeepCopy()
-	released.Status.Canary = &v1alpha1.CanaryStatus{Step: 1, PromotedStep: new(int32(1))}
+	released.Status.Canary = &v1alpha1.StepStatus{Step: 1, PromotedStep: new(int32(1))}
 	for name, b := range map[string]*v1alpha1.Rollout{"promote a canary setting its weight": canary, "promote a pause already released": released} {
 		if _, err := r.Promote(t.Context(), b); !errors.Is(err, ErrNothingToDo) || !strings.Contains(err.Error(), "promote --full") {
 			t.Errorf("%s: %v; want ErrNothingToDo naming promote --full", name, err)

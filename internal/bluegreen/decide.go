@@ -25,8 +25,10 @@ import (
 //     scale-up, ready endpoints on the preview Service, pre-promotion
 //     analysis, promotion (automatic or manual), full scale, switch,
 //     post-promotion analysis, then it becomes stable.
-//   - canary: as rollout, but the idle color takes a share of the active
-//     Service's traffic beside the stable one, step by step (canary.go).
+//   - canary and rolling: as rollout, but the idle color takes a share of
+//     the active Service's traffic beside the stable one, step by step
+//     (canary.go); in a rolling update the stable color shrinks as the new
+//     one grows, a batch at a time (rolling.go).
 func Decide(o Observed) Plan {
 	d := &decider{observed: o, settings: settingsOf(&o.Spec)}
 	d.plan = Plan{Colors: map[v1alpha1.Color]ColorPlan{}, Status: *o.Status.DeepCopy()}
@@ -40,8 +42,8 @@ func Decide(o Observed) Plan {
 		d.steady()
 	case d.status.AbortedRevision == o.Revision:
 		d.aborted()
-	case d.settings.canary != nil:
-		d.canary()
+	case d.settings.canary != nil || d.settings.rolling != nil:
+		d.stepped()
 	default:
 		d.rollout()
 	}
@@ -73,7 +75,7 @@ func (d *decider) begin() {
 		st.PreviewReadyAt = nil
 		st.PromotedAt = nil
 		st.RolloutStartedAt = nil
-		st.Canary = nil
+		st.Canary, st.Rolling = nil, nil
 		if o.Revision != st.StableRevision {
 			st.RolloutStartedAt = d.microtime()
 			if st.StableColor != "" {
@@ -213,7 +215,7 @@ func (d *decider) promoteStable(c v1alpha1.Color, rev string) {
 	}
 	d.record(r)
 	st.StableColor, st.StableRevision = c, rev
-	st.RolloutStartedAt, st.PreviewReadyAt, st.Canary = nil, nil, nil
+	st.RolloutStartedAt, st.PreviewReadyAt, st.Canary, st.Rolling = nil, nil, nil, nil
 	d.emit(Event{Reason: v1alpha1.ReasonRolloutComplete, Message: fmt.Sprintf("revision %s is stable on %s (%s)", rev, c, images(&d.observed.Spec)), Notify: true})
 }
 
@@ -221,9 +223,9 @@ func (d *decider) promoteStable(c v1alpha1.Color, rev string) {
 // promote` named it before automatic promotion was due (or with none).
 func (d *decider) promotedBy() v1alpha1.Decider {
 	st := d.status
-	if d.settings.canary != nil {
+	if d.settings.canary != nil || d.settings.rolling != nil {
 		// A person promoted it who skipped the steps or released a pause.
-		if st.PromoteRevision == d.observed.Revision || (st.Canary != nil && st.Canary.PromotedStep != nil) {
+		if p := *d.progress(); st.PromoteRevision == d.observed.Revision || (p != nil && p.PromotedStep != nil) {
 			return v1alpha1.DecidedByUser
 		}
 		return v1alpha1.DecidedByController
@@ -264,7 +266,11 @@ func (d *decider) steady() {
 func (d *decider) switchActive(c v1alpha1.Color, rev, why string) bool {
 	ready := d.readyAt(c, rev)
 	if ready < d.settings.replicas {
-		d.progressing(v1alpha1.ReasonStableColorNotReady, fmt.Sprintf("active Service stays on %s: %s has %d/%d ready", d.observed.Active.Color, c, ready, d.settings.replicas))
+		on := string(d.observed.Active.Color)
+		if d.observed.Active.Both {
+			on = "both colors"
+		}
+		d.progressing(v1alpha1.ReasonStableColorNotReady, fmt.Sprintf("active Service stays on %s: %s has %d/%d ready", on, c, ready, d.settings.replicas))
 		return false
 	}
 	d.plan.ActiveColor = c
@@ -320,8 +326,10 @@ func (d *decider) aborted() {
 	}
 	d.phase = v1alpha1.PhaseAborted
 	d.reason, d.message = d.status.AbortReason, d.status.AbortMessage
-	if d.observed.Status.Phase != v1alpha1.PhaseAborted || d.observed.Status.AbortedRevision != d.observed.Revision {
-		// First pass after the abort (by a check, the deadline or a user).
+	if was := d.observed.Status.Phase; (was != v1alpha1.PhaseAborted && was != v1alpha1.PhaseDegraded) || d.observed.Status.AbortedRevision != d.observed.Revision {
+		// First pass after the abort (by a check, the deadline or a user);
+		// later ones are Aborted, or Degraded while the stable color is
+		// not ready to take the traffic back.
 		d.emit(Event{Warning: true, Reason: d.status.AbortReason, Message: fmt.Sprintf("revision %s aborted: %s", d.observed.Revision, d.status.AbortMessage), Notify: true})
 		// Every abort is recorded here, a user's (written by `rollout
 		// abort`) as the controller's: RolledBack once it had taken traffic.
@@ -334,11 +342,16 @@ func (d *decider) aborted() {
 		}
 		d.record(r)
 	}
-	d.plan.ActiveBoth = false
+	// Whatever this pass planned for the active Service before the abort
+	// (both colors, for a canary or rolling update) no longer holds.
+	d.plan.ActiveColor, d.plan.ActiveBoth = "", false
+	// A retry starts the steps over.
+	d.status.Canary, d.status.Rolling = nil, nil
 	canary := d.settings.canary != nil
 	if canary {
-		// The canary goes at once; a retry starts its steps over.
-		d.status.Canary = nil
+		// The canary goes at once, the stable color serving in full beside
+		// it. A rolling update's new pods serve until the stable color is
+		// back to full size and takes the traffic alone.
 		d.scaleDown(stable.Other())
 	}
 	if d.observed.Active.Color != stable && !d.switchActive(stable, d.status.StableRevision, "rollback after abort") {
@@ -354,7 +367,12 @@ func (d *decider) aborted() {
 // tookTraffic reports whether the current rollout had taken production
 // traffic: switched to, or as a canary.
 func (d *decider) tookTraffic() bool {
-	return d.status.PromotedAt != nil || (d.status.Canary != nil && d.status.Canary.TrafficAt != nil)
+	for _, p := range []*v1alpha1.StepStatus{d.status.Canary, d.status.Rolling} {
+		if p != nil && p.TrafficAt != nil {
+			return true
+		}
+	}
+	return d.status.PromotedAt != nil
 }
 
 // abort marks the current revision aborted and rolls back.

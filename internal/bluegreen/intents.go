@@ -18,9 +18,14 @@ func PromotePatch(rev string) []byte {
 	return statusPatch(map[string]any{"promoteRevision": rev})
 }
 
-// PromoteStepPatch releases the canary's pause at step.
-func PromoteStepPatch(step int32) []byte {
-	return statusPatch(map[string]any{"canary": map[string]any{"promotedStep": step}})
+// PromoteStepPatch releases the pause at step of b's canary or rolling
+// update.
+func PromoteStepPatch(b *v1alpha1.Rollout, step int32) []byte {
+	field := "canary"
+	if b.Spec.Strategy.Rolling != nil {
+		field = "rolling"
+	}
+	return statusPatch(map[string]any{field: map[string]any{"promotedStep": step}})
 }
 
 // AbortPatch aborts revision rev: traffic returns to the stable color.

@@ -25,12 +25,16 @@ type Scope struct {
 const (
 	StrategyBlueGreen = "blueGreen"
 	StrategyCanary    = "canary"
+	StrategyRolling   = "rolling"
 )
 
 // StrategyOf names a Rollout's strategy.
 func StrategyOf(b *v1alpha1.Rollout) string {
-	if b.Spec.Strategy.Canary != nil {
+	switch {
+	case b.Spec.Strategy.Canary != nil:
 		return StrategyCanary
+	case b.Spec.Strategy.Rolling != nil:
+		return StrategyRolling
 	}
 	return StrategyBlueGreen
 }

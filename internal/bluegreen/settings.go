@@ -1,5 +1,6 @@
-// Package bluegreen is the blue-green strategy as a pure decision function
-// (Decide: observed state -> plan), with what the reconciler in
+// Package bluegreen is the rollout strategies (blue-green, canary and
+// rolling on two colors) as a pure decision function (Decide: observed
+// state -> plan), with what the reconciler in
 // internal/controller and the rollout client (Rollouts) share: names,
 // labels, the status intents and the check evaluation. No progress is kept
 // in memory: everything the strategy needs is in the Rollout's
@@ -56,8 +57,14 @@ type settings struct {
 	historyLimit     int
 	prePromotion     []v1alpha1.AnalysisCheck
 	postPromotion    []v1alpha1.AnalysisCheck
-	// canary is the canary strategy (nil for blue-green).
-	canary *v1alpha1.CanaryStrategy
+	// canary and rolling are the strategy when it is one of them.
+	canary  *v1alpha1.CanaryStrategy
+	rolling *v1alpha1.RollingStrategy
+	// steps of a canary or rolling update, and their background checks.
+	steps      []Step
+	background []v1alpha1.AnalysisCheck
+	// surge and unavailable bound a rolling update (RollingBounds).
+	surge, unavailable int32
 }
 
 func settingsOf(spec *v1alpha1.RolloutSpec) settings {
@@ -85,11 +92,17 @@ func settingsOf(spec *v1alpha1.RolloutSpec) settings {
 		s.prePromotion, s.postPromotion = bg.PrePromotionAnalysis, bg.PostPromotionAnalysis
 	}
 	if c := spec.Strategy.Canary; c != nil {
-		s.canary = c
+		s.canary, s.background = c, c.Analysis
 		if c.ScaleDownDelaySeconds != nil {
 			s.scaleDownDelay = time.Duration(*c.ScaleDownDelaySeconds) * time.Second
 		}
 	}
+	if r := spec.Strategy.Rolling; r != nil {
+		// The stable color shrinks as the new one grows: nothing stays warm.
+		s.rolling, s.background, s.scaleDownDelay = r, r.Analysis, 0
+		s.surge, s.unavailable = RollingBounds(r, s.replicas)
+	}
+	s.steps = StepsOf(spec)
 	if spec.ProgressDeadlineSeconds != nil {
 		s.progressDeadline = time.Duration(*spec.ProgressDeadlineSeconds) * time.Second
 	}

@@ -2,9 +2,11 @@ package bluegreen
 
 import (
 	"fmt"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -57,14 +59,25 @@ func Validate(b *v1alpha1.Rollout) field.ErrorList {
 }
 
 func validateStrategy(path *field.Path, s *v1alpha1.RolloutSpec) field.ErrorList {
-	bg, canary := s.Strategy.BlueGreen, s.Strategy.Canary
+	bg, canary, rolling := s.Strategy.BlueGreen, s.Strategy.Canary, s.Strategy.Rolling
+	var named []string
+	for _, n := range []struct {
+		name string
+		set  bool
+	}{{"blueGreen", bg != nil}, {"canary", canary != nil}, {"rolling", rolling != nil}} {
+		if n.set {
+			named = append(named, n.name)
+		}
+	}
 	switch {
-	case bg == nil && canary == nil:
-		return field.ErrorList{field.Required(path, "exactly one of blueGreen, canary")}
-	case bg != nil && canary != nil:
-		return field.ErrorList{field.Invalid(path, "blueGreen, canary", "exactly one of blueGreen, canary")}
+	case len(named) == 0:
+		return field.ErrorList{field.Required(path, "exactly one of blueGreen, canary, rolling")}
+	case len(named) > 1:
+		return field.ErrorList{field.Invalid(path, strings.Join(named, ", "), "exactly one of blueGreen, canary, rolling")}
 	case canary != nil:
 		return validateCanary(path.Child("canary"), s)
+	case rolling != nil:
+		return validateRolling(path.Child("rolling"), rolling)
 	}
 	var errs field.ErrorList
 	path = path.Child("blueGreen")
@@ -73,6 +86,39 @@ func validateStrategy(path *field.Path, s *v1alpha1.RolloutSpec) field.ErrorList
 	}
 	errs = append(errs, validateChecks(path.Child("prePromotionAnalysis"), bg.PrePromotionAnalysis)...)
 	return append(errs, validateChecks(path.Child("postPromotionAnalysis"), bg.PostPromotionAnalysis)...)
+}
+
+// validateRolling checks a rolling update's bounds (a count or a
+// percentage, not both 0: a batch needs at least one pod) and checks.
+func validateRolling(path *field.Path, r *v1alpha1.RollingStrategy) field.ErrorList {
+	var errs field.ErrorList
+	zero := 0
+	for _, b := range []struct {
+		name string
+		v    *intstr.IntOrString
+	}{{"maxSurge", r.MaxSurge}, {"maxUnavailable", r.MaxUnavailable}} {
+		name, v := b.name, b.v
+		if v == nil {
+			continue
+		}
+		n, err := intstr.GetScaledValueFromIntOrPercent(v, 100, true)
+		switch {
+		case err != nil || (v.Type == intstr.String && !strings.HasSuffix(v.StrVal, "%")):
+			errs = append(errs, field.Invalid(path.Child(name), v.String(), "must be a count (e.g. 1) or a percentage of the replicas (e.g. 25%)"))
+		case n < 0:
+			errs = append(errs, field.Invalid(path.Child(name), v.String(), "must not be negative"))
+		case n == 0:
+			zero++
+		}
+	}
+	if zero == 2 {
+		errs = append(errs, field.Invalid(path.Child("maxSurge"), r.MaxSurge.String(), "maxSurge and maxUnavailable are both 0: a batch could replace no pod; raise one of them"))
+	}
+	if p := r.Pause; p != nil && p.DurationSeconds != nil && *p.DurationSeconds < 0 {
+		errs = append(errs, field.Invalid(path.Child("pause", "durationSeconds"), *p.DurationSeconds, "must not be negative"))
+	}
+	errs = append(errs, validateChecks(path.Child("batchAnalysis"), r.BatchAnalysis)...)
+	return append(errs, validateChecks(path.Child("analysis"), r.Analysis)...)
 }
 
 func validateChecks(path *field.Path, checks []v1alpha1.AnalysisCheck) field.ErrorList {

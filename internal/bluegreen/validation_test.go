@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 )
@@ -74,6 +75,19 @@ func TestValidate(t *testing.T) {
 			c.Analysis = []v1alpha1.AnalysisCheck{{Name: "x", Count: 1}}
 			b.Spec.Strategy = v1alpha1.Strategy{Canary: c}
 		}, "spec.strategy.canary.analysis[0]"},
+		{"rolling and blue-green", func(b *v1alpha1.Rollout) { b.Spec.Strategy.Rolling = &v1alpha1.RollingStrategy{} }, "spec.strategy"},
+		{"rolling surge and unavailable both 0", func(b *v1alpha1.Rollout) {
+			b.Spec.Strategy = v1alpha1.Strategy{Rolling: &v1alpha1.RollingStrategy{MaxSurge: new(intstr.FromInt32(0)), MaxUnavailable: new(intstr.FromString("0%"))}}
+		}, "spec.strategy.rolling.maxSurge"},
+		{"rolling surge not a count or percentage", func(b *v1alpha1.Rollout) {
+			b.Spec.Strategy = v1alpha1.Strategy{Rolling: &v1alpha1.RollingStrategy{MaxSurge: new(intstr.FromString("two"))}}
+		}, "spec.strategy.rolling.maxSurge"},
+		{"rolling negative unavailable", func(b *v1alpha1.Rollout) {
+			b.Spec.Strategy = v1alpha1.Strategy{Rolling: &v1alpha1.RollingStrategy{MaxUnavailable: new(intstr.FromInt32(-1))}}
+		}, "spec.strategy.rolling.maxUnavailable"},
+		{"rolling batch check of no kind", func(b *v1alpha1.Rollout) {
+			b.Spec.Strategy = v1alpha1.Strategy{Rolling: &v1alpha1.RollingStrategy{BatchAnalysis: []v1alpha1.AnalysisCheck{{Name: "x", Count: 1}}}}
+		}, "spec.strategy.rolling.batchAnalysis[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -334,7 +334,7 @@ func promoted(b *v1alpha1.Rollout) func(bluegreen.Promotion, error) (string, err
 		case err != nil:
 			return "", err
 		case p.Step != nil:
-			return fmt.Sprintf("%s: canary revision %s goes on past step %d/%d", b.Name, p.Revision, *p.Step+1, len(b.Spec.Strategy.Canary.Steps)), nil
+			return fmt.Sprintf("%s: revision %s goes on past step %d/%d", b.Name, p.Revision, *p.Step+1, len(bluegreen.StepsOf(&b.Spec))), nil
 		default:
 			return fmt.Sprintf("%s: revision %s will be promoted once it is ready and its checks pass", b.Name, p.Revision), nil
 		}

@@ -307,7 +307,7 @@ func renderStatus(b *v1alpha1.Rollout) string {
 	}
 	fmt.Fprintf(&s, "\nRevision:   current %s, stable %s\n", orNone(st.CurrentRevision), orNone(st.StableRevision))
 	active := orNone(string(st.ActiveColor))
-	if st.Canary != nil && st.Canary.CanaryPods > 0 {
+	if p := bluegreen.StepsProgress(b); p != nil && p.CanaryPods > 0 {
 		active = fmt.Sprintf("%s+%s", st.ActiveColor, st.ActiveColor.Other())
 	}
 	fmt.Fprintf(&s, "Services:   active %s -> %s, preview %s -> %s\n", b.Spec.ActiveService, active, orNone(b.Spec.PreviewService), orNone(string(st.PreviewColor)))
@@ -415,21 +415,31 @@ func (o *rolloutHistoryOptions) Run(ctx context.Context) error {
 	return w.Flush()
 }
 
-// renderStrategy says which strategy runs and, for a canary in flight,
-// its steps, where it stands and the weight it has reached.
+// renderStrategy says which strategy runs and, for a canary or rolling
+// update in flight, its steps, where it stands and the weight it has
+// reached.
 func renderStrategy(s *strings.Builder, b *v1alpha1.Rollout) {
-	c, cs := b.Spec.Strategy.Canary, b.Status.Canary
-	if c == nil {
+	steps, cs := bluegreen.StepsOf(&b.Spec), bluegreen.StepsProgress(b)
+	name := "canary"
+	switch {
+	case b.Spec.Strategy.Rolling != nil:
+		replicas := int32(1)
+		if b.Spec.Replicas != nil {
+			replicas = *b.Spec.Replicas
+		}
+		surge, unavailable := bluegreen.RollingBounds(b.Spec.Strategy.Rolling, replicas)
+		name = fmt.Sprintf("rolling (maxSurge %d, maxUnavailable %d)", surge, unavailable)
+	case b.Spec.Strategy.Canary == nil:
 		fmt.Fprintln(s, "Strategy:   blueGreen")
 		return
 	}
 	if cs == nil {
-		fmt.Fprintf(s, "Strategy:   canary, %d steps\n", len(c.Steps))
+		fmt.Fprintf(s, "Strategy:   %s, %d steps\n", name, len(steps))
 		return
 	}
-	fmt.Fprintf(s, "Strategy:   canary, step %d/%d, weight %s (the steps ask %d%%)\n", min(int(cs.Step)+1, len(c.Steps)), len(c.Steps),
+	fmt.Fprintf(s, "Strategy:   %s, step %d/%d, weight %s (the steps ask %d%%)\n", name, min(int(cs.Step)+1, len(steps)), len(steps),
 		bluegreen.WeightOf(cs.CanaryPods, cs.TotalPods), cs.SetWeight)
-	for i := range c.Steps {
+	for i := range steps {
 		mark := ""
 		switch {
 		case i < int(cs.Step):
@@ -437,6 +447,6 @@ func renderStrategy(s *strings.Builder, b *v1alpha1.Rollout) {
 		case i == int(cs.Step):
 			mark = "current"
 		}
-		fmt.Fprintf(s, "  %2d  %-14s %s\n", i+1, bluegreen.DescribeStep(&c.Steps[i]), mark)
+		fmt.Fprintln(s, strings.TrimRight(fmt.Sprintf("  %2d  %-21s %s", i+1, bluegreen.DescribeStep(&steps[i]), mark), " "))
 	}
 }

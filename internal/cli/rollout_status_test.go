@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/prober"
 )
 
@@ -56,5 +57,31 @@ func TestProbeNeedsWatch(t *testing.T) {
 	ok := statusOptions{rolloutOptions: rolloutOptions{Name: "api"}, Probe: "service/api", ProbeRate: 10, Timeout: 1, Interval: 1, Output: "text", Watch: true}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("validate: %v", err)
+	}
+}
+
+// TestRenderStrategy: rollout status names the strategy and, for a
+// rolling update in flight, its bounds, its batches and where it stands.
+func TestRenderStrategy(t *testing.T) {
+	b := &v1alpha1.Rollout{Spec: v1alpha1.RolloutSpec{Replicas: new(int32(3)), Strategy: v1alpha1.Strategy{Rolling: &v1alpha1.RollingStrategy{
+		Pause: &v1alpha1.CanaryPause{},
+	}}}}
+	b.Status.Rolling = &v1alpha1.StepStatus{Step: 1, SetWeight: 33, CanaryPods: 1, TotalPods: 3}
+	var s strings.Builder
+	renderStrategy(&s, b)
+	want := `Strategy:   rolling (maxSurge 1, maxUnavailable 0), step 2/5, weight 33% (1 of 3 pods) (the steps ask 33%)
+   1  batch 1: 1 new pod(s) done
+   2  pause                 current
+   3  batch 2: 2 new pod(s)
+   4  pause
+   5  batch 3: 3 new pod(s)
+`
+	if s.String() != want {
+		t.Errorf("rolling:\n%s\nwant:\n%s", s.String(), want)
+	}
+	s.Reset()
+	b.Spec.Strategy = v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{}}
+	if renderStrategy(&s, b); s.String() != "Strategy:   blueGreen\n" {
+		t.Errorf("blue-green: %q", s.String())
 	}
 }

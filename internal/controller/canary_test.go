@@ -2,7 +2,6 @@ package controller_test
 
 import (
 	"net/http"
-	"slices"
 	"testing"
 	"time"
 
@@ -125,21 +124,16 @@ func TestCanaryControllerRestartAtEveryStep(t *testing.T) {
 		}}
 	})
 	v2 := s.setImage("agentic-rag/api:2.0.0", map[string]string{localcluster.AnnotationReadyAfter: "2s"})
-	at := func(step int32, reasons ...string) func(*v1alpha1.Rollout) bool {
-		return func(b *v1alpha1.Rollout) bool {
-			return b.Status.Canary != nil && b.Status.Canary.Step == step && slices.Contains(reasons, progressingReason(b))
-		}
-	}
 	phases := []struct {
 		name string
 		at   func(*v1alpha1.Rollout) bool
 	}{
-		{"pre-deploy Job running", at(0, v1alpha1.ReasonPreDeployJobRunning)},
-		{"setWeight 25 scaling", at(0, v1alpha1.ReasonScalingUp, v1alpha1.ReasonWaitingForEndpoints)},
-		{"step check running", at(1, v1alpha1.ReasonAnalysisRunning)},
+		{"pre-deploy Job running", atStep(0, v1alpha1.ReasonPreDeployJobRunning)},
+		{"setWeight 25 scaling", atStep(0, v1alpha1.ReasonScalingUp, v1alpha1.ReasonWaitingForEndpoints)},
+		{"step check running", atStep(1, v1alpha1.ReasonAnalysisRunning)},
 		{"paused for promote", func(b *v1alpha1.Rollout) bool { return b.Status.Phase == v1alpha1.PhasePaused }},
-		{"setWeight 50 scaling", at(3, v1alpha1.ReasonScalingUp, v1alpha1.ReasonWaitingForEndpoints)},
-		{"timed pause", at(4, v1alpha1.ReasonCanaryPaused)},
+		{"setWeight 50 scaling", atStep(3, v1alpha1.ReasonScalingUp, v1alpha1.ReasonWaitingForEndpoints)},
+		{"timed pause", atStep(4, v1alpha1.ReasonCanaryPaused)},
 		{"stable, old color warm", func(b *v1alpha1.Rollout) bool {
 			return b.Status.Phase == v1alpha1.PhaseHealthy && b.Status.StableRevision == v2 && s.replicas(v1alpha1.Blue) == 3
 		}},
@@ -153,7 +147,7 @@ func TestCanaryControllerRestartAtEveryStep(t *testing.T) {
 		s.stopController()
 		s.startController()
 		if ph.name == "paused for promote" {
-			s.patchStatus(bluegreen.PromoteStepPatch(2))
+			s.patchStatus(bluegreen.PromoteStepPatch(s.get(), 2))
 		}
 	}
 	got := s.healthyOn(v2, 30*time.Second)

@@ -22,7 +22,8 @@ import (
 // informers during a scenario, judging every change it is told of, and
 // records a violation when, after the first switch, the active Service has
 // no ready endpoint, or when it moves to a color with fewer ready pods than
-// the desired replicas.
+// the desired replicas (less maxUnavailable, for both colors of a rolling
+// update).
 type watcher struct {
 	mu           sync.Mutex
 	violations   []string
@@ -94,9 +95,15 @@ func (w *watcher) judge(ctx context.Context, s *scenario, services corelisters.S
 			w.lastError = fmt.Sprintf("Rollout read: %t, pods: %v", ro != nil, err)
 			return
 		}
-		if ready < *ro.Spec.Replicas {
+		// A rolling update may leave maxUnavailable fewer ready pods.
+		want := *ro.Spec.Replicas
+		if r := ro.Spec.Strategy.Rolling; r != nil && color == bothColors {
+			_, unavailable := bluegreen.RollingBounds(r, want)
+			want -= unavailable
+		}
+		if ready < want {
 			w.violations = append(w.violations, time.Now().Format("15:04:05.000")+" "+
-				fmt.Sprintf("active Service moved %q -> %q with %d/%d ready pods", w.lastColor, color, ready, *ro.Spec.Replicas))
+				fmt.Sprintf("active Service moved %q -> %q with %d ready pods; want at least %d", w.lastColor, color, ready, want))
 		}
 		w.lastColor = color
 	}

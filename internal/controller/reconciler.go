@@ -258,9 +258,9 @@ func statusIntentChanged() predicate.Funcs {
 	}}
 }
 
-// promotedStep is the canary step `rollout promote` released (-1: none).
+// promotedStep is the step `rollout promote` released (-1: none).
 func promotedStep(b *v1alpha1.Rollout) int32 {
-	if c := b.Status.Canary; c != nil && c.PromotedStep != nil {
+	if c := bluegreen.StepsProgress(b); c != nil && c.PromotedStep != nil {
 		return *c.PromotedStep
 	}
 	return -1

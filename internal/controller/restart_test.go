@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,6 +26,15 @@ func progressingReason(b *v1alpha1.Rollout) string {
 		return c.Reason
 	}
 	return ""
+}
+
+// atStep: a canary or rolling update at step, progressing for one of
+// reasons.
+func atStep(step int32, reasons ...string) func(*v1alpha1.Rollout) bool {
+	return func(b *v1alpha1.Rollout) bool {
+		p := bluegreen.StepsProgress(b)
+		return p != nil && p.Step == step && slices.Contains(reasons, progressingReason(b))
+	}
 }
 
 // A rollout with every stage: pre-deploy Job, slow start, pre-promotion

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
@@ -123,16 +121,7 @@ func TestZeroDowntimeCanary(t *testing.T) {
 	// beside 5 stable ones (29%); then abort.
 	w.setImage(t, "1.2.0")
 	w.wait(t, "1.2.0 paused at 25%", pausedAt(1))
-	hpa := &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
-		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Rollout", Name: "api"},
-			MinReplicas:    new(int32(5)), MaxReplicas: 5,
-		},
-	}
-	if err := w.c.Create(ctx, hpa); err != nil {
-		t.Fatal(err)
-	}
+	w.pinReplicas(t, 5)
 	w.wait(t, "scaled to 5 by the HPA: 2 canary pods beside 5", func(b *v1alpha1.Rollout) bool {
 		cs := b.Status.Canary
 		return pausedAt(1)(b) && *b.Spec.Replicas == 5 && cs.CanaryPods == 2 && cs.TotalPods == 7

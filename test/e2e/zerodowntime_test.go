@@ -237,6 +237,23 @@ func (w *trafficWorld) watchWithProbe(t *testing.T) func() string {
 	}
 }
 
+// pinReplicas creates an HPA that holds the rollout at n replicas (the
+// scale subresource, as any autoscaler writes it).
+func (w *trafficWorld) pinReplicas(t *testing.T, n int32) *autoscalingv2.HorizontalPodAutoscaler {
+	t.Helper()
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Rollout", Name: "api"},
+			MinReplicas:    new(n), MaxReplicas: n,
+		},
+	}
+	if err := w.c.Create(t.Context(), hpa); err != nil {
+		t.Fatal(err)
+	}
+	return hpa
+}
+
 // wait watches the rollout until cond holds.
 func (w *trafficWorld) wait(t *testing.T, what string, cond func(*v1alpha1.Rollout) bool) {
 	t.Helper()
@@ -583,16 +600,7 @@ func TestZeroDowntimeRollbackRevertHPAAndLeaderLoss(t *testing.T) {
 	// colors grow, traffic stays on 1.0.0 until the promotion.
 	w.setImage(t, "1.4.0")
 	paused("1.4.0", "1.0.0")
-	hpa := &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop"},
-		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Rollout", Name: "api"},
-			MinReplicas:    new(int32(5)), MaxReplicas: 5,
-		},
-	}
-	if err := w.c.Create(ctx, hpa); err != nil {
-		t.Fatal(err)
-	}
+	hpa := w.pinReplicas(t, 5)
 	w.wait(t, "scaled to 5 by the HPA", func(b *v1alpha1.Rollout) bool {
 		live, idle := colors(b)
 		return phase(v1alpha1.PhasePaused)(b) && *b.Spec.Replicas == 5 && live.ReadyReplicas == 5 && idle.ReadyReplicas == 5
