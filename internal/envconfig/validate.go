@@ -92,7 +92,7 @@ func rolloutErrors(objs []render.Object) field.ErrorList {
 		}
 		for _, e := range bluegreen.Validate(&ro) {
 			path := e.Field
-			for _, strategy := range []string{"blueGreen", "canary"} {
+			for _, strategy := range []string{"blueGreen", "canary", "rolling"} {
 				if rest, ok := strings.CutPrefix(path, "spec.strategy."+strategy); ok {
 					path = "values.api." + strategy + rest
 				}

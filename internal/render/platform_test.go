@@ -460,15 +460,7 @@ func TestPlatformCanary(t *testing.T) {
 	rel, values := environment(t, "development")
 	set(values, []string{"api", "strategy"}, "canary")
 	set(values, []string{"api", "autoscaling", "enabled"}, true)
-	objs, err := renderPlatform(t, rel, values)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rollouts := find(objs, "Rollout")
-	if len(rollouts) != 1 {
-		t.Fatalf("%d Rollouts; want 1", len(rollouts))
-	}
-	strategy, _, _ := unstructured.NestedMap(rollouts[0].Object, "spec", "strategy")
+	objs, strategy := renderedStrategy(t, rel, values)
 	steps, _, _ := unstructured.NestedSlice(strategy, "canary", "steps")
 	if _, bg := strategy["blueGreen"]; bg || len(steps) != 4 || fmtJSON(steps[0]) != fmtJSON(map[string]any{"setWeight": int64(25)}) {
 		t.Fatalf("strategy %v; want the 4 canary steps of values.yaml, no blueGreen", strategy)
@@ -484,4 +476,73 @@ func TestPlatformCanary(t *testing.T) {
 	if kind != "Rollout" {
 		t.Fatalf("HPA targets %s; want the Rollout", kind)
 	}
+}
+
+// api.strategy rolling is a plain Deployment with the bounds of
+// api.rolling until checks or a pause are configured; then it is a Rollout
+// whose strategy.rolling carries them, the HPA aimed at it.
+func TestPlatformRolling(t *testing.T) {
+	rel, values := environment(t, "development")
+	set(values, []string{"api", "strategy"}, "rolling")
+	set(values, []string{"api", "rolling", "maxSurge"}, int64(2))
+	objs, err := renderPlatform(t, rel, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(find(objs, "Rollout")) != 0 {
+		t.Fatal("a Rollout without checks or a pause; want the plain Deployment")
+	}
+	var dep *render.Object
+	for _, o := range find(objs, "Deployment") {
+		if o.GetName() == "agentic-rag-api" {
+			dep = &o
+		}
+	}
+	if dep == nil {
+		t.Fatal("no api Deployment")
+	}
+	if surge, _, _ := unstructured.NestedFieldNoCopy(dep.Object, "spec", "strategy", "rollingUpdate", "maxSurge"); fmtJSON(surge) != "2" {
+		t.Fatalf("Deployment maxSurge %v; want api.rolling's 2", surge)
+	}
+
+	for name, pause := range map[string]any{"a pause for promote": map[string]any{}, "a timed pause": map[string]any{"durationSeconds": int64(0)}} {
+		rel, values := environment(t, "development")
+		set(values, []string{"api", "strategy"}, "rolling")
+		set(values, []string{"api", "rolling", "pause"}, pause)
+		set(values, []string{"api", "autoscaling", "enabled"}, true)
+		objs, strategy := renderedStrategy(t, rel, values)
+		got, _, _ := unstructured.NestedMap(strategy, "rolling", "pause")
+		if fmtJSON(got) != fmtJSON(pause) {
+			t.Errorf("%s: rendered pause %v; want %v", name, got, pause)
+		}
+		kind, _, _ := unstructured.NestedString(find(objs, "HorizontalPodAutoscaler")[0].Object, "spec", "scaleTargetRef", "kind")
+		if kind != "Rollout" {
+			t.Errorf("%s: HPA targets %s; want the Rollout", name, kind)
+		}
+	}
+
+	rel, values = environment(t, "development")
+	set(values, []string{"api", "strategy"}, "rolling")
+	set(values, []string{"api", "rolling", "batchAnalysis"}, []any{map[string]any{"name": "smoke", "http": map[string]any{"url": "http://x"}}})
+	_, strategy := renderedStrategy(t, rel, values)
+	checks, _, _ := unstructured.NestedSlice(strategy, "rolling", "batchAnalysis")
+	if _, bg := strategy["blueGreen"]; bg || len(checks) != 1 || strategy["rolling"].(map[string]any)["maxSurge"] != "25%" {
+		t.Fatalf("strategy %v; want rolling with the batch check and values.yaml's 25%% surge, no blueGreen", strategy)
+	}
+}
+
+// renderedStrategy renders the platform and returns its objects and the
+// strategy of its one Rollout.
+func renderedStrategy(t *testing.T, rel render.Release, values map[string]any) ([]render.Object, map[string]any) {
+	t.Helper()
+	objs, err := renderPlatform(t, rel, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rollouts := find(objs, "Rollout")
+	if len(rollouts) != 1 {
+		t.Fatalf("%d Rollouts; want 1", len(rollouts))
+	}
+	strategy, _, _ := unstructured.NestedMap(rollouts[0].Object, "spec", "strategy")
+	return objs, strategy
 }

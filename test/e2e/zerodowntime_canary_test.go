@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 )
 
 // pausedAt: the rollout has seen its spec and waits for promotion at
@@ -29,7 +30,8 @@ const weightRequests = 200
 // deviations at 25%, 3.4 at 50%).
 const weightTolerance = 12
 
-// weighed checks the traffic of a canary at the weight its status shows:
+// weighed checks the traffic of a canary (or of a rolling update's new
+// pods) at the weight its status shows:
 // once new connections reach the canary, no request of either prober has
 // failed since the last check, and of the next weightRequests requests on
 // new connections none fails, only stable and canary answer, and canary's
@@ -58,9 +60,9 @@ func (w *trafficWorld) weighed(t *testing.T, step, stable, canary string) string
 	if err := w.c.Get(t.Context(), w.key, &b); err != nil {
 		t.Fatal(err)
 	}
-	cs := b.Status.Canary
+	cs := bluegreen.StepsProgress(&b)
 	if cs == nil {
-		t.Fatalf("%s: no canary status", step)
+		t.Fatalf("%s: no canary or rolling status", step)
 	}
 	share := 100 * f.Version(canary).Answers / max(f.Requests, 1)
 	line := fmt.Sprintf("%s: status weight %d%% (%d of %d pods); %s answered %d%% of %d new connections | kept-alive %s",
@@ -128,10 +130,7 @@ func TestZeroDowntimeCanary(t *testing.T) {
 	})
 	step(w.weighed(t, "1.2.0 at 25% of 5 replicas, paused", "1.1.0", "1.2.0"))
 	w.rollout(t, "abort")
-	w.wait(t, "1.2.0 aborted, the canary scaled to 0", func(b *v1alpha1.Rollout) bool {
-		_, idle := colors(b)
-		return phase(v1alpha1.PhaseAborted)(b) && idle.Replicas == 0
-	})
+	w.wait(t, "1.2.0 aborted, the canary scaled to 0", rolledBack)
 	step(w.check(t, "1.2.0 aborted at 29%", "1.1.0", "", true))
 
 	// 1.3.0-regress passes its readiness and, at 25%, nothing checks it;
@@ -140,10 +139,7 @@ func TestZeroDowntimeCanary(t *testing.T) {
 	w.setImage(t, "1.3.0-regress")
 	w.wait(t, "1.3.0-regress paused at 25%", pausedAt(1))
 	w.rollout(t, "promote")
-	w.wait(t, "1.3.0-regress rolled back by its step check", func(b *v1alpha1.Rollout) bool {
-		_, idle := colors(b)
-		return phase(v1alpha1.PhaseAborted)(b) && idle.Replicas == 0
-	})
+	w.wait(t, "1.3.0-regress rolled back by its step check", rolledBack)
 	step(w.check(t, "1.3.0-regress rolled back by its step check", "1.1.0", "", true))
 	var b v1alpha1.Rollout
 	if err := w.c.Get(ctx, w.key, &b); err != nil {

@@ -59,6 +59,8 @@ type worldOptions struct {
 	// canary, when set, is the rollout's strategy instead of blue-green
 	// (scaleDownDelay is then its scaleDownDelaySeconds).
 	canary *v1alpha1.CanaryStrategy
+	// rolling, when set, is the rollout's strategy instead of blue-green.
+	rolling *v1alpha1.RollingStrategy
 	// preStopSeconds, when set, gives the api container a preStop sleep,
 	// as the chart does (api.drain.preStopSeconds).
 	preStopSeconds int64
@@ -105,9 +107,12 @@ func newTrafficWorld(t *testing.T, o worldOptions) *trafficWorld {
 		AutoPromotion:         &v1alpha1.AutoPromotion{Enabled: o.autoPromotion},
 		PostPromotionAnalysis: o.postPromotion,
 	}}
-	if o.canary != nil {
+	switch {
+	case o.canary != nil:
 		o.canary.ScaleDownDelaySeconds = new(o.scaleDownDelay)
 		strategy = v1alpha1.Strategy{Canary: o.canary}
+	case o.rolling != nil:
+		strategy = v1alpha1.Strategy{Rolling: o.rolling}
 	}
 	var lifecycle *corev1.Lifecycle
 	if o.preStopSeconds > 0 {
@@ -169,6 +174,13 @@ func (w *trafficWorld) serving(version string, scaledDown bool) func(*v1alpha1.R
 			b.Status.StableRevision == b.Status.CurrentRevision && b.Spec.Template.Spec.Containers[0].Image == apiImage(version) &&
 			(!scaledDown || other.Replicas == 0)
 	}
+}
+
+// rolledBack: the rollout has seen its spec, is Aborted and its new
+// color is at zero.
+func rolledBack(b *v1alpha1.Rollout) bool {
+	_, idle := colors(b)
+	return phase(v1alpha1.PhaseAborted)(b) && idle.Replicas == 0
 }
 
 // phase: the rollout has seen its spec and is in phase p.

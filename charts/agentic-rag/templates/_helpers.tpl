@@ -63,10 +63,12 @@ a release. */}}
 {{- end -}}
 {{- end -}}
 
-{{/* "true" when the api is a Rollout (blueGreen or canary: the ragdeploy
-controller makes its pods), "" when it is a plain Deployment (rolling). */}}
+{{/* "true" when the api is a Rollout (blueGreen, canary, or rolling with
+checks or a pause: the ragdeploy controller makes its pods), "" when it is a
+plain Deployment (rolling without them). */}}
 {{- define "agentic-rag.api.isRollout" -}}
 {{- if has .Values.api.strategy (list "blueGreen" "canary") }}true{{ end -}}
+{{- if eq .Values.api.strategy "rolling" }}{{ with .Values.api.rolling }}{{ if or .batchAnalysis .analysis (kindIs "map" (get . "pause")) }}true{{ end }}{{ end }}{{ end -}}
 {{- end -}}
 
 {{/* With blue-green the api's pods are made by the ragdeploy controller
