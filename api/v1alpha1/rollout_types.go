@@ -218,7 +218,10 @@ type CanaryStep struct {
 	Analysis *StepAnalysis `json:"analysis,omitempty"`
 }
 
-// CanaryPause waits.
+// CanaryPause waits. It is replaced whole by an apply, so that a pause
+// changed from a duration to {} (wait for promote) stays an empty object
+// instead of being merged down to null.
+// +structType=atomic
 type CanaryPause struct {
 	// DurationSeconds to wait; unset waits for `ragdeploy rollout promote`.
 	// +kubebuilder:validation:Minimum=0

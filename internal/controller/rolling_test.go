@@ -6,7 +6,10 @@ import (
 	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
@@ -180,5 +183,35 @@ func TestRollingScaleAndFailedBatchRollsBack(t *testing.T) {
 	}
 	if r := s.replicas(v1alpha1.Blue); r != 6 {
 		t.Fatalf("stable blue at %d after the rollback; want all 6", r)
+	}
+}
+
+// A pause changed from a duration to {} (wait for promote) by a
+// server-side apply, as `ragdeploy upgrade` makes it, stays {}: the pause
+// is applied whole (without that, the API server merged it down to null
+// and refused the Rollout).
+func TestRollingPauseChangedByApplyStaysAnObject(t *testing.T) {
+	s := newScenario(t)
+	b := s.rollout("agentic-rag/api:1.0.0", func(b *v1alpha1.Rollout) {
+		b.Spec.Strategy = v1alpha1.Strategy{Rolling: &v1alpha1.RollingStrategy{Pause: &v1alpha1.CanaryPause{DurationSeconds: new(int32(2))}}}
+	})
+	b.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("Rollout"))
+	apply := func() {
+		t.Helper()
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		unstructured.RemoveNestedField(u.Object, "status")
+		if err := s.c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("upgrade-test"), client.ForceOwnership); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply()
+	b.Spec.Strategy.Rolling.Pause = &v1alpha1.CanaryPause{}
+	apply()
+	if p := s.get().Spec.Strategy.Rolling.Pause; p == nil || p.DurationSeconds != nil {
+		t.Fatalf("stored pause %+v; want {} (wait for promote)", p)
 	}
 }
