@@ -31,19 +31,30 @@ const weightRequests = 200
 const weightTolerance = 12
 
 // weighed checks the traffic of a canary (or of a rolling update's new
-// pods) at the weight its status shows:
-// once new connections reach the canary, no request of either prober has
-// failed since the last check, and of the next weightRequests requests on
+// pods) at the weight its status shows: once new connections reach every
+// canary pod, no request of either prober has failed since the last
+// check, and of the next weightRequests requests on
 // new connections none fails, only stable and canary answer, and canary's
 // share is within weightTolerance points of the weight the status reports
 // as achieved. It returns the line for the test's report.
 func (w *trafficWorld) weighed(t *testing.T, step, stable, canary string) string {
 	t.Helper()
+	// The status counts the ready endpoints the API server lists; each
+	// node's kube-proxy follows within its sync period. The count starts
+	// once every canary pod the status counts has answered a new
+	// connection, so kube-proxy has programmed them all.
+	cs := w.weight(t, step)
+	since := time.Now()
 	if err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-		last, ok := w.fresh.Latest()
-		return ok && last.Version == canary, nil
+		pods := map[string]bool{}
+		for _, r := range w.fresh.Records() {
+			if r.Version == canary && !r.At.Before(since) {
+				pods[r.Pod] = true
+			}
+		}
+		return len(pods) >= int(cs.CanaryPods) && cs.CanaryPods > 0, nil
 	}); err != nil {
-		t.Fatalf("%s: new connections never reached the canary %s", step, canary)
+		t.Fatalf("%s: new connections never reached all %d pods of the canary %s", step, cs.CanaryPods, canary)
 	}
 	f, k := w.fresh.Take(), w.kept.Take()
 	if f.Failed > 0 || k.Failed > 0 {
@@ -56,13 +67,10 @@ func (w *trafficWorld) weighed(t *testing.T, step, stable, canary string) string
 		t.Fatalf("%s: the prober stalled", step)
 	}
 	f, k = w.fresh.Take(), w.kept.Take()
-	var b v1alpha1.Rollout
-	if err := w.c.Get(t.Context(), w.key, &b); err != nil {
-		t.Fatal(err)
-	}
-	cs := bluegreen.StepsProgress(&b)
-	if cs == nil {
-		t.Fatalf("%s: no canary or rolling status", step)
+	// The weight must have held while the requests were counted.
+	if after := w.weight(t, step); after.Step != cs.Step || after.CanaryPods != cs.CanaryPods || after.TotalPods != cs.TotalPods {
+		t.Fatalf("%s: the rollout moved from step %d (%d of %d pods) to step %d (%d of %d) while the requests were counted; give the step more time",
+			step, cs.Step+1, cs.CanaryPods, cs.TotalPods, after.Step+1, after.CanaryPods, after.TotalPods)
 	}
 	share := 100 * f.Version(canary).Answers / max(f.Requests, 1)
 	line := fmt.Sprintf("%s: status weight %d%% (%d of %d pods); %s answered %d%% of %d new connections | kept-alive %s",
@@ -80,6 +88,20 @@ func (w *trafficWorld) weighed(t *testing.T, step, stable, canary string) string
 	return line
 }
 
+// weight reads the canary or rolling status of the rollout.
+func (w *trafficWorld) weight(t *testing.T, step string) v1alpha1.StepStatus {
+	t.Helper()
+	var b v1alpha1.Rollout
+	if err := w.c.Get(t.Context(), w.key, &b); err != nil {
+		t.Fatal(err)
+	}
+	cs := bluegreen.StepsProgress(&b)
+	if cs == nil {
+		t.Fatalf("%s: no canary or rolling status (phase %s: %s)", step, b.Status.Phase, b.Status.Message)
+	}
+	return *cs
+}
+
 // TestZeroDowntimeCanary runs canary rollouts on the real node, the
 // controller as the chart's two pods (its step checks reach the preview
 // Service, which selects the canary, by cluster DNS), the api with the
@@ -93,7 +115,9 @@ func (w *trafficWorld) weighed(t *testing.T, step, stable, canary string) string
 // version that regresses under production traffic fails its step check
 // and is rolled back by the controller.
 func TestZeroDowntimeCanary(t *testing.T) {
-	stepCheck := v1alpha1.AnalysisCheck{Name: "canary-health", IntervalSeconds: 1, Count: 3,
+	// The step check runs for 8 s: the 50% weight is measured while it runs
+	// (2 s of requests).
+	stepCheck := v1alpha1.AnalysisCheck{Name: "canary-health", IntervalSeconds: 1, Count: 9,
 		HTTP: &v1alpha1.HTTPCheck{URL: "http://{{.PreviewService}}.{{.Namespace}}.svc.cluster.local:8000/health"}}
 	w := newTrafficWorld(t, worldOptions{scaleDownDelay: 3, inCluster: true, readinessPath: "/ready", preStopSeconds: 2,
 		canary: &v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{
