@@ -69,13 +69,10 @@ type settings struct {
 
 func settingsOf(spec *v1alpha1.RolloutSpec) settings {
 	s := settings{
-		replicas:         1,
+		replicas:         Replicas(spec),
 		scaleDownDelay:   DefaultScaleDownDelay,
 		progressDeadline: DefaultProgressDeadline,
 		historyLimit:     DefaultHistoryLimit,
-	}
-	if spec.Replicas != nil {
-		s.replicas = *spec.Replicas
 	}
 	s.previewReplicas = s.replicas
 	if bg := spec.Strategy.BlueGreen; bg != nil {

@@ -38,7 +38,7 @@ func StepsOf(spec *v1alpha1.RolloutSpec) []Step {
 		}
 		return steps
 	case s.Rolling != nil:
-		replicas := replicasOf(spec)
+		replicas := Replicas(spec)
 		surge, unavailable := RollingBounds(s.Rolling, replicas)
 		size := surge + unavailable
 		var steps []Step
@@ -85,7 +85,8 @@ func scaled(v *intstr.IntOrString, def intstr.IntOrString, replicas int32, round
 	return int32(min(n, 1<<30))
 }
 
-func replicasOf(spec *v1alpha1.RolloutSpec) int32 {
+// Replicas is the spec's replicas, 1 when unset (the CRD's default).
+func Replicas(spec *v1alpha1.RolloutSpec) int32 {
 	if spec.Replicas != nil {
 		return *spec.Replicas
 	}

@@ -296,10 +296,7 @@ func printObject(w io.Writer, format string, v any) error {
 func renderStatus(b *v1alpha1.Rollout) string {
 	var s strings.Builder
 	st := &b.Status
-	desired := int32(1)
-	if b.Spec.Replicas != nil {
-		desired = *b.Spec.Replicas
-	}
+	desired := bluegreen.Replicas(&b.Spec)
 	fmt.Fprintf(&s, "Name:       %s/%s\n", b.Namespace, b.Name)
 	fmt.Fprintf(&s, "Phase:      %s", orNone(string(st.Phase)))
 	if st.Message != "" {
@@ -423,11 +420,7 @@ func renderStrategy(s *strings.Builder, b *v1alpha1.Rollout) {
 	name := "canary"
 	switch {
 	case b.Spec.Strategy.Rolling != nil:
-		replicas := int32(1)
-		if b.Spec.Replicas != nil {
-			replicas = *b.Spec.Replicas
-		}
-		surge, unavailable := bluegreen.RollingBounds(b.Spec.Strategy.Rolling, replicas)
+		surge, unavailable := bluegreen.RollingBounds(b.Spec.Strategy.Rolling, bluegreen.Replicas(&b.Spec))
 		name = fmt.Sprintf("rolling (maxSurge %d, maxUnavailable %d)", surge, unavailable)
 	case b.Spec.Strategy.Canary == nil:
 		fmt.Fprintln(s, "Strategy:   blueGreen")
