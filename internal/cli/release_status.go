@@ -43,10 +43,7 @@ type rolloutSummary struct {
 }
 
 func summaryOf(b *v1alpha1.Rollout) rolloutSummary {
-	desired := int32(1)
-	if b.Spec.Replicas != nil {
-		desired = *b.Spec.Replicas
-	}
+	desired := bluegreen.Replicas(&b.Spec)
 	return rolloutSummary{
 		Name: b.Name, Namespace: b.Namespace, Phase: string(b.Status.Phase), State: string(bluegreen.StateOf(b)),
 		ActiveColor: string(b.Status.ActiveColor), StableRevision: b.Status.StableRevision,
