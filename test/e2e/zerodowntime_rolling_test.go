@@ -22,7 +22,12 @@ import (
 // on them alone, then the new pod gone); 1.3.0 is aborted after its first
 // batch.
 func TestZeroDowntimeRolling(t *testing.T) {
-	check := v1alpha1.AnalysisCheck{Name: "batch-health", IntervalSeconds: 1, Count: 2,
+	// The batch check spans 6 s: it starts when the new pod is Ready, and
+	// a regression only shows once kube-proxy has routed production
+	// traffic to it (the EndpointSlice, then each node's sync; seconds on
+	// a loaded machine). With 2 measurements 1 s apart the check of
+	// 1.2.0-regress passed before its pod had answered any.
+	check := v1alpha1.AnalysisCheck{Name: "batch-health", IntervalSeconds: 2, Count: 4,
 		HTTP: &v1alpha1.HTTPCheck{URL: "http://{{.PreviewService}}.{{.Namespace}}.svc.cluster.local:8000/health"}}
 	w := newTrafficWorld(t, worldOptions{inCluster: true, readinessPath: "/ready", preStopSeconds: 2,
 		rolling: &v1alpha1.RollingStrategy{MaxSurge: new(intstr.FromInt32(1)), MaxUnavailable: new(intstr.FromInt32(0)),
