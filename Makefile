@@ -101,7 +101,7 @@ demo-down: build ## stop the local cluster and remove its state
 bench: build cluster-bin ## run the benchmarks in bench/ and print their figures
 	$(GO) run ./bench/localcluster
 	$(GO) run ./bench/realnode
-	$(GO) run ./bench/bluegreen
+	$(GO) run ./bench/rollout
 	$(GO) run ./bench/drift
 	$(GO) run ./bench/release
 	$(GO) run ./bench/zerodowntime

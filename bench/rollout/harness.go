@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,7 +47,7 @@ func newHarness(ctx context.Context, cluster *localcluster.Cluster) (*harness, e
 		return nil, err
 	}
 	h := &harness{c: c, cs: cs, rollouts: bluegreen.Rollouts{Client: c}}
-	for _, n := range []string{ns, "scale"} {
+	for _, n := range []string{ns, scaleNS} {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}); err != nil {
 			return nil, err
 		}
@@ -84,14 +85,19 @@ func newRollout(namespace, name string, replicas int32, mutate func(*v1alpha1.Ro
 	return b
 }
 
-// state is what the watches saw of one Rollout and its active
-// Service; at is when the last event arrived.
+// state is what the watches saw of one Rollout, its color Deployments,
+// pods and active Service; at is when the last event arrived.
 type state struct {
 	at          time.Time
 	activeColor string
+	both        bool
 	slices      map[string]*discoveryv1.EndpointSlice
 	pods        map[string]*corev1.Pod
+	deployments map[v1alpha1.Color]*appsv1.Deployment
 	ro          *v1alpha1.Rollout
+	// rev is the revision of ro's template (revGen: of which generation).
+	rev    string
+	revGen int64
 }
 
 // observer keeps state up to date from watch events, and records when each
@@ -112,7 +118,8 @@ type expectation struct {
 }
 
 func (h *harness) observe(ctx context.Context, name string) (*observer, error) {
-	o := &observer{s: state{slices: map[string]*discoveryv1.EndpointSlice{}, pods: map[string]*corev1.Pod{}}}
+	o := &observer{s: state{slices: map[string]*discoveryv1.EndpointSlice{}, pods: map[string]*corev1.Pod{},
+		deployments: map[v1alpha1.Color]*appsv1.Deployment{}}}
 	o.cond = sync.NewCond(&o.mu)
 	watches := []func() (watch.Interface, error){
 		func() (watch.Interface, error) {
@@ -123,6 +130,9 @@ func (h *harness) observe(ctx context.Context, name string) (*observer, error) {
 		},
 		func() (watch.Interface, error) {
 			return h.cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: bluegreen.LabelName + "=" + name})
+		},
+		func() (watch.Interface, error) {
+			return h.cs.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{LabelSelector: bluegreen.LabelName + "=" + name})
 		},
 		func() (watch.Interface, error) {
 			var list v1alpha1.RolloutList
@@ -147,6 +157,9 @@ func (o *observer) consume(w watch.Interface) {
 		switch obj := ev.Object.(type) {
 		case *corev1.Service:
 			o.s.activeColor = obj.Spec.Selector[bluegreen.LabelColor]
+			o.s.both = o.s.activeColor == "" && obj.Spec.Selector[bluegreen.LabelName] != ""
+		case *appsv1.Deployment:
+			o.s.deployments[v1alpha1.Color(obj.Labels[bluegreen.LabelColor])] = obj
 		case *discoveryv1.EndpointSlice:
 			if ev.Type == watch.Deleted {
 				delete(o.s.slices, obj.Name)
@@ -161,6 +174,9 @@ func (o *observer) consume(w watch.Interface) {
 			}
 		case *v1alpha1.Rollout:
 			o.s.ro = obj
+			if obj.Generation != o.s.revGen {
+				o.s.rev, o.s.revGen = bluegreen.TemplateRevision(&obj.Spec.Template), obj.Generation
+			}
 		}
 		for _, e := range o.pending {
 			if e.at.IsZero() && e.cond(&o.s) {
@@ -203,6 +219,19 @@ func (o *observer) wait(ctx context.Context, e *expectation) (time.Time, error) 
 	return e.at, nil
 }
 
+// waitAll waits for each expectation and returns when each first held.
+func waitAll(ctx context.Context, o *observer, es ...*expectation) ([]time.Time, error) {
+	out := make([]time.Time, len(es))
+	for i, e := range es {
+		t, err := o.wait(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
 // when waits until cond holds; for conditions not tied to a timed action.
 func (o *observer) when(ctx context.Context, what string, cond func(*state) bool) (time.Time, error) {
 	return o.wait(ctx, o.expect(what, cond))
@@ -239,6 +268,39 @@ func (s *state) serving(color, rev string, n int) bool {
 		}
 	}
 	return ready == n
+}
+
+// generation: the Rollout's spec is at generation gen or later (the watch
+// event of a spec change: the moment it was patched, as an observer sees it).
+func (s *state) generation(gen int64) bool { return s.ro != nil && s.ro.Generation >= gen }
+
+// newReady: the spec is at gen and n pods of color run its template, ready.
+func (s *state) newReady(gen int64, color string, n int) bool {
+	return s.generation(gen) && s.readyPods(color, s.rev) == n
+}
+
+// scaled: color's Deployment runs the template of gen with n replicas.
+func (s *state) scaled(gen int64, color v1alpha1.Color, n int32) bool {
+	d := s.deployments[color]
+	return s.generation(gen) && d != nil && d.Annotations[bluegreen.AnnotationRevision] == s.rev &&
+		d.Spec.Replicas != nil && *d.Spec.Replicas == n
+}
+
+// listedReady counts the ready endpoints of the active Service that are
+// pods of color running rev.
+func (s *state) listedReady(color, rev string) int {
+	n := 0
+	for _, sl := range s.slices {
+		for _, ep := range sl.Endpoints {
+			if ep.Conditions.Ready == nil || !*ep.Conditions.Ready || ep.TargetRef == nil {
+				continue
+			}
+			if p := s.pods[ep.TargetRef.Name]; p != nil && p.Labels[bluegreen.LabelColor] == color && p.Labels[bluegreen.LabelRevision] == rev {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func (h *harness) get(ctx context.Context, namespace, name string) (*v1alpha1.Rollout, error) {
@@ -280,10 +342,10 @@ func (h *harness) nextGeneration(ctx context.Context, name string) (int64, error
 
 func report(what string, ms []float64) {
 	if len(ms) == 0 {
-		fmt.Printf("%-42s no samples\n", what)
+		fmt.Printf("  %-44s no samples\n", what)
 		return
 	}
-	fmt.Printf("%-42s n=%d p50 %.1f  p99 %.1f  max %.1f\n", what, len(ms), stats.Percentile(ms, 0.5), stats.Percentile(ms, 0.99), slices.Max(ms))
+	fmt.Printf("  %-44s n=%d  p50 %.1f  p99 %.1f  max %.1f\n", what, len(ms), stats.Percentile(ms, 0.5), stats.Percentile(ms, 0.99), slices.Max(ms))
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 )
 
 type switchFigures struct {
-	readyToSwitch, switchToEndpoints, promoteToSwitch, promoteToEndpoints []float64
+	patchToSwitch, readyToSwitch, switchToEndpoints, promoteToSwitch []float64
 }
 
 // deploy creates a Rollout named name in the bench namespace
@@ -60,28 +58,23 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 		if err != nil {
 			return f, err
 		}
-		ready := auto.expect("new color ready", func(s *state) bool {
-			return s.observed(gen) && s.readyPods(c, s.ro.Status.CurrentRevision) == 3
-		})
-		switched := auto.expect("switch", func(s *state) bool { return s.activeColor == c })
-		serving := auto.expect("endpoints", func(s *state) bool { return s.observed(gen) && s.serving(c, s.ro.Status.CurrentRevision, 3) })
+		patched := auto.expect("image patched", func(s *state) bool { return s.generation(gen) })
+		ready := auto.expect("last new pod Ready", func(s *state) bool { return s.newReady(gen, c, 3) })
+		switched := auto.expect("switched", func(s *state) bool { return s.generation(gen) && s.activeColor == c })
+		serving := auto.expect("endpoints", func(s *state) bool { return s.generation(gen) && s.serving(c, s.rev, 3) })
 		if _, err := h.setImage(ctx, ns, "auto", fmt.Sprintf("agentic-rag/api:%d", i)); err != nil {
 			return f, err
 		}
-		tReady, err := auto.wait(ctx, ready)
+		t, err := waitAll(ctx, auto, patched, ready, switched, serving)
 		if err != nil {
 			return f, err
 		}
-		tSwitched, err := auto.wait(ctx, switched)
-		if err != nil {
+		f.patchToSwitch = append(f.patchToSwitch, ms(t[2].Sub(t[0])))
+		f.readyToSwitch = append(f.readyToSwitch, ms(t[2].Sub(t[1])))
+		f.switchToEndpoints = append(f.switchToEndpoints, ms(t[3].Sub(t[2])))
+		if _, err := auto.when(ctx, "auto stable", func(s *state) bool { return s.ro.Status.StableRevision == s.rev }); err != nil {
 			return f, err
 		}
-		tServing, err := auto.wait(ctx, serving)
-		if err != nil {
-			return f, err
-		}
-		f.readyToSwitch = append(f.readyToSwitch, ms(tSwitched.Sub(tReady)))
-		f.switchToEndpoints = append(f.switchToEndpoints, ms(tServing.Sub(tSwitched)))
 
 		if gen, err = h.nextGeneration(ctx, "manual"); err != nil {
 			return f, err
@@ -101,7 +94,6 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 			return f, err
 		}
 		promotedSwitch := manual.expect("promoted switch", func(s *state) bool { return s.activeColor == c })
-		promoted := manual.expect("promoted endpoints", func(s *state) bool { return s.serving(c, rev, 3) })
 		b, err := h.get(ctx, ns, "manual")
 		if err != nil {
 			return f, err
@@ -110,21 +102,60 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 		if _, err := h.rollouts.Promote(ctx, b); err != nil {
 			return f, err
 		}
-		tSwitched, err = manual.wait(ctx, promotedSwitch)
-		if err != nil {
-			return f, err
-		}
-		tServing, err = manual.wait(ctx, promoted)
+		tSwitched, err := manual.wait(ctx, promotedSwitch)
 		if err != nil {
 			return f, err
 		}
 		f.promoteToSwitch = append(f.promoteToSwitch, ms(tSwitched.Sub(start)))
-		f.promoteToEndpoints = append(f.promoteToEndpoints, ms(tServing.Sub(start)))
 		if _, err := manual.when(ctx, "manual stable", func(s *state) bool { return s.ro.Status.StableRevision == rev }); err != nil {
 			return f, err
 		}
 	}
 	return f, nil
+}
+
+// revertRounds: a new image is rolled out and switched to, the old color
+// kept warm; then the template is set back to the old image, and the
+// active Service must go back to the warm pods without a new pod.
+func (h *harness) revertRounds(ctx context.Context, rounds int) ([]float64, error) {
+	var out []float64
+	o, err := h.deploy(ctx, "revert", func(b *v1alpha1.Rollout) {
+		b.Spec.Strategy.BlueGreen.ScaleDownDelaySeconds = new(int32(600))
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i <= rounds; i++ {
+		b, err := h.get(ctx, ns, "revert")
+		if err != nil {
+			return nil, err
+		}
+		old, oldImage, gen := string(b.Status.StableColor), b.Spec.Template.Spec.Containers[0].Image, b.Generation+1
+		next := string(b.Status.StableColor.Other())
+		if _, err := h.setImage(ctx, ns, "revert", fmt.Sprintf("agentic-rag/api:rv-%d", i)); err != nil {
+			return nil, err
+		}
+		if _, err := o.when(ctx, "new image stable", func(s *state) bool {
+			return s.generation(gen) && s.activeColor == next && s.ro.Status.StableRevision == s.rev
+		}); err != nil {
+			return nil, err
+		}
+		gen++
+		reverted := o.expect("template reverted", func(s *state) bool { return s.generation(gen) })
+		back := o.expect("switched back", func(s *state) bool { return s.generation(gen) && s.activeColor == old })
+		if _, err := h.setImage(ctx, ns, "revert", oldImage); err != nil {
+			return nil, err
+		}
+		t, err := waitAll(ctx, o, reverted, back)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ms(t[1].Sub(t[0])))
+		if _, err := o.when(ctx, "old image stable", func(s *state) bool { return s.ro.Status.StableRevision == s.rev }); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 type rollbackFigures struct{ abort, failedCheck []float64 }
@@ -202,55 +233,4 @@ func (h *harness) rollbackRounds(ctx context.Context, rounds int, healthURL stri
 		}
 	}
 	return f, nil
-}
-
-// scaleRollout creates n Rollouts of one replica, waits until all
-// serve, then changes all their images at once and times until every one is
-// Healthy on its new revision, sampling the controller's RSS.
-func (h *harness) scaleRollout(ctx context.Context, n int, ctrl *controllerProcess) (time.Duration, float64, error) {
-	for i := range n {
-		name := fmt.Sprintf("svc-%03d", i)
-		if err := h.service(ctx, "scale", name, name); err != nil {
-			return 0, 0, err
-		}
-		if err := h.c.Create(ctx, newRollout("scale", name, 1, nil)); err != nil {
-			return 0, 0, err
-		}
-	}
-	peak := 0.0
-	allHealthy := func(image string) error {
-		deadline := time.Now().Add(10 * time.Minute)
-		for time.Now().Before(deadline) {
-			peak = max(peak, ctrl.rssMiB())
-			var list v1alpha1.RolloutList
-			if err := h.c.List(ctx, &list, client.InNamespace("scale")); err != nil {
-				return err
-			}
-			done := 0
-			for _, b := range list.Items {
-				if b.Status.Phase == v1alpha1.PhaseHealthy && b.Spec.Template.Spec.Containers[0].Image == image &&
-					b.Status.StableRevision == bluegreen.TemplateRevision(&b.Spec.Template) {
-					done++
-				}
-			}
-			if done == n {
-				return nil
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		return fmt.Errorf("not all %d Rollouts healthy on %s after 10 minutes", n, image)
-	}
-	if err := allHealthy("agentic-rag/api:0"); err != nil {
-		return 0, 0, err
-	}
-	start := time.Now()
-	for i := range n {
-		if _, err := h.setImage(ctx, "scale", fmt.Sprintf("svc-%03d", i), "agentic-rag/api:1"); err != nil {
-			return 0, 0, err
-		}
-	}
-	if err := allHealthy("agentic-rag/api:1"); err != nil {
-		return 0, 0, err
-	}
-	return time.Since(start), peak, nil
 }
