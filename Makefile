@@ -84,9 +84,10 @@ $(CONTROLLER_GEN):
 generate: $(CONTROLLER_GEN) ## regenerate deepcopy code and the CRD from api/
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd:crdVersions=v1,generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=charts/ragdeploy/crds
+	hack/gateway-api-crds.sh > internal/localcluster/addons/gateway-api-crds.yaml
 
 check-generated: generate ## fail when generated files differ from what is committed
-	@git diff --exit-code -- 'api/*/zz_generated.*.go' charts/ragdeploy/crds || { echo "generated files are stale: run make generate and commit"; exit 1; }
+	@git diff --exit-code -- 'api/*/zz_generated.*.go' charts/ragdeploy/crds internal/localcluster/addons/gateway-api-crds.yaml || { echo "generated files are stale: run make generate and commit"; exit 1; }
 
 demo: build cluster-bin deps ## local cluster (a real node where it can run), a blue-green rollout, a broken release rolled back, a canary
 	@bin/ragdeploy local up --real-nodes 1 || { echo "make demo: no real node (see above); falling back to kwok nodes only"; bin/ragdeploy local up; }

@@ -198,6 +198,38 @@ type CanaryStrategy struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	ScaleDownDelaySeconds *int32 `json:"scaleDownDelaySeconds,omitempty"`
+
+	// TrafficRouting carries the weight on a router instead of pod counts.
+	// +optional
+	TrafficRouting *TrafficRouting `json:"trafficRouting,omitempty"`
+}
+
+// TrafficRouting names the router that carries a canary's weight. The
+// active Service then selects only the stable pods and the preview Service
+// (required) only the canary pods; the router splits the traffic between
+// the two Services at exactly each step's weight, and the canary runs
+// setWeight percent of the replicas (at least one pod). A failure, the
+// deadline or an abort sets the weights back (the active Service 100, the
+// preview Service 0) before the canary is scaled down; after the last step
+// the active Service switches to the canary color and the weights are set
+// back the same way.
+type TrafficRouting struct {
+	// GatewayAPI writes the weights to a Gateway API HTTPRoute.
+	// +required
+	GatewayAPI *GatewayAPIRouting `json:"gatewayAPI"`
+}
+
+// GatewayAPIRouting names a Gateway API HTTPRoute (gateway.networking.k8s.io/v1)
+// in the rollout's namespace. Every rule that sends traffic to the active
+// Service must also list the preview Service among its backendRefs; the
+// controller changes only those two backendRefs' weights, and the route's
+// owner keeps everything else (add the weights to a GitOps tool's ignored
+// differences).
+type GatewayAPIRouting struct {
+	// HTTPRoute is the route's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	HTTPRoute string `json:"httpRoute"`
 }
 
 // CanaryStep is one step: exactly one of setWeight, pause, analysis.
@@ -483,6 +515,10 @@ const (
 	ReasonStepAnalysisFailed = "StepAnalysisFailed"
 	ReasonBackgroundFailed   = "BackgroundAnalysisFailed"
 	ReasonCanaryStepComplete = "CanaryStepComplete"
+	// ReasonTrafficRoutingError: the HTTPRoute of trafficRouting cannot
+	// carry the weight (missing, not sending to both Services, or the
+	// Gateway API not installed); the canary waits.
+	ReasonTrafficRoutingError = "TrafficRoutingError"
 	// Rolling batches.
 	ReasonBatchAnalysisFailed = "BatchAnalysisFailed"
 )
@@ -581,17 +617,24 @@ type StepStatus struct {
 	// SetWeight is the weight the steps so far ask for.
 	// +optional
 	SetWeight int32 `json:"setWeight,omitempty"`
-	// Weight is the share of the active Service's ready endpoints that are
-	// canary pods, in percent, as achieved; CanaryPods of TotalPods.
+	// Weight is the canary's share of production traffic in percent, as
+	// achieved: of the active Service's ready endpoints, CanaryPods of
+	// TotalPods; with traffic routing, the preview Service's weight in
+	// Route.
 	// +optional
 	Weight int32 `json:"weight,omitempty"`
 	// CanaryPods counts the new revision's ready endpoints of the active
-	// Service.
+	// Service (with traffic routing: of the preview Service).
 	// +optional
 	CanaryPods int32 `json:"canaryPods,omitempty"`
-	// TotalPods counts all its ready endpoints.
+	// TotalPods counts all its ready endpoints (with traffic routing:
+	// both Services').
 	// +optional
 	TotalPods int32 `json:"totalPods,omitempty"`
+	// Route names the HTTPRoute that carries Weight ("" when pod counts
+	// do).
+	// +optional
+	Route string `json:"route,omitempty"`
 	// TrafficAt is when the canary first took production traffic.
 	// +optional
 	TrafficAt *metav1.MicroTime `json:"trafficAt,omitempty"`

@@ -237,6 +237,17 @@ func (o *observer) when(ctx context.Context, what string, cond func(*state) bool
 	return o.wait(ctx, o.expect(what, cond))
 }
 
+// newPods counts pods of a color running rev, ready or not, not deleted.
+func (s *state) newPods(color, rev string) int {
+	n := 0
+	for _, p := range s.pods {
+		if p.Labels[bluegreen.LabelColor] == color && p.Labels[bluegreen.LabelRevision] == rev && p.DeletionTimestamp == nil {
+			n++
+		}
+	}
+	return n
+}
+
 // readyPods counts ready pods of a color running rev.
 func (s *state) readyPods(color, rev string) int {
 	n := 0

@@ -91,6 +91,7 @@ func run(rounds, scale int, sections []string) error {
 				report("step's last pod Ready -> next step scaled", f.readyToStep)
 				report("step's last pod listed -> next step scaled", f.listedToStep)
 				report("last canary pod Ready -> switched", f.readyToSwitch)
+				report("last canary pod listed -> switched", f.listedToSwitch)
 			}
 		case "rolling":
 			var f rollingFigures
@@ -139,6 +140,9 @@ func (h *harness) blueGreen(ctx context.Context, rounds int) error {
 	}
 	fmt.Println("blue-green, 3 replicas, automatic promotion:")
 	report("image patched -> switched", sw.patchToSwitch)
+	report("  patched -> Deployment re-templated", sw.patchToTemplated)
+	report("  re-templated -> new pods created", sw.templatedToCreated)
+	report("  created -> last new pod Ready", sw.createdToReady)
 	report("last new pod Ready -> switched", sw.readyToSwitch)
 	report("switched -> endpoints only new pods", sw.switchToEndpoints)
 	report("template reverted (old pods warm) -> back", revert)

@@ -11,6 +11,10 @@ import (
 
 type switchFigures struct {
 	patchToSwitch, readyToSwitch, switchToEndpoints, promoteToSwitch []float64
+	// where the time from patch to switch goes: the controller's
+	// re-template, the Deployment's pods created (kube-controller-manager),
+	// those pods Ready (scheduler, node), then readyToSwitch.
+	patchToTemplated, templatedToCreated, createdToReady []float64
 }
 
 // deploy creates a Rollout named name in the bench namespace
@@ -59,19 +63,24 @@ func (h *harness) switchRounds(ctx context.Context, rounds int) (switchFigures, 
 			return f, err
 		}
 		patched := auto.expect("image patched", func(s *state) bool { return s.generation(gen) })
+		templated := auto.expect("Deployment re-templated", func(s *state) bool { return s.scaled(gen, color, 3) })
+		created := auto.expect("new pods created", func(s *state) bool { return s.generation(gen) && s.newPods(c, s.rev) == 3 })
 		ready := auto.expect("last new pod Ready", func(s *state) bool { return s.newReady(gen, c, 3) })
 		switched := auto.expect("switched", func(s *state) bool { return s.generation(gen) && s.activeColor == c })
 		serving := auto.expect("endpoints", func(s *state) bool { return s.generation(gen) && s.serving(c, s.rev, 3) })
 		if _, err := h.setImage(ctx, ns, "auto", fmt.Sprintf("agentic-rag/api:%d", i)); err != nil {
 			return f, err
 		}
-		t, err := waitAll(ctx, auto, patched, ready, switched, serving)
+		t, err := waitAll(ctx, auto, patched, templated, created, ready, switched, serving)
 		if err != nil {
 			return f, err
 		}
-		f.patchToSwitch = append(f.patchToSwitch, ms(t[2].Sub(t[0])))
-		f.readyToSwitch = append(f.readyToSwitch, ms(t[2].Sub(t[1])))
-		f.switchToEndpoints = append(f.switchToEndpoints, ms(t[3].Sub(t[2])))
+		f.patchToSwitch = append(f.patchToSwitch, ms(t[4].Sub(t[0])))
+		f.patchToTemplated = append(f.patchToTemplated, ms(t[1].Sub(t[0])))
+		f.templatedToCreated = append(f.templatedToCreated, ms(t[2].Sub(t[1])))
+		f.createdToReady = append(f.createdToReady, ms(t[3].Sub(t[2])))
+		f.readyToSwitch = append(f.readyToSwitch, ms(t[4].Sub(t[3])))
+		f.switchToEndpoints = append(f.switchToEndpoints, ms(t[5].Sub(t[4])))
 		if _, err := auto.when(ctx, "auto stable", func(s *state) bool { return s.ro.Status.StableRevision == s.rev }); err != nil {
 			return f, err
 		}

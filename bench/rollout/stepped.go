@@ -11,7 +11,7 @@ import (
 )
 
 type canaryFigures struct {
-	patchToStep, readyToStep, listedToStep, readyToSwitch []float64
+	patchToStep, readyToStep, listedToStep, readyToSwitch, listedToSwitch []float64
 }
 
 // canaryRounds: a canary of 3 replicas with steps 25% (1 canary pod) and
@@ -42,18 +42,20 @@ func (h *harness) canaryRounds(ctx context.Context, rounds int) (canaryFigures, 
 		listed1 := o.expect("step 1 pod listed", func(s *state) bool { return s.generation(gen) && s.listedReady(c, s.rev) == 1 })
 		step2 := o.expect("step 2 scaled", func(s *state) bool { return s.scaled(gen, next, 3) })
 		ready2 := o.expect("step 2 pods Ready", func(s *state) bool { return s.newReady(gen, c, 3) })
+		listed2 := o.expect("step 2 pods listed", func(s *state) bool { return s.generation(gen) && s.listedReady(c, s.rev) == 3 })
 		switched := o.expect("switched", func(s *state) bool { return s.generation(gen) && s.activeColor == c })
 		if _, err := h.setImage(ctx, ns, "canary", fmt.Sprintf("agentic-rag/api:c-%d", i)); err != nil {
 			return f, err
 		}
-		t, err := waitAll(ctx, o, patched, step1, ready1, listed1, step2, ready2, switched)
+		t, err := waitAll(ctx, o, patched, step1, ready1, listed1, step2, ready2, listed2, switched)
 		if err != nil {
 			return f, err
 		}
 		f.patchToStep = append(f.patchToStep, ms(t[1].Sub(t[0])))
 		f.readyToStep = append(f.readyToStep, ms(t[4].Sub(t[2])))
 		f.listedToStep = append(f.listedToStep, ms(t[4].Sub(t[3])))
-		f.readyToSwitch = append(f.readyToSwitch, ms(t[6].Sub(t[5])))
+		f.readyToSwitch = append(f.readyToSwitch, ms(t[7].Sub(t[5])))
+		f.listedToSwitch = append(f.listedToSwitch, ms(t[7].Sub(t[6])))
 		if _, err := o.when(ctx, "canary stable", func(s *state) bool { return s.ro.Status.StableRevision == s.rev }); err != nil {
 			return f, err
 		}

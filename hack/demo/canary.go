@@ -102,9 +102,9 @@ func (d *demo) canary(ctx context.Context, version string) error {
 func canaryLine(b *v1alpha1.Rollout) string {
 	steps, cs := bluegreen.StepsOf(&b.Spec), b.Status.Canary
 	if int(cs.Step) >= len(steps) {
-		return fmt.Sprintf("canary steps done at %s: full scale, then the switch", bluegreen.WeightOf(cs.CanaryPods, cs.TotalPods))
+		return fmt.Sprintf("canary steps done at %s: full scale, then the switch", bluegreen.Achieved(cs))
 	}
-	return fmt.Sprintf("canary step %d/%d (%s) at %s", cs.Step+1, len(steps), bluegreen.DescribeStep(&steps[cs.Step]), bluegreen.WeightOf(cs.CanaryPods, cs.TotalPods))
+	return fmt.Sprintf("canary step %d/%d (%s) at %s", cs.Step+1, len(steps), bluegreen.DescribeStep(&steps[cs.Step]), bluegreen.Achieved(cs))
 }
 
 // canaryTraffic records what the prober saw while a canary step ran (with

@@ -36,7 +36,7 @@ func (d *decider) stepped() {
 		*d.progress() = &v1alpha1.StepStatus{StepStartedAt: d.microtime(), Step: d.firstStep()}
 	}
 	d.weighed(next)
-	for _, stage := range []func(v1alpha1.Color) bool{d.notWarm, d.preDeployJobWithinDeadline, d.preDeployJobDone, d.backgroundPassed, d.runSteps} {
+	for _, stage := range []func(v1alpha1.Color) bool{d.notWarm, d.routeUsable, d.preDeployJobWithinDeadline, d.preDeployJobDone, d.backgroundPassed, d.runSteps} {
 		if !stage(next) {
 			if d.plan.ActiveColor == "" && d.status.AbortedRevision != d.observed.Revision {
 				d.keepStableActive(stable)
@@ -45,6 +45,9 @@ func (d *decider) stepped() {
 		}
 	}
 	d.serveNew(next, d.settings.replicas)
+	// A route keeps the weight it carries until the active Service has
+	// switched to the canary color.
+	d.holdRoute()
 	if d.newPodsServe(next, d.settings.replicas, "full scale before the switch") {
 		d.switchTo(next)
 	}
@@ -96,12 +99,16 @@ func (d *decider) preDeployJobWithinDeadline(next v1alpha1.Color) bool {
 // Service's ready endpoints, and when it first took traffic.
 func (d *decider) weighed(next v1alpha1.Color) {
 	cs, active := *d.progress(), d.observed.Active
-	cs.CanaryPods, cs.TotalPods = 0, active.ReadyEndpoints
-	if active.Both {
-		cs.CanaryPods = active.ReadyByColor[next]
+	if d.settings.route != "" {
+		d.weighedRouted(cs, next)
+	} else {
+		cs.CanaryPods, cs.TotalPods = 0, active.ReadyEndpoints
+		if active.Both {
+			cs.CanaryPods = active.ReadyByColor[next]
+		}
+		cs.Weight = percent(cs.CanaryPods, cs.TotalPods)
 	}
-	cs.Weight = percent(cs.CanaryPods, cs.TotalPods)
-	if cs.CanaryPods > 0 && cs.TrafficAt == nil {
+	if cs.CanaryPods > 0 && cs.Weight > 0 && cs.TrafficAt == nil {
 		cs.TrafficAt = d.microtime()
 	}
 }
@@ -116,6 +123,8 @@ func (d *decider) runSteps(next v1alpha1.Color) bool {
 	}
 	for int(cs.Step) < len(steps) {
 		i := int(cs.Step)
+		// A route holds the weight the steps before this one reached.
+		d.routeTo(setWeightAt(steps, i-1))
 		pods := d.newPodsAt(i)
 		cs.SetWeight = percent(pods, d.settings.replicas)
 		if d.settings.canary != nil {
@@ -125,7 +134,7 @@ func (d *decider) runSteps(next v1alpha1.Color) bool {
 		if !d.stepDone(next, i, pods) {
 			return false
 		}
-		d.emit(Event{Reason: v1alpha1.ReasonCanaryStepComplete, Message: fmt.Sprintf("step %d/%d done (%s) at %s", i+1, len(steps), DescribeStep(&steps[i]), WeightOf(cs.CanaryPods, cs.TotalPods))})
+		d.emit(Event{Reason: v1alpha1.ReasonCanaryStepComplete, Message: fmt.Sprintf("step %d/%d done (%s) at %s", i+1, len(steps), DescribeStep(&steps[i]), Achieved(cs))})
 		cs.Step++
 		cs.StepStartedAt = d.microtime()
 	}
@@ -135,6 +144,9 @@ func (d *decider) runSteps(next v1alpha1.Color) bool {
 // newPodsAt is how many new pods steps[:i+1] ask for: a canary's for its
 // last setWeight beside the stable ones, a rolling update's last batch.
 func (d *decider) newPodsAt(i int) int32 {
+	if d.settings.route != "" {
+		return RoutedCanaryPods(setWeightAt(d.settings.steps, i), d.settings.replicas)
+	}
 	if d.settings.canary != nil {
 		return CanaryPods(setWeightAt(d.settings.steps, i), d.settings.replicas)
 	}
@@ -160,7 +172,8 @@ func setWeightAt(steps []Step, i int) int32 {
 // update within its surge, the stable color giving up one pod for each
 // new one ready, within its unavailability) and, when there are any and
 // next runs no pod of an older revision, has the active Service select
-// both colors.
+// both colors (with traffic routing it stays on the stable color: the
+// route sends the canary its share through the preview Service).
 func (d *decider) serveNew(next v1alpha1.Color, pods int32) {
 	rev := d.observed.Revision
 	if d.settings.rolling != nil {
@@ -171,7 +184,7 @@ func (d *decider) serveNew(next v1alpha1.Color, pods int32) {
 		d.plan.PreviewColor = next
 	}
 	if cs := d.observed.Colors[next]; pods > 0 && cs.Revision == rev && cs.Stale == 0 {
-		d.plan.ActiveColor, d.plan.ActiveBoth = d.status.StableColor, true
+		d.plan.ActiveColor, d.plan.ActiveBoth = d.status.StableColor, d.settings.route == ""
 	}
 }
 
@@ -179,8 +192,17 @@ func (d *decider) serveNew(next v1alpha1.Color, pods int32) {
 func (d *decider) stepDone(next v1alpha1.Color, i int, pods int32) bool {
 	steps, cs := d.settings.steps, *d.progress()
 	step := &steps[i]
-	where := fmt.Sprintf("step %d/%d at %s", i+1, len(steps), WeightOf(cs.CanaryPods, cs.TotalPods))
+	where := fmt.Sprintf("step %d/%d at %s", i+1, len(steps), Achieved(cs))
 	switch {
+	case step.Weight != nil && d.settings.route != "":
+		if !d.newPodsServe(next, pods, fmt.Sprintf("step %d/%d: %s", i+1, len(steps), DescribeStep(step))) {
+			return false
+		}
+		if !d.routeTo(*step.Weight) {
+			d.progressing(v1alpha1.ReasonSettingWeight, fmt.Sprintf("step %d/%d: HTTPRoute %s to %d%%", i+1, len(steps), d.settings.route, *step.Weight))
+			return false
+		}
+		return true
 	case step.Weight != nil || step.Pods > 0:
 		return d.newPodsServe(next, pods, fmt.Sprintf("step %d/%d: %s", i+1, len(steps), DescribeStep(step))) && d.stableGaveWay(pods)
 	case step.Pause != nil && step.Pause.DurationSeconds != nil:
@@ -218,6 +240,10 @@ func pauseReleased(cs *v1alpha1.StepStatus, i int32) bool {
 // counted from the step's start, it aborts the revision.
 func (d *decider) newPodsServe(next v1alpha1.Color, want int32, what string) bool {
 	if d.newColorReady(next, want) {
+		if d.settings.route != "" {
+			// Ready behind the preview Service, which the route sends to.
+			return true
+		}
 		if got := d.observed.Active.ReadyByColor[next]; !d.observed.Active.Both || got < want {
 			d.progressing(v1alpha1.ReasonWaitingForEndpoints, fmt.Sprintf("%s: active Service %s lists %d/%d canary endpoints", what, d.observed.Spec.ActiveService, got, want))
 		} else {

@@ -51,6 +51,9 @@ func (w *testWorld) converge(p Plan) {
 	}
 	serve(&w.o.Active, p.ActiveColor, p.ActiveBoth)
 	serve(&w.o.Preview, p.PreviewColor, false)
+	if p.RouteWeight != nil {
+		w.o.Route.Weight = *p.RouteWeight
+	}
 }
 
 // step decides and converges, the clock moved on by d first.

@@ -348,7 +348,12 @@ func (d *decider) aborted() {
 	// A retry starts the steps over.
 	d.status.Canary, d.status.Rolling = nil, nil
 	canary := d.settings.canary != nil
-	if canary {
+	switch {
+	case canary && d.routeHeld():
+		// The route takes the canary's weight back first.
+		d.routeTo(0)
+		d.message += fmt.Sprintf("; HTTPRoute %s: the canary's weight goes back to 0 before it scales down", d.settings.route)
+	case canary:
 		// The canary goes at once, the stable color serving in full beside
 		// it. A rolling update's new pods serve until the stable color is
 		// back to full size and takes the traffic alone.
@@ -424,6 +429,11 @@ func (d *decider) holdStable() (stable, next v1alpha1.Color, switched bool) {
 // sends traffic back to the stable color before the idle one is touched.
 func (d *decider) switched(stable, next v1alpha1.Color) {
 	rev := d.observed.Revision
+	if d.observed.Colors[next].Revision == rev && d.status.PromotedAt == nil && d.observed.Active.Promotion == PromotionMark(d.status) {
+		// This rollout's promotion switched the Service, and the status
+		// write that followed was lost: record it now.
+		d.promoted(next)
+	}
 	if d.observed.Colors[next].Revision == rev && d.status.PromotedAt != nil {
 		d.postPromotion(next)
 		return
@@ -538,9 +548,14 @@ func (d *decider) switchTo(next v1alpha1.Color) {
 		}
 	}
 	d.plan.ActiveColor, d.plan.ActiveBoth = next, false
-	d.status.PromotedAt = d.timestamp()
-	d.emit(Event{Reason: v1alpha1.ReasonPromoted, Message: fmt.Sprintf("active Service %s now selects %s (revision %s)", d.observed.Spec.ActiveService, next, rev)})
+	d.promoted(next)
 	d.progressing(v1alpha1.ReasonPromoted, "switched to "+string(next))
+}
+
+// promoted records the switch of the active Service to next.
+func (d *decider) promoted(next v1alpha1.Color) {
+	d.status.PromotedAt = d.timestamp()
+	d.emit(Event{Reason: v1alpha1.ReasonPromoted, Message: fmt.Sprintf("active Service %s now selects %s (revision %s)", d.observed.Spec.ActiveService, next, d.observed.Revision)})
 }
 
 // preDeployJobDone reports whether color c may run the current revision:
@@ -729,6 +744,7 @@ func (d *decider) finish() {
 		cs := o.Colors[st.ActiveColor]
 		st.Replicas, st.ReadyReplicas = cs.Replicas, cs.Ready
 	}
+	d.routeAtRest()
 	st.Phase, st.Message = d.phase, d.message
 	d.recovered()
 	d.conditions()

@@ -662,3 +662,50 @@ func TestKstatusConditionsFollowTheState(t *testing.T) {
 		}
 	}
 }
+
+// A promotion switches the active Service before its status is written,
+// marking the Service with the rollout it promotes. When that status write
+// is lost, the next pass finds the Service on the new color with the mark
+// of this rollout and records the promotion instead of taking it for a
+// superseded rollout; a Service switched without this rollout's mark goes
+// back to the stable color as before.
+func TestPromotionRecoveredFromTheServiceMark(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		marked   bool
+		promoted bool
+	}{
+		{"marked by this rollout", true, true},
+		{"switched without its mark", false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newTestWorld()
+			v1 := w.o.Revision
+			w.stable(blue, v1)
+			w.o.Active.Claimed, w.o.Preview.Claimed = true, true
+			w.o.Spec.Strategy.BlueGreen.AutoPromotion = &v1alpha1.AutoPromotion{Enabled: true}
+			v2 := w.image("api:v2")
+			w.decide()
+			w.color(green, v2, 3, 3)
+			w.o.Preview = ServiceState{Exists: true, Claimed: true, Color: green, ReadyEndpoints: 3}
+			stored := w.o.Status
+			p := Decide(w.o)
+			if p.ActiveColor != green || p.Status.PromotedAt == nil {
+				t.Fatalf("active %q promotedAt %v; want the promotion to green", p.ActiveColor, p.Status.PromotedAt)
+			}
+			// The Service write went through; the status write did not.
+			w.o.Status = stored
+			w.o.Active = ServiceState{Exists: true, Claimed: true, Color: green, ReadyEndpoints: 3}
+			if tt.marked {
+				w.o.Active.Promotion = PromotionMark(&p.Status)
+			}
+			p = w.decide()
+			if got := p.Status.PromotedAt != nil && p.ActiveColor == green; got != tt.promoted {
+				t.Fatalf("promotedAt %v, active %q; want promoted %t", p.Status.PromotedAt, p.ActiveColor, tt.promoted)
+			}
+			if !tt.promoted && p.ActiveColor != blue {
+				t.Fatalf("active %q for an unmarked switch; want back to blue", p.ActiveColor)
+			}
+		})
+	}
+}

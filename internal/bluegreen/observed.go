@@ -23,6 +23,20 @@ type Observed struct {
 	Active, Preview ServiceState
 	// PreDeployJob is the state of the pre-deploy Job of Revision.
 	PreDeployJob JobState
+	// Route is the HTTPRoute of a canary with traffic routing.
+	Route RouteState
+}
+
+// RouteState is the HTTPRoute that carries a canary's weight, as observed.
+type RouteState struct {
+	// Problem says why the route cannot carry the weight (missing, no
+	// rule sending to both Services, the Gateway API not installed); ""
+	// when it can.
+	Problem string
+	// Weight is the preview Service's share of the two Services' weights,
+	// in percent, when every rule that sends to them agrees; -1 when they
+	// do not.
+	Weight int32
 }
 
 // ColorState is one color's Deployment as observed.
@@ -68,6 +82,9 @@ type ServiceState struct {
 	// ClaimedBy names another, existing rollout that claimed the Service
 	// ("" when none did, or its claimant no longer exists).
 	ClaimedBy string
+	// Promotion is the PromotionMark of the promotion that last switched
+	// it (AnnotationPromotion).
+	Promotion string
 }
 
 // JobState is the state of a Job.
@@ -94,6 +111,10 @@ type Plan struct {
 	// ActiveBoth points the active Service at both colors (ActiveColor is
 	// then the stable one, which it selects too).
 	ActiveBoth bool
+	// RouteWeight is the weight to give the preview Service in the
+	// HTTPRoute of a canary with traffic routing, the active one getting
+	// the rest (nil leaves the route as it is).
+	RouteWeight *int32
 	// StartPreDeployJob creates the pre-deploy Job of the current revision.
 	StartPreDeployJob bool
 	// Measure lists the analysis checks due for a measurement now.

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,7 +34,21 @@ const (
 	// Rollout that switches it; no other rollout writes it.
 	AnnotationClaimedBy = "ragdeploy.io/claimed-by"
 	AnnotationClaimUID  = "ragdeploy.io/claimed-by-uid"
+	// AnnotationPromotion, on the active Service, is the PromotionMark of
+	// the rollout whose promotion switched it: the switch is written before
+	// the status that records it, and a status write lost in between is
+	// recovered from it.
+	AnnotationPromotion = "ragdeploy.io/promotion"
 )
+
+// PromotionMark names one rollout of the current revision: the revision
+// and when that rollout started (a revision rolled out again is another).
+func PromotionMark(st *v1alpha1.RolloutStatus) string {
+	if st.RolloutStartedAt == nil {
+		return st.CurrentRevision
+	}
+	return fmt.Sprintf("%s/%d", st.CurrentRevision, st.RolloutStartedAt.UnixMicro())
+}
 
 // Defaults for unset spec fields (the CRD applies the same ones).
 const (
@@ -65,6 +80,8 @@ type settings struct {
 	background []v1alpha1.AnalysisCheck
 	// surge and unavailable bound a rolling update (RollingBounds).
 	surge, unavailable int32
+	// route is the HTTPRoute that carries a canary's weight (RouteOf).
+	route string
 }
 
 func settingsOf(spec *v1alpha1.RolloutSpec) settings {
@@ -100,6 +117,7 @@ func settingsOf(spec *v1alpha1.RolloutSpec) settings {
 		s.surge, s.unavailable = RollingBounds(r, s.replicas)
 	}
 	s.steps = StepsOf(spec)
+	s.route = RouteOf(spec)
 	if spec.ProgressDeadlineSeconds != nil {
 		s.progressDeadline = time.Duration(*spec.ProgressDeadlineSeconds) * time.Second
 	}

@@ -154,7 +154,8 @@ func validateChecks(path *field.Path, checks []v1alpha1.AnalysisCheck) field.Err
 
 // validateCanary checks the steps: each is exactly one thing, and each
 // weight is one the replica count can carry apart from the others (unless
-// rounding is allowed).
+// rounding is allowed, or a route carries the weights); traffic routing
+// needs a preview Service for the canary pods.
 func validateCanary(path *field.Path, s *v1alpha1.RolloutSpec) field.ErrorList {
 	c := s.Strategy.Canary
 	replicas := int32(1)
@@ -162,6 +163,14 @@ func validateCanary(path *field.Path, s *v1alpha1.RolloutSpec) field.ErrorList {
 		replicas = *s.Replicas
 	}
 	errs := validateChecks(path.Child("analysis"), c.Analysis)
+	routed := RouteOf(s) != ""
+	if c.TrafficRouting != nil && !routed {
+		errs = append(errs, field.Required(path.Child("trafficRouting", "gatewayAPI", "httpRoute"), "the HTTPRoute that carries the weight"))
+	}
+	if c.TrafficRouting != nil && s.PreviewService == "" {
+		errs = append(errs, field.Required(field.NewPath("spec", "previewService"),
+			"trafficRouting sends the canary's weight to the preview Service, which selects the canary pods: name one (the HTTPRoute's second backendRef)"))
+	}
 	if len(c.Steps) == 0 {
 		errs = append(errs, field.Required(path.Child("steps"), "at least one step"))
 	}
@@ -187,7 +196,8 @@ func validateCanary(path *field.Path, s *v1alpha1.RolloutSpec) field.ErrorList {
 				errs = append(errs, field.Invalid(p.Child("setWeight"), w, "must be 1 to 99 (the end of the steps is 100%)"))
 				continue
 			}
-			if c.AllowRounding || replicas == 0 {
+			if c.AllowRounding || replicas == 0 || routed {
+				// A route carries every weight exactly.
 				continue
 			}
 			pods := CanaryPods(w, replicas)

@@ -150,6 +150,32 @@ func TestValidateCanaryWeights(t *testing.T) {
 	}
 }
 
+// A route carries every weight exactly, so weights the replica count
+// cannot carry apart are accepted with one; it needs the preview Service
+// (the canary's backendRef) and a route name.
+func TestValidateTrafficRouting(t *testing.T) {
+	rollout := func(preview, route string) *v1alpha1.Rollout {
+		b := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Name: "api"}, Spec: newTestWorld().o.Spec}
+		b.Spec.PreviewService = preview
+		b.Spec.Strategy = v1alpha1.Strategy{Canary: &v1alpha1.CanaryStrategy{
+			Steps:          []v1alpha1.CanaryStep{{SetWeight: new(int32(10))}, {SetWeight: new(int32(20))}},
+			TrafficRouting: &v1alpha1.TrafficRouting{GatewayAPI: &v1alpha1.GatewayAPIRouting{HTTPRoute: route}},
+		}}
+		return b
+	}
+	if errs := Validate(rollout("api-preview", "api")); len(errs) != 0 {
+		t.Fatalf("10%% and 20%% of 3 replicas by a route: refused: %v", errs)
+	}
+	for _, tt := range []struct{ preview, route, want string }{
+		{"", "api", "spec.previewService"},
+		{"api-preview", "", "spec.strategy.canary.trafficRouting.gatewayAPI.httpRoute"},
+	} {
+		if errs := Validate(rollout(tt.preview, tt.route)); !strings.Contains(errs.ToAggregate().Error(), tt.want+": Required value") {
+			t.Errorf("preview %q route %q: %v; want an error at %s", tt.preview, tt.route, errs, tt.want)
+		}
+	}
+}
+
 // CanaryPods gives the pod count nearest the weight beside the stable
 // pods, and WeightOf what that count achieves.
 func TestCanaryPods(t *testing.T) {

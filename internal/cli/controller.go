@@ -39,6 +39,7 @@ func newControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	f.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "elect a leader so several replicas can run")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the pod's namespace)")
 	f.DurationVar(&o.LeaseDuration, "lease-duration", 15*time.Second, "leader Lease duration")
+	f.IntVar(&o.Workers, "workers", o.Workers, "rollouts reconciled at once (one rollout is never reconciled twice at once)")
 	f.StringVar(&o.Namespace, "watch-namespace", "", "only manage Rollouts in this namespace (default: all)")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "debug logging")
 	f.StringArrayVar(&o.DriftReleases, "drift-release", nil, "check this Helm release (namespace/name) for drift; repeatable (opt-in; needs read access to its namespace's Secrets)")

@@ -431,7 +431,7 @@ func renderStrategy(s *strings.Builder, b *v1alpha1.Rollout) {
 		return
 	}
 	fmt.Fprintf(s, "Strategy:   %s, step %d/%d, weight %s (the steps ask %d%%)\n", name, min(int(cs.Step)+1, len(steps)), len(steps),
-		bluegreen.WeightOf(cs.CanaryPods, cs.TotalPods), cs.SetWeight)
+		bluegreen.Achieved(cs), cs.SetWeight)
 	for i := range steps {
 		mark := ""
 		switch {

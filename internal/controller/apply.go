@@ -7,11 +7,13 @@ import (
 	"maps"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
@@ -56,15 +58,27 @@ func (r *Reconciler) applyColor(ctx context.Context, b *v1alpha1.Rollout, w *wor
 	if scaleDownAt != "" {
 		annotations[bluegreen.AnnotationScaleDownAt] = scaleDownAt
 	}
+	spec := appsv1ac.DeploymentSpec().
+		WithReplicas(cp.Replicas).
+		WithRevisionHistoryLimit(2).
+		WithSelector(metav1ac.LabelSelector().WithMatchLabels(matchLabels)).
+		WithTemplate(tmplAC)
+	if b.Spec.Strategy.Rolling == nil {
+		// A blue-green or canary color is re-templated only while the
+		// active Service does not select it (a canary's leaves it in the
+		// same pass): its pods of the older revision serve no production
+		// traffic, so they all go and the new ones all start at once
+		// instead of one by one, the Deployment default. A rolling
+		// update's new color may serve while re-templated, and keeps it.
+		all := intstr.FromString("100%")
+		spec.WithStrategy(appsv1ac.DeploymentStrategy().WithType(appsv1.RollingUpdateDeploymentStrategyType).
+			WithRollingUpdate(appsv1ac.RollingUpdateDeployment().WithMaxSurge(all).WithMaxUnavailable(all)))
+	}
 	ac := appsv1ac.Deployment(bluegreen.DeploymentName(b.Name, c), b.Namespace).
 		WithLabels(map[string]string{bluegreen.LabelName: b.Name, bluegreen.LabelColor: string(c)}).
 		WithAnnotations(annotations).
 		WithOwnerReferences(ownerRef(b)).
-		WithSpec(appsv1ac.DeploymentSpec().
-			WithReplicas(cp.Replicas).
-			WithRevisionHistoryLimit(2).
-			WithSelector(metav1ac.LabelSelector().WithMatchLabels(matchLabels)).
-			WithTemplate(tmplAC))
+		WithSpec(spec)
 	if err := r.Client.Apply(ctx, ac, client.FieldOwner(bluegreen.FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply Deployment %s: %w", bluegreen.DeploymentName(b.Name, c), err)
 	}
@@ -95,7 +109,7 @@ func (r *Reconciler) selectColor(ctx context.Context, b *v1alpha1.Rollout, live 
 	if observed.Color == c && observed.Claimed {
 		return nil
 	}
-	return r.writeSelector(ctx, b, live, observed, string(c))
+	return r.writeSelector(ctx, b, live, observed, string(c), nil)
 }
 
 // selectBoth points a Service at both colors: the Rollout's labels
@@ -104,12 +118,12 @@ func (r *Reconciler) selectBoth(ctx context.Context, b *v1alpha1.Rollout, live *
 	if observed.Both || !observed.Claimed {
 		return nil
 	}
-	return r.writeSelector(ctx, b, live, observed, nil)
+	return r.writeSelector(ctx, b, live, observed, nil, nil)
 }
 
 // writeSelector merges the Rollout's labels and color (a color name, or
-// nil for none) into a Service's selector and claims it.
-func (r *Reconciler) writeSelector(ctx context.Context, b *v1alpha1.Rollout, live *corev1.Service, observed bluegreen.ServiceState, color any) error {
+// nil for none) and annotations into a Service's selector and claims it.
+func (r *Reconciler) writeSelector(ctx context.Context, b *v1alpha1.Rollout, live *corev1.Service, observed bluegreen.ServiceState, color any, annotations map[string]string) error {
 	if live == nil || !observed.Exists || observed.ClaimedBy != "" {
 		return nil // bluegreen.Decide reported it; nothing to switch
 	}
@@ -118,9 +132,16 @@ func (r *Reconciler) writeSelector(ctx context.Context, b *v1alpha1.Rollout, liv
 		selector[k] = v
 	}
 	metadata := map[string]any{}
+	annotations = maps.Clone(annotations)
 	if !observed.Claimed {
 		metadata["resourceVersion"] = live.ResourceVersion
-		metadata["annotations"] = map[string]string{bluegreen.AnnotationClaimedBy: b.Name, bluegreen.AnnotationClaimUID: string(b.UID)}
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[bluegreen.AnnotationClaimedBy], annotations[bluegreen.AnnotationClaimUID] = b.Name, string(b.UID)
+	}
+	if annotations != nil {
+		metadata["annotations"] = annotations
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": metadata, "spec": map[string]any{"selector": selector}})
 	if err != nil {

@@ -2,22 +2,12 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
-	"maps"
-	"slices"
-	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/yaml"
 
 	"github.com/agentic-rag/ragdeploy/charts"
+	"github.com/agentic-rag/ragdeploy/internal/crds"
 )
 
 // InstallCRDs server-side-applies the controller chart's CRDs and waits until
@@ -33,69 +23,5 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config) error {
 			return err
 		}
 	}
-	return ApplyCRDs(ctx, cfg, docs)
-}
-
-// ApplyCRDs server-side-applies CRDs (one per document, keyed by where it
-// came from) and waits until each is established and listed by discovery
-// (clients map kinds through discovery, which lags the Established
-// condition).
-func ApplyCRDs(ctx context.Context, cfg *rest.Config, docs map[string][]byte) error {
-	client, err := apiextensionsclient.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	disco, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	for _, f := range slices.Sorted(maps.Keys(docs)) {
-		data := docs[f]
-		var crd apiextensionsv1.CustomResourceDefinition
-		if err := yaml.UnmarshalStrict(data, &crd); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		crd.APIVersion, crd.Kind = "apiextensions.k8s.io/v1", "CustomResourceDefinition"
-		body, err := yaml.YAMLToJSON(data)
-		if err != nil {
-			return err
-		}
-		force := true
-		if _, err := client.ApiextensionsV1().CustomResourceDefinitions().Patch(ctx, crd.Name, types.ApplyPatchType, body,
-			metav1.PatchOptions{FieldManager: "ragdeploy", Force: &force}); err != nil {
-			return fmt.Errorf("apply CRD %s: %w", crd.Name, err)
-		}
-		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-			got, err := client.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
-			if err != nil {
-				return false, nil
-			}
-			for _, c := range got.Status.Conditions {
-				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-					return true, nil
-				}
-			}
-			return false, nil
-		}); err != nil {
-			return fmt.Errorf("CRD %s not established: %w", crd.Name, err)
-		}
-		for _, v := range crd.Spec.Versions {
-			gv := crd.Spec.Group + "/" + v.Name
-			if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
-				list, err := disco.ServerResourcesForGroupVersion(gv)
-				if err != nil {
-					return false, nil
-				}
-				for _, r := range list.APIResources {
-					if r.Name == crd.Spec.Names.Plural {
-						return true, nil
-					}
-				}
-				return false, nil
-			}); err != nil {
-				return fmt.Errorf("CRD %s: %s not served by discovery: %w", crd.Name, gv, err)
-			}
-		}
-	}
-	return nil
+	return crds.Apply(ctx, cfg, docs)
 }

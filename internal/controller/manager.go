@@ -51,11 +51,19 @@ type Options struct {
 	// MultipleInProcess allows several managers in one process (tests run
 	// one per namespace); controller names are then not checked for clashes.
 	MultipleInProcess bool
+	// Workers is how many rollouts are reconciled at once (default
+	// DefaultWorkers); one rollout is never reconciled by two at once.
+	Workers int
 }
+
+// DefaultWorkers reconcile different rollouts in parallel: a pass spends
+// most of its time waiting for the API server, so one rollout's writes do
+// not hold up another's switch.
+const DefaultWorkers = 8
 
 // DefaultOptions are the options of `ragdeploy controller`.
 func DefaultOptions() Options {
-	return Options{MetricsAddr: ":8080", ProbeAddr: ":8081", LeaderElection: true, LeaseDuration: 15 * time.Second}
+	return Options{MetricsAddr: ":8080", ProbeAddr: ":8081", LeaderElection: true, LeaseDuration: 15 * time.Second, Workers: DefaultWorkers}
 }
 
 // New returns a manager running the blue-green reconciler.
@@ -83,6 +91,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		lease = 15 * time.Second
 	}
 	renew, retry := lease*2/3, lease/5
+	workers := o.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        v1alpha1.Scheme(),
 		Cache:                         cacheOpts,
@@ -95,7 +107,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaseDuration:                 &lease,
 		RenewDeadline:                 &renew,
 		RetryPeriod:                   &retry,
-		Controller:                    config.Controller{SkipNameValidation: &o.MultipleInProcess},
+		Controller:                    config.Controller{SkipNameValidation: &o.MultipleInProcess, MaxConcurrentReconciles: workers},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)

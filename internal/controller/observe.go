@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
@@ -25,6 +26,8 @@ type world struct {
 	deployments map[v1alpha1.Color]*appsv1.Deployment
 	// services are the live active and preview Services, by name.
 	services map[string]*corev1.Service
+	// route is the live HTTPRoute of a canary's traffic routing.
+	route *gatewayv1.HTTPRoute
 }
 
 // observe reads everything Decide needs.
@@ -89,6 +92,9 @@ func (r *Reconciler) observe(ctx context.Context, b *v1alpha1.Rollout, now time.
 			return nil, err
 		}
 	}
+	if err := r.observeRoute(ctx, b, w); err != nil {
+		return nil, err
+	}
 	if b.Spec.PreDeployJob != nil {
 		var job batchv1.Job
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: bluegreen.PreDeployJobName(b.Name, w.Revision)}, &job)
@@ -120,7 +126,8 @@ func (r *Reconciler) observeService(ctx context.Context, b *v1alpha1.Rollout, w 
 		return bluegreen.ServiceState{}, fmt.Errorf("get Service %s: %w", name, err)
 	}
 	w.services[name] = &svc
-	s := bluegreen.ServiceState{Exists: true, Color: v1alpha1.Color(svc.Spec.Selector[bluegreen.LabelColor]), ReadyByColor: map[v1alpha1.Color]int32{}}
+	s := bluegreen.ServiceState{Exists: true, Color: v1alpha1.Color(svc.Spec.Selector[bluegreen.LabelColor]), ReadyByColor: map[v1alpha1.Color]int32{},
+		Promotion: svc.Annotations[bluegreen.AnnotationPromotion]}
 	if s.Claimed, s.ClaimedBy, err = r.claim(ctx, b, &svc); err != nil {
 		return s, err
 	}

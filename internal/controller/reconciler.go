@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -15,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -24,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/analysis"
@@ -43,8 +46,11 @@ type Notifier interface {
 	Recorded(ctx context.Context, b *v1alpha1.Rollout, p *bluegreen.Plan)
 }
 
-// Reconciler runs the blue-green strategy for Rollouts:
-// observe -> Decide -> apply. It keeps nothing between calls.
+// Reconciler runs the rollout strategies for Rollouts:
+// observe -> Decide -> apply. It keeps nothing between calls but when it
+// last wrote each Rollout's status, to space out the writes that only
+// report progress (bluegreen.ProgressOnly): a pass that must move traffic
+// then does not wait behind them.
 type Reconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
@@ -53,6 +59,25 @@ type Reconciler struct {
 	Metrics  *Metrics
 	// Now returns the current time (tests may fix it).
 	Now func() time.Time
+
+	statusWrites sync.Map // client.ObjectKey -> time.Time
+}
+
+// progressEvery is the least time between two status writes of one
+// Rollout when the second only reports progress.
+const progressEvery = 500 * time.Millisecond
+
+// progressWait is how long a status change must wait before it is
+// written: 0 unless the rollout is progressing (a switch or a step may
+// follow at any moment; a paused or settled one is written at once), the
+// change only reports progress, and the last write of this Rollout's
+// status was less than progressEvery ago.
+func (r *Reconciler) progressWait(key client.ObjectKey, stored, next *v1alpha1.RolloutStatus, now time.Time) time.Duration {
+	last, ok := r.statusWrites.Load(key)
+	if !ok || next.Phase != v1alpha1.PhaseProgressing || !bluegreen.ProgressOnly(stored, next) {
+		return 0
+	}
+	return max(0, last.(time.Time).Add(progressEvery).Sub(now))
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -62,6 +87,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, &b); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.forget(req.Namespace, req.Name)
+			r.statusWrites.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -74,9 +100,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	now := r.now()
 	w, err := r.observe(ctx, &b, now)
 	if err != nil {
-		return ctrl.Result{}, err
-	}
-	if err := r.recordRevision(ctx, &b, w.Revision); err != nil {
 		return ctrl.Result{}, err
 	}
 	plan := bluegreen.Decide(w.Observed)
@@ -94,12 +117,32 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, err
 		}
 	}
+	// The template is stored for `rollout undo` after the Deployments are
+	// applied: the new pods do not wait for it.
+	if err := r.recordRevision(ctx, &b, w.Revision); err != nil {
+		return ctrl.Result{}, err
+	}
 	measured := r.measure(ctx, &b, w, &plan)
 
-	// Status goes first: a switch below is only ever made with its record
-	// (PromotedAt, abort) already stored, so a failure in between cannot be
-	// misread as a superseded rollout on the next pass.
+	// A promotion switches the active Service first, marked with the
+	// rollout it promotes (its record in the status follows, and the next
+	// pass recovers it from the mark if that write is lost): traffic moves
+	// without waiting for a status write. Any other switch goes after the
+	// status that records it (an abort's reason, a check's result), so a
+	// failure in between cannot be misread as a superseded rollout.
+	promotes := plan.ActiveColor != "" && plan.ActiveColor != w.Active.Color && plan.Status.PromotedAt != nil && b.Status.PromotedAt == nil
+	if promotes {
+		if err := r.writeSelector(ctx, &b, w.services[b.Spec.ActiveService], w.Active, string(plan.ActiveColor),
+			map[string]string{bluegreen.AnnotationPromotion: bluegreen.PromotionMark(&plan.Status)}); err != nil {
+			return requeueOnConflict(err)
+		}
+		r.Metrics.switched(now)
+	}
+	var deferred time.Duration
 	if !equality.Semantic.DeepEqual(b.Status, plan.Status) {
+		deferred = r.progressWait(req.NamespacedName, &b.Status, &plan.Status, now)
+	}
+	if !equality.Semantic.DeepEqual(b.Status, plan.Status) && deferred == 0 {
 		updated := b.DeepCopy()
 		updated.Status = plan.Status
 		if err := r.Client.Status().Update(ctx, updated); err != nil {
@@ -108,6 +151,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			}
 			return ctrl.Result{}, fmt.Errorf("update status: %w", err)
 		}
+		r.statusWrites.Store(req.NamespacedName, now)
 		b = *updated
 		r.Metrics.recorded(&b, &plan)
 		if r.Notifier != nil {
@@ -120,6 +164,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 	}
 	switch {
+	case promotes:
 	case plan.ActiveBoth:
 		if err := r.selectBoth(ctx, &b, w.services[b.Spec.ActiveService], w.Active); err != nil {
 			return requeueOnConflict(err)
@@ -130,6 +175,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		if w.Active.Color != plan.ActiveColor {
 			r.Metrics.switched(now)
+		}
+	}
+	if plan.RouteWeight != nil && w.route != nil && w.Route.Weight != *plan.RouteWeight {
+		if err := r.setRouteWeight(ctx, &b, w.route, *plan.RouteWeight); err != nil {
+			return requeueOnConflict(err)
 		}
 	}
 	for _, e := range plan.Events {
@@ -145,6 +195,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	r.Metrics.observe(&b, &plan)
 	if measured {
 		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+	}
+	if deferred > 0 && (plan.RequeueAfter == 0 || deferred < plan.RequeueAfter) {
+		return ctrl.Result{RequeueAfter: deferred}, nil
 	}
 	return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
 }
@@ -226,7 +279,23 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		func(o client.Object) []string { return servicesOf(o.(*v1alpha1.Rollout)) }); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	bld := ctrl.NewControllerManagedBy(mgr)
+	// HTTPRoutes are watched when the cluster has the Gateway API; without
+	// it, a rollout that names one says so (observeRoute).
+	if _, err := mgr.GetRESTMapper().RESTMapping(schema.GroupKind{Group: gatewayv1.GroupName, Kind: "HTTPRoute"}, gatewayv1.GroupVersion.Version); err == nil {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, routeIndex, func(o client.Object) []string {
+			if name := bluegreen.RouteOf(&o.(*v1alpha1.Rollout).Spec); name != "" {
+				return []string{name}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		bld = bld.Watches(&gatewayv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(r.byIndex(routeIndex, func(o client.Object) string { return o.GetName() })))
+	} else if !meta.IsNoMatchError(err) {
+		return fmt.Errorf("look up the HTTPRoute kind: %w", err)
+	}
+	return bld.
 		For(&v1alpha1.Rollout{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, statusIntentChanged()))).
 		Owns(&appsv1.Deployment{}).
 		Owns(&batchv1.Job{}).
@@ -305,13 +374,19 @@ func servicesOf(b *v1alpha1.Rollout) []string {
 // byService maps a Service (or an EndpointSlice of it) to the
 // Rollouts that use the Service.
 func (r *Reconciler) byService(serviceName func(client.Object) string) handler.MapFunc {
+	return r.byIndex(serviceIndex, serviceName)
+}
+
+// byIndex maps an object to the Rollouts of its namespace that name it
+// (by its name, through nameOf) in the field index.
+func (r *Reconciler) byIndex(index string, nameOf func(client.Object) string) handler.MapFunc {
 	return func(ctx context.Context, o client.Object) []reconcile.Request {
-		name := serviceName(o)
+		name := nameOf(o)
 		if name == "" {
 			return nil
 		}
 		var list v1alpha1.RolloutList
-		if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{serviceIndex: name}); err != nil {
+		if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: name}); err != nil {
 			return nil
 		}
 		reqs := make([]reconcile.Request, 0, len(list.Items))

@@ -207,8 +207,9 @@ func (s *scenario) serviceColor(name string) v1alpha1.Color {
 }
 
 // selects waits until Service name selects color. The controller writes a
-// rollout's status before it switches the Service (a switch is never made
-// without its record), so a status just seen can be a moment ahead of the
+// rollout's status before it switches the Service back (an abort is never
+// made without its record) and after it switches it forward (a promotion
+// marks the Service), so a status just seen can be a moment ahead of the
 // Service; it reports whether the Service got there within 10 s.
 func (s *scenario) selects(name string, color v1alpha1.Color) bool {
 	s.t.Helper()

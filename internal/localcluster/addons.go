@@ -18,12 +18,33 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/agentic-rag/ragdeploy/internal/crds"
 )
 
 // corednsManifest is the cluster DNS of real nodes.
 //
 //go:embed addons/coredns.yaml
 var corednsManifest []byte
+
+// gatewayAPICRDs are the Gateway API's CRDs (hack/gateway-api-crds.sh):
+// a canary's traffic routing writes its weights to an HTTPRoute.
+//
+//go:embed addons/gateway-api-crds.yaml
+var gatewayAPICRDs []byte
+
+// installGatewayAPI installs the Gateway API CRDs and waits until clients
+// can use them.
+func installGatewayAPI(ctx context.Context, cfg *rest.Config) error {
+	docs, err := crds.Split("gateway-api-crds.yaml", gatewayAPICRDs)
+	if err != nil {
+		return err
+	}
+	if err := crds.Apply(ctx, cfg, docs); err != nil {
+		return fmt.Errorf("install the Gateway API CRDs: %w", err)
+	}
+	return nil
+}
 
 // corednsImage is the image the manifest names; the local registry holds it.
 const corednsImage = "registry.k8s.io/coredns/coredns:v1.15.0"

@@ -61,8 +61,8 @@ type ports struct {
 
 // Start brings up etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler and kwok on loopback and returns once the cluster is usable:
-// /readyz is ok, every node is Ready without the not-ready taint and the
-// default ServiceAccount exists. On any failure everything started is stopped
+// /readyz is ok, every node is Ready without the not-ready taint, the
+// default ServiceAccount exists and the Gateway API CRDs are served. On any failure everything started is stopped
 // and the error carries the failing component's log tail.
 func Start(ctx context.Context, o Options) (*Cluster, error) {
 	o, err := o.Resolve()
@@ -209,6 +209,9 @@ func (c *Cluster) start(ctx, serveCtx context.Context) error {
 	if err := c.waitFor(ctx, "nodes Ready and default ServiceAccount", func(ctx context.Context) (bool, error) {
 		return clusterUsable(ctx, client, append(append([]string{}, c.Nodes...), c.RealNodes...))
 	}, rest...); err != nil {
+		return err
+	}
+	if err := installGatewayAPI(ctx, c.RESTConfig); err != nil {
 		return err
 	}
 	if len(c.realNodes) == 0 {

@@ -546,3 +546,21 @@ func renderedStrategy(t *testing.T, rel render.Release, values map[string]any) (
 	strategy, _, _ := unstructured.NestedMap(rollouts[0].Object, "spec", "strategy")
 	return objs, strategy
 }
+
+// api.canary.trafficRouting reaches the Rollout's canary strategy as
+// given; a route without a name is refused by the schema.
+func TestPlatformCanaryTrafficRouting(t *testing.T) {
+	rel, values := environment(t, "development")
+	set(values, []string{"api", "strategy"}, "canary")
+	set(values, []string{"api", "canary", "trafficRouting"}, map[string]any{"gatewayAPI": map[string]any{"httpRoute": "shop"}})
+	_, strategy := renderedStrategy(t, rel, values)
+	if route, _, _ := unstructured.NestedString(strategy, "canary", "trafficRouting", "gatewayAPI", "httpRoute"); route != "shop" {
+		t.Fatalf("strategy %v; want the canary's trafficRouting to name HTTPRoute shop", strategy)
+	}
+	rel, values = environment(t, "development")
+	set(values, []string{"api", "strategy"}, "canary")
+	set(values, []string{"api", "canary", "trafficRouting"}, map[string]any{"gatewayAPI": map[string]any{}})
+	if _, err := renderPlatform(t, rel, values); err == nil || !strings.Contains(err.Error(), "httpRoute") {
+		t.Fatalf("a route without a name: %v; want the schema to refuse it, naming httpRoute", err)
+	}
+}

@@ -34,7 +34,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
-	"github.com/agentic-rag/ragdeploy/internal/controller"
+	"github.com/agentic-rag/ragdeploy/internal/crds"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
 )
@@ -125,7 +125,7 @@ func ofKind(objs []object, kind string) []object {
 func TestExamplesApplyToTheRealCRDs(t *testing.T) {
 	env := clustertest.New(t)
 	ctx := context.Background()
-	crds := map[string][]byte{}
+	docs := map[string][]byte{}
 	for _, m := range crdModules {
 		dir := moduleDir(t, m.module, m.version)
 		for _, f := range m.files {
@@ -133,10 +133,10 @@ func TestExamplesApplyToTheRealCRDs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			crds[m.module+"@"+m.version+"/"+f] = data
+			docs[m.module+"@"+m.version+"/"+f] = data
 		}
 	}
-	if err := controller.ApplyCRDs(ctx, env.Config, crds); err != nil {
+	if err := crds.Apply(ctx, env.Config, docs); err != nil {
 		t.Fatal(err)
 	}
 	// Flux and Argo CD create their own namespaces when installed.
