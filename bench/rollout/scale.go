@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
 	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 )
@@ -168,10 +170,18 @@ func (h *harness) scaleRun(ctx context.Context, n int, ctrl *controllerProcess) 
 		f.target[name] = fleetTarget{gen: gen + 1, color: string(v1alpha1.Color(f.colors[name]).Other())}
 	}
 	f.mu.Unlock()
+	// All patched at once: as many patches in flight as a busy API server
+	// takes, not one after another.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
 	for i := range n {
-		if _, err := h.setImage(ctx, scaleNS, name(i), "agentic-rag/api:1"); err != nil {
-			return out, err
-		}
+		g.Go(func() error {
+			_, err := h.setImage(gctx, scaleNS, name(i), "agentic-rag/api:1")
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return out, err
 	}
 	err = f.until(ctx, 15*time.Minute, fmt.Sprintf("%d Rollouts switched", n), func() (bool, string) {
 		return len(f.switchedAt) == n, fmt.Sprintf("%d of %d switched", len(f.switchedAt), n)

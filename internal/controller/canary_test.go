@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -183,21 +182,11 @@ func TestCanaryScaleAndFailedStepRollsBack(t *testing.T) {
 		return b.Status.Phase == v1alpha1.PhasePaused && b.Status.CurrentRevision == v2
 	}
 	s.waitFor("paused at 25%", 30*time.Second, paused)
-	resize := func(n int32) {
-		scale := &autoscalingv1.Scale{}
-		if err := s.c.SubResource("scale").Get(t.Context(), s.get(), scale); err != nil {
-			t.Fatal(err)
-		}
-		scale.Spec.Replicas = n
-		if err := s.c.SubResource("scale").Update(t.Context(), s.get(), scaleBody(scale)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	resize(6)
+	s.resize(6)
 	s.waitFor("6 stable beside 2 canary pods", 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return paused(b) && b.Status.Canary.CanaryPods == 2 && b.Status.Canary.TotalPods == 8
 	})
-	resize(3)
+	s.resize(3)
 	s.waitFor("canary back to 1 pod", 30*time.Second, func(b *v1alpha1.Rollout) bool { return s.replicas(v1alpha1.Green) == 1 })
 	if r := s.replicas(v1alpha1.Blue); r != 6 {
 		t.Fatalf("stable blue at %d after the scale-down mid-canary; want 6 (never shrunk mid-rollout)", r)

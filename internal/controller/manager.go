@@ -82,7 +82,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Pod{}: onlyManaged, &appsv1.Deployment{}: onlyManaged, &batchv1.Job{}: onlyManaged,
 		&appsv1.ControllerRevision{}: onlyManaged,
-	}}
+	},
+		// managedFields are most of a cached object's size and nothing
+		// here reads them (writes are server-side applies, patches, or
+		// updates that leave them to the API server).
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
 	if o.Namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{o.Namespace: {}}
 	}

@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -228,4 +229,67 @@ func TestCanaryHTTPRouteProblemIsReported(t *testing.T) {
 	s.waitFor("paused at 25% once the route is fixed", 30*time.Second, func(b *v1alpha1.Rollout) bool {
 		return b.Status.Phase == v1alpha1.PhasePaused && b.Status.Canary != nil && b.Status.Canary.Weight == 25
 	})
+}
+
+// A canary by HTTPRoute with a step check, its controller stopped and a
+// new one started at every stage: each resumes from what the API server
+// holds, the route at the weight reached. At the pause the scale
+// subresource (an HPA) raises the replicas to 6: the canary follows (25%
+// of 6 is 2 pods) and the route keeps its weight. Past the pause the step
+// check fails: the route goes back to 100/0, then the canary to zero; the
+// stable color serves with its 6 replicas. The invariant watcher runs
+// throughout.
+func TestCanaryHTTPRouteRestartsScaleAndFailedCheck(t *testing.T) {
+	h := newHealthServer(t)
+	s := newScenario(t)
+	s.createRoute(map[string]int32{"api": 100, "api-preview": 0})
+	v1 := s.create(s.rollout("agentic-rag/api:1.0.0", func(b *v1alpha1.Rollout) {
+		routed(b)
+		b.Spec.Strategy.Canary.Steps = []v1alpha1.CanaryStep{
+			{SetWeight: new(int32(25))},
+			{Pause: &v1alpha1.CanaryPause{}},
+			{Analysis: &v1alpha1.StepAnalysis{Checks: []v1alpha1.AnalysisCheck{httpCheck("smoke", h.URL, 3, 0)}}},
+			{SetWeight: new(int32(50))},
+		}
+	}))
+	s.healthyOn(v1, 30*time.Second)
+	s.watchInvariants()
+	v2 := s.setImage("agentic-rag/api:2.0.0", map[string]string{localcluster.AnnotationReadyAfter: "2s"})
+	for _, ph := range []struct {
+		name string
+		at   func(*v1alpha1.Rollout) bool
+	}{
+		{"setWeight 25 scaling", atStep(0, v1alpha1.ReasonScalingUp, v1alpha1.ReasonWaitingForEndpoints)},
+		{"paused at 25%", func(b *v1alpha1.Rollout) bool {
+			return b.Status.Phase == v1alpha1.PhasePaused && b.Status.CurrentRevision == v2 && b.Status.Canary.Weight == 25
+		}},
+	} {
+		s.waitFor(ph.name, 30*time.Second, ph.at)
+		s.stopController()
+		s.startController()
+	}
+	if got := weights(s.route()); got != "75/25" {
+		t.Fatalf("route %s after the restarts at 25%%; want 75/25", got)
+	}
+	s.resize(6)
+	s.waitFor("2 canary pods beside 6", 30*time.Second, func(b *v1alpha1.Rollout) bool {
+		cs := b.Status.Canary
+		return b.Status.Phase == v1alpha1.PhasePaused && cs.CanaryPods == 2 && cs.TotalPods == 8 && cs.Weight == 25
+	})
+	if got := weights(s.route()); got != "75/25" || s.replicas(v1alpha1.Blue) != 6 {
+		t.Fatalf("route %s, stable %d replicas after the scale to 6; want 75/25 and 6", got, s.replicas(v1alpha1.Blue))
+	}
+	h.status.Store(http.StatusInternalServerError)
+	s.patchStatus(bluegreen.PromoteStepPatch(s.get(), 1))
+	s.stopController()
+	s.startController()
+	b := s.waitFor("rolled back by the step check", 30*time.Second, func(b *v1alpha1.Rollout) bool {
+		return b.Status.Phase == v1alpha1.PhaseAborted && b.Status.AbortedRevision == v2 && s.replicas(v1alpha1.Green) == 0
+	})
+	if b.Status.AbortReason != v1alpha1.ReasonStepAnalysisFailed || b.Status.History[0].Outcome != v1alpha1.OutcomeRolledBack {
+		t.Fatalf("abort %q, history %+v; want StepAnalysisFailed, RolledBack", b.Status.AbortReason, b.Status.History[0])
+	}
+	if got := weights(s.route()); got != "100/0" || !s.selects("api", v1alpha1.Blue) || s.replicas(v1alpha1.Blue) != 6 {
+		t.Fatalf("route %s, active on %q, stable %d replicas after the rollback; want 100/0, blue, 6", got, s.serviceColor("api"), s.replicas(v1alpha1.Blue))
+	}
 }

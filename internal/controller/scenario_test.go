@@ -273,6 +273,19 @@ func (s *scenario) getQuiet(ctx context.Context) *v1alpha1.Rollout {
 	return &b
 }
 
+// resize sets the replicas through the scale subresource, as an HPA does.
+func (s *scenario) resize(n int32) {
+	s.t.Helper()
+	scale := &autoscalingv1.Scale{}
+	if err := s.c.SubResource("scale").Get(s.t.Context(), s.get(), scale); err != nil {
+		s.t.Fatal(err)
+	}
+	scale.Spec.Replicas = n
+	if err := s.c.SubResource("scale").Update(s.t.Context(), s.get(), scaleBody(scale)); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 // scaleBody sends a Scale as the body of a scale subresource update.
 func scaleBody(s *autoscalingv1.Scale) client.SubResourceUpdateOption {
 	return &client.SubResourceUpdateOptions{SubResourceBody: s}
