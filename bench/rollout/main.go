@@ -99,6 +99,7 @@ func run(rounds, scale int, sections []string) error {
 				fmt.Println("rolling, 3 replicas, one pod at a time (maxSurge 1, maxUnavailable 0):")
 				report("image patched -> batch 1 scaled", f.patchToBatch)
 				report("batch's pod Ready -> stable scaled down", f.readyToStableDown)
+				report("batch's pod listed -> stable scaled down", f.listedToStableDown)
 				report("batch's pod Ready -> next batch scaled", f.readyToBatch)
 				report("last pod Ready -> switched", f.readyToSwitch)
 			}

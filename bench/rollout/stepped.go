@@ -64,7 +64,7 @@ func (h *harness) canaryRounds(ctx context.Context, rounds int) (canaryFigures, 
 }
 
 type rollingFigures struct {
-	patchToBatch, readyToStableDown, readyToBatch, readyToSwitch []float64
+	patchToBatch, readyToStableDown, listedToStableDown, readyToBatch, readyToSwitch []float64
 }
 
 // rollingRounds: a rolling update of 3 replicas, one pod at a time
@@ -90,10 +90,13 @@ func (h *harness) rollingRounds(ctx context.Context, rounds int) (rollingFigures
 		gen, stable, next := b.Generation+1, b.Status.StableColor, b.Status.StableColor.Other()
 		c := string(next)
 		patched := o.expect("image patched", func(s *state) bool { return s.generation(gen) })
-		var scaled, ready, stableDown []*expectation
+		var scaled, ready, listed, stableDown []*expectation
 		for k := int32(1); k <= 3; k++ {
 			scaled = append(scaled, o.expect(fmt.Sprintf("batch %d scaled", k), func(s *state) bool { return s.scaled(gen, next, k) }))
 			ready = append(ready, o.expect(fmt.Sprintf("batch %d pod Ready", k), func(s *state) bool { return s.newReady(gen, c, int(k)) }))
+			listed = append(listed, o.expect(fmt.Sprintf("batch %d pod listed", k), func(s *state) bool {
+				return s.generation(gen) && s.listedReady(c, s.rev) >= int(k)
+			}))
 			stableDown = append(stableDown, o.expect(fmt.Sprintf("stable down to %d", 3-k), func(s *state) bool {
 				d := s.deployments[stable]
 				return s.generation(gen) && d != nil && d.Spec.Replicas != nil && *d.Spec.Replicas <= 3-k
@@ -107,12 +110,15 @@ func (h *harness) rollingRounds(ctx context.Context, rounds int) (rollingFigures
 		if err != nil {
 			return f, err
 		}
-		var tScaled, tReady, tDown [3]time.Time
+		var tScaled, tReady, tListed, tDown [3]time.Time
 		for k := range 3 {
 			if tScaled[k], err = o.wait(ctx, scaled[k]); err != nil {
 				return f, err
 			}
 			if tReady[k], err = o.wait(ctx, ready[k]); err != nil {
+				return f, err
+			}
+			if tListed[k], err = o.wait(ctx, listed[k]); err != nil {
 				return f, err
 			}
 			if tDown[k], err = o.wait(ctx, stableDown[k]); err != nil {
@@ -126,6 +132,7 @@ func (h *harness) rollingRounds(ctx context.Context, rounds int) (rollingFigures
 		f.patchToBatch = append(f.patchToBatch, ms(tScaled[0].Sub(tPatched)))
 		for k := range 2 {
 			f.readyToStableDown = append(f.readyToStableDown, ms(tDown[k].Sub(tReady[k])))
+			f.listedToStableDown = append(f.listedToStableDown, ms(tDown[k].Sub(tListed[k])))
 			f.readyToBatch = append(f.readyToBatch, ms(tScaled[k+1].Sub(tReady[k])))
 		}
 		f.readyToSwitch = append(f.readyToSwitch, ms(tSwitched.Sub(tReady[2])))

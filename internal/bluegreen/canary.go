@@ -24,7 +24,7 @@ func (d *decider) stepped() {
 			return
 		}
 	} else if d.observed.Active.Color == next {
-		if d.observed.Colors[next].Revision != d.observed.Revision || d.status.PromotedAt == nil {
+		if d.observed.Colors[next].Revision != d.observed.Revision || !d.promotedHere() {
 			// Replaced right after the switch: the stable color, given up
 			// batch by batch, comes back so that traffic can return to it.
 			d.plan.Colors[stable] = ColorPlan{Revision: d.status.StableRevision, Replicas: d.settings.replicas}

@@ -429,9 +429,9 @@ func (d *decider) holdStable() (stable, next v1alpha1.Color, switched bool) {
 // sends traffic back to the stable color before the idle one is touched.
 func (d *decider) switched(stable, next v1alpha1.Color) {
 	rev := d.observed.Revision
-	if d.observed.Colors[next].Revision == rev && d.status.PromotedAt == nil && d.observed.Active.Promotion == PromotionMark(d.status) {
+	if d.observed.Colors[next].Revision == rev && d.status.PromotedAt == nil && d.promotedHere() {
 		// This rollout's promotion switched the Service, and the status
-		// write that followed was lost: record it now.
+		// write that followed was lost (or is not seen yet): record it now.
 		d.promoted(next)
 	}
 	if d.observed.Colors[next].Revision == rev && d.status.PromotedAt != nil {
@@ -550,6 +550,13 @@ func (d *decider) switchTo(next v1alpha1.Color) {
 	d.plan.ActiveColor, d.plan.ActiveBoth = next, false
 	d.promoted(next)
 	d.progressing(v1alpha1.ReasonPromoted, "switched to "+string(next))
+}
+
+// promotedHere reports whether this rollout's promotion switched the
+// active Service: its record in the status, or the mark the switch left on
+// the Service (the status write follows the switch).
+func (d *decider) promotedHere() bool {
+	return d.status.PromotedAt != nil || d.observed.Active.Promotion == PromotionMark(d.status)
 }
 
 // promoted records the switch of the active Service to next.

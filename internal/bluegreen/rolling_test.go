@@ -314,3 +314,23 @@ func TestRollingNeverServesFewerThanItsBound(t *testing.T) {
 		t.Errorf("%d random cases selected both colors and %d planned a stable color mid-update: the properties are untested", both, checked)
 	}
 }
+
+// Right after a rolling update's switch, a pass may see the Service on the
+// new color (marked by this rollout's promotion) before the status that
+// records the promotion: the stable color, given up batch by batch, stays
+// down instead of coming back as for a revision replaced after the switch.
+func TestRollingSwitchSeenBeforeItsRecord(t *testing.T) {
+	w, v1 := rollingWorld(3, &v1alpha1.RollingStrategy{MaxSurge: new(intstr.FromInt32(1)), MaxUnavailable: new(intstr.FromInt32(0))})
+	v2 := w.image("api:v2")
+	w.decide()
+	w.color(blue, v1, 0, 0).color(green, v2, 3, 3)
+	w.o.Active = ServiceState{Exists: true, Claimed: true, Color: green, ReadyEndpoints: 3, ReadyByColor: map[v1alpha1.Color]int32{green: 3},
+		Promotion: PromotionMark(&w.o.Status)}
+	p := w.decide()
+	if cp, ok := p.Colors[blue]; ok && cp.Replicas > 0 {
+		t.Fatalf("stable plan %+v right after the switch; want blue left at 0", cp)
+	}
+	if p.Status.PromotedAt == nil || p.Status.StableRevision != v2 {
+		t.Fatalf("promotedAt %v, stable %s; want the promotion recorded, v2 stable", p.Status.PromotedAt, p.Status.StableRevision)
+	}
+}

@@ -66,13 +66,14 @@ func (r *Reconciler) applyColor(ctx context.Context, b *v1alpha1.Rollout, w *wor
 	if b.Spec.Strategy.Rolling == nil {
 		// A blue-green or canary color is re-templated only while the
 		// active Service does not select it (a canary's leaves it in the
-		// same pass): its pods of the older revision serve no production
-		// traffic, so they all go and the new ones all start at once
-		// instead of one by one, the Deployment default. A rolling
-		// update's new color may serve while re-templated, and keeps it.
-		all := intstr.FromString("100%")
+		// same pass): its new pods all start at once instead of one by
+		// one, the Deployment default. Its older pods stay until the new
+		// ones are ready, as before: kept-alive clients of a warm color
+		// are not cut off, and no new pod comes up on an address just
+		// given up. A rolling update's new color may serve while
+		// re-templated, and keeps the default.
 		spec.WithStrategy(appsv1ac.DeploymentStrategy().WithType(appsv1.RollingUpdateDeploymentStrategyType).
-			WithRollingUpdate(appsv1ac.RollingUpdateDeployment().WithMaxSurge(all).WithMaxUnavailable(all)))
+			WithRollingUpdate(appsv1ac.RollingUpdateDeployment().WithMaxSurge(intstr.FromString("100%")).WithMaxUnavailable(intstr.FromInt32(0))))
 	}
 	ac := appsv1ac.Deployment(bluegreen.DeploymentName(b.Name, c), b.Namespace).
 		WithLabels(map[string]string{bluegreen.LabelName: b.Name, bluegreen.LabelColor: string(c)}).

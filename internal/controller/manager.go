@@ -122,8 +122,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	r := &Reconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("ragdeploy"),
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("ragdeploy"),
 		Measurer: analysis.Measurer{
 			HTTP:       analysis.HTTP{Client: &http.Client{}},
 			Prometheus: analysis.Prometheus{Client: &http.Client{}},

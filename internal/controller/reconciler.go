@@ -52,11 +52,14 @@ type Notifier interface {
 // report progress (bluegreen.ProgressOnly): a pass that must move traffic
 // then does not wait behind them.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
-	Measurer Measurer
-	Notifier Notifier
-	Metrics  *Metrics
+	Client client.Client
+	// APIReader reads from the API server, not the cache: a promotion
+	// checks that the Rollout it decided on is still current.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Measurer  Measurer
+	Notifier  Notifier
+	Metrics   *Metrics
 	// Now returns the current time (tests may fix it).
 	Now func() time.Time
 
@@ -132,6 +135,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// failure in between cannot be misread as a superseded rollout.
 	promotes := plan.ActiveColor != "" && plan.ActiveColor != w.Active.Color && plan.Status.PromotedAt != nil && b.Status.PromotedAt == nil
 	if promotes {
+		// The status write's resourceVersion check would have caught a
+		// decision made on a stale Rollout (an abort or a new template not
+		// yet in the cache); a read from the API server catches it instead.
+		if current, err := r.current(ctx, &b); err != nil || !current {
+			return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, err
+		}
 		if err := r.writeSelector(ctx, &b, w.services[b.Spec.ActiveService], w.Active, string(plan.ActiveColor),
 			map[string]string{bluegreen.AnnotationPromotion: bluegreen.PromotionMark(&plan.Status)}); err != nil {
 			return requeueOnConflict(err)
@@ -200,6 +209,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{RequeueAfter: deferred}, nil
 	}
 	return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
+}
+
+// current reports whether b is the Rollout the API server holds (the same
+// resourceVersion): a decision made on it is not stale.
+func (r *Reconciler) current(ctx context.Context, b *v1alpha1.Rollout) (bool, error) {
+	var live metav1.PartialObjectMetadata
+	live.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("Rollout"))
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(b), &live); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return live.ResourceVersion == b.ResourceVersion, nil
 }
 
 // requeueOnConflict looks again at once when a write lost a race (the next
