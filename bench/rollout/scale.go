@@ -20,10 +20,10 @@ import (
 const scaleNS = "scale"
 
 type scaleFigures struct {
-	// patchToSwitch per rollout: its new generation seen to its active
-	// Service seen on the new color.
+	// patchToSwitch per rollout: its patch answered to its active Service
+	// seen on the new color.
 	patchToSwitch []float64
-	// lastSwitch: the first patch seen to the last switch seen.
+	// lastSwitch: the first patch answered to the last switch seen.
 	lastSwitch time.Duration
 	peakRSS    float64
 }
@@ -39,22 +39,19 @@ type fleet struct {
 	stable map[string]bool
 	revs   map[string]string
 	revGen map[string]int64
-	// target: the generation each rollout is patched to and the color it
-	// should switch to; genAt and switchedAt: when each was first seen.
-	target     map[string]fleetTarget
+	// target: the color each rollout should switch to; patchedAt: when
+	// its patch was answered (under load the Rollout watch lags the
+	// Service watch, so the patch's own answer dates it); switchedAt: when
+	// its Service was first seen on the target color.
+	target     map[string]string
 	colors     map[string]string
-	genAt      map[string]time.Time
+	patchedAt  map[string]time.Time
 	switchedAt map[string]time.Time
 }
 
-type fleetTarget struct {
-	gen   int64
-	color string
-}
-
 func (h *harness) watchFleet(ctx context.Context) (*fleet, error) {
-	f := &fleet{stable: map[string]bool{}, revs: map[string]string{}, revGen: map[string]int64{}, target: map[string]fleetTarget{},
-		colors: map[string]string{}, genAt: map[string]time.Time{}, switchedAt: map[string]time.Time{}}
+	f := &fleet{stable: map[string]bool{}, revs: map[string]string{}, revGen: map[string]int64{}, target: map[string]string{},
+		colors: map[string]string{}, patchedAt: map[string]time.Time{}, switchedAt: map[string]time.Time{}}
 	f.cond = sync.NewCond(&f.mu)
 	var list v1alpha1.RolloutList
 	rw, err := h.c.Watch(ctx, &list, client.InNamespace(scaleNS))
@@ -85,15 +82,19 @@ func (f *fleet) seen(ev watch.Event, now time.Time) {
 		}
 		f.stable[obj.Name] = obj.Status.Phase == v1alpha1.PhaseHealthy && obj.Status.StableRevision == f.revs[obj.Name]
 		f.colors[obj.Name] = string(obj.Status.StableColor)
-		if t, ok := f.target[obj.Name]; ok && obj.Generation >= t.gen && f.genAt[obj.Name].IsZero() {
-			f.genAt[obj.Name] = now
-		}
 	case *corev1.Service:
-		if t, ok := f.target[obj.Name]; ok && obj.Spec.Selector[bluegreen.LabelColor] == t.color && f.switchedAt[obj.Name].IsZero() {
+		if t, ok := f.target[obj.Name]; ok && obj.Spec.Selector[bluegreen.LabelColor] == t && f.switchedAt[obj.Name].IsZero() {
 			f.switchedAt[obj.Name] = now
 		}
 	}
 	f.cond.Broadcast()
+}
+
+// patched records when name's patch was answered.
+func (f *fleet) patched(name string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.patchedAt[name] = at
 }
 
 // until waits, up to timeout, for done to hold of the fleet.
@@ -166,8 +167,8 @@ func (h *harness) scaleRun(ctx context.Context, n int, ctrl *controllerProcess) 
 		return out, err
 	}
 	f.mu.Lock()
-	for name, gen := range f.revGen {
-		f.target[name] = fleetTarget{gen: gen + 1, color: string(v1alpha1.Color(f.colors[name]).Other())}
+	for name := range f.revGen {
+		f.target[name] = string(v1alpha1.Color(f.colors[name]).Other())
 	}
 	f.mu.Unlock()
 	// All patched at once: as many patches in flight as a busy API server
@@ -176,8 +177,11 @@ func (h *harness) scaleRun(ctx context.Context, n int, ctrl *controllerProcess) 
 	g.SetLimit(32)
 	for i := range n {
 		g.Go(func() error {
-			_, err := h.setImage(gctx, scaleNS, name(i), "agentic-rag/api:1")
-			return err
+			if _, err := h.setImage(gctx, scaleNS, name(i), "agentic-rag/api:1"); err != nil {
+				return err
+			}
+			f.patched(name(i), time.Now())
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -194,9 +198,9 @@ func (h *harness) scaleRun(ctx context.Context, n int, ctrl *controllerProcess) 
 	defer f.mu.Unlock()
 	var first, last time.Time
 	for name, at := range f.switchedAt {
-		patched := f.genAt[name]
+		patched := f.patchedAt[name]
 		if patched.IsZero() {
-			return out, fmt.Errorf("%s: switched before its patch was seen", name)
+			return out, fmt.Errorf("%s: switched without a patch", name)
 		}
 		if first.IsZero() || patched.Before(first) {
 			first = patched

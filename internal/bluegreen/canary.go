@@ -194,17 +194,8 @@ func (d *decider) stepDone(next v1alpha1.Color, i int, pods int32) bool {
 	step := &steps[i]
 	where := fmt.Sprintf("step %d/%d at %s", i+1, len(steps), Achieved(cs))
 	switch {
-	case step.Weight != nil && d.settings.route != "":
-		if !d.newPodsServe(next, pods, fmt.Sprintf("step %d/%d: %s", i+1, len(steps), DescribeStep(step))) {
-			return false
-		}
-		if !d.routeTo(*step.Weight) {
-			d.progressing(v1alpha1.ReasonSettingWeight, fmt.Sprintf("step %d/%d: HTTPRoute %s to %d%%", i+1, len(steps), d.settings.route, *step.Weight))
-			return false
-		}
-		return true
 	case step.Weight != nil || step.Pods > 0:
-		return d.newPodsServe(next, pods, fmt.Sprintf("step %d/%d: %s", i+1, len(steps), DescribeStep(step))) && d.stableGaveWay(pods)
+		return d.newPodsServe(next, pods, fmt.Sprintf("step %d/%d: %s", i+1, len(steps), DescribeStep(step))) && d.stableGaveWay(pods) && d.routedTo(i, step)
 	case step.Pause != nil && step.Pause.DurationSeconds != nil:
 		at := cs.StepStartedAt.Add(time.Duration(*step.Pause.DurationSeconds) * time.Second)
 		if !d.now().Before(at) {

@@ -55,6 +55,16 @@ func (d *decider) routeTo(weight int32) bool {
 	return d.observed.Route.Weight == weight
 }
 
+// routedTo sets step i's weight on the route and reports whether the
+// route is seen there (always, without a route or for a rolling batch).
+func (d *decider) routedTo(i int, step *Step) bool {
+	if d.settings.route == "" || step.Weight == nil || d.routeTo(*step.Weight) {
+		return true
+	}
+	d.progressing(v1alpha1.ReasonSettingWeight, fmt.Sprintf("step %d/%d: HTTPRoute %s to %d%%", i+1, len(d.settings.steps), d.settings.route, *step.Weight))
+	return false
+}
+
 // holdRoute keeps the route at the weight it carries (a `promote --full`
 // does not raise it before the pods are there).
 func (d *decider) holdRoute() {
