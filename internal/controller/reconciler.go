@@ -147,11 +147,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		}
 		r.Metrics.switched(now)
 	}
+	changed := !equality.Semantic.DeepEqual(b.Status, plan.Status)
 	var deferred time.Duration
-	if !equality.Semantic.DeepEqual(b.Status, plan.Status) {
+	if changed {
 		deferred = r.progressWait(req.NamespacedName, &b.Status, &plan.Status, now)
 	}
-	if !equality.Semantic.DeepEqual(b.Status, plan.Status) && deferred == 0 {
+	if changed && deferred == 0 {
 		updated := b.DeepCopy()
 		updated.Status = plan.Status
 		if err := r.Client.Status().Update(ctx, updated); err != nil {
