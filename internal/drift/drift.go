@@ -137,14 +137,9 @@ func Check(ctx context.Context, c client.Client, desired []*unstructured.Unstruc
 // was applied.
 func hpaOwnedReplicas(desired []*unstructured.Unstructured) []objects.IgnoreRule {
 	var rules []objects.IgnoreRule
-	for _, d := range desired {
-		if d.GetKind() != "HorizontalPodAutoscaler" || d.GroupVersionKind().Group != "autoscaling" {
-			continue
-		}
-		kind, _, _ := unstructured.NestedString(d.Object, "spec", "scaleTargetRef", "kind")
-		name, _, _ := unstructured.NestedString(d.Object, "spec", "scaleTargetRef", "name")
-		if kind != "" && name != "" && !strings.ContainsAny(name, "*?[") {
-			rules = append(rules, objects.IgnoreRule{Kind: kind, Name: name, Pointers: []string{"/spec/replicas"}})
+	for _, w := range objects.ScaledByHPA(desired) {
+		if !strings.ContainsAny(w.Name, "*?[") {
+			rules = append(rules, objects.IgnoreRule{Kind: w.Kind, Name: w.Name, Pointers: []string{"/spec/replicas"}})
 		}
 	}
 	return rules

@@ -1,6 +1,7 @@
 // Package objects names Kubernetes objects (Ref), reads many of them live
 // with one LIST per kind and namespace (Live), and says which of their
-// fields a drift check or a diff leaves alone (IgnoreRule): what release,
+// fields a drift check or a diff leaves alone (IgnoreRule) and which
+// workloads an HPA scales (ScaledByHPA): what release,
 // drift and envconfig share; and whether a pod serves (PodReady).
 package objects
 
@@ -105,4 +106,23 @@ func PodReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// Scaled names a workload an HPA scales.
+type Scaled struct{ Kind, Name string }
+
+// ScaledByHPA are the workloads the HorizontalPodAutoscalers among objs scale.
+func ScaledByHPA(objs []*unstructured.Unstructured) []Scaled {
+	var out []Scaled
+	for _, o := range objs {
+		if o.GetKind() != "HorizontalPodAutoscaler" || o.GroupVersionKind().Group != "autoscaling" {
+			continue
+		}
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "scaleTargetRef", "kind")
+		name, _, _ := unstructured.NestedString(o.Object, "spec", "scaleTargetRef", "name")
+		if kind != "" && name != "" {
+			out = append(out, Scaled{kind, name})
+		}
+	}
+	return out
 }

@@ -20,8 +20,15 @@ func (m *Manager) Diff(ctx context.Context, p *Plan) (*drift.Report, []objects.R
 }
 
 // diff is Diff, with the deployed revision it compared against (nil: none).
+// The plan's objects are compared as an upgrade applies them: with the
+// fields liveFields keeps.
 func (m *Manager) diff(ctx context.Context, p *Plan) (*drift.Report, []objects.Ref, *Revision, error) {
 	t, c := m.Target, m.client
+	applied, err := withLive(ctx, objects.NewLive(c), p.chartObjects())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	desired := p.desired(applied)
 	prev, err := m.Deployed()
 	if err != nil {
 		return nil, nil, nil, err
@@ -35,9 +42,9 @@ func (m *Manager) diff(ctx context.Context, p *Plan) (*drift.Report, []objects.R
 	if nsErr != nil && !apierrors.IsNotFound(nsErr) {
 		return nil, nil, nil, nsErr
 	}
-	opts := checkOptions(p.Env.Drift.Ignore)
+	opts := checkOptions(p.Env.Drift.Ignore, desired)
 	opts.LastApplied, opts.DryRunMissing = false, nsErr == nil
-	report, err := drift.Check(ctx, c, p.Desired(), opts)
+	report, err := drift.Check(ctx, c, desired, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -48,7 +55,7 @@ func (m *Manager) diff(ctx context.Context, p *Plan) (*drift.Report, []objects.R
 			return nil, nil, nil, err
 		}
 		keep := map[objects.Ref]bool{}
-		for _, d := range p.Desired() {
+		for _, d := range desired {
 			keep[objects.RefOf(d)] = true
 		}
 		for _, o := range old {

@@ -54,12 +54,8 @@ func (m *Manager) driftOf(ctx context.Context, cfg *DriftConfig, extra []*unstru
 	if err != nil {
 		return nil, err
 	}
-	desired := make([]*unstructured.Unstructured, 0, len(objs)+len(extra))
-	for _, o := range objs {
-		desired = append(desired, withHelmOwnership(o.Unstructured, t.Name, t.Namespace))
-	}
-	opts := checkOptions(cfg.Ignore)
-	report, err := drift.Check(ctx, c, append(desired, extra...), opts)
+	desired := append(owned(unstructuredOf(objs), t.Name, t.Namespace), extra...)
+	report, err := drift.Check(ctx, c, desired, checkOptions(cfg.Ignore, desired))
 	if err != nil {
 		return nil, err
 	}
@@ -133,13 +129,13 @@ func otherThanSecrets(objs []*unstructured.Unstructured) []*unstructured.Unstruc
 	return out
 }
 
-// checkOptions are the drift options for a release: Helm's field manager,
-// the controller's color selector adopted from the live Service, and the
-// environment's ignore rules.
-func checkOptions(ignore []objects.IgnoreRule) drift.Options {
+// checkOptions are the drift options for a release's desired objects:
+// Helm's field manager, what other controllers own adopted from the live
+// objects (liveFields), and the environment's ignore rules.
+func checkOptions(ignore []objects.IgnoreRule, desired []*unstructured.Unstructured) drift.Options {
 	opts := drift.DefaultOptions()
 	opts.FieldManager = FieldManager
-	opts.Adopt = keepColorSelector
+	opts.Adopt = liveFieldsOf(desired).keep
 	opts.Ignore = ignore
 	return opts
 }

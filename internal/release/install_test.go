@@ -140,8 +140,8 @@ func TestServerSideDryRunChangesNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !res.Installed || len(res.Changes.Objects) != len(plan.Desired()) {
-				t.Fatalf("dry-run install reports %d new objects; want %d", len(res.Changes.Objects), len(plan.Desired()))
+			if !res.Installed || len(res.Changes.Objects) != len(plan.Objects)+len(plan.Secrets) {
+				t.Fatalf("dry-run install reports %d new objects; want %d", len(res.Changes.Objects), len(plan.Objects)+len(plan.Secrets))
 			}
 			assertEmptyNamespace(t, p.c, p.target)
 		})

@@ -61,14 +61,32 @@ func TargetOf(env *envconfig.Environment, kubeconfig, context string) Target {
 	return Target{Kubeconfig: kubeconfig, Context: context, Namespace: env.Release.Namespace, Name: env.Release.Name}
 }
 
-// Desired is every object of the plan as it will be applied: the chart's,
-// with the ownership metadata Helm adds, and the secrets'.
-func (p *Plan) Desired() []*unstructured.Unstructured {
-	out := make([]*unstructured.Unstructured, 0, len(p.Objects)+len(p.Secrets))
-	for _, o := range p.Objects {
-		out = append(out, withHelmOwnership(o.Unstructured, p.Env.Release.Name, p.Env.Release.Namespace))
+// chartObjects are the objects the plan's chart rendered.
+func (p *Plan) chartObjects() []*unstructured.Unstructured { return unstructuredOf(p.Objects) }
+
+func unstructuredOf(objs []render.Object) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.Unstructured)
 	}
-	return append(out, p.Secrets...)
+	return out
+}
+
+// desired is every object of the plan as it will be applied: the chart's
+// (applied: with the fields liveFields keeps), with the ownership metadata
+// Helm adds, and the secrets'.
+func (p *Plan) desired(applied []*unstructured.Unstructured) []*unstructured.Unstructured {
+	return append(owned(applied, p.Env.Release.Name, p.Env.Release.Namespace), p.Secrets...)
+}
+
+// owned is objs with the ownership metadata Helm adds to release name in
+// namespace.
+func owned(objs []*unstructured.Unstructured, name, namespace string) []*unstructured.Unstructured {
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, withHelmOwnership(o, name, namespace))
+	}
+	return out
 }
 
 // withHelmOwnership adds the label and annotations Helm sets on every object
@@ -98,10 +116,7 @@ func withHelmOwnership(u *unstructured.Unstructured, name, namespace string) *un
 // objects with every value replaced by a fingerprint: what
 // `ragdeploy render` prints.
 func (p *Plan) Redacted() []*unstructured.Unstructured {
-	out := make([]*unstructured.Unstructured, 0, len(p.Objects)+len(p.Secrets))
-	for _, o := range p.Objects {
-		out = append(out, o.Unstructured)
-	}
+	out := p.chartObjects()
 	for _, s := range p.Secrets {
 		out = append(out, envconfig.Redact(s))
 	}

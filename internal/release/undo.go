@@ -141,14 +141,11 @@ func (u *undo) restorePrevious(ctx context.Context) (string, error) {
 	if err != nil {
 		return "restore revision", err
 	}
-	live := objects.NewLive(u.c)
-	for _, o := range objs {
-		d := withHelmOwnership(o.Unstructured, u.t.Name, u.t.Namespace)
-		cur, err := live.Get(ctx, objects.RefOf(d))
-		if err != nil {
-			return "restore revision", err
-		}
-		keepColorSelector(d, cur)
+	restored, err := withLive(ctx, objects.NewLive(u.c), owned(unstructuredOf(objs), u.t.Name, u.t.Namespace))
+	if err != nil {
+		return "restore revision", err
+	}
+	for _, d := range restored {
 		if err := u.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(d), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 			return "restore revision", fmt.Errorf("%s: %w", objects.RefOf(d), err)
 		}

@@ -13,7 +13,6 @@ import (
 	"helm.sh/helm/v4/pkg/action"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/kube"
-	"helm.sh/helm/v4/pkg/postrenderer"
 	ri "helm.sh/helm/v4/pkg/release"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -66,9 +65,10 @@ type Result struct {
 // Upgrade installs the plan's release, or upgrades it when it exists:
 // checks the Secrets the chart reads, sends every object to the API server
 // as a server-side dry run (new ones included), and only then applies the
-// environment's secrets and runs the chart through the Helm SDK with
-// server-side apply, and waits until every object is ready (blue-green
-// rollouts included). A failure while applying returns the cluster to its
+// environment's secrets and, through the Helm SDK with server-side apply,
+// the objects Prepare rendered with the fields other controllers own kept
+// (liveFields), and waits until every object is ready (blue-green rollouts
+// included). A failure while applying returns the cluster to its
 // state before the call (see undo) and says so.
 func (m *Manager) Upgrade(ctx context.Context, p *Plan, opts Options) (*Result, error) {
 	if opts.Progress == nil {
@@ -96,7 +96,7 @@ func (m *Manager) Upgrade(ctx context.Context, p *Plan, opts Options) (*Result, 
 		opts.OnChanges(changes, removed)
 	}
 	if opts.DryRun {
-		res.Revision, err = m.runHelm(ctx, p.Chart, p.Values, opts, colorPostRenderer{ctx: ctx, live: objects.NewLive(c)})
+		res.Revision, err = m.runHelm(ctx, p.Chart, p.Values, opts, planned{ctx: ctx, objects: p.chartObjects(), live: objects.NewLive(c)})
 		return res, errors.Join(err, u.dropNamespace(ctx))
 	}
 	var generated []*unstructured.Unstructured
@@ -119,7 +119,7 @@ func (m *Manager) Upgrade(ctx context.Context, p *Plan, opts Options) (*Result, 
 		fmt.Fprintf(opts.Progress, "  generated Secret %s/%s (keys %s; values never shown)\n", s.GetNamespace(), s.GetName(), strings.Join(generate[s.GetName()], ", "))
 	}
 	u.helm, u.created = true, u.missingReleaseObjects(changes)
-	res.Revision, err = m.runHelm(ctx, p.Chart, p.Values, opts, colorPostRenderer{ctx: ctx, live: objects.NewLive(c)})
+	res.Revision, err = m.runHelm(ctx, p.Chart, p.Values, opts, planned{ctx: ctx, objects: p.chartObjects(), live: objects.NewLive(c)})
 	if err != nil {
 		return nil, u.run(ctx, err)
 	}
@@ -128,16 +128,16 @@ func (m *Manager) Upgrade(ctx context.Context, p *Plan, opts Options) (*Result, 
 	}
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	if err := Wait(wctx, c, p.Desired(), opts.view()); err != nil {
+	if err := Wait(wctx, c, p.desired(p.chartObjects()), opts.view()); err != nil {
 		return res, fmt.Errorf("%s revision %d: %w", t, res.Revision, err)
 	}
 	return res, nil
 }
 
 // runHelm installs a chart as a Helm release, or upgrades the release when
-// it has any record, with server-side apply, waiting for hooks only (the
-// caller waits for the objects).
-func (m *Manager) runHelm(ctx context.Context, ch *chart.Chart, values map[string]any, opts Options, post postrenderer.PostRenderer) (int, error) {
+// it has any record, with server-side apply of the planned objects, waiting
+// for hooks only (the caller waits for the objects).
+func (m *Manager) runHelm(ctx context.Context, ch *chart.Chart, values map[string]any, opts Options, post planned) (int, error) {
 	t, cfg := m.Target, m.helm
 	found, err := m.exists()
 	if err != nil {
@@ -210,13 +210,11 @@ func (m *Manager) ApplyChart(ctx context.Context, p *ChartPlan, opts Options) (*
 		return nil, err
 	}
 	res := &Result{Installed: prev == nil}
-	if res.Revision, err = m.runHelm(ctx, p.Chart, p.Values, opts, nil); err != nil || opts.DryRun {
+	objs := unstructuredOf(p.Objects)
+	if res.Revision, err = m.runHelm(ctx, p.Chart, p.Values, opts, planned{ctx: ctx, objects: objs}); err != nil || opts.DryRun {
 		return res, err
 	}
-	desired := make([]*unstructured.Unstructured, 0, len(p.Objects))
-	for _, o := range p.Objects {
-		desired = append(desired, withHelmOwnership(o.Unstructured, t.Name, t.Namespace))
-	}
+	desired := owned(objs, t.Name, t.Namespace)
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	if err := Wait(wctx, c, desired, opts.view()); err != nil {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/agentic-rag/ragdeploy/api/v1alpha1"
+	"github.com/agentic-rag/ragdeploy/internal/bluegreen"
 	"github.com/agentic-rag/ragdeploy/internal/drift"
 	"github.com/agentic-rag/ragdeploy/internal/envconfig"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster/clustertest"
@@ -317,5 +318,116 @@ func TestHPAWorkloadStartsAtMinReplicasAndKeepsTheHPAsCount(t *testing.T) {
 	p.deploy(t, "api.autoscaling.maxReplicas=12")
 	if b := apiRollout(t, p); *b.Spec.Replicas != 5 {
 		t.Fatalf("replicas %d after an upgrade; want the HPA's 5 kept", *b.Spec.Replicas)
+	}
+}
+
+// The color in the api Services' selectors is the rollout controller's:
+// a drift check does not report it, and neither a drift fix nor an upgrade
+// ever writes another (a selector is replaced whole, so a write without the
+// live color would point the Service at both colors).
+func TestDriftFixAndUpgradeKeepTheLiveColor(t *testing.T) {
+	p := newPlatform(t, "development")
+	ctx, ns := t.Context(), p.target.Namespace
+	sets := []string{"api.strategy=blueGreen"}
+	p.deploy(t, sets...)
+	p.assertReady(t)
+	first := selectedColor(t, p, "agentic-rag-api")
+	// A new image: the controller switches to the other color after this
+	// revision was applied, so the release's manifest holds the old one.
+	sets = append(sets, "api.image.tag=1.0.1")
+	p.deploy(t, sets...)
+	p.assertReady(t)
+	live := selectedColor(t, p, "agentic-rag-api")
+	if first == "" || live == "" || live == first {
+		t.Fatalf("active Service selects color %q, then %q; want a switch", first, live)
+	}
+	writes := map[string]func() []string{}
+	for _, name := range []string{"agentic-rag-api", "agentic-rag-api-preview"} {
+		writes[name] = selectorColors(t, p, name)
+	}
+
+	report, err := p.release.Drift(ctx, p.plan(t, sets...))
+	if err != nil || !report.Clean() {
+		t.Fatalf("drift with the color switched since the apply: %+v (err %v)", report, err)
+	}
+	// A hand edit of the active Service is drift; fixing it keeps the color.
+	var svc corev1.Service
+	if err := p.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "agentic-rag-api"}, &svc); err != nil {
+		t.Fatal(err)
+	}
+	svc.Labels["app.kubernetes.io/component"] = "edited"
+	if err := p.c.Update(ctx, &svc, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	report, err = p.release.Drift(ctx, p.plan(t, sets...))
+	if err != nil || len(report.Objects) != 1 || !changed(report, "Service", "agentic-rag-api", "/metadata/labels/app.kubernetes.io~1component") {
+		t.Fatalf("drift after a label edit: %+v (err %v); want only that label", report, err)
+	}
+	if err := p.release.FixDrift(ctx, p.plan(t, sets...), report); err != nil {
+		t.Fatal(err)
+	}
+	// An upgrade applies every object again.
+	p.deploy(t, sets...)
+
+	for name, colors := range writes {
+		want := selectedColor(t, p, name)
+		if name == "agentic-rag-api" && want != live {
+			t.Errorf("active Service selects %q at the end; want %q", want, live)
+		}
+		for _, c := range colors() {
+			if c != want {
+				t.Errorf("Service %s: a write set its selector's color to %q; want %q kept", name, c, want)
+			}
+		}
+	}
+	if err := p.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "agentic-rag-api"}, &svc); err != nil || svc.Labels["app.kubernetes.io/component"] != "api" {
+		t.Fatalf("label after the fix: %q (err %v)", svc.Labels["app.kubernetes.io/component"], err)
+	}
+}
+
+// selectedColor is the color Service name selects ("" for none).
+func selectedColor(t *testing.T, p *platform, name string) string {
+	t.Helper()
+	var svc corev1.Service
+	if err := p.c.Get(t.Context(), types.NamespacedName{Namespace: p.target.Namespace, Name: name}, &svc); err != nil {
+		t.Fatal(err)
+	}
+	return svc.Spec.Selector[bluegreen.LabelColor]
+}
+
+// selectorColors watches Service name from now on; the function it returns
+// waits until the watch has delivered the Service as it is then and lists
+// the selector's color after every write the API server recorded meanwhile.
+func selectorColors(t *testing.T, p *platform, name string) func() []string {
+	t.Helper()
+	services := p.env.Client.CoreV1().Services(p.target.Namespace)
+	svc, err := services.Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := services.Watch(t.Context(), metav1.ListOptions{FieldSelector: "metadata.name=" + name, ResourceVersion: svc.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() []string {
+		defer w.Stop()
+		now, err := services.Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var colors []string
+		for rv := svc.ResourceVersion; rv != now.ResourceVersion; {
+			select {
+			case ev, ok := <-w.ResultChan():
+				s, isService := ev.Object.(*corev1.Service)
+				if !ok || !isService {
+					t.Fatalf("watch of Service %s ended (%v)", name, ev.Object)
+				}
+				colors, rv = append(colors, s.Spec.Selector[bluegreen.LabelColor]), s.ResourceVersion
+			case <-time.After(30 * time.Second):
+				t.Fatalf("watch of Service %s: resourceVersion %s not delivered", name, now.ResourceVersion)
+			}
+		}
+		return colors
 	}
 }

@@ -48,18 +48,14 @@ app.kubernetes.io/component: api
 {{- else -}}{{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.api.image.tag) -}}{{- end -}}
 {{- end -}}
 
-{{/* The api workload's replicas (args: context, apiVersion, kind). Under an
-HPA: never below minReplicas, and an upgrade keeps what the HPA chose (the
-live count), so the workload neither starts on one replica nor is shrunk by
-a release. */}}
+{{/* The api workload's replicas: under an HPA, its minReplicas, so the
+workload never starts on one replica; ragdeploy keeps a higher count the HPA
+chose when it applies the chart (a release never shrinks the workload). */}}
 {{- define "agentic-rag.api.replicas" -}}
-{{- $ := index . 0 -}}
-{{- $a := $.Values.api.autoscaling -}}
-{{- if $a.enabled -}}
-{{- $live := lookup (index . 1) (index . 2) $.Release.Namespace (printf "%s-api" (include "agentic-rag.fullname" $)) | default dict -}}
-{{- max (int $a.minReplicas) (int (dig "spec" "replicas" 0 $live)) -}}
+{{- if .Values.api.autoscaling.enabled -}}
+{{- .Values.api.autoscaling.minReplicas -}}
 {{- else -}}
-{{- $.Values.api.replicas -}}
+{{- .Values.api.replicas -}}
 {{- end -}}
 {{- end -}}
 
