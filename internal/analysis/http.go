@@ -55,7 +55,7 @@ func (h HTTP) Measure(ctx context.Context, t Target, c *v1alpha1.AnalysisCheck) 
 		want = http.StatusOK
 	}
 	if resp.StatusCode != int(want) {
-		return Result{Message: fmt.Sprintf("GET %s: status %d, want %d", url, resp.StatusCode, want)}
+		return Result{Message: fmt.Sprintf("GET %s: status %d, want %d%s", url, resp.StatusCode, want, excerpt(body))}
 	}
 	if spec.JSONField == "" {
 		return Result{Success: true, Message: fmt.Sprintf("GET %s: status %d", url, resp.StatusCode)}
@@ -68,6 +68,20 @@ func (h HTTP) Measure(ctx context.Context, t Target, c *v1alpha1.AnalysisCheck) 
 		return Result{Message: fmt.Sprintf("GET %s: %s is %q, want %q", url, spec.JSONField, got, spec.JSONValue)}
 	}
 	return Result{Success: true, Message: fmt.Sprintf("GET %s: %s is %q", url, spec.JSONField, got)}
+}
+
+// excerpt is the start of a response body for a failure message (what the
+// server said was wrong), on one line; "" for an empty body.
+func excerpt(body []byte) string {
+	const most = 300
+	text := strings.Join(strings.Fields(string(body)), " ")
+	if text == "" {
+		return ""
+	}
+	if len(text) > most {
+		text = text[:most] + "..."
+	}
+	return ": " + text
 }
 
 // jsonField walks a dot path ("a.b.c") into a JSON document and returns the

@@ -41,7 +41,7 @@ func TestHTTP(t *testing.T) {
 		{"number field compared as text", v1alpha1.HTTPCheck{URL: "/health/api-preview", JSONField: "n", JSONValue: "3"}, true, `n is "3"`},
 		{"missing field", v1alpha1.HTTPCheck{URL: "/health/api-preview", JSONField: "deps.chroma", JSONValue: "up"}, false, `"chroma" missing`},
 		{"body not json", v1alpha1.HTTPCheck{URL: "/plain", JSONField: "status", JSONValue: "ok"}, false, "not JSON"},
-		{"unexpected status", v1alpha1.HTTPCheck{URL: "/down"}, false, "status 503, want 200"},
+		{"unexpected status, with what the server said", v1alpha1.HTTPCheck{URL: "/down"}, false, "status 503, want 200: nope"},
 		{"expected non-200 status", v1alpha1.HTTPCheck{URL: "/down", ExpectedStatus: 503}, true, "status 503"},
 		{"bad template", v1alpha1.HTTPCheck{URL: "/{{.Secret}}"}, false, "url template"},
 	}

@@ -20,9 +20,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -91,6 +93,9 @@ type Answer struct {
 	Version string `json:"version"`
 	Pod     string `json:"pod"`
 	Path    string `json:"path,omitempty"`
+	// Reason says why a regressing version's /health fails: the requests
+	// that broke it and who sent them.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Server is the stand-in's HTTP handler and lifecycle.
@@ -99,7 +104,13 @@ type Server struct {
 	draining atomic.Bool
 	// served counts answered requests other than /health.
 	served atomic.Int64
-	srv    *http.Server
+	// senders counts the requests a regressing version counts, up to its
+	// regression, by what was asked and who sent it (in order of the
+	// first).
+	mu      sync.Mutex
+	senders []string
+	counts  map[string]int
+	srv     *http.Server
 }
 
 // New returns a server for cfg.
@@ -139,6 +150,21 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	s.reply(w, r, http.StatusServiceUnavailable, "down")
 }
 
+// reason is why /health fails: for a regressing version, the requests
+// that made it regress.
+func (s *Server) reason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.senders) == 0 || s.healthy() {
+		return ""
+	}
+	parts := make([]string, len(s.senders))
+	for i, k := range s.senders {
+		parts[i] = fmt.Sprintf("%d× %s", s.counts[k], k)
+	}
+	return fmt.Sprintf("regressed after %d requests: %s", s.cfg.RegressAfterRequests, strings.Join(parts, "; "))
+}
+
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() || BehaviorOf(s.cfg.Version) == Broken {
 		s.reply(w, r, http.StatusServiceUnavailable, "down")
@@ -148,7 +174,22 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
-	s.served.Add(1)
+	if n := s.served.Add(1); BehaviorOf(s.cfg.Version) == Regress && n <= s.cfg.RegressAfterRequests {
+		from, _, _ := net.SplitHostPort(r.RemoteAddr)
+		k := fmt.Sprintf("%s %s from %s", r.Method, r.URL.Path, from)
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			k += " (X-Forwarded-For " + xff + ")"
+		}
+		s.mu.Lock()
+		if s.counts == nil {
+			s.counts = map[string]int{}
+		}
+		if s.counts[k] == 0 {
+			s.senders = append(s.senders, k)
+		}
+		s.counts[k]++
+		s.mu.Unlock()
+	}
 	s.reply(w, r, http.StatusOK, "ok")
 }
 
@@ -174,7 +215,11 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, code int, status 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(Answer{Status: status, Version: s.cfg.Version, Pod: s.cfg.Pod, Path: r.URL.Path})
+	a := Answer{Status: status, Version: s.cfg.Version, Pod: s.cfg.Pod, Path: r.URL.Path}
+	if code != http.StatusOK {
+		a.Reason = s.reason()
+	}
+	_ = json.NewEncoder(w).Encode(a)
 }
 
 // Serve answers on ln until ctx is done, then drains: readiness fails at

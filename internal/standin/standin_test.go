@@ -86,11 +86,16 @@ func TestRegressFailsUnderTraffic(t *testing.T) {
 			t.Fatalf("/health %d before any traffic; want 200", code)
 		}
 	}
-	for range 3 {
+	for range 4 {
 		get(t, srv.URL+"/v1/ask")
 	}
-	if code, _, _ := get(t, srv.URL+"/health"); code != http.StatusServiceUnavailable {
+	code, a, _ := get(t, srv.URL+"/health")
+	if code != http.StatusServiceUnavailable {
 		t.Fatalf("/health %d after 3 requests; want 503", code)
+	}
+	// It says which requests broke it, and who sent them.
+	if a.Reason != "regressed after 3 requests: 3× GET /v1/ask from 127.0.0.1" {
+		t.Fatalf("reason %q", a.Reason)
 	}
 	if code, _, _ := get(t, srv.URL+"/ready"); code != http.StatusOK {
 		t.Fatalf("/ready %d after the regression; want 200 (readiness does not follow it)", code)
