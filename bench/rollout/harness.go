@@ -322,19 +322,19 @@ func (h *harness) get(ctx context.Context, namespace, name string) (*v1alpha1.Ro
 
 // setImage patches the first container's image (bluegreen.Rollouts: a
 // JSON patch, so no conflict to retry) and returns the new generation.
-func (h *harness) setImage(ctx context.Context, namespace, name, image string) (int64, error) {
+func (h *harness) setImage(ctx context.Context, namespace, name, image string) (string, error) {
 	b, err := h.get(ctx, namespace, name)
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	mutated, ops, err := bluegreen.SetImages(b, map[string]string{b.Spec.Template.Spec.Containers[0].Name: image})
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	if err := h.rollouts.Patch(ctx, b, mutated, ops); err != nil {
-		return 0, err
+		return "", err
 	}
-	return b.Generation, nil
+	return bluegreen.TemplateRevision(&mutated.Spec.Template), nil
 }
 
 // observed: the controller has seen generation gen.

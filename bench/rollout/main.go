@@ -33,11 +33,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/agentic-rag/ragdeploy/bench/internal/stats"
+	"github.com/agentic-rag/ragdeploy/internal/controller"
 	"github.com/agentic-rag/ragdeploy/internal/localcluster"
 )
 
@@ -45,8 +48,9 @@ func main() {
 	rounds := flag.Int("rounds", 50, "rounds of each timed change")
 	scale := flag.Int("scale", 1000, "Rollouts patched at once in the scale run")
 	only := flag.String("only", "bluegreen,canary,rolling,scale", "sections to run")
+	workers := flag.Int("workers", controller.DefaultWorkers, "the controller's --workers")
 	flag.Parse()
-	if err := run(*rounds, *scale, strings.Split(*only, ",")); err != nil {
+	if err := run(*rounds, *scale, *workers, strings.Split(*only, ",")); err != nil {
 		fmt.Fprintf(os.Stderr, "bench/rollout: %v\n", err)
 		os.Exit(1)
 	}
@@ -55,7 +59,7 @@ func main() {
 // podsPerNode is a kwok node's pod capacity (localcluster's node stage).
 const podsPerNode = 110
 
-func run(rounds, scale int, sections []string) error {
+func run(rounds, scale, workers int, sections []string) error {
 	ctx := context.Background()
 	// The scale run holds two pods per rollout during its switch.
 	nodes := 3
@@ -71,7 +75,7 @@ func run(rounds, scale int, sections []string) error {
 	if err != nil {
 		return err
 	}
-	ctrl, err := startController(cluster.Kubeconfig)
+	ctrl, err := startController(cluster.Kubeconfig, workers)
 	if err != nil {
 		return err
 	}
@@ -104,11 +108,24 @@ func run(rounds, scale int, sections []string) error {
 				report("last pod Ready -> switched", f.readyToSwitch)
 			}
 		case "scale":
+			base, baseLast, berr := h.baselineRun(ctx, scale)
+			if berr != nil {
+				err = berr
+				break
+			}
+			fmt.Printf("scale baseline, %d one-replica Deployments patched at once (no rollout controller):\n", scale)
+			report("patch -> new pod Ready", base)
+			fmt.Printf("  %-44s %.1f s\n", "first patch -> last new pod Ready", baseLast.Seconds())
 			var f scaleFigures
 			if f, err = h.scaleRun(ctx, scale, ctrl); err == nil {
 				fmt.Printf("scale, %d one-replica blue-green Rollouts patched at once:\n", scale)
 				report("patch -> switch", f.patchToSwitch)
+				report("  patch -> idle color re-templated (controller)", f.patchToTemplated)
+				report("  re-templated -> new pod Ready (control plane)", f.templatedToReady)
+				report("  new pod Ready -> switch (controller)", f.readyToSwitch)
 				fmt.Printf("  %-44s %.1f s; controller peak RSS %.0f MiB\n", "first patch -> last switch", f.lastSwitch.Seconds(), f.peakRSS)
+				fmt.Printf("  %-44s p50 %.2f  p99 %.2f  last %.2f\n", "ratio to the baseline", stats.Percentile(f.patchToSwitch, 0.5)/stats.Percentile(base, 0.5),
+					stats.Percentile(f.patchToSwitch, 0.99)/stats.Percentile(base, 0.99), f.lastSwitch.Seconds()/baseLast.Seconds())
 			}
 		default:
 			err = fmt.Errorf("unknown section %q (bluegreen, canary, rolling, scale)", section)
@@ -170,7 +187,7 @@ type controllerProcess struct {
 	dir string
 }
 
-func startController(kubeconfig string) (*controllerProcess, error) {
+func startController(kubeconfig string, workers int) (*controllerProcess, error) {
 	dir, err := os.MkdirTemp("", "bench-bluegreen-")
 	if err != nil {
 		return nil, err
@@ -186,7 +203,7 @@ func startController(kubeconfig string) (*controllerProcess, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "controller", "--kubeconfig", kubeconfig, "--leader-elect=false", //nolint:gosec // G204: runs a binary this program built or pinned, with arguments as a list (no shell)
-		"--metrics-bind-address=0", "--health-probe-bind-address=0")
+		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--workers", strconv.Itoa(workers))
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

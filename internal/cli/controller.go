@@ -36,6 +36,7 @@ func newControllerCommand(streams Streams, kube *kubeOptions) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, `address of /metrics ("0" disables it)`)
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, `address of /healthz and /readyz ("0" disables them)`)
+	f.StringVar(&o.PprofAddr, "pprof-bind-address", "", `address of Go's /debug/pprof profiles (default: off)`)
 	f.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "elect a leader so several replicas can run")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader Lease (default: the pod's namespace)")
 	f.DurationVar(&o.LeaseDuration, "lease-duration", 15*time.Second, "leader Lease duration")

@@ -66,14 +66,16 @@ func (r *Reconciler) applyColor(ctx context.Context, b *v1alpha1.Rollout, w *wor
 	if b.Spec.Strategy.Rolling == nil {
 		// A blue-green or canary color is re-templated only while the
 		// active Service does not select it (a canary's leaves it in the
-		// same pass): its new pods all start at once instead of one by
-		// one, the Deployment default. Its older pods stay until the new
-		// ones are ready, as before: kept-alive clients of a warm color
-		// are not cut off, and no new pod comes up on an address just
-		// given up. A rolling update's new color may serve while
-		// re-templated, and keeps the default.
+		// same pass): its new pods all start at once, and its older pods
+		// (a warm color kept for rollback) go at once too, each through
+		// its drain, instead of one by one, the Deployment default. The
+		// switch waits for them to be gone (the Service selects by color),
+		// so keeping them until the new pods are ready put their
+		// termination between the last new pod Ready and the switch. A
+		// rolling update's new color may serve while re-templated, and
+		// keeps the default.
 		spec.WithStrategy(appsv1ac.DeploymentStrategy().WithType(appsv1.RollingUpdateDeploymentStrategyType).
-			WithRollingUpdate(appsv1ac.RollingUpdateDeployment().WithMaxSurge(intstr.FromString("100%")).WithMaxUnavailable(intstr.FromInt32(0))))
+			WithRollingUpdate(appsv1ac.RollingUpdateDeployment().WithMaxSurge(intstr.FromString("100%")).WithMaxUnavailable(intstr.FromString("100%"))))
 	}
 	ac := appsv1ac.Deployment(bluegreen.DeploymentName(b.Name, c), b.Namespace).
 		WithLabels(map[string]string{bluegreen.LabelName: b.Name, bluegreen.LabelColor: string(c)}).

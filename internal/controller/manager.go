@@ -37,6 +37,8 @@ type Options struct {
 	MetricsAddr string
 	// ProbeAddr serves /healthz and /readyz ("0" disables it).
 	ProbeAddr string
+	// PprofAddr serves Go's /debug/pprof profiles ("" or "0": off).
+	PprofAddr string
 	// LeaderElection lets several replicas run with one active.
 	LeaderElection bool
 	// LeaderElectionNamespace holds the Lease (default: in-cluster namespace).
@@ -79,8 +81,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	onlyManaged := cache.ByObject{Label: labels.NewSelector().Add(*managed)}
+	pods := onlyManaged
+	pods.Transform = podForCache
 	cacheOpts := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}: onlyManaged, &appsv1.Deployment{}: onlyManaged, &batchv1.Job{}: onlyManaged,
+		&corev1.Pod{}: pods, &appsv1.Deployment{}: onlyManaged, &batchv1.Job{}: onlyManaged,
 		&appsv1.ControllerRevision{}: onlyManaged,
 	},
 		// managedFields are most of a cached object's size and nothing
@@ -105,6 +109,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Cache:                         cacheOpts,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.ProbeAddr,
+		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElection,
 		LeaderElectionID:              "ragdeploy-controller",
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
@@ -143,6 +148,21 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// podForCache keeps of a pod what the controller reads (observe): its
+// metadata without managedFields, its phase and conditions. The spec and the
+// rest of the status are most of a pod's size, and a cluster of rollouts has
+// more pods than anything else the controller caches.
+func podForCache(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	p.ManagedFields = nil
+	p.Spec = corev1.PodSpec{}
+	p.Status = corev1.PodStatus{Phase: p.Status.Phase, Conditions: p.Status.Conditions}
+	return p, nil
 }
 
 // Start runs a controller in the background of this process (local up on
