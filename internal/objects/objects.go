@@ -1,8 +1,8 @@
 // Package objects names Kubernetes objects (Ref), reads many of them live
 // with one LIST per kind and namespace (Live), and says which of their
 // fields a drift check or a diff leaves alone (IgnoreRule) and which
-// workloads an HPA scales (ScaledByHPA): what release,
-// drift and envconfig share; and whether a pod serves (PodReady).
+// workloads an HPA scales (ScaledByHPA): what release, drift and envconfig
+// share; and whether a pod serves (PodReady).
 package objects
 
 import (

@@ -37,16 +37,25 @@ func liveFieldsOf(desired []*unstructured.Unstructured) liveFields {
 	return f
 }
 
+// service and scaledByHPA: the objects keep takes fields of.
+func service(u *unstructured.Unstructured) bool {
+	return u.GetKind() == "Service" && u.GroupVersionKind().Group == ""
+}
+
+func (f liveFields) scaledByHPA(u *unstructured.Unstructured) bool {
+	return f.scaled[objects.Scaled{Kind: u.GetKind(), Name: u.GetName()}]
+}
+
 // keep copies into desired what other controllers own in live (nil: the
 // object does not exist yet, nothing to keep).
 func (f liveFields) keep(desired, live *unstructured.Unstructured) {
 	if live == nil {
 		return
 	}
-	if desired.GetKind() == "Service" && desired.GroupVersionKind().Group == "" {
+	if service(desired) {
 		keepColorSelector(desired, live)
 	}
-	if f.scaled[objects.Scaled{Kind: desired.GetKind(), Name: desired.GetName()}] {
+	if f.scaledByHPA(desired) {
 		want, ok := replicas(desired)
 		have, found := replicas(live)
 		if ok && found && have > want {
@@ -89,17 +98,20 @@ func keepColorSelector(desired, live *unstructured.Unstructured) {
 }
 
 // withLive returns copies of desired with the fields liveFields keeps,
-// read from the cluster with one LIST per kind and namespace.
+// read from the cluster with one LIST per kind and namespace (of the kinds
+// it keeps fields of only).
 func withLive(ctx context.Context, live *objects.Live, desired []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 	f := liveFieldsOf(desired)
 	out := make([]*unstructured.Unstructured, 0, len(desired))
 	for _, d := range desired {
-		cur, err := live.Get(ctx, objects.RefOf(d))
-		if err != nil {
-			return nil, err
-		}
 		c := d.DeepCopy()
-		f.keep(c, cur)
+		if service(d) || f.scaledByHPA(d) {
+			cur, err := live.Get(ctx, objects.RefOf(d))
+			if err != nil {
+				return nil, err
+			}
+			f.keep(c, cur)
+		}
 		out = append(out, c)
 	}
 	return out, nil
