@@ -295,7 +295,8 @@ const (
 // Deployments (labeled and updated as the controller does a color: all
 // pods replaced at once) have their images patched at once, and each
 // patch is timed to its new pod seen Ready. It is what the control plane
-// and the nodes take for the same change; they go again before it returns.
+// and the nodes take for the same change; their namespace is deleted
+// before it returns.
 func (h *harness) baselineRun(ctx context.Context, n int) (patchToReady []float64, last time.Duration, err error) {
 	if err := h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: baselineNS}}); err != nil {
 		return nil, 0, err
@@ -303,7 +304,9 @@ func (h *harness) baselineRun(ctx context.Context, n int) (patchToReady []float6
 	defer func() {
 		err = errors.Join(err, h.c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: baselineNS}}))
 	}()
-	f, err := h.watchFleet(ctx, baselineNS)
+	watching, stop := context.WithCancel(ctx)
+	defer stop()
+	f, err := h.watchFleet(watching, baselineNS)
 	if err != nil {
 		return nil, 0, err
 	}
