@@ -37,9 +37,10 @@ type scaleFigures struct {
 	peakRSS    float64
 }
 
-// fleet follows every Rollout and Service of the scale namespace from
-// watch events: when each Rollout reached a generation and when its
-// Service first selected a color after that.
+// fleet follows the Rollouts, Services, Deployments and pods of one
+// namespace from watch events: which Rollouts are stable, when each
+// rollout's Service first selected the color it should switch to, and when
+// a Deployment and a Ready pod of each revision were first seen.
 type fleet struct {
 	mu   sync.Mutex
 	cond *sync.Cond
@@ -48,10 +49,11 @@ type fleet struct {
 	stable map[string]bool
 	revs   map[string]string
 	revGen map[string]int64
-	// target: the color each rollout should switch to; patchedAt: when
-	// its patch was answered (under load the Rollout watch lags the
-	// Service watch, so the patch's own answer dates it); switchedAt: when
-	// its Service was first seen on the target color.
+	// target: the color each rollout should switch to; patchedAt and
+	// newRev: when its patch was answered (under load the Rollout watch
+	// lags the Service watch, so the patch's own answer dates it) and the
+	// revision it patched to; switchedAt: when its Service was first seen
+	// on the target color.
 	target     map[string]string
 	colors     map[string]string
 	patchedAt  map[string]time.Time
@@ -64,7 +66,8 @@ type fleet struct {
 
 func (h *harness) watchFleet(ctx context.Context, namespace string) (*fleet, error) {
 	f := &fleet{stable: map[string]bool{}, revs: map[string]string{}, revGen: map[string]int64{}, target: map[string]string{},
-		colors: map[string]string{}, patchedAt: map[string]time.Time{}, newRev: map[string]string{}, switchedAt: map[string]time.Time{}, templatedAt: map[string]map[string]time.Time{}, readyAt: map[string]map[string]time.Time{}}
+		colors: map[string]string{}, patchedAt: map[string]time.Time{}, newRev: map[string]string{}, switchedAt: map[string]time.Time{},
+		templatedAt: map[string]map[string]time.Time{}, readyAt: map[string]map[string]time.Time{}}
 	f.cond = sync.NewCond(&f.mu)
 	var list v1alpha1.RolloutList
 	rw, err := h.c.Watch(ctx, &list, client.InNamespace(namespace))
@@ -160,6 +163,21 @@ func (f *fleet) patched(name, rev string, at time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.patchedAt[name], f.newRev[name] = at, rev
+}
+
+// span is the time from the first patch answered to the last of the
+// patched objects' end times (f.mu held).
+func (f *fleet) span(end func(name string) time.Time) time.Duration {
+	var first, last time.Time
+	for name, patched := range f.patchedAt {
+		if first.IsZero() || patched.Before(first) {
+			first = patched
+		}
+		if at := end(name); at.After(last) {
+			last = at
+		}
+	}
+	return last.Sub(first)
 }
 
 // until waits, up to timeout, for done to hold of the fleet.
@@ -259,17 +277,10 @@ func (h *harness) scaleRun(ctx context.Context, n int, ctrl *controllerProcess) 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var first, last time.Time
 	for name, at := range f.switchedAt {
 		patched := f.patchedAt[name]
 		if patched.IsZero() {
 			return out, fmt.Errorf("%s: switched without a patch", name)
-		}
-		if first.IsZero() || patched.Before(first) {
-			first = patched
-		}
-		if at.After(last) {
-			last = at
 		}
 		out.patchToSwitch = append(out.patchToSwitch, ms(at.Sub(patched)))
 		templated, ready := f.templatedAt[name][f.newRev[name]], f.readyAt[name][f.newRev[name]]
@@ -277,7 +288,7 @@ func (h *harness) scaleRun(ctx context.Context, n int, ctrl *controllerProcess) 
 		out.templatedToReady = append(out.templatedToReady, ms(ready.Sub(templated)))
 		out.readyToSwitch = append(out.readyToSwitch, ms(at.Sub(ready)))
 	}
-	out.lastSwitch = last.Sub(first)
+	out.lastSwitch = f.span(func(name string) time.Time { return f.switchedAt[name] })
 	peakMu.Lock()
 	defer peakMu.Unlock()
 	return out, nil
@@ -356,16 +367,9 @@ func (h *harness) baselineRun(ctx context.Context, n int) (patchToReady []float6
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var first, lastReady time.Time
+	ready := func(name string) time.Time { return f.readyAt[name]["1"] }
 	for name, patched := range f.patchedAt {
-		ready := f.readyAt[name]["1"]
-		patchToReady = append(patchToReady, ms(ready.Sub(patched)))
-		if first.IsZero() || patched.Before(first) {
-			first = patched
-		}
-		if ready.After(lastReady) {
-			lastReady = ready
-		}
+		patchToReady = append(patchToReady, ms(ready(name).Sub(patched)))
 	}
-	return patchToReady, lastReady.Sub(first), nil
+	return patchToReady, f.span(ready), nil
 }
